@@ -1,0 +1,281 @@
+//! Base images built from Debian packages: recipe → verified indexes →
+//! dependency closure → verified `.deb`s → root filesystem → one layer.
+
+mod glob;
+pub mod recipe;
+pub mod rootfs;
+
+use crate::cache::Cache;
+use crate::debian::closure::closure;
+use crate::debian::packages::PackageIndex;
+use crate::debian::release::Keyring;
+use crate::debian::sources::{archive_uris, read_host_sources};
+use crate::debian::{Archive, ArchiveConfig, FetchStats};
+use crate::digest::sha256_hex;
+use crate::http::Http;
+use crate::oci::image::{self, ContainerConfig, Image, LayerSpec};
+use crate::oci::layer::write_layer;
+use crate::platform::Platform;
+use anyhow::{Context, Result, bail};
+pub use recipe::Recipe;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Bumped whenever the rootfs assembly changes what a recipe produces, so
+/// cached bases made by older code are not reused.
+const BASE_FORMAT: u32 = 1;
+
+#[derive(Debug, Clone)]
+pub struct BaseOptions {
+    pub platform: Platform,
+    /// Debian archive URI; default: the host's apt sources.
+    pub debian_mirror: Option<String>,
+    /// Debian security archive URI; default: the host's apt sources.
+    pub debian_security_mirror: Option<String>,
+    /// Keyrings to trust instead of the keys the recipe names.
+    pub keyrings: Vec<PathBuf>,
+    pub insecure: bool,
+    pub refresh: bool,
+    pub epoch: u64,
+    pub verbose: bool,
+    /// Root of the host filesystem whose apt sources are read (tests use a fixture tree).
+    pub host_root: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct BuiltBase {
+    pub image: Image,
+    pub packages: Vec<(String, String)>,
+    pub uncompressed_size: u64,
+    /// Files fetched over the network by this build (0 on a warm build).
+    pub downloads: usize,
+    pub python_executable: String,
+}
+
+pub fn build(
+    recipe: &Recipe,
+    options: &BaseOptions,
+    cache: &Cache,
+    http: &Http,
+) -> Result<BuiltBase> {
+    let arch = options.platform.debian_arch();
+    if !recipe.architectures.iter().any(|a| a == arch) {
+        bail!(
+            "recipe {} is not made for {arch} (it supports {})",
+            recipe.name,
+            recipe.architectures.join(", ")
+        );
+    }
+    let keyring = keyring(recipe, &options.keyrings)?;
+    let archive = Archive {
+        http,
+        cache,
+        keyring: &keyring,
+        config: archive_config(options)?,
+    };
+    let stats = FetchStats::default();
+
+    let suites = recipe
+        .suites
+        .iter()
+        .map(|s| archive.suite(s, &stats))
+        .collect::<Result<Vec<_>>>()?;
+    let key = build_key(
+        recipe,
+        options,
+        suites.iter().map(|s| s.inrelease_sha256.as_str()),
+    );
+    if let Some(built) = cached_build(cache, &key, options.platform, recipe) {
+        return Ok(BuiltBase {
+            downloads: stats.downloads(),
+            ..built
+        });
+    }
+
+    let mut index = PackageIndex::default();
+    for suite in &suites {
+        for component in &recipe.components {
+            index.add(archive.packages(suite, component, arch, &stats)?);
+        }
+    }
+    let selected = closure(&index, &recipe.packages.include, &recipe.packages.exclude)
+        .with_context(|| {
+            format!(
+                "resolving the packages of recipe {} for {arch}",
+                recipe.name
+            )
+        })?;
+    let extracted = archive.fetch_debs(&selected, &stats)?;
+    let packages: Vec<_> = selected.iter().copied().zip(extracted).collect();
+    let entries = rootfs::assemble(recipe, &packages)?;
+    check_python(recipe, &entries)?;
+
+    let blob = write_layer(cache, &entries, options.epoch)?;
+    let uncompressed_size = blob.uncompressed_size;
+    let package_list: Vec<(String, String)> = selected
+        .iter()
+        .map(|p| (p.name.clone(), p.version.clone()))
+        .collect();
+    let layer = LayerSpec {
+        blob,
+        created_by: format!(
+            "pypack base {}: {} Debian packages",
+            recipe.name,
+            package_list.len()
+        ),
+    };
+    let image = image::assemble(
+        cache,
+        options.platform,
+        &container_config(recipe),
+        &[layer],
+        options.epoch,
+        &annotations(recipe),
+    )?;
+
+    let record = CachedBuild {
+        manifest: image.manifest_digest.clone(),
+        uncompressed_size,
+        packages: package_list.clone(),
+    };
+    cache.set_ref("base", &key, &serde_json::to_string(&record)?)?;
+    Ok(BuiltBase {
+        image,
+        packages: package_list,
+        uncompressed_size,
+        downloads: stats.downloads(),
+        python_executable: recipe.python.executable.clone(),
+    })
+}
+
+fn keyring(recipe: &Recipe, extra: &[PathBuf]) -> Result<Keyring> {
+    let mut ring = Keyring::default();
+    if extra.is_empty() {
+        for (name, data) in recipe.shipped_keys() {
+            ring.add(data.as_bytes(), name)?;
+        }
+    } else {
+        for path in extra {
+            ring.add_file(path)?;
+        }
+    }
+    Ok(ring)
+}
+
+fn archive_config(options: &BaseOptions) -> Result<ArchiveConfig> {
+    let host = read_host_sources(&options.host_root)
+        .map(|s| archive_uris(&s))
+        .unwrap_or_default();
+    let main_uri = options.debian_mirror.clone().or(host.main).context(
+        "no Debian archive configured: the host has no Debian apt source; pass --debian-mirror URL \
+         (the URL of a Debian archive, as in an apt sources line)",
+    )?;
+    let trim = |u: String| u.trim_end_matches('/').to_string();
+    Ok(ArchiveConfig {
+        main_uri: trim(main_uri),
+        security_uri: options
+            .debian_security_mirror
+            .clone()
+            .or(host.security)
+            .map(trim),
+        insecure: options.insecure,
+        refresh: options.refresh,
+        verbose: options.verbose,
+    })
+}
+
+fn build_key<'a>(
+    recipe: &Recipe,
+    options: &BaseOptions,
+    indexes: impl Iterator<Item = &'a str>,
+) -> String {
+    let mut key = format!(
+        "pypack {} base format {BASE_FORMAT}\nplatform {}\nepoch {}\n",
+        env!("CARGO_PKG_VERSION"),
+        options.platform,
+        options.epoch
+    );
+    for hex in indexes {
+        key.push_str(&format!("index {hex}\n"));
+    }
+    key.push_str(&sha256_hex(recipe.source_text.as_bytes()));
+    key
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CachedBuild {
+    manifest: String,
+    uncompressed_size: u64,
+    packages: Vec<(String, String)>,
+}
+
+/// A previous build with the same inputs, if all its blobs are still intact.
+fn cached_build(
+    cache: &Cache,
+    key: &str,
+    platform: Platform,
+    recipe: &Recipe,
+) -> Option<BuiltBase> {
+    let record: CachedBuild = serde_json::from_str(&cache.get_ref("base", key)?).ok()?;
+    let image = image::load(cache, &record.manifest, platform).ok()?;
+    Some(BuiltBase {
+        image,
+        packages: record.packages,
+        uncompressed_size: record.uncompressed_size,
+        downloads: 0,
+        python_executable: recipe.python.executable.clone(),
+    })
+}
+
+fn check_python(recipe: &Recipe, entries: &[crate::oci::Entry]) -> Result<()> {
+    let exe = recipe.python.executable.trim_start_matches('/');
+    if !entries.iter().any(|e| e.path == exe) {
+        bail!(
+            "recipe {}: the packages do not provide {}",
+            recipe.name,
+            recipe.python.executable
+        );
+    }
+    Ok(())
+}
+
+fn container_config(recipe: &Recipe) -> ContainerConfig {
+    let defaults = &recipe.image;
+    let mut labels = BTreeMap::new();
+    labels.insert(
+        "org.opencontainers.image.title".to_string(),
+        format!("pypack base {}", recipe.name),
+    );
+    labels.insert(
+        "org.opencontainers.image.description".to_string(),
+        recipe.description.clone(),
+    );
+    labels.insert(
+        "io.pypack.python.version".to_string(),
+        recipe.python.version.clone(),
+    );
+    labels.insert(
+        "io.pypack.python.executable".to_string(),
+        recipe.python.executable.clone(),
+    );
+    ContainerConfig {
+        env: defaults.env.clone(),
+        user: defaults.user.clone(),
+        working_dir: defaults.working_dir.clone(),
+        cmd: defaults.cmd.clone(),
+        labels,
+        ..ContainerConfig::default()
+    }
+}
+
+fn annotations(recipe: &Recipe) -> BTreeMap<String, String> {
+    BTreeMap::from([(
+        "org.opencontainers.image.title".to_string(),
+        format!("pypack base {}", recipe.name),
+    )])
+}
+
+/// Default root for reading the host's apt sources.
+pub fn host_root() -> &'static Path {
+    Path::new("/")
+}

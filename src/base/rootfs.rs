@@ -1,0 +1,297 @@
+//! Turns extracted packages into one root filesystem: merged /usr, the files
+//! maintainer scripts would have made (CA bundle, dpkg status), the recipe's
+//! additions and removals, and every parent directory present.
+
+use super::glob;
+use super::recipe::Recipe;
+use crate::debian::packages::Package;
+use crate::oci::layer::{Entry, EntryKind, check_entry_path};
+use anyhow::{Context, Result, bail};
+use std::collections::BTreeMap;
+
+/// Top-level directories that merged-/usr systems turn into links into /usr.
+const MERGED_DIRS: &[&str] = &["bin", "sbin", "lib", "lib32", "lib64", "libx32"];
+
+pub fn assemble(recipe: &Recipe, packages: &[(&Package, Vec<Entry>)]) -> Result<Vec<Entry>> {
+    let mut tree: BTreeMap<String, Entry> = BTreeMap::new();
+    let mut merged_used = vec!["bin", "sbin", "lib"];
+    for (package, entries) in packages {
+        for entry in entries {
+            let mut entry = entry.clone();
+            if recipe.usrmerge {
+                if let Some(top) = MERGED_DIRS.iter().find(|d| entry.path == **d) {
+                    if !merged_used.contains(top) {
+                        merged_used.push(top);
+                    }
+                    continue; // the link made below replaces the package's own dir or link
+                }
+                entry.path = merge_usr(&entry.path, &mut merged_used);
+                if let EntryKind::Hardlink(target) = &entry.kind {
+                    entry.kind = EntryKind::Hardlink(merge_usr(target, &mut merged_used));
+                }
+            }
+            insert(&mut tree, entry).with_context(|| format!("package {}", package.name))?;
+        }
+    }
+    if let Some(bundle) = &recipe.ca_bundle {
+        let pem = ca_bundle(&tree);
+        insert(&mut tree, Entry::file(bundle, pem, 0o644))?;
+    }
+    drop_files(&mut tree, recipe);
+    if recipe.usrmerge {
+        for dir in merged_used {
+            insert(&mut tree, Entry::symlink(dir, &format!("usr/{dir}")))?;
+        }
+    }
+    if recipe.dpkg_status {
+        for (package, _) in packages {
+            let path = format!("var/lib/dpkg/status.d/{}", package.name);
+            insert(&mut tree, Entry::file(&path, dpkg_status(package), 0o644))?;
+        }
+    }
+    add_recipe_entries(&mut tree, recipe)?;
+    add_parents(&mut tree)?;
+    Ok(tree.into_values().collect())
+}
+
+/// `lib/x86_64-linux-gnu/libc.so.6` → `usr/lib/x86_64-linux-gnu/libc.so.6`.
+fn merge_usr(path: &str, used: &mut Vec<&'static str>) -> String {
+    let (top, _) = path.split_once('/').unwrap_or((path, ""));
+    match MERGED_DIRS.iter().find(|d| **d == top) {
+        Some(dir) => {
+            if !used.contains(dir) {
+                used.push(dir);
+            }
+            format!("usr/{path}")
+        }
+        None => path.to_string(),
+    }
+}
+
+/// Adds or replaces an entry; a directory never replaces an existing one, so
+/// the first package to ship it sets its mode.
+fn insert(tree: &mut BTreeMap<String, Entry>, entry: Entry) -> Result<()> {
+    check_entry_path(&entry.path)?;
+    if entry.kind == EntryKind::Dir
+        && tree
+            .get(&entry.path)
+            .is_some_and(|e| e.kind == EntryKind::Dir)
+    {
+        return Ok(());
+    }
+    tree.insert(entry.path.clone(), entry);
+    Ok(())
+}
+
+/// Concatenates the packaged certificates, what `update-ca-certificates` does.
+fn ca_bundle(tree: &BTreeMap<String, Entry>) -> Vec<u8> {
+    let mut pem = Vec::new();
+    for (path, entry) in tree.range("usr/share/ca-certificates/".to_string()..) {
+        if !path.starts_with("usr/share/ca-certificates/") {
+            break;
+        }
+        if let (true, EntryKind::File(data)) = (path.ends_with(".crt"), &entry.kind) {
+            pem.extend_from_slice(data);
+            if !data.ends_with(b"\n") {
+                pem.push(b'\n');
+            }
+        }
+    }
+    pem
+}
+
+fn drop_files(tree: &mut BTreeMap<String, Entry>, recipe: &Recipe) {
+    let rules = &recipe.files;
+    let dropped = |path: &str| {
+        rules.drop.iter().any(|p| glob::matches(p, path))
+            && !rules.keep.iter().any(|p| glob::matches(p, path))
+    };
+    let removed: Vec<String> = tree.keys().filter(|p| dropped(p)).cloned().collect();
+    let mut removed_files = BTreeMap::new();
+    for path in removed {
+        if let Some(entry) = tree.remove(&path) {
+            removed_files.insert(path, entry);
+        }
+    }
+    // A kept hard link whose target was dropped becomes a copy of it.
+    for entry in tree.values_mut() {
+        if let EntryKind::Hardlink(target) = &entry.kind
+            && let Some(Entry {
+                kind: EntryKind::File(data),
+                ..
+            }) = removed_files.get(target)
+        {
+            entry.kind = EntryKind::File(data.clone());
+        }
+    }
+}
+
+/// The package's index paragraph as dpkg's status file has it, for scanners.
+fn dpkg_status(package: &Package) -> Vec<u8> {
+    const KEEP: &[&str] = &[
+        "Package",
+        "Source",
+        "Version",
+        "Architecture",
+        "Maintainer",
+        "Installed-Size",
+        "Pre-Depends",
+        "Depends",
+        "Provides",
+        "Multi-Arch",
+        "Priority",
+        "Section",
+        "Homepage",
+        "Description",
+    ];
+    let mut out = String::new();
+    let mut keeping = false;
+    for line in package.paragraph.lines() {
+        if !line.starts_with([' ', '\t']) {
+            let name = line.split(':').next().unwrap_or("");
+            keeping = KEEP.contains(&name);
+            if keeping && name == "Package" {
+                out.push_str(line);
+                out.push_str("\nStatus: install ok installed\n");
+                continue;
+            }
+        }
+        if keeping {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out.into_bytes()
+}
+
+fn add_recipe_entries(tree: &mut BTreeMap<String, Entry>, recipe: &Recipe) -> Result<()> {
+    let add = &recipe.rootfs;
+    for d in &add.dirs {
+        tree.insert(
+            d.path.clone(),
+            Entry::dir(&d.path, d.mode).owned_by(d.uid, d.gid),
+        );
+    }
+    for f in &add.files {
+        let content = f.content.trim_start_matches('\n');
+        tree.insert(
+            f.path.clone(),
+            Entry::file(&f.path, content.as_bytes(), f.mode).owned_by(f.uid, f.gid),
+        );
+    }
+    for l in &add.links {
+        tree.insert(l.path.clone(), Entry::symlink(&l.path, &l.target));
+    }
+    for path in tree.keys() {
+        check_entry_path(path).with_context(|| format!("recipe {}", recipe.name))?;
+    }
+    Ok(())
+}
+
+/// Every ancestor of every entry must exist and be a directory.
+fn add_parents(tree: &mut BTreeMap<String, Entry>) -> Result<()> {
+    let mut missing = Vec::new();
+    for path in tree.keys() {
+        let mut at = path.as_str();
+        while let Some((parent, _)) = at.rsplit_once('/') {
+            match tree.get(parent) {
+                Some(e) if e.kind == EntryKind::Dir => {}
+                Some(_) => bail!("'{path}' is under '{parent}', which is not a directory"),
+                None => missing.push(parent.to_string()),
+            }
+            at = parent;
+        }
+    }
+    for dir in missing {
+        tree.entry(dir.clone())
+            .or_insert_with(|| Entry::dir(&dir, 0o755));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::base::recipe::Recipe;
+    use crate::debian::packages::parse_packages;
+
+    fn package(name: &str) -> Package {
+        let text = format!(
+            "Package: {name}\nVersion: 1.0\nArchitecture: amd64\nFilename: x.deb\nSHA256: 00\nDescription: d\n long\nTag: x\n"
+        );
+        parse_packages(&text, "amd64").unwrap().remove(0)
+    }
+
+    #[test]
+    fn merges_usr_bundles_certs_and_drops() {
+        let recipe = Recipe::load("debian12").unwrap();
+        let libc = package("libc6");
+        let certs = package("ca-certificates");
+        let libc_entries = vec![
+            Entry::dir("lib", 0o755),
+            Entry::file("lib/x86_64-linux-gnu/libc.so.6", b"elf".to_vec(), 0o755),
+            Entry::symlink("lib64/ld-linux-x86-64.so.2", "/lib/x86_64-linux-gnu/ld.so"),
+            Entry::file(
+                "usr/lib/x86_64-linux-gnu/gconv/UTF-16.so",
+                b"x".to_vec(),
+                0o644,
+            ),
+            Entry::file("usr/share/doc/libc6/copyright", b"(c)".to_vec(), 0o644),
+            Entry::file("usr/share/doc/libc6/changelog.gz", b"..".to_vec(), 0o644),
+        ];
+        let cert_entries = vec![
+            Entry::file(
+                "usr/share/ca-certificates/mozilla/B.crt",
+                b"B".to_vec(),
+                0o644,
+            ),
+            Entry::file(
+                "usr/share/ca-certificates/mozilla/A.crt",
+                b"A\n".to_vec(),
+                0o644,
+            ),
+        ];
+        let tree = assemble(&recipe, &[(&libc, libc_entries), (&certs, cert_entries)]).unwrap();
+        let get = |p: &str| tree.iter().find(|e| e.path == p);
+        assert!(get("usr/lib/x86_64-linux-gnu/libc.so.6").is_some());
+        assert_eq!(
+            get("lib").unwrap().kind,
+            EntryKind::Symlink("usr/lib".into())
+        );
+        assert_eq!(
+            get("lib64").unwrap().kind,
+            EntryKind::Symlink("usr/lib64".into())
+        );
+        assert!(get("usr/lib64/ld-linux-x86-64.so.2").is_some());
+        assert!(get("usr/lib/x86_64-linux-gnu/gconv/UTF-16.so").is_none());
+        assert!(get("usr/share/doc/libc6/copyright").is_some());
+        assert!(get("usr/share/doc/libc6/changelog.gz").is_none());
+        assert!(get("usr/share/ca-certificates/mozilla/A.crt").is_none());
+        let bundle = get("etc/ssl/certs/ca-certificates.crt").unwrap();
+        assert_eq!(bundle.kind, EntryKind::File(b"A\nB\n".to_vec()));
+        assert_eq!(get("tmp").unwrap().mode, 0o1777);
+        assert_eq!(get("home/nonroot").unwrap().uid, 65532);
+        let EntryKind::File(status) = &get("var/lib/dpkg/status.d/libc6").unwrap().kind else {
+            panic!()
+        };
+        let status = String::from_utf8_lossy(status);
+        assert!(
+            status.starts_with("Package: libc6\nStatus: install ok installed\n"),
+            "{status}"
+        );
+        assert!(
+            status.contains(" long\n") && !status.contains("Filename") && !status.contains("Tag"),
+            "{status}"
+        );
+        for e in &tree {
+            if let Some((parent, _)) = e.path.rsplit_once('/') {
+                assert_eq!(
+                    get(parent).map(|p| &p.kind),
+                    Some(&EntryKind::Dir),
+                    "parent of {}",
+                    e.path
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! The content-addressed store every stage shares.
+//!
+//! Layout under the cache root:
+//! - `blobs/sha256/<hex>`: immutable content, named by its sha256, verified on read;
+//! - `refs/<namespace>/<sha256 of key>`: small text values (e.g. "this build key gave that
+//!   manifest"), replaced atomically;
+//! - `tmp/`: files being written; they become blobs or refs by rename, so a reader
+//!   never sees a partial entry and a crash leaves only temp files behind;
+//! - `locks/`: lock files that let two pypack processes share the store without
+//!   downloading the same blob twice.
+
+use crate::digest::{HashingWriter, is_sha256_hex, sha256_hex};
+use anyhow::{Context, Result, bail};
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct Cache {
+    root: PathBuf,
+}
+
+impl Cache {
+    /// `dir`, else `$PYPACK_CACHE_DIR`, else the platform's cache directory.
+    pub fn open(dir: Option<&Path>) -> Result<Cache> {
+        let root = match dir {
+            Some(d) => d.to_path_buf(),
+            None => default_cache_dir()?,
+        };
+        for sub in ["blobs/sha256", "refs", "tmp", "locks"] {
+            fs::create_dir_all(root.join(sub))
+                .with_context(|| format!("cannot create the cache directory {}", root.display()))?;
+        }
+        Ok(Cache { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn blob_path(&self, hex: &str) -> PathBuf {
+        self.root.join("blobs/sha256").join(hex)
+    }
+
+    pub fn has_blob(&self, hex: &str) -> bool {
+        is_sha256_hex(hex) && self.blob_path(hex).is_file()
+    }
+
+    /// Reads a blob and checks that its content still has its name's hash; a blob
+    /// that does not is deleted (so the next run fetches it again) and reported.
+    pub fn read_blob(&self, hex: &str) -> Result<Vec<u8>> {
+        let path = self.blob_path(hex);
+        let data = fs::read(&path).with_context(|| format!("cache blob {hex} is missing"))?;
+        if sha256_hex(&data) != hex {
+            let _ = fs::remove_file(&path);
+            bail!(
+                "cache blob {} was corrupt and has been removed; run the command again",
+                path.display()
+            );
+        }
+        Ok(data)
+    }
+
+    /// Streams a blob through the hasher without keeping it in memory.
+    pub fn verify_blob(&self, hex: &str) -> Result<()> {
+        let path = self.blob_path(hex);
+        let mut file = File::open(&path).with_context(|| format!("cache blob {hex} is missing"))?;
+        let mut hashing = HashingWriter::new(io::sink());
+        io::copy(&mut file, &mut hashing)?;
+        let (_, actual, _) = hashing.finish();
+        if actual != hex {
+            let _ = fs::remove_file(&path);
+            bail!(
+                "cache blob {} was corrupt and has been removed; run the command again",
+                path.display()
+            );
+        }
+        Ok(())
+    }
+
+    pub fn put_bytes(&self, data: &[u8]) -> Result<String> {
+        let mut w = self.blob_writer()?;
+        w.write_all(data)?;
+        w.commit(None)
+    }
+
+    /// A writer whose content becomes a blob only when `commit` succeeds.
+    pub fn blob_writer(&self) -> Result<BlobWriter> {
+        let tmp = tempfile::NamedTempFile::new_in(self.root.join("tmp"))
+            .context("cannot create a temporary file in the cache")?;
+        Ok(BlobWriter {
+            cache: self.clone(),
+            inner: HashingWriter::new(BufWriter::new(tmp)),
+        })
+    }
+
+    /// Moves an already-verified file into the store under `hex`.
+    fn install(&self, tmp: tempfile::NamedTempFile, hex: &str) -> Result<()> {
+        let dest = self.blob_path(hex);
+        if dest.is_file() {
+            return Ok(()); // same content already there; the temp file is dropped
+        }
+        tmp.persist(&dest)
+            .map_err(|e| e.error)
+            .with_context(|| format!("cannot store blob {hex}"))?;
+        Ok(())
+    }
+
+    pub fn get_ref(&self, namespace: &str, key: &str) -> Option<String> {
+        fs::read_to_string(self.ref_path(namespace, key)).ok()
+    }
+
+    pub fn set_ref(&self, namespace: &str, key: &str, value: &str) -> Result<()> {
+        let path = self.ref_path(namespace, key);
+        fs::create_dir_all(path.parent().unwrap())?;
+        let mut tmp = tempfile::NamedTempFile::new_in(self.root.join("tmp"))?;
+        tmp.write_all(value.as_bytes())?;
+        tmp.persist(&path).map_err(|e| e.error)?;
+        Ok(())
+    }
+
+    fn ref_path(&self, namespace: &str, key: &str) -> PathBuf {
+        self.root
+            .join("refs")
+            .join(namespace)
+            .join(sha256_hex(key.as_bytes()))
+    }
+
+    /// Holds an exclusive lock named `name` until the guard drops; used around
+    /// fetching one blob so a second process waits and then finds it stored.
+    pub fn lock(&self, name: &str) -> Result<CacheLock> {
+        let path = self.root.join("locks").join(sha256_hex(name.as_bytes()));
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
+        file.lock()
+            .with_context(|| format!("cannot lock {}", path.display()))?;
+        Ok(CacheLock { _file: file })
+    }
+}
+
+pub struct CacheLock {
+    _file: File, // the OS releases the lock when the file is closed
+}
+
+pub struct BlobWriter {
+    cache: Cache,
+    inner: HashingWriter<BufWriter<tempfile::NamedTempFile>>,
+}
+
+impl BlobWriter {
+    /// Stores the content, refusing it when `expected_hex` is given and differs.
+    /// Returns the hex sha256.
+    pub fn commit(self, expected_hex: Option<&str>) -> Result<String> {
+        self.commit_checked(expected_hex, |_| Ok(()))
+    }
+
+    /// Like `commit`, but first runs `check` on the finished file; content that
+    /// fails the check never enters the store.
+    pub fn commit_checked(
+        self,
+        expected_hex: Option<&str>,
+        check: impl FnOnce(&Path) -> Result<()>,
+    ) -> Result<String> {
+        let (buffered, hex, _) = self.inner.finish();
+        let tmp = buffered.into_inner().map_err(|e| e.into_error())?;
+        if let Some(expected) = expected_hex
+            && expected != hex
+        {
+            bail!("sha256 mismatch: expected {expected}, got {hex}");
+        }
+        check(tmp.path())?;
+        self.cache.install(tmp, &hex)?;
+        Ok(hex)
+    }
+}
+
+impl Write for BlobWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Copies a whole reader into a new blob.
+pub fn store_reader(
+    cache: &Cache,
+    mut reader: impl Read,
+    expected_hex: Option<&str>,
+) -> Result<String> {
+    let mut w = cache.blob_writer()?;
+    io::copy(&mut reader, &mut w)?;
+    w.commit(expected_hex)
+}
+
+fn default_cache_dir() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("PYPACK_CACHE_DIR").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir).join("pypack"));
+    }
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .context("cannot find a cache directory: set PYPACK_CACHE_DIR or HOME")?;
+    let home = PathBuf::from(home);
+    if cfg!(target_os = "macos") {
+        Ok(home.join("Library/Caches/pypack"))
+    } else {
+        Ok(home.join(".cache/pypack"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blobs_are_verified_and_atomic() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(Some(dir.path())).unwrap();
+        let hex = cache.put_bytes(b"hello").unwrap();
+        assert_eq!(cache.read_blob(&hex).unwrap(), b"hello");
+
+        // A wrong expected digest leaves nothing behind.
+        let mut w = cache.blob_writer().unwrap();
+        w.write_all(b"other").unwrap();
+        let err = w.commit(Some(&hex)).unwrap_err().to_string();
+        assert!(err.contains("mismatch"), "{err}");
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+        assert_eq!(
+            fs::read_dir(dir.path().join("blobs/sha256"))
+                .unwrap()
+                .count(),
+            1
+        );
+
+        // Corruption on disk is detected and the blob dropped.
+        fs::write(cache.blob_path(&hex), b"tampered").unwrap();
+        assert!(cache.read_blob(&hex).is_err());
+        assert!(!cache.has_blob(&hex));
+    }
+
+    #[test]
+    fn failed_check_keeps_content_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(Some(dir.path())).unwrap();
+        let mut w = cache.blob_writer().unwrap();
+        w.write_all(b"bad").unwrap();
+        assert!(w.commit_checked(None, |_| bail!("no")).is_err());
+        assert_eq!(
+            fs::read_dir(dir.path().join("blobs/sha256"))
+                .unwrap()
+                .count(),
+            0
+        );
+    }
+
+    #[test]
+    fn refs_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(Some(dir.path())).unwrap();
+        assert_eq!(cache.get_ref("ns", "k"), None);
+        cache.set_ref("ns", "k", "v1").unwrap();
+        cache.set_ref("ns", "k", "v2").unwrap();
+        assert_eq!(cache.get_ref("ns", "k").as_deref(), Some("v2"));
+        let _guard = cache.lock("k").unwrap();
+    }
+}

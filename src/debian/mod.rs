@@ -1,0 +1,295 @@
+//! The Debian archive client: signed suite indexes, package indexes, the
+//! dependency closure of a recipe, and `.deb` downloads, every step checked
+//! against the hash the step before it vouched for.
+
+pub mod closure;
+pub mod control;
+pub mod deb;
+pub mod packages;
+pub mod release;
+pub mod sources;
+pub mod version;
+
+use crate::cache::Cache;
+use crate::http::{FetchOutcome, Http};
+use crate::oci::layer::Entry;
+use anyhow::{Context, Result, bail};
+use packages::Package;
+use release::{Keyring, Release};
+use std::io::Read;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// How long a fetched `InRelease` is reused before it is fetched again (unless
+/// `refresh`): long enough that repeated builds make no request, short enough
+/// that security updates arrive the same day.
+pub const INDEX_MAX_AGE_SECS: u64 = 6 * 3600;
+
+const PARALLEL_DOWNLOADS: usize = 8;
+
+#[derive(Debug, Clone)]
+pub struct ArchiveConfig {
+    /// The Debian archive (e.g. the URI in the host's apt sources).
+    pub main_uri: String,
+    /// The security archive, for `*-security` suites.
+    pub security_uri: Option<String>,
+    /// Accept indexes whose signature cannot be verified (with a warning).
+    pub insecure: bool,
+    /// Fetch the suite indexes again even if a recent copy is cached.
+    pub refresh: bool,
+    /// Print what is fetched.
+    pub verbose: bool,
+}
+
+/// A suite's verified Release file and the InRelease it came from.
+#[derive(Debug, Clone)]
+pub struct SuiteIndex {
+    pub suite: String,
+    pub uri: String,
+    pub inrelease_sha256: String,
+    pub release: Release,
+}
+
+pub struct Archive<'a> {
+    pub http: &'a Http,
+    pub cache: &'a Cache,
+    pub keyring: &'a Keyring,
+    pub config: ArchiveConfig,
+}
+
+/// Counts of what a run fetched, so callers (and tests) can tell a warm run.
+#[derive(Debug, Default)]
+pub struct FetchStats {
+    pub downloaded: AtomicUsize,
+    pub cached: AtomicUsize,
+}
+
+impl FetchStats {
+    fn record(&self, outcome: FetchOutcome) {
+        match outcome {
+            FetchOutcome::Downloaded => self.downloaded.fetch_add(1, Ordering::Relaxed),
+            FetchOutcome::Cached => self.cached.fetch_add(1, Ordering::Relaxed),
+        };
+    }
+    pub fn downloads(&self) -> usize {
+        self.downloaded.load(Ordering::Relaxed)
+    }
+}
+
+impl Archive<'_> {
+    fn uri_for(&self, suite: &str) -> Result<String> {
+        if suite.ends_with("-security") {
+            self.config.security_uri.clone().with_context(|| {
+                format!(
+                    "suite '{suite}' needs the Debian security archive, and no apt source names one; \
+                     pass --debian-security-mirror URL"
+                )
+            })
+        } else {
+            Ok(self.config.main_uri.clone())
+        }
+    }
+
+    fn log(&self, message: &str) {
+        if self.config.verbose {
+            eprintln!("{message}");
+        }
+    }
+
+    /// The verified Release of `suite`, from the cache when recent enough.
+    pub fn suite(&self, suite: &str, stats: &FetchStats) -> Result<SuiteIndex> {
+        let uri = self.uri_for(suite)?;
+        let url = format!("{uri}/dists/{suite}/InRelease");
+        let now = now();
+        let cached = self.cache.get_ref("inrelease", &url).and_then(|value| {
+            let (fetched_at, hex) = value.trim().split_once(' ')?;
+            let fresh = now.saturating_sub(fetched_at.parse().ok()?) < INDEX_MAX_AGE_SECS;
+            (fresh && !self.config.refresh && self.cache.has_blob(hex)).then(|| hex.to_string())
+        });
+        let (bytes, outcome) = match cached {
+            Some(hex) => (self.cache.read_blob(&hex)?, FetchOutcome::Cached),
+            None => {
+                self.log(&format!("fetching {url}"));
+                (self.http.get_bytes(&url)?, FetchOutcome::Downloaded)
+            }
+        };
+        let text =
+            String::from_utf8(bytes.clone()).with_context(|| format!("{url} is not text"))?;
+        let signed = match self.keyring.verify_inrelease(&text, &url) {
+            Ok(signed) => signed,
+            Err(e) if self.config.insecure => {
+                eprintln!("warning: {e:#}; continuing because of --insecure");
+                unsigned_text(&text)
+            }
+            Err(e) => return Err(e),
+        };
+        let release = Release::parse(&signed).with_context(|| format!("reading {url}"))?;
+        if !self.config.insecure {
+            release
+                .check_valid_until(now)
+                .with_context(|| url.clone())?;
+        }
+        // Only a verified index is kept, so the cache never vouches for a bad one.
+        let hex = self.cache.put_bytes(&bytes)?;
+        if outcome == FetchOutcome::Downloaded {
+            self.cache
+                .set_ref("inrelease", &url, &format!("{now} {hex}"))?;
+        }
+        stats.record(outcome);
+        Ok(SuiteIndex {
+            suite: suite.to_string(),
+            uri,
+            inrelease_sha256: hex,
+            release,
+        })
+    }
+
+    /// The packages of one component of a suite for `arch`, hash-checked
+    /// against the suite's Release.
+    pub fn packages(
+        &self,
+        index: &SuiteIndex,
+        component: &str,
+        arch: &str,
+        stats: &FetchStats,
+    ) -> Result<Vec<Package>> {
+        let base = format!("{component}/binary-{arch}/Packages");
+        let (path, (hash, _size)) = ["xz", "gz", ""]
+            .iter()
+            .map(|ext| {
+                if ext.is_empty() {
+                    base.clone()
+                } else {
+                    format!("{base}.{ext}")
+                }
+            })
+            .find_map(|path| index.release.sha256.get(&path).map(|h| (path, h.clone())))
+            .with_context(|| format!("suite {} has no {base} index for {arch}", index.suite))?;
+        let dir = format!("{}/dists/{}", index.uri, index.suite);
+        let url = if index.release.acquire_by_hash {
+            let parent = path.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
+            format!("{dir}/{parent}/by-hash/SHA256/{hash}")
+        } else {
+            format!("{dir}/{path}")
+        };
+        if !self.cache.has_blob(&hash) {
+            self.log(&format!("fetching {url}"));
+        }
+        let outcome = self
+            .http
+            .fetch_to_cache(self.cache, &url, &hash, |_| Ok(()))
+            .with_context(|| {
+                format!(
+                    "the {path} of {} does not match its signed Release",
+                    index.suite
+                )
+            })?;
+        stats.record(outcome);
+        let compressed = self.cache.read_blob(&hash)?;
+        let mut text = String::new();
+        let reader: Box<dyn Read> = match path.rsplit('.').next() {
+            Some("xz") => Box::new(liblzma::read::XzDecoder::new(compressed.as_slice())),
+            Some("gz") => Box::new(flate2::read::GzDecoder::new(compressed.as_slice())),
+            _ => Box::new(compressed.as_slice()),
+        };
+        let mut reader = reader;
+        reader
+            .read_to_string(&mut text)
+            .with_context(|| format!("decompressing {url}"))?;
+        let mut packages =
+            packages::parse_packages(&text, arch).with_context(|| format!("parsing {url}"))?;
+        for p in &mut packages {
+            p.archive_uri = index.uri.clone();
+        }
+        Ok(packages)
+    }
+
+    /// Downloads (or finds in the cache) every `.deb`, verifies its sha256 and
+    /// that it extracts safely, and returns each package's entries in order.
+    pub fn fetch_debs(&self, packages: &[&Package], stats: &FetchStats) -> Result<Vec<Vec<Entry>>> {
+        let missing: Vec<&&Package> = packages
+            .iter()
+            .filter(|p| !self.cache.has_blob(&p.sha256))
+            .collect();
+        if !missing.is_empty() {
+            let bytes: u64 = missing.iter().map(|p| p.size).sum();
+            self.log(&format!(
+                "fetching {} packages ({:.1} MB)",
+                missing.len(),
+                bytes as f64 / 1e6
+            ));
+        }
+        let next = AtomicUsize::new(0);
+        let results: Mutex<Vec<Option<Result<Vec<Entry>>>>> =
+            Mutex::new((0..packages.len()).map(|_| None).collect());
+        std::thread::scope(|scope| {
+            for _ in 0..PARALLEL_DOWNLOADS.min(packages.len()) {
+                scope.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(package) = packages.get(i) else {
+                            break;
+                        };
+                        let result = self.fetch_deb(package, stats);
+                        let failed = result.is_err();
+                        results.lock().unwrap()[i] = Some(result);
+                        if failed {
+                            next.store(packages.len(), Ordering::Relaxed); // stop handing out work
+                        }
+                    }
+                });
+            }
+        });
+        let mut out = Vec::with_capacity(packages.len());
+        for (result, package) in results.into_inner().unwrap().into_iter().zip(packages) {
+            match result {
+                Some(r) => out.push(r?),
+                None => bail!(
+                    "download of {} was not attempted after an earlier failure",
+                    package.name
+                ),
+            }
+        }
+        Ok(out)
+    }
+
+    fn fetch_deb(&self, package: &Package, stats: &FetchStats) -> Result<Vec<Entry>> {
+        let url = format!("{}/{}", package.archive_uri, package.filename);
+        let name = format!("{} {}", package.name, package.version);
+        let mut extracted = None;
+        let outcome = self
+            .http
+            .fetch_to_cache(self.cache, &url, &package.sha256, |path| {
+                let data = std::fs::read(path)?;
+                extracted = Some(deb::extract(&data, &name)?);
+                Ok(())
+            })
+            .with_context(|| format!("package {name}"))?;
+        stats.record(outcome);
+        match extracted {
+            Some(entries) => Ok(entries),
+            None => deb::extract(&self.cache.read_blob(&package.sha256)?, &name),
+        }
+    }
+}
+
+/// The text of a cleartext-signed file without verifying it (`--insecure` only).
+fn unsigned_text(text: &str) -> String {
+    let body = text.split_once("\n\n").map(|(_, b)| b).unwrap_or(text);
+    let body = body
+        .split("\n-----BEGIN PGP SIGNATURE-----")
+        .next()
+        .unwrap_or(body);
+    body.lines()
+        .map(|l| l.strip_prefix("- ").unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

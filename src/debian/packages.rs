@@ -1,0 +1,265 @@
+//! `Packages` indexes: the binary packages of a suite, with what each depends
+//! on, provides, and the path and sha256 of its `.deb`.
+
+use super::version::{Relation, compare};
+use anyhow::{Context, Result, bail};
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+/// One alternative of a dependency: `name[:arch] [(op version)]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dep {
+    pub name: String,
+    pub constraint: Option<(Relation, String)>,
+}
+
+impl Dep {
+    pub fn allows(&self, version: &str) -> bool {
+        self.constraint
+            .as_ref()
+            .is_none_or(|(rel, bound)| rel.holds(version, bound))
+    }
+}
+
+impl std::fmt::Display for Dep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.constraint {
+            None => write!(f, "{}", self.name),
+            Some((rel, v)) => {
+                let op = match rel {
+                    Relation::Less => "<<",
+                    Relation::LessEq => "<=",
+                    Relation::Eq => "=",
+                    Relation::GreaterEq => ">=",
+                    Relation::Greater => ">>",
+                };
+                write!(f, "{} ({op} {v})", self.name)
+            }
+        }
+    }
+}
+
+/// `a | b (>= 1)`: any one alternative satisfies the group.
+pub type DepGroup = Vec<Dep>;
+
+#[derive(Debug, Clone)]
+pub struct Package {
+    pub name: String,
+    pub version: String,
+    pub architecture: String,
+    /// Pre-Depends followed by Depends.
+    pub depends: Vec<DepGroup>,
+    /// Virtual names this package provides, with an optional provided version.
+    pub provides: Vec<(String, Option<String>)>,
+    pub filename: String,
+    pub size: u64,
+    pub sha256: String,
+    /// The index paragraph as published, for the image's dpkg status entry.
+    pub paragraph: String,
+    /// Archive base URI that `filename` is relative to (set by the archive client).
+    pub archive_uri: String,
+}
+
+/// Parses a `Depends`-style field.
+pub fn parse_relations(text: &str) -> Result<Vec<DepGroup>> {
+    let mut groups = Vec::new();
+    for group in text.split(',').map(str::trim).filter(|g| !g.is_empty()) {
+        let mut alternatives = Vec::new();
+        for alt in group.split('|').map(str::trim) {
+            alternatives.push(parse_dep(alt).with_context(|| format!("in relation '{group}'"))?);
+        }
+        groups.push(alternatives);
+    }
+    Ok(groups)
+}
+
+fn parse_dep(text: &str) -> Result<Dep> {
+    // Architecture restrictions `[amd64]` and build profiles `<stage1>` follow
+    // the version; they only appear in source relations but cost nothing to skip.
+    let (name_part, constraint) = match text.split_once('(') {
+        Some((name, rest)) => {
+            let (inner, _) = rest.split_once(')').context("unclosed '('")?;
+            let inner = inner.trim();
+            let split = inner
+                .find(|c: char| !"<>=".contains(c))
+                .context("version relation without a version")?;
+            let (op, version) = inner.split_at(split);
+            let rel =
+                Relation::parse(op.trim()).with_context(|| format!("unknown relation '{op}'"))?;
+            if version.trim().is_empty() {
+                bail!("version relation without a version");
+            }
+            (name.trim(), Some((rel, version.trim().to_string())))
+        }
+        None => (text.split(['[', '<']).next().unwrap_or(text).trim(), None),
+    };
+    // `name:any` / `name:native` / `name:amd64`: the name is what matters here.
+    let name = name_part.split(':').next().unwrap_or(name_part).trim();
+    if name.is_empty() {
+        bail!("empty package name");
+    }
+    Ok(Dep {
+        name: name.to_string(),
+        constraint,
+    })
+}
+
+/// Parses a Packages file, keeping only packages installable on `arch`.
+pub fn parse_packages(text: &str, arch: &str) -> Result<Vec<Package>> {
+    let mut out = Vec::new();
+    for paragraph in text.split("\n\n").filter(|p| !p.trim().is_empty()) {
+        let field = |name: &str| field(paragraph, name);
+        let architecture = field("Architecture").unwrap_or_default();
+        if architecture != arch && architecture != "all" {
+            continue;
+        }
+        let name = field("Package").context("a Packages entry has no Package field")?;
+        let context = || format!("package {name}");
+        let mut depends =
+            parse_relations(&field("Pre-Depends").unwrap_or_default()).with_context(context)?;
+        depends
+            .extend(parse_relations(&field("Depends").unwrap_or_default()).with_context(context)?);
+        let provides = parse_relations(&field("Provides").unwrap_or_default())
+            .with_context(context)?
+            .into_iter()
+            .flatten()
+            .map(|d| (d.name, d.constraint.map(|(_, v)| v)))
+            .collect();
+        out.push(Package {
+            version: field("Version").with_context(|| format!("package {name} has no Version"))?,
+            filename: field("Filename")
+                .with_context(|| format!("package {name} has no Filename"))?,
+            size: field("Size").and_then(|s| s.parse().ok()).unwrap_or(0),
+            sha256: field("SHA256")
+                .with_context(|| format!("package {name} has no SHA256"))?
+                .to_ascii_lowercase(),
+            architecture,
+            depends,
+            provides,
+            paragraph: paragraph.trim().to_string(),
+            archive_uri: String::new(),
+            name,
+        });
+    }
+    Ok(out)
+}
+
+/// A single-line field of one paragraph (the fields read here never span lines).
+fn field(paragraph: &str, name: &str) -> Option<String> {
+    paragraph.lines().find_map(|line| {
+        let rest = line.strip_prefix(name)?.strip_prefix(':')?;
+        Some(rest.trim().to_string())
+    })
+}
+
+/// Every package of the configured suites, by name, for one architecture.
+#[derive(Debug, Default)]
+pub struct PackageIndex {
+    by_name: HashMap<String, Vec<Package>>,
+    /// virtual name → names of packages that provide it
+    providers: HashMap<String, Vec<String>>,
+}
+
+impl PackageIndex {
+    pub fn add(&mut self, packages: Vec<Package>) {
+        for p in packages {
+            for (virtual_name, _) in &p.provides {
+                let list = self.providers.entry(virtual_name.clone()).or_default();
+                if !list.contains(&p.name) {
+                    list.push(p.name.clone());
+                }
+            }
+            self.by_name.entry(p.name.clone()).or_default().push(p);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+
+    /// The highest version of `name` that `dep` allows.
+    pub fn best(&self, dep: &Dep) -> Option<&Package> {
+        self.by_name
+            .get(&dep.name)?
+            .iter()
+            .filter(|p| dep.allows(&p.version))
+            .max_by(|a, b| compare(&a.version, &b.version))
+    }
+
+    pub fn versions(&self, name: &str) -> Vec<&str> {
+        self.by_name
+            .get(name)
+            .map(|v| v.iter().map(|p| p.version.as_str()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Real packages providing `dep` (with a provided version `dep` allows),
+    /// sorted by name so the choice is stable.
+    pub fn providers(&self, dep: &Dep) -> Vec<&Package> {
+        let mut names: Vec<&String> = self
+            .providers
+            .get(&dep.name)
+            .map(|v| v.iter().collect())
+            .unwrap_or_default();
+        names.sort();
+        names
+            .into_iter()
+            .filter_map(|name| {
+                self.by_name
+                    .get(name)?
+                    .iter()
+                    .filter(|p| provides(p, dep))
+                    .max_by(|a, b| compare(&a.version, &b.version))
+            })
+            .collect()
+    }
+}
+
+/// Whether `p` satisfies `dep` by name and version, or through its Provides.
+pub fn satisfies(p: &Package, dep: &Dep) -> bool {
+    (p.name == dep.name && dep.allows(&p.version)) || provides(p, dep)
+}
+
+fn provides(p: &Package, dep: &Dep) -> bool {
+    p.provides.iter().any(|(name, version)| {
+        name == &dep.name
+            && match (&dep.constraint, version) {
+                (None, _) => true,
+                (Some(_), Some(v)) => dep.allows(v),
+                (Some(_), None) => false, // an unversioned Provides never meets a versioned dependency
+            }
+    })
+}
+
+/// Highest version first.
+pub fn by_version_desc(a: &Package, b: &Package) -> Ordering {
+    compare(&b.version, &a.version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relations_with_alternatives_and_qualifiers() {
+        let groups = parse_relations("libc6 (>= 2.34), media-types | mime-support, python3:any (>> 3.1~), debconf (>= 0.5) | debconf-2.0").unwrap();
+        assert_eq!(groups.len(), 4);
+        assert_eq!(
+            groups[0][0].constraint,
+            Some((Relation::GreaterEq, "2.34".into()))
+        );
+        assert_eq!(groups[1].len(), 2);
+        assert_eq!(groups[2][0].name, "python3");
+        assert_eq!(groups[3][1].to_string(), "debconf-2.0");
+        assert!(parse_relations("a (>= )").is_err());
+        assert!(parse_relations("a (<= 1").is_err());
+        assert_eq!(
+            parse_relations("0ad-data (<= 0.0.26-3) [amd64]").unwrap()[0][0].to_string(),
+            "0ad-data (<= 0.0.26-3)"
+        );
+    }
+}

@@ -1,0 +1,13 @@
+//! pypack: turn a Python application directory into a container image,
+//! without a Dockerfile or a daemon.
+//!
+//! The library is split by pipeline stage (see `DESIGN.md` in the shared
+//! folder); the `pypack` binary is a thin clap layer over it.
+
+pub mod base;
+pub mod cache;
+pub mod debian;
+pub mod digest;
+pub mod http;
+pub mod oci;
+pub mod platform;

@@ -1,0 +1,279 @@
+//! Deterministic layer tarballs. Entries are sorted by path, every timestamp is
+//! the same, owner names are dropped, and gzip gets no timestamp or file name,
+//! so the same entries always give the same bytes. The compressed digest and the
+//! uncompressed diff_id are computed while the layer is written, in one pass.
+
+use crate::cache::Cache;
+use crate::digest::HashingWriter;
+use anyhow::{Context, Result, bail};
+use flate2::{Compression, GzBuilder};
+use std::io::{Read, Write};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryKind {
+    File(Vec<u8>),
+    Dir,
+    Symlink(String),
+    /// A hard link to another path in the same layer (relative, like `path`).
+    Hardlink(String),
+}
+
+/// One member of a layer. `path` is relative to the filesystem root, without a
+/// leading `/` or `./`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub path: String,
+    pub kind: EntryKind,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl Entry {
+    pub fn file(path: &str, data: impl Into<Vec<u8>>, mode: u32) -> Entry {
+        Entry::new(path, EntryKind::File(data.into()), mode)
+    }
+    pub fn dir(path: &str, mode: u32) -> Entry {
+        Entry::new(path, EntryKind::Dir, mode)
+    }
+    pub fn symlink(path: &str, target: &str) -> Entry {
+        Entry::new(path, EntryKind::Symlink(target.to_string()), 0o777)
+    }
+    fn new(path: &str, kind: EntryKind, mode: u32) -> Entry {
+        Entry {
+            path: path.trim_start_matches('/').to_string(),
+            kind,
+            mode,
+            uid: 0,
+            gid: 0,
+        }
+    }
+    pub fn owned_by(mut self, uid: u32, gid: u32) -> Entry {
+        self.uid = uid;
+        self.gid = gid;
+        self
+    }
+    pub fn size(&self) -> u64 {
+        match &self.kind {
+            EntryKind::File(data) => data.len() as u64,
+            _ => 0,
+        }
+    }
+}
+
+/// A layer stored in the cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerBlob {
+    /// `sha256:<hex>` of the gzip stream (the manifest's digest).
+    pub digest: String,
+    /// `sha256:<hex>` of the tar stream (the config's diff_id).
+    pub diff_id: String,
+    /// Compressed size in bytes.
+    pub size: u64,
+    /// Size of the tar stream in bytes.
+    pub uncompressed_size: u64,
+}
+
+pub const LAYER_MEDIA_TYPE: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+
+/// Writes `entries` as a gzip layer into the cache.
+pub fn write_layer(cache: &Cache, entries: &[Entry], mtime: u64) -> Result<LayerBlob> {
+    let mut sorted: Vec<&Entry> = entries.iter().collect();
+    sorted.sort_by(|a, b| a.path.cmp(&b.path));
+    for pair in sorted.windows(2) {
+        if pair[0].path == pair[1].path {
+            bail!("layer has two entries for '{}'", pair[0].path);
+        }
+    }
+
+    let blob = cache.blob_writer()?;
+    let gzip = GzBuilder::new().mtime(0).write(blob, Compression::new(6));
+    let mut tar = tar::Builder::new(HashingWriter::new(gzip));
+    tar.mode(tar::HeaderMode::Deterministic);
+    for entry in sorted {
+        append_entry(&mut tar, entry, mtime)
+            .with_context(|| format!("writing '{}' to a layer", entry.path))?;
+    }
+    let hashing = tar.into_inner()?;
+    let (gzip, diff_hex, uncompressed_size) = hashing.finish();
+    let mut blob = gzip.finish()?;
+    blob.flush()?;
+    let digest_hex = blob.commit(None)?;
+    let size = std::fs::metadata(cache.blob_path(&digest_hex))?.len();
+    Ok(LayerBlob {
+        digest: format!("sha256:{digest_hex}"),
+        diff_id: format!("sha256:{diff_hex}"),
+        size,
+        uncompressed_size,
+    })
+}
+
+fn append_entry<W: Write>(tar: &mut tar::Builder<W>, entry: &Entry, mtime: u64) -> Result<()> {
+    check_entry_path(&entry.path)?;
+    let mut header = tar::Header::new_gnu();
+    header.set_mtime(mtime);
+    header.set_uid(entry.uid as u64);
+    header.set_gid(entry.gid as u64);
+    header.set_mode(entry.mode & 0o7777);
+    match &entry.kind {
+        EntryKind::File(data) => {
+            header.set_entry_type(tar::EntryType::Regular);
+            header.set_size(data.len() as u64);
+            tar.append_data(&mut header, &entry.path, data.as_slice())?;
+        }
+        EntryKind::Dir => {
+            header.set_entry_type(tar::EntryType::Directory);
+            header.set_size(0);
+            tar.append_data(&mut header, format!("{}/", entry.path), std::io::empty())?;
+        }
+        EntryKind::Symlink(target) => {
+            header.set_entry_type(tar::EntryType::Symlink);
+            header.set_size(0);
+            tar.append_link(&mut header, &entry.path, target)?;
+        }
+        EntryKind::Hardlink(target) => {
+            header.set_entry_type(tar::EntryType::Link);
+            header.set_size(0);
+            tar.append_link(&mut header, &entry.path, target)?;
+        }
+    }
+    Ok(())
+}
+
+/// A layer path must stay inside the root: relative, no `..`, no empty parts.
+pub fn check_entry_path(path: &str) -> Result<()> {
+    if path.is_empty() || path.starts_with('/') {
+        bail!("path '{path}' is absolute or empty");
+    }
+    if path
+        .split('/')
+        .any(|part| part.is_empty() || part == ".." || part == ".")
+    {
+        bail!("path '{path}' has an empty, '.' or '..' component");
+    }
+    Ok(())
+}
+
+/// Reads the entries of a gzip or plain tar layer (used by tests and `inspect`).
+pub fn read_layer(data: &[u8]) -> Result<Vec<Entry>> {
+    let reader: Box<dyn Read> = if data.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::read::GzDecoder::new(data))
+    } else {
+        Box::new(data)
+    };
+    let mut archive = tar::Archive::new(reader);
+    let mut entries = Vec::new();
+    for member in archive.entries()? {
+        let mut member = member?;
+        let header = member.header().clone();
+        let path = member
+            .path()?
+            .to_string_lossy()
+            .trim_end_matches('/')
+            .to_string();
+        let link = || -> Result<String> { member_link(&header)?.context("link without a target") };
+        let kind = match header.entry_type() {
+            tar::EntryType::Directory => EntryKind::Dir,
+            tar::EntryType::Symlink => EntryKind::Symlink(link()?),
+            tar::EntryType::Link => EntryKind::Hardlink(link()?),
+            _ => {
+                let mut data = Vec::new();
+                member.read_to_end(&mut data)?;
+                EntryKind::File(data)
+            }
+        };
+        let (uid, gid) = (header.uid()? as u32, header.gid()? as u32);
+        entries.push(Entry {
+            path,
+            kind,
+            mode: header.mode()?,
+            uid,
+            gid,
+        });
+    }
+    Ok(entries)
+}
+
+fn member_link(header: &tar::Header) -> Result<Option<String>> {
+    Ok(header
+        .link_name()?
+        .map(|p| p.to_string_lossy().into_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Vec<Entry> {
+        vec![
+            Entry::file("usr/bin/tool", b"#!x\n".to_vec(), 0o755),
+            Entry::dir("usr", 0o755),
+            Entry::dir("usr/bin", 0o755),
+            Entry::symlink("bin", "usr/bin"),
+            Entry::file("home/nonroot/.keep", Vec::new(), 0o644).owned_by(65532, 65532),
+            Entry::file(
+                &format!("deep/{}", "x".repeat(150)),
+                b"long".to_vec(),
+                0o644,
+            ),
+        ]
+    }
+
+    #[test]
+    fn same_entries_same_digest_whatever_the_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(Some(dir.path())).unwrap();
+        let a = write_layer(&cache, &sample(), 1).unwrap();
+        let mut reversed = sample();
+        reversed.reverse();
+        let b = write_layer(&cache, &reversed, 1).unwrap();
+        assert_eq!(a, b);
+        let c = write_layer(&cache, &sample(), 2).unwrap();
+        assert_ne!(a.digest, c.digest, "mtime must be part of the content");
+    }
+
+    #[test]
+    fn digests_match_content_and_gzip_header_is_fixed() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(Some(dir.path())).unwrap();
+        let layer = write_layer(&cache, &sample(), 7).unwrap();
+        let hex = crate::digest::strip_sha256(&layer.digest).unwrap();
+        let gz = cache.read_blob(hex).unwrap();
+        assert_eq!(gz.len() as u64, layer.size);
+        // gzip header: magic, method, flags = 0 (no name), mtime = 0.
+        assert_eq!(&gz[..4], &[0x1f, 0x8b, 8, 0]);
+        assert_eq!(&gz[4..8], &[0, 0, 0, 0]);
+        let mut tar = Vec::new();
+        flate2::read::GzDecoder::new(gz.as_slice())
+            .read_to_end(&mut tar)
+            .unwrap();
+        assert_eq!(
+            format!("sha256:{}", crate::digest::sha256_hex(&tar)),
+            layer.diff_id
+        );
+        assert_eq!(tar.len() as u64, layer.uncompressed_size);
+
+        let entries = read_layer(&gz).unwrap();
+        let paths: Vec<&str> = entries.iter().map(|e| e.path.as_str()).collect();
+        let mut sorted = paths.clone();
+        sorted.sort();
+        assert_eq!(paths, sorted);
+        let home = entries
+            .iter()
+            .find(|e| e.path == "home/nonroot/.keep")
+            .unwrap();
+        assert_eq!((home.uid, home.gid), (65532, 65532));
+        assert!(entries.iter().any(|e| e.path.len() > 150));
+        let link = entries.iter().find(|e| e.path == "bin").unwrap();
+        assert_eq!(link.kind, EntryKind::Symlink("usr/bin".into()));
+    }
+
+    #[test]
+    fn refuses_escaping_and_duplicate_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(Some(dir.path())).unwrap();
+        assert!(write_layer(&cache, &[Entry::file("a/../../etc", vec![], 0o644)], 0).is_err());
+        let dup = [Entry::dir("a", 0o755), Entry::dir("a", 0o755)];
+        assert!(write_layer(&cache, &dup, 0).is_err());
+    }
+}
