@@ -1,0 +1,316 @@
+//! Test support: a static HTTP server on loopback, a Debian archive made and
+//! signed by the test itself, and a way to run the pypack binary.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Serves the files under `root` at `http://127.0.0.1:PORT/` until dropped.
+pub struct FileServer {
+    pub url: String,
+    pub requests: Arc<AtomicUsize>,
+}
+
+impl FileServer {
+    pub fn start(root: &Path) -> FileServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let requests = Arc::new(AtomicUsize::new(0));
+        let root = root.to_path_buf();
+        let counter = requests.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let root = root.clone();
+                counter.fetch_add(1, Ordering::Relaxed);
+                std::thread::spawn(move || serve(stream, &root));
+            }
+        });
+        FileServer { url, requests }
+    }
+
+    pub fn request_count(&self) -> usize {
+        self.requests.load(Ordering::Relaxed)
+    }
+}
+
+fn serve(mut stream: TcpStream, root: &Path) {
+    let mut line = String::new();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
+            break;
+        }
+    }
+    let path = line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .trim_start_matches('/')
+        .to_string();
+    let file = root.join(&path);
+    let response = match (path.contains(".."), std::fs::read(&file)) {
+        (false, Ok(body)) => {
+            let mut r = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            )
+            .into_bytes();
+            r.extend(body);
+            r
+        }
+        _ => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+    };
+    let _ = stream.write_all(&response);
+}
+
+/// A file in a fixture package: tar member name and content (None = directory).
+pub struct Member {
+    pub path: String,
+    pub data: Option<Vec<u8>>,
+}
+
+pub fn file(path: &str, data: &[u8]) -> Member {
+    Member {
+        path: path.to_string(),
+        data: Some(data.to_vec()),
+    }
+}
+
+pub fn dir(path: &str) -> Member {
+    Member {
+        path: path.to_string(),
+        data: None,
+    }
+}
+
+pub struct FixturePackage {
+    pub name: String,
+    pub depends: String,
+    pub members: Vec<Member>,
+}
+
+/// A signed Debian archive under `root/debian` with one suite, `fixture`.
+pub struct FixtureArchive {
+    pub root: PathBuf,
+    pub key: pgp::composed::SignedSecretKey,
+    pub keyring_path: PathBuf,
+}
+
+pub const SUITE: &str = "fixture";
+
+impl FixtureArchive {
+    pub fn create(root: &Path, packages: &[FixturePackage]) -> FixtureArchive {
+        let key = generate_key(1);
+        std::fs::create_dir_all(root).unwrap();
+        let keyring_path = root.join("trusted.asc");
+        std::fs::write(&keyring_path, public_armor(&key)).unwrap();
+        let archive = FixtureArchive {
+            root: root.to_path_buf(),
+            key,
+            keyring_path,
+        };
+        archive.write(packages);
+        archive
+    }
+
+    pub fn mirror_url(&self, server: &FileServer) -> String {
+        format!("{}/debian", server.url)
+    }
+
+    pub fn dists(&self) -> PathBuf {
+        self.root.join("debian/dists").join(SUITE)
+    }
+
+    /// Writes the .debs, Packages.xz and a signed InRelease.
+    pub fn write(&self, packages: &[FixturePackage]) {
+        let pool = self.root.join("debian/pool/main");
+        std::fs::create_dir_all(&pool).unwrap();
+        let mut index = String::new();
+        for p in packages {
+            let deb = make_deb(&p.members);
+            let filename = format!("pool/main/{}_1.0_amd64.deb", p.name);
+            std::fs::write(self.root.join("debian").join(&filename), &deb).unwrap();
+            index.push_str(&format!(
+                "Package: {}\nVersion: 1.0\nArchitecture: amd64\nMaintainer: Test <test@localhost>\nDepends: {}\nFilename: {filename}\nSize: {}\nSHA256: {}\nDescription: fixture\n\n",
+                p.name,
+                p.depends,
+                deb.len(),
+                sha256(&deb)
+            ));
+        }
+        let binary = self.dists().join("main/binary-amd64");
+        std::fs::create_dir_all(&binary).unwrap();
+        let packages_xz = xz(index.as_bytes());
+        std::fs::write(binary.join("Packages.xz"), &packages_xz).unwrap();
+        let release = format!(
+            "Origin: Fixture\nSuite: {SUITE}\nCodename: {SUITE}\nArchitectures: amd64\nComponents: main\nSHA256:\n {} {} main/binary-amd64/Packages.xz\n",
+            sha256(&packages_xz),
+            packages_xz.len()
+        );
+        self.sign_release(&release);
+    }
+
+    pub fn sign_release(&self, release: &str) {
+        std::fs::write(
+            self.dists().join("InRelease"),
+            sign_cleartext(&self.key, release),
+        )
+        .unwrap();
+    }
+}
+
+pub fn generate_key(seed: u64) -> pgp::composed::SignedSecretKey {
+    use pgp::composed::{KeyType, SecretKeyParamsBuilder};
+    use rand::SeedableRng;
+    let rng = rand::rngs::StdRng::seed_from_u64(seed);
+    SecretKeyParamsBuilder::default()
+        .key_type(KeyType::Ed25519Legacy)
+        .can_certify(true)
+        .can_sign(true)
+        .primary_user_id("pypack test archive <test@localhost>".into())
+        .build()
+        .unwrap()
+        .generate(rng)
+        .unwrap()
+}
+
+pub fn public_armor(key: &pgp::composed::SignedSecretKey) -> String {
+    key.to_public_key()
+        .to_armored_string(Default::default())
+        .unwrap()
+}
+
+pub fn sign_cleartext(key: &pgp::composed::SignedSecretKey, text: &str) -> String {
+    use rand::SeedableRng;
+    let rng = rand::rngs::StdRng::seed_from_u64(7);
+    let message = pgp::composed::CleartextSignedMessage::sign(
+        rng,
+        text,
+        &key.primary_key,
+        &pgp::types::Password::empty(),
+    )
+    .unwrap();
+    message.to_armored_string(Default::default()).unwrap()
+}
+
+pub fn make_deb(members: &[Member]) -> Vec<u8> {
+    let mut tar = tar::Builder::new(Vec::new());
+    for m in members {
+        let mut h = tar::Header::new_gnu();
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        // Raw name bytes, so tests can write '../' and absolute members.
+        h.as_old_mut().name[..m.path.len()].copy_from_slice(m.path.as_bytes());
+        match &m.data {
+            Some(data) => {
+                h.set_mode(0o755);
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_size(data.len() as u64);
+                h.set_cksum();
+                tar.append(&h, data.as_slice()).unwrap();
+            }
+            None => {
+                h.set_mode(0o755);
+                h.set_entry_type(tar::EntryType::Directory);
+                h.set_size(0);
+                h.set_cksum();
+                tar.append(&h, std::io::empty()).unwrap();
+            }
+        }
+    }
+    let data_tar = xz(&tar.into_inner().unwrap());
+    let mut deb = Vec::new();
+    {
+        let mut ar = ar::Builder::new(&mut deb);
+        for (name, data) in [
+            ("debian-binary", b"2.0\n".to_vec()),
+            ("control.tar.xz", xz(b"")),
+            ("data.tar.xz", data_tar),
+        ] {
+            ar.append(
+                &ar::Header::new(name.as_bytes().to_vec(), data.len() as u64),
+                data.as_slice(),
+            )
+            .unwrap();
+        }
+    }
+    deb
+}
+
+pub fn xz(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    liblzma::read::XzEncoder::new(data, 1)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+pub fn sha256(data: &[u8]) -> String {
+    pypack::digest::sha256_hex(data)
+}
+
+/// Runs the pypack binary with a private cache.
+pub fn pypack(cache: &Path, args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_pypack"))
+        .args(args)
+        .env("PYPACK_CACHE_DIR", cache)
+        .env_remove("SOURCE_DATE_EPOCH")
+        .output()
+        .unwrap();
+    eprintln!(
+        "$ pypack {}\n{}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Files under `dir`, recursively, relative (for "nothing left behind" checks).
+pub fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(
+                    files_under(&p)
+                        .into_iter()
+                        .map(|f| format!("{}/{f}", e.file_name().to_string_lossy())),
+                );
+            } else {
+                out.push(e.file_name().to_string_lossy().into_owned());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Whether podman-based tests must run: always in CI, else only where podman exists.
+pub fn podman_available(test: &str) -> bool {
+    let found = Command::new("podman")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        if std::env::var_os("CI").is_some() {
+            panic!("{test}: podman is required in CI (run tests/setup.sh)");
+        }
+        eprintln!("SKIPPED {test}: podman is not installed (run tests/setup.sh)");
+    }
+    found
+}

@@ -1,0 +1,289 @@
+//! Hermetic tests of `pypack base build` against a Debian archive that the test
+//! makes, signs with a key it generates, and serves on loopback: the good path,
+//! then each kind of tampering, which must be refused and leave nothing behind.
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+const RECIPE: &str = r#"
+name = "fixture"
+description = "fixture base"
+suites = ["fixture"]
+components = ["main"]
+architectures = ["amd64"]
+keys = []
+usrmerge = true
+dpkg_status = true
+[python]
+version = "3.11"
+executable = "/usr/bin/python3.11"
+[packages]
+include = ["fixture-python"]
+"#;
+
+fn good_packages() -> Vec<FixturePackage> {
+    vec![
+        FixturePackage {
+            name: "fixture-python".into(),
+            depends: "fixture-libc".into(),
+            members: vec![
+                dir("./"),
+                dir("./usr/"),
+                dir("./usr/bin/"),
+                file("./usr/bin/python3.11", b"\x7fELF fake"),
+            ],
+        },
+        FixturePackage {
+            name: "fixture-libc".into(),
+            depends: "".into(),
+            members: vec![
+                dir("./"),
+                dir("./lib/"),
+                file("./lib/libc.so.6", b"\x7fELF libc"),
+            ],
+        },
+    ]
+}
+
+struct Setup {
+    _tmp: tempfile::TempDir,
+    work: PathBuf,
+    archive: FixtureArchive,
+    server: FileServer,
+    recipe: PathBuf,
+}
+
+fn setup(packages: &[FixturePackage]) -> Setup {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path().to_path_buf();
+    let archive = FixtureArchive::create(&work.join("mirror"), packages);
+    let server = FileServer::start(&work.join("mirror"));
+    let recipe = work.join("fixture.toml");
+    fs::write(&recipe, RECIPE).unwrap();
+    fs::create_dir_all(work.join("out")).unwrap();
+    Setup {
+        _tmp: tmp,
+        work,
+        archive,
+        server,
+        recipe,
+    }
+}
+
+impl Setup {
+    fn build(&self, cache: &str, output: &str) -> std::process::Output {
+        let mirror = self.archive.mirror_url(&self.server);
+        let out = self.work.join("out").join(output);
+        pypack(
+            &self.work.join(cache),
+            &[
+                "base",
+                "build",
+                "--recipe",
+                self.recipe.to_str().unwrap(),
+                "--debian-mirror",
+                &mirror,
+                "--keyring",
+                self.archive.keyring_path.to_str().unwrap(),
+                "--output",
+                out.to_str().unwrap(),
+            ],
+        )
+    }
+
+    /// The refused build left no output, no temp files and no cache entry for `bad`.
+    fn assert_nothing_left(&self, cache: &str, bad_sha256: Option<&str>) {
+        assert_eq!(
+            files_under(&self.work.join("out")),
+            Vec::<String>::new(),
+            "output dir must stay empty"
+        );
+        let cache = self.work.join(cache);
+        assert_eq!(
+            files_under(&cache.join("tmp")),
+            Vec::<String>::new(),
+            "no temp files in the cache"
+        );
+        if let Some(bad) = bad_sha256 {
+            assert!(
+                !cache.join("blobs/sha256").join(bad).exists(),
+                "refused content must not be cached"
+            );
+        }
+    }
+}
+
+fn index_digest(layout: &Path) -> String {
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs::read(layout.join("index.json")).unwrap()).unwrap();
+    index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn builds_the_same_image_twice_and_warm_builds_download_nothing() {
+    let s = setup(&good_packages());
+    let first = s.build("cache1", "a");
+    assert!(first.status.success(), "{}", stderr(&first));
+    let second = s.build("cache2", "b");
+    assert!(second.status.success());
+    let (a, b) = (s.work.join("out/a"), s.work.join("out/b"));
+    assert_eq!(
+        index_digest(&a),
+        index_digest(&b),
+        "two cold builds must give one digest"
+    );
+
+    let requests = s.server.request_count();
+    let warm = s.build("cache1", "c");
+    assert!(warm.status.success());
+    assert_eq!(
+        s.server.request_count(),
+        requests,
+        "a warm build makes no request"
+    );
+    assert!(String::from_utf8_lossy(&warm.stdout).contains("0 downloads"));
+    assert_eq!(index_digest(&a), index_digest(&s.work.join("out/c")));
+
+    // The layer holds the merged-/usr tree and the status entries.
+    let manifest_hex = index_digest(&a).trim_start_matches("sha256:").to_string();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(a.join("blobs/sha256").join(manifest_hex)).unwrap())
+            .unwrap();
+    let layer_hex = manifest["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_string();
+    let entries =
+        pypack::oci::layer::read_layer(&fs::read(a.join("blobs/sha256").join(layer_hex)).unwrap())
+            .unwrap();
+    let paths: Vec<&str> = entries.iter().map(|e| e.path.as_str()).collect();
+    for want in [
+        "lib",
+        "usr/lib/libc.so.6",
+        "usr/bin/python3.11",
+        "var/lib/dpkg/status.d/fixture-libc",
+    ] {
+        assert!(paths.contains(&want), "{want} missing from {paths:?}");
+    }
+}
+
+#[test]
+fn tampered_inrelease_is_refused() {
+    let s = setup(&good_packages());
+    let path = s.archive.dists().join("InRelease");
+    let signed = fs::read_to_string(&path).unwrap();
+    fs::write(&path, signed.replace("Origin: Fixture", "Origin: Fixturf")).unwrap();
+    let out = s.build("cache", "image");
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("InRelease") && err.contains("no signature verifies"),
+        "{err}"
+    );
+    s.assert_nothing_left("cache", None);
+    assert_eq!(
+        files_under(&s.work.join("cache/blobs")),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn index_signed_by_an_untrusted_key_is_refused() {
+    let s = setup(&good_packages());
+    fs::write(&s.archive.keyring_path, public_armor(&generate_key(2))).unwrap();
+    let out = s.build("cache", "image");
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no signature verifies"),
+        "{}",
+        stderr(&out)
+    );
+    s.assert_nothing_left("cache", None);
+}
+
+#[test]
+fn packages_file_with_another_hash_is_refused() {
+    let s = setup(&good_packages());
+    let path = s.archive.dists().join("main/binary-amd64/Packages.xz");
+    let mut data = fs::read(&path).unwrap();
+    data.extend_from_slice(b"junk");
+    fs::write(&path, &data).unwrap();
+    let out = s.build("cache", "image");
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("Packages.xz") && err.contains("does not match its signed Release"),
+        "{err}"
+    );
+    s.assert_nothing_left("cache", Some(&sha256(&data)));
+}
+
+#[test]
+fn deb_with_another_hash_is_refused() {
+    let s = setup(&good_packages());
+    let path = s
+        .work
+        .join("mirror/debian/pool/main/fixture-libc_1.0_amd64.deb");
+    let evil = make_deb(&[file("./lib/libc.so.6", b"backdoor")]);
+    fs::write(&path, &evil).unwrap();
+    let out = s.build("cache", "image");
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("fixture-libc") && err.contains("sha256 mismatch"),
+        "{err}"
+    );
+    s.assert_nothing_left("cache", Some(&sha256(&evil)));
+}
+
+#[test]
+fn deb_members_outside_the_root_are_refused() {
+    for bad_member in ["./../etc/cron.d/evil", "/etc/cron.d/evil"] {
+        let mut packages = good_packages();
+        packages[1]
+            .members
+            .push(file(bad_member, b"* * * * * root evil"));
+        let s = setup(&packages);
+        let deb = fs::read(
+            s.work
+                .join("mirror/debian/pool/main/fixture-libc_1.0_amd64.deb"),
+        )
+        .unwrap();
+        let out = s.build("cache", "image");
+        assert!(!out.status.success());
+        let err = stderr(&out);
+        assert!(
+            err.contains("fixture-libc") && err.contains(bad_member),
+            "{err}"
+        );
+        s.assert_nothing_left("cache", Some(&sha256(&deb)));
+    }
+}
+
+#[test]
+fn unknown_package_in_recipe_is_named() {
+    let s = setup(&good_packages());
+    fs::write(
+        &s.recipe,
+        RECIPE.replace(
+            "[\"fixture-python\"]",
+            "[\"fixture-python\", \"no-such-pkg\"]",
+        ),
+    )
+    .unwrap();
+    let out = s.build("cache", "image");
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("no-such-pkg") && err.contains("no such package"),
+        "{err}"
+    );
+    s.assert_nothing_left("cache", None);
+}
