@@ -63,7 +63,9 @@ fn reported_megabytes(summary: &str) -> f64 {
     before.rsplit('(').next().unwrap().parse().unwrap()
 }
 
-fn run_in_podman(recipe: &str, max_megabytes: f64) {
+/// Builds `recipe` as an archive of `format` (docker or oci), loads it with
+/// podman and runs Python in it.
+fn run_in_podman(recipe: &str, format: &str, max_megabytes: f64, os_release_id: &str) {
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("base.tar");
     let tag = format!("localhost/pypack-test-base:{recipe}-{}", std::process::id());
@@ -71,7 +73,14 @@ fn run_in_podman(recipe: &str, max_megabytes: f64) {
         shared_cache(),
         recipe,
         "linux/amd64",
-        &["--archive", archive.to_str().unwrap(), "-t", &tag],
+        &[
+            "--archive",
+            archive.to_str().unwrap(),
+            "--archive-format",
+            format,
+            "-t",
+            &tag,
+        ],
     );
     let size = reported_megabytes(&summary);
     eprintln!("{recipe} amd64: {size} MB uncompressed");
@@ -95,6 +104,14 @@ fn run_in_podman(recipe: &str, max_megabytes: f64) {
         "import os; print(os.getuid(), os.getgid())",
     ]);
     let shell = podman(&["run", "--rm", "--entrypoint", "/bin/sh", &tag, "-c", "true"]);
+    let os_release = podman(&[
+        "run",
+        "--rm",
+        &tag,
+        "python3",
+        "-c",
+        "print(open('/etc/os-release').read())",
+    ]);
     podman(&["rmi", "-f", &tag]);
     assert!(
         imports.status.success(),
@@ -105,6 +122,9 @@ fn run_in_podman(recipe: &str, max_megabytes: f64) {
         !shell.status.success(),
         "{recipe} base must have no /bin/sh"
     );
+    let os_release = String::from_utf8_lossy(&os_release.stdout);
+    let want = format!("VERSION_ID=\"{os_release_id}\"");
+    assert!(os_release.contains(&want), "{os_release}");
 }
 
 #[test]
@@ -112,7 +132,7 @@ fn debian12_base_runs_python_as_nonroot() {
     if debian_archive_configured("debian12_base_runs_python_as_nonroot")
         && podman_available("debian12 base")
     {
-        run_in_podman("debian12", 50.0);
+        run_in_podman("debian12", "docker", 50.0, "12");
     }
 }
 
@@ -121,7 +141,7 @@ fn debian13_base_runs_python_as_nonroot() {
     if debian_archive_configured("debian13_base_runs_python_as_nonroot")
         && podman_available("debian13 base")
     {
-        run_in_podman("debian13", 60.0);
+        run_in_podman("debian13", "oci", 60.0, "13");
     }
 }
 

@@ -287,3 +287,36 @@ fn unknown_package_in_recipe_is_named() {
     );
     s.assert_nothing_left("cache", None);
 }
+
+#[test]
+fn two_processes_share_one_cache() {
+    let s = setup(&good_packages());
+    let mirror = s.archive.mirror_url(&s.server);
+    let spawn = |output: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_pypack"))
+            .env("PYPACK_CACHE_DIR", s.work.join("cache"))
+            .args([
+                "-q",
+                "base",
+                "build",
+                "--recipe",
+                s.recipe.to_str().unwrap(),
+                "--debian-mirror",
+                &mirror,
+            ])
+            .args(["--keyring", s.archive.keyring_path.to_str().unwrap()])
+            .args([
+                "--output",
+                s.work.join("out").join(output).to_str().unwrap(),
+            ])
+            .spawn()
+            .unwrap()
+    };
+    let (mut a, mut b) = (spawn("a"), spawn("b"));
+    assert!(a.wait().unwrap().success() && b.wait().unwrap().success());
+    assert_eq!(
+        index_digest(&s.work.join("out/a")),
+        index_digest(&s.work.join("out/b"))
+    );
+    assert_eq!(files_under(&s.work.join("cache/tmp")), Vec::<String>::new());
+}

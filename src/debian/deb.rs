@@ -115,6 +115,10 @@ pub mod tests {
 
     /// Builds a .deb in memory from (tar path, entry) pairs; tests elsewhere use it too.
     pub fn make_deb(members: &[(&str, EntryKind)]) -> Vec<u8> {
+        make_deb_compressed(members, "xz")
+    }
+
+    pub fn make_deb_compressed(members: &[(&str, EntryKind)], compression: &str) -> Vec<u8> {
         let mut tar = tar::Builder::new(Vec::new());
         for (path, kind) in members {
             let mut h = tar::Header::new_gnu();
@@ -153,10 +157,29 @@ pub mod tests {
             }
         }
         let data_tar = tar.into_inner().unwrap();
-        let mut xz = Vec::new();
-        liblzma::read::XzEncoder::new(data_tar.as_slice(), 1)
-            .read_to_end(&mut xz)
-            .unwrap();
+        let compressed = match compression {
+            "xz" => {
+                let mut xz = Vec::new();
+                liblzma::read::XzEncoder::new(data_tar.as_slice(), 1)
+                    .read_to_end(&mut xz)
+                    .unwrap();
+                xz
+            }
+            "zst" => zstd::encode_all(data_tar.as_slice(), 3).unwrap(),
+            "gz" => {
+                let mut gz = Vec::new();
+                flate2::read::GzEncoder::new(data_tar.as_slice(), flate2::Compression::fast())
+                    .read_to_end(&mut gz)
+                    .unwrap();
+                gz
+            }
+            _ => data_tar,
+        };
+        let member = if compression.is_empty() {
+            "data.tar".to_string()
+        } else {
+            format!("data.tar.{compression}")
+        };
         let mut deb = Vec::new();
         {
             let mut ar = ar::Builder::new(&mut deb);
@@ -169,7 +192,7 @@ pub mod tests {
             };
             add("debian-binary", b"2.0\n");
             add("control.tar.xz", &[]);
-            add("data.tar.xz", &xz);
+            add(&member, &compressed);
         }
         deb
     }
@@ -191,6 +214,20 @@ pub mod tests {
         assert_eq!(paths, ["usr", "usr/bin/hello", "usr/bin/hi", "lib64/ld.so"]);
         assert_eq!(entries[2].kind, EntryKind::Hardlink("usr/bin/hello".into()));
         assert_eq!(entries[3].kind, EntryKind::Symlink("/usr/lib/ld.so".into()));
+    }
+
+    #[test]
+    fn every_data_tar_compression_extracts() {
+        for compression in ["xz", "zst", "gz", ""] {
+            let deb =
+                make_deb_compressed(&[("./etc/x", EntryKind::File(b"x".to_vec()))], compression);
+            let entries = extract(&deb, "pkg").unwrap();
+            assert_eq!(entries[0].path, "etc/x", "{compression}");
+        }
+        let deb = make_deb_compressed(&[("./etc/x", EntryKind::File(b"x".to_vec()))], "bz2");
+        assert!(
+            format!("{:#}", extract(&deb, "pkg").unwrap_err()).contains("unsupported compression")
+        );
     }
 
     #[test]

@@ -7,7 +7,10 @@ use crate::cache::Cache;
 use crate::digest::HashingWriter;
 use anyhow::{Context, Result, bail};
 use flate2::{Compression, GzBuilder};
+use std::collections::HashMap;
 use std::io::{Read, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntryKind {
@@ -154,6 +157,78 @@ pub fn check_entry_path(path: &str) -> Result<()> {
     Ok(())
 }
 
+/// Entries for the file tree under `root`, placed under `prefix` in the image
+/// (e.g. `app`). Owners are set to `uid:gid`, files keep their permission bits,
+/// symlinks are kept as links, and files that are hard links of one another
+/// become one file and hard links to it. Other file types are refused.
+pub fn entries_from_dir(root: &Path, prefix: &str, uid: u32, gid: u32) -> Result<Vec<Entry>> {
+    let mut entries = Vec::new();
+    let mut seen_inodes: HashMap<(u64, u64), String> = HashMap::new();
+    walk(root, prefix.trim_matches('/'), &mut |path, meta, rel| {
+        let mode = meta.mode() & 0o7777;
+        let kind = if meta.file_type().is_symlink() {
+            EntryKind::Symlink(std::fs::read_link(path)?.to_string_lossy().into_owned())
+        } else if meta.is_dir() {
+            EntryKind::Dir
+        } else if meta.is_file() {
+            let inode = (meta.dev(), meta.ino());
+            match seen_inodes.get(&inode) {
+                Some(first) if meta.nlink() > 1 => EntryKind::Hardlink(first.clone()),
+                _ => {
+                    seen_inodes.insert(inode, rel.to_string());
+                    EntryKind::File(
+                        std::fs::read(path)
+                            .with_context(|| format!("reading {}", path.display()))?,
+                    )
+                }
+            }
+        } else {
+            bail!("{} is not a file, directory or symlink", path.display());
+        };
+        entries.push(Entry {
+            path: rel.to_string(),
+            kind,
+            mode,
+            uid,
+            gid,
+        });
+        Ok(())
+    })?;
+    Ok(entries)
+}
+
+/// Visits `dir`'s children in name order (so hard links resolve to the same
+/// first path on every run), then recurses.
+fn walk(
+    dir: &Path,
+    rel: &str,
+    visit: &mut dyn FnMut(&Path, &std::fs::Metadata, &str) -> Result<()>,
+) -> Result<()> {
+    let mut children: Vec<_> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading directory {}", dir.display()))?
+        .collect::<std::io::Result<_>>()?;
+    children.sort_by_key(|c| c.file_name());
+    for child in children {
+        let name = child
+            .file_name()
+            .to_str()
+            .map(str::to_string)
+            .with_context(|| format!("{}: file names must be UTF-8", child.path().display()))?;
+        let child_rel = if rel.is_empty() {
+            name
+        } else {
+            format!("{rel}/{name}")
+        };
+        let path = child.path();
+        let meta = std::fs::symlink_metadata(&path)?;
+        visit(&path, &meta, &child_rel)?;
+        if meta.is_dir() {
+            walk(&path, &child_rel, visit)?;
+        }
+    }
+    Ok(())
+}
+
 /// Reads the entries of a gzip or plain tar layer (used by tests and `inspect`).
 pub fn read_layer(data: &[u8]) -> Result<Vec<Entry>> {
     let reader: Box<dyn Read> = if data.starts_with(&[0x1f, 0x8b]) {
@@ -266,6 +341,47 @@ mod tests {
         assert!(entries.iter().any(|e| e.path.len() > 150));
         let link = entries.iter().find(|e| e.path == "bin").unwrap();
         assert_eq!(link.kind, EntryKind::Symlink("usr/bin".into()));
+    }
+
+    #[test]
+    fn entries_from_a_file_tree() {
+        use std::os::unix::fs::PermissionsExt;
+        let tree = tempfile::tempdir().unwrap();
+        let root = tree.path();
+        std::fs::create_dir_all(root.join("pkg")).unwrap();
+        std::fs::write(root.join("pkg/a.py"), b"print(1)").unwrap();
+        std::fs::write(root.join("run.sh"), b"#!x").unwrap();
+        std::fs::set_permissions(root.join("run.sh"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
+        std::fs::hard_link(root.join("pkg/a.py"), root.join("pkg/b.py")).unwrap();
+        std::os::unix::fs::symlink("pkg/a.py", root.join("link.py")).unwrap();
+        let entries = entries_from_dir(root, "/app/", 65532, 65532).unwrap();
+        let find = |p: &str| entries.iter().find(|e| e.path == p).unwrap();
+        assert_eq!(find("app/pkg").kind, EntryKind::Dir);
+        assert_eq!(
+            find("app/pkg/a.py").kind,
+            EntryKind::File(b"print(1)".to_vec())
+        );
+        assert_eq!(
+            find("app/pkg/b.py").kind,
+            EntryKind::Hardlink("app/pkg/a.py".into())
+        );
+        assert_eq!(
+            find("app/link.py").kind,
+            EntryKind::Symlink("pkg/a.py".into())
+        );
+        assert_eq!(find("app/run.sh").mode, 0o755);
+        assert_eq!(find("app/run.sh").uid, 65532);
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(Some(dir.path())).unwrap();
+        let a = write_layer(&cache, &entries, 0).unwrap();
+        let b = write_layer(
+            &cache,
+            &entries_from_dir(root, "app", 65532, 65532).unwrap(),
+            0,
+        )
+        .unwrap();
+        assert_eq!(a, b);
     }
 
     #[test]

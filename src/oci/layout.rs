@@ -144,11 +144,13 @@ fn image_files(
                 blob_name(&image.manifest_digest)?,
                 Source::Bytes(image.manifest.clone()),
             );
+            // podman and skopeo read ref.name as the image's full name;
+            // containerd reads its own key. Both get `name:tag`.
             let annotations = tag.map(|t| {
-                BTreeMap::from([(
-                    "org.opencontainers.image.ref.name".to_string(),
-                    ref_name(t).to_string(),
-                )])
+                BTreeMap::from([
+                    ("io.containerd.image.name".to_string(), full_tag(t)),
+                    ("org.opencontainers.image.ref.name".to_string(), full_tag(t)),
+                ])
             });
             let manifest = descriptor(
                 MediaType::ImageManifest,
@@ -179,12 +181,6 @@ pub fn full_tag(name: &str) -> String {
     } else {
         format!("{name}:latest")
     }
-}
-
-/// In an OCI layout, `ref.name` is conventionally just the tag part.
-fn ref_name(name: &str) -> &str {
-    let last = name.rsplit('/').next().unwrap_or(name);
-    last.rsplit_once(':').map(|(_, t)| t).unwrap_or(last)
 }
 
 fn write_dir(dest: &Path, files: &BTreeMap<String, Source>) -> Result<()> {
@@ -307,7 +303,6 @@ mod tests {
         assert_eq!(full_tag("app"), "app:latest");
         assert_eq!(full_tag("localhost:5000/app"), "localhost:5000/app:latest");
         assert_eq!(full_tag("app:1"), "app:1");
-        assert_eq!(ref_name("localhost:5000/app:1"), "1");
     }
 
     #[test]
