@@ -27,13 +27,32 @@ impl Http {
 
     /// GETs `url`, retrying transient failures; a 4xx is final.
     fn get(&self, url: &str) -> Result<reqwest::blocking::Response> {
+        self.get_accepting(url, None, false)?
+            .with_context(|| format!("GET {url}: HTTP 404 Not Found"))
+    }
+
+    /// GETs `url` with an optional `Accept` header; with `missing_ok`, a 404
+    /// gives `None` instead of an error.
+    fn get_accepting(
+        &self,
+        url: &str,
+        accept: Option<&str>,
+        missing_ok: bool,
+    ) -> Result<Option<reqwest::blocking::Response>> {
         let mut last_error = None;
         for attempt in 0..ATTEMPTS {
             if attempt > 0 {
                 std::thread::sleep(Duration::from_millis(250 << attempt));
             }
-            match self.client.get(url).send() {
-                Ok(resp) if resp.status().is_success() => return Ok(resp),
+            let mut request = self.client.get(url);
+            if let Some(accept) = accept {
+                request = request.header(reqwest::header::ACCEPT, accept);
+            }
+            match request.send() {
+                Ok(resp) if resp.status().is_success() => return Ok(Some(resp)),
+                Ok(resp) if missing_ok && resp.status() == reqwest::StatusCode::NOT_FOUND => {
+                    return Ok(None);
+                }
                 Ok(resp) if resp.status().is_server_error() => {
                     last_error = Some(format!("HTTP {}", resp.status()));
                 }
@@ -48,6 +67,29 @@ impl Http {
             "GET {url} failed after {ATTEMPTS} attempts: {}",
             last_error.unwrap_or_default()
         )
+    }
+
+    /// A page for content negotiation (e.g. the simple API): body, content
+    /// type and final URL after redirects, or `None` on 404.
+    pub fn get_page(&self, url: &str, accept: &str) -> Result<Option<Page>> {
+        let Some(mut resp) = self.get_accepting(url, Some(accept), true)? else {
+            return Ok(None);
+        };
+        let content_type = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let final_url = resp.url().to_string();
+        let mut body = Vec::new();
+        resp.read_to_end(&mut body)
+            .with_context(|| format!("GET {url}: reading the body"))?;
+        Ok(Some(Page {
+            body,
+            content_type,
+            url: final_url,
+        }))
     }
 
     pub fn get_bytes(&self, url: &str) -> Result<Vec<u8>> {
@@ -84,6 +126,12 @@ impl Http {
             .with_context(|| format!("refusing {url}"))?;
         Ok(FetchOutcome::Downloaded)
     }
+}
+
+pub struct Page {
+    pub body: Vec<u8>,
+    pub content_type: String,
+    pub url: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,5 +9,8 @@ pub mod cache;
 pub mod debian;
 pub mod digest;
 pub mod http;
+pub mod index;
 pub mod oci;
 pub mod platform;
+pub mod project;
+pub mod python;

@@ -1,0 +1,281 @@
+//! Package indexes: the simple API (PEP 691 JSON, PEP 503 HTML), find-links
+//! directories and pages, core metadata (PEP 658 files, else read from the
+//! wheel), and wheel downloads into the cache with their hash checked.
+
+pub mod config;
+pub mod metadata;
+pub mod simple;
+
+use crate::cache::Cache;
+use crate::http::Http;
+use anyhow::{Context, Result, bail};
+pub use config::{IndexConfig, IndexSettings};
+pub use metadata::CoreMetadata;
+pub use simple::DistFile;
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+const SIMPLE_ACCEPT: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
+
+pub struct Index<'a> {
+    http: &'a Http,
+    cache: &'a Cache,
+    pub config: IndexConfig,
+    pages: Mutex<HashMap<String, Arc<Vec<DistFile>>>>,
+    find_links: Mutex<Option<Arc<Vec<DistFile>>>>,
+    metadata: Mutex<HashMap<String, Arc<CoreMetadata>>>,
+}
+
+/// PEP 503 name normalization: lower case, runs of `-_.` become `-`.
+pub fn normalize_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut last_sep = false;
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !last_sep {
+                out.push('-');
+            }
+            last_sep = true;
+        } else {
+            out.push(c.to_ascii_lowercase());
+            last_sep = false;
+        }
+    }
+    out
+}
+
+impl<'a> Index<'a> {
+    pub fn new(http: &'a Http, cache: &'a Cache, config: IndexConfig) -> Index<'a> {
+        Index {
+            http,
+            cache,
+            config,
+            pages: Mutex::default(),
+            find_links: Mutex::default(),
+            metadata: Mutex::default(),
+        }
+    }
+
+    /// Every file of project `name` across the configured indexes and
+    /// find-links locations (merged, as pip does).
+    pub fn files(&self, name: &str) -> Result<Arc<Vec<DistFile>>> {
+        let name = normalize_name(name);
+        if let Some(files) = self.pages.lock().unwrap().get(&name) {
+            return Ok(files.clone());
+        }
+        let mut files = Vec::new();
+        for base in &self.config.index_urls {
+            let url = format!("{base}{name}/");
+            let Some(page) = self
+                .http
+                .get_page(&url, SIMPLE_ACCEPT)
+                .with_context(|| format!("looking up {name}"))?
+            else {
+                continue; // the index does not have the project
+            };
+            let parsed = if page.content_type.contains("json") {
+                simple::parse_json(&page.body, &page.url)?
+            } else {
+                simple::parse_html(&String::from_utf8_lossy(&page.body), &page.url)?
+            };
+            files.extend(parsed);
+        }
+        for file in self.find_links_files()?.iter() {
+            if file_project(&file.filename).is_some_and(|p| normalize_name(&p) == name) {
+                files.push(file.clone());
+            }
+        }
+        let files = Arc::new(files);
+        self.pages.lock().unwrap().insert(name, files.clone());
+        Ok(files)
+    }
+
+    fn find_links_files(&self) -> Result<Arc<Vec<DistFile>>> {
+        let mut slot = self.find_links.lock().unwrap();
+        if let Some(files) = slot.as_ref() {
+            return Ok(files.clone());
+        }
+        let mut files = Vec::new();
+        for location in &self.config.find_links {
+            let path = location.strip_prefix("file://").unwrap_or(location);
+            if location.starts_with("http://") || location.starts_with("https://") {
+                let page = self
+                    .http
+                    .get_page(location, "text/html")?
+                    .with_context(|| format!("find-links page {location} not found"))?;
+                files.extend(simple::parse_html(
+                    &String::from_utf8_lossy(&page.body),
+                    &page.url,
+                )?);
+            } else if Path::new(path).is_dir() {
+                files.extend(dir_files(Path::new(path))?);
+            } else {
+                bail!("find-links location '{location}' is neither a directory nor an http(s) URL");
+            }
+        }
+        let files = Arc::new(files);
+        *slot = Some(files.clone());
+        Ok(files)
+    }
+
+    /// The core metadata of a wheel: its PEP 658 file when the index has one,
+    /// else the METADATA inside the wheel (which is then already cached).
+    pub fn metadata(&self, file: &DistFile) -> Result<Arc<CoreMetadata>> {
+        if let Some(m) = self.metadata.lock().unwrap().get(&file.url) {
+            return Ok(m.clone());
+        }
+        let text = match &file.metadata {
+            Some(hash) => {
+                let url = format!(
+                    "{}.metadata",
+                    file.url.split('#').next().unwrap_or(&file.url)
+                );
+                let bytes = self.fetch_small(&url, hash.as_deref(), file.sha256.as_deref())?;
+                String::from_utf8_lossy(&bytes).into_owned()
+            }
+            None => {
+                let hex = self.download(file)?;
+                read_wheel_metadata(&self.cache.blob_path(&hex), &file.filename)?
+            }
+        };
+        let parsed = Arc::new(
+            metadata::parse(&text).with_context(|| format!("metadata of {}", file.filename))?,
+        );
+        self.metadata
+            .lock()
+            .unwrap()
+            .insert(file.url.clone(), parsed.clone());
+        Ok(parsed)
+    }
+
+    /// A metadata file, cached under the wheel's own hash so a warm run makes
+    /// no request for it.
+    fn fetch_small(
+        &self,
+        url: &str,
+        expected: Option<&str>,
+        wheel_sha256: Option<&str>,
+    ) -> Result<Vec<u8>> {
+        let key = wheel_sha256.map(|h| format!("{h}.metadata"));
+        if let Some(hex) = key.as_ref().and_then(|k| self.cache.get_ref("metadata", k))
+            && let Ok(bytes) = self.cache.read_blob(hex.trim())
+        {
+            return Ok(bytes);
+        }
+        let bytes = self.http.get_bytes(url)?;
+        let hex = crate::digest::sha256_hex(&bytes);
+        if let Some(expected) = expected
+            && expected != hex
+        {
+            bail!("{url}: sha256 mismatch (index says {expected}, got {hex})");
+        }
+        if let Some(key) = key {
+            self.cache.put_bytes(&bytes)?;
+            self.cache.set_ref("metadata", &key, &hex)?;
+        }
+        Ok(bytes)
+    }
+
+    /// Puts the file in the cache (a no-op when its known hash is there) and
+    /// returns its sha256. A file the index gives a hash for must match it.
+    pub fn download(&self, file: &DistFile) -> Result<String> {
+        if let Some(expected) = &file.sha256 {
+            if file.url.starts_with("file://") {
+                return self.store_local(file, Some(expected));
+            }
+            self.http
+                .fetch_to_cache(self.cache, &file.url, expected, |_| Ok(()))
+                .with_context(|| format!("downloading {}", file.filename))?;
+            return Ok(expected.clone());
+        }
+        if file.url.starts_with("file://") {
+            return self.store_local(file, None);
+        }
+        let bytes = self.http.get_bytes(&file.url)?;
+        self.cache.put_bytes(&bytes)
+    }
+
+    fn store_local(&self, file: &DistFile, expected: Option<&str>) -> Result<String> {
+        let path = file.url.trim_start_matches("file://");
+        let reader = std::fs::File::open(path).with_context(|| format!("cannot read {path}"))?;
+        crate::cache::store_reader(self.cache, reader, expected)
+            .with_context(|| format!("refusing {}", file.filename))
+    }
+}
+
+/// The project name a distribution file name starts with.
+pub fn file_project(filename: &str) -> Option<String> {
+    if filename.ends_with(".whl") {
+        return crate::python::WheelFilename::parse(filename)
+            .ok()
+            .map(|w| w.name);
+    }
+    let stem = filename
+        .strip_suffix(".tar.gz")
+        .or_else(|| filename.strip_suffix(".zip"))?;
+    stem.rsplit_once('-').map(|(name, _)| name.to_string())
+}
+
+fn dir_files(dir: &Path) -> Result<Vec<DistFile>> {
+    let mut out = Vec::new();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if !(name.ends_with(".whl") || name.ends_with(".tar.gz") || name.ends_with(".zip")) {
+            continue;
+        }
+        let absolute = std::fs::canonicalize(&path)?;
+        out.push(DistFile {
+            filename: name.to_string(),
+            url: format!("file://{}", absolute.display()),
+            sha256: None,
+            requires_python: None,
+            yanked: false,
+            metadata: None,
+            size: std::fs::metadata(&path).ok().map(|m| m.len()),
+        });
+    }
+    Ok(out)
+}
+
+/// `{name}-{version}.dist-info/METADATA` from a wheel file.
+pub fn read_wheel_metadata(path: &Path, filename: &str) -> Result<String> {
+    let file = std::fs::File::open(path)?;
+    let mut zip = zip::ZipArchive::new(file)
+        .with_context(|| format!("{filename} is not a valid wheel (zip)"))?;
+    let name = (0..zip.len())
+        .filter_map(|i| zip.name_for_index(i)?.ok().map(|n| n.to_string()))
+        .find(|n| n.ends_with(".dist-info/METADATA") && n.matches('/').count() == 1)
+        .with_context(|| format!("{filename} has no .dist-info/METADATA"))?;
+    let mut text = String::new();
+    zip.by_name(&name)?.read_to_string(&mut text)?;
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(normalize_name("Flask_SQLAlchemy"), "flask-sqlalchemy");
+        assert_eq!(normalize_name("zope.interface"), "zope-interface");
+        assert_eq!(normalize_name("a__-b"), "a-b");
+        assert_eq!(
+            file_project("Flask-3.0.0-py3-none-any.whl").as_deref(),
+            Some("Flask")
+        );
+        assert_eq!(
+            file_project("python-dateutil-2.9.0.tar.gz").as_deref(),
+            Some("python-dateutil")
+        );
+    }
+}

@@ -1,0 +1,113 @@
+//! `pyproject.toml`: PEP 621 `[project]` dependencies and optional groups.
+
+use super::requirements::SourcedRequirement;
+use anyhow::{Context, Result, bail};
+use pep508_rs::{Requirement, VerbatimUrl};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, Default)]
+pub struct Pyproject {
+    pub name: Option<String>,
+    pub requires_python: Option<String>,
+    pub dependencies: Vec<SourcedRequirement>,
+    pub optional: BTreeMap<String, Vec<SourcedRequirement>>,
+    /// `[tool.pypack]`, kept raw for the project module to read.
+    pub tool_pypack: Option<toml::Table>,
+}
+
+pub fn read(path: &Path) -> Result<Pyproject> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let doc: toml::Table =
+        toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
+    let mut out = Pyproject {
+        tool_pypack: doc
+            .get("tool")
+            .and_then(|t| t.get("pypack"))
+            .and_then(|t| t.as_table())
+            .cloned(),
+        ..Pyproject::default()
+    };
+    let Some(project) = doc.get("project").and_then(|p| p.as_table()) else {
+        return Ok(out);
+    };
+    out.name = project
+        .get("name")
+        .and_then(|v| v.as_str())
+        .map(str::to_string);
+    out.requires_python = project
+        .get("requires-python")
+        .and_then(|v| v.as_str())
+        .map(str::to_string);
+    let list = |value: Option<&toml::Value>, field: &str| -> Result<Vec<SourcedRequirement>> {
+        let Some(value) = value else {
+            return Ok(Vec::new());
+        };
+        let Some(items) = value.as_array() else {
+            bail!("{}: {field} must be a list of strings", path.display())
+        };
+        items
+            .iter()
+            .map(|item| {
+                let spec = item.as_str().with_context(|| {
+                    format!("{}: {field} must be a list of strings", path.display())
+                })?;
+                let requirement = Requirement::<VerbatimUrl>::from_str(spec).map_err(|e| {
+                    anyhow::anyhow!(
+                        "{}: {field}: '{spec}' is not a valid requirement: {e}",
+                        path.display()
+                    )
+                })?;
+                Ok(SourcedRequirement {
+                    requirement,
+                    hashes: Vec::new(),
+                    origin: format!("{} {field}", path.display()),
+                })
+            })
+            .collect()
+    };
+    out.dependencies = list(project.get("dependencies"), "project.dependencies")?;
+    if let Some(groups) = project
+        .get("optional-dependencies")
+        .and_then(|v| v.as_table())
+    {
+        for (group, value) in groups {
+            out.optional.insert(
+                group.clone(),
+                list(
+                    Some(value),
+                    &format!("project.optional-dependencies.{group}"),
+                )?,
+            );
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reads_project_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pyproject.toml");
+        std::fs::write(
+            &path,
+            "[project]\nname = \"app\"\nrequires-python = \">=3.11\"\ndependencies = [\"fastapi>=0.110\", \"uvicorn[standard]\"]\n\
+             [project.optional-dependencies]\ndev = [\"pytest\"]\n[tool.pypack]\nport = 8080\n",
+        )
+        .unwrap();
+        let p = super::read(&path).unwrap();
+        assert_eq!(p.name.as_deref(), Some("app"));
+        assert_eq!(p.dependencies.len(), 2);
+        assert_eq!(p.optional["dev"][0].requirement.name.to_string(), "pytest");
+        assert_eq!(p.tool_pypack.unwrap()["port"].as_integer(), Some(8080));
+        std::fs::write(&path, "[project]\ndependencies = [\"fastapi>=\"]\n").unwrap();
+        let err = format!("{:#}", super::read(&path).unwrap_err());
+        assert!(
+            err.contains("project.dependencies") && err.contains("fastapi>="),
+            "{err}"
+        );
+    }
+}
