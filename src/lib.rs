@@ -14,3 +14,5 @@ pub mod oci;
 pub mod platform;
 pub mod project;
 pub mod python;
+pub mod resolve;
+pub mod wheel;

@@ -2,6 +2,8 @@
 //! signed by the test itself, and a way to run the pypack binary.
 #![allow(dead_code)]
 
+pub mod wheels;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -55,11 +57,22 @@ fn serve(mut stream: TcpStream, root: &Path) {
         .unwrap_or("/")
         .trim_start_matches('/')
         .to_string();
-    let file = root.join(&path);
+    let mut file = root.join(&path);
+    let mut content_type = "application/octet-stream";
+    // Directories serve a PEP 691 JSON page if there is one, else HTML.
+    if file.is_dir() {
+        if file.join("index.json").is_file() {
+            file = file.join("index.json");
+            content_type = "application/vnd.pypi.simple.v1+json";
+        } else {
+            file = file.join("index.html");
+            content_type = "text/html";
+        }
+    }
     let response = match (path.contains(".."), std::fs::read(&file)) {
         (false, Ok(body)) => {
             let mut r = format!(
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                 body.len()
             )
             .into_bytes();

@@ -1,0 +1,549 @@
+//! Installing wheels into a virtual environment tree for the image, without
+//! running Python: files placed per the binary distribution format, each one
+//! checked against the wheel's RECORD, entry-point scripts generated with the
+//! image's interpreter path, and RECORD rewritten for what was installed.
+
+use crate::oci::layer::{Entry, EntryKind, check_entry_path};
+use anyhow::{Context, Result, bail};
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
+use std::path::Path;
+
+/// A venv inside the image, e.g. at `/app/.venv` for CPython 3.11.
+#[derive(Debug, Clone)]
+pub struct Venv {
+    /// Absolute path in the image, e.g. `/app/.venv`.
+    pub path: String,
+    /// The base image's interpreter, e.g. `/usr/bin/python3.11`.
+    pub base_python: String,
+    /// `3.11`
+    pub python_version: String,
+    /// `3.11.2`
+    pub python_full_version: String,
+}
+
+impl Venv {
+    fn rel(&self) -> String {
+        self.path.trim_matches('/').to_string()
+    }
+
+    pub fn site_packages(&self) -> String {
+        format!(
+            "{}/lib/python{}/site-packages",
+            self.rel(),
+            self.python_version
+        )
+    }
+
+    fn bin(&self) -> String {
+        format!("{}/bin", self.rel())
+    }
+
+    /// The interpreter path scripts run with.
+    pub fn python(&self) -> String {
+        format!("{}/bin/python", self.path.trim_end_matches('/'))
+    }
+
+    /// `pyvenv.cfg`, the `bin/python*` links to the base interpreter, and the
+    /// empty site-packages, as `python -m venv` would make them.
+    pub fn skeleton(&self) -> Vec<Entry> {
+        let home = Path::new(&self.base_python)
+            .parent()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let cfg = format!(
+            "home = {home}\ninclude-system-site-packages = false\nversion = {}\nexecutable = {}\ncommand = {} -m venv {}\n",
+            self.python_full_version, self.base_python, self.base_python, self.path
+        );
+        let bin = self.bin();
+        vec![
+            Entry::file(&format!("{}/pyvenv.cfg", self.rel()), cfg, 0o644),
+            Entry::symlink(&format!("{bin}/python"), &self.base_python),
+            Entry::symlink(&format!("{bin}/python3"), "python"),
+            Entry::symlink(&format!("{bin}/python{}", self.python_version), "python"),
+            Entry::symlink(&format!("{}/lib64", self.rel()), "lib"),
+            Entry::dir(&self.site_packages(), 0o755),
+        ]
+    }
+}
+
+/// Installs the wheel at `wheel_path` (named `filename`) into `venv`; returns
+/// the files it adds to the image.
+pub fn install(venv: &Venv, wheel_path: &Path, filename: &str) -> Result<Vec<Entry>> {
+    let file =
+        std::fs::File::open(wheel_path).with_context(|| format!("cannot open {filename}"))?;
+    let mut zip = zip::ZipArchive::new(file)
+        .with_context(|| format!("{filename} is not a valid wheel (zip)"))?;
+    let wheel = crate::python::WheelFilename::parse(filename)?;
+    let members = read_members(&mut zip, filename)?;
+    let dist_info = find_dist_info(&members, &wheel, filename)?;
+    let data_dir = format!("{}.data", dist_info.trim_end_matches(".dist-info"));
+    let record = parse_record(text(&members, &format!("{dist_info}/RECORD"), filename)?.as_str())
+        .with_context(|| format!("{filename}: unreadable RECORD"))?;
+    check_against_record(&members, &record, &dist_info, filename)?;
+
+    let site = venv.site_packages();
+    let mut out: BTreeMap<String, Entry> = BTreeMap::new();
+    for (name, member) in &members {
+        if name.starts_with(&format!("{dist_info}/RECORD")) {
+            continue; // rewritten below; signatures no longer apply
+        }
+        let (dest, is_script) = destination(venv, &site, &data_dir, name, filename)?;
+        let (data, mode) = if is_script {
+            (rewrite_shebang(&member.data, &venv.python()), 0o755)
+        } else {
+            (member.data.clone(), member.mode)
+        };
+        out.insert(dest.clone(), Entry::file(&dest, data, mode));
+    }
+    if let Some(points) = members.get(&format!("{dist_info}/entry_points.txt")) {
+        for (script, target) in console_scripts(&String::from_utf8_lossy(&points.data)) {
+            let dest = format!("{}/{script}", venv.bin());
+            check_entry_path(&dest)
+                .with_context(|| format!("{filename}: entry point '{script}'"))?;
+            out.insert(
+                dest.clone(),
+                Entry::file(&dest, script_text(&venv.python(), &target)?, 0o755),
+            );
+        }
+    }
+    let installer = format!("{site}/{dist_info}/INSTALLER");
+    out.insert(
+        installer.clone(),
+        Entry::file(&installer, b"pypack\n".to_vec(), 0o644),
+    );
+    let record_path = format!("{site}/{dist_info}/RECORD");
+    let record_text = new_record(&out, &site, &record_path);
+    out.insert(
+        record_path.clone(),
+        Entry::file(&record_path, record_text, 0o644),
+    );
+    Ok(out.into_values().collect())
+}
+
+struct Member {
+    data: Vec<u8>,
+    mode: u32,
+}
+
+fn read_members(
+    zip: &mut zip::ZipArchive<std::fs::File>,
+    filename: &str,
+) -> Result<BTreeMap<String, Member>> {
+    let mut members = BTreeMap::new();
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i)?;
+        if entry.is_dir() {
+            continue;
+        }
+        let name = entry
+            .name()
+            .with_context(|| format!("{filename}: a member name is not UTF-8"))?
+            .to_string();
+        if name.starts_with('/')
+            || name.contains('\\')
+            || name.split('/').any(|p| p == ".." || p.is_empty())
+        {
+            bail!(
+                "{filename}: member '{name}' would be written outside the environment; refusing the wheel"
+            );
+        }
+        if entry.is_symlink() {
+            bail!("{filename}: member '{name}' is a symlink, which wheels may not contain");
+        }
+        let executable = entry.unix_mode().is_some_and(|m| m & 0o111 != 0);
+        let mut data = Vec::with_capacity(entry.size() as usize);
+        entry
+            .read_to_end(&mut data)
+            .with_context(|| format!("{filename}: cannot read {name}"))?;
+        members.insert(
+            name,
+            Member {
+                data,
+                mode: if executable { 0o755 } else { 0o644 },
+            },
+        );
+    }
+    Ok(members)
+}
+
+fn find_dist_info(
+    members: &BTreeMap<String, Member>,
+    wheel: &crate::python::WheelFilename,
+    filename: &str,
+) -> Result<String> {
+    let wanted = crate::index::normalize_name(&wheel.name);
+    members
+        .keys()
+        .filter_map(|n| n.split_once('/').map(|(top, _)| top))
+        .filter(|top| top.ends_with(".dist-info"))
+        .find(|top| {
+            let stem = top.trim_end_matches(".dist-info");
+            stem.rsplit_once('-')
+                .is_some_and(|(name, _)| crate::index::normalize_name(name) == wanted)
+        })
+        .map(str::to_string)
+        .with_context(|| format!("{filename} has no {}-*.dist-info directory", wheel.name))
+}
+
+fn text(members: &BTreeMap<String, Member>, name: &str, filename: &str) -> Result<String> {
+    let m = members
+        .get(name)
+        .with_context(|| format!("{filename} has no {name}"))?;
+    Ok(String::from_utf8_lossy(&m.data).into_owned())
+}
+
+/// RECORD rows: path → (algorithm=digest, size); CSV with optional quoting.
+fn parse_record(text: &str) -> Result<HashMap<String, String>> {
+    let mut out = HashMap::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let fields = csv_fields(line);
+        let path = fields.first().context("empty RECORD row")?.clone();
+        out.insert(path, fields.get(1).cloned().unwrap_or_default());
+    }
+    Ok(out)
+}
+
+fn csv_fields(line: &str) -> Vec<String> {
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => fields.push(std::mem::take(&mut field)),
+            (c, _) => field.push(c),
+        }
+    }
+    fields.push(field);
+    fields
+}
+
+/// Every file must be listed in RECORD with a matching sha256 (RECORD itself
+/// and its signatures excepted).
+fn check_against_record(
+    members: &BTreeMap<String, Member>,
+    record: &HashMap<String, String>,
+    dist_info: &str,
+    filename: &str,
+) -> Result<()> {
+    for (name, member) in members {
+        if name.starts_with(&format!("{dist_info}/RECORD")) {
+            continue;
+        }
+        let Some(hash) = record.get(name) else {
+            bail!("{filename}: {name} is not listed in RECORD; refusing the wheel");
+        };
+        let Some(expected) = hash.strip_prefix("sha256=") else {
+            bail!("{filename}: RECORD has no sha256 for {name} (got '{hash}')");
+        };
+        let actual = record_hash(&member.data);
+        if actual != expected {
+            bail!("{filename}: {name} does not match its RECORD hash; refusing the wheel");
+        }
+    }
+    Ok(())
+}
+
+fn record_hash(data: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(data))
+}
+
+/// Where a wheel member goes; `true` when it is a script from `.data/scripts`.
+fn destination(
+    venv: &Venv,
+    site: &str,
+    data_dir: &str,
+    name: &str,
+    filename: &str,
+) -> Result<(String, bool)> {
+    let Some(rest) = name.strip_prefix(&format!("{data_dir}/")) else {
+        return Ok((format!("{site}/{name}"), false));
+    };
+    let (scheme, path) = rest
+        .split_once('/')
+        .with_context(|| format!("{filename}: stray file {name}"))?;
+    let root = venv.rel();
+    let dest = match scheme {
+        "purelib" | "platlib" => format!("{site}/{path}"),
+        "scripts" => return Ok((format!("{root}/bin/{path}"), true)),
+        "headers" => {
+            let project = data_dir
+                .trim_end_matches(".data")
+                .rsplit_once('-')
+                .map(|(n, _)| n)
+                .unwrap_or(data_dir);
+            format!(
+                "{root}/include/site/python{}/{project}/{path}",
+                venv.python_version
+            )
+        }
+        "data" => format!("{root}/{path}"),
+        other => bail!("{filename}: unknown .data scheme '{other}' in {name}"),
+    };
+    Ok((dest, false))
+}
+
+/// `#!python` (and `#!pythonw`) become the venv's interpreter, as installers do.
+fn rewrite_shebang(data: &[u8], python: &str) -> Vec<u8> {
+    let first_line_end = data.iter().position(|&b| b == b'\n').unwrap_or(data.len());
+    let first = &data[..first_line_end];
+    if first == b"#!python" || first == b"#!pythonw" || first.starts_with(b"#!python ") {
+        let mut out = format!("#!{python}").into_bytes();
+        out.extend_from_slice(
+            &first[first.iter().position(|&b| b == b' ').unwrap_or(first.len())..],
+        );
+        out.extend_from_slice(&data[first_line_end..]);
+        return out;
+    }
+    data.to_vec()
+}
+
+/// `[console_scripts]` and `[gui_scripts]` of entry_points.txt: (name, module:attr).
+fn console_scripts(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut section = "";
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+            section = if name == "console_scripts" || name == "gui_scripts" {
+                "scripts"
+            } else {
+                ""
+            };
+            continue;
+        }
+        if section == "scripts"
+            && let Some((name, target)) = line.split_once('=')
+        {
+            out.push((name.trim().to_string(), target.trim().to_string()));
+        }
+    }
+    out
+}
+
+fn script_text(python: &str, target: &str) -> Result<String> {
+    let target = target.split('[').next().unwrap_or(target).trim(); // drop `[extra]`
+    let (module, attr) = target
+        .split_once(':')
+        .with_context(|| format!("entry point '{target}' has no ':'"))?;
+    let (module, attr) = (module.trim(), attr.trim());
+    let ok = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+    };
+    if !ok(module) || !ok(attr) {
+        bail!("entry point '{target}' is not module:attribute");
+    }
+    let head = attr.split('.').next().unwrap_or(attr);
+    Ok(format!(
+        "#!{python}\n# -*- coding: utf-8 -*-\nimport re\nimport sys\nfrom {module} import {head}\n\
+         if __name__ == \"__main__\":\n    sys.argv[0] = re.sub(r\"(-script\\.pyw|\\.exe)?$\", \"\", sys.argv[0])\n    sys.exit({attr}())\n"
+    ))
+}
+
+/// RECORD for the installed files, paths relative to site-packages.
+fn new_record(files: &BTreeMap<String, Entry>, site: &str, record_path: &str) -> String {
+    let mut rows = Vec::new();
+    for (path, entry) in files {
+        let EntryKind::File(data) = &entry.kind else {
+            continue;
+        };
+        rows.push(format!(
+            "{},sha256={},{}",
+            csv_quote(&relative_to(path, site)),
+            record_hash(data),
+            data.len()
+        ));
+    }
+    rows.push(format!("{},,", csv_quote(&relative_to(record_path, site))));
+    rows.sort();
+    rows.join("\n") + "\n"
+}
+
+fn csv_quote(field: &str) -> String {
+    if field.contains([',', '"', '\n']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_string()
+    }
+}
+
+/// `app/.venv/bin/flask` relative to `app/.venv/lib/python3.11/site-packages`.
+fn relative_to(path: &str, base: &str) -> String {
+    let p: Vec<&str> = path.split('/').collect();
+    let b: Vec<&str> = base.split('/').collect();
+    let common = p.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut parts: Vec<&str> = vec![".."; b.len() - common];
+    parts.extend(&p[common..]);
+    parts.join("/")
+}
+
+#[cfg(test)]
+pub mod tests {
+    use super::*;
+    use std::io::Write;
+
+    pub fn venv() -> Venv {
+        Venv {
+            path: "/app/.venv".into(),
+            base_python: "/usr/bin/python3.11".into(),
+            python_version: "3.11".into(),
+            python_full_version: "3.11.2".into(),
+        }
+    }
+
+    /// Builds a wheel with a correct RECORD; `tamper` edits members after RECORD is made.
+    pub fn make_wheel(files: &[(&str, &[u8])], tamper: &[(&str, &[u8])]) -> Vec<u8> {
+        let dist_info = "demo-1.0.dist-info";
+        let mut all: Vec<(String, Vec<u8>)> = files
+            .iter()
+            .map(|(n, d)| (n.to_string(), d.to_vec()))
+            .collect();
+        let mut record = String::new();
+        for (n, d) in &all {
+            record.push_str(&format!("{n},sha256={},{}\n", record_hash(d), d.len()));
+        }
+        record.push_str(&format!("{dist_info}/RECORD,,\n"));
+        all.push((format!("{dist_info}/RECORD"), record.into_bytes()));
+        for (n, d) in tamper {
+            all.retain(|(name, _)| name != n);
+            all.push((n.to_string(), d.to_vec()));
+        }
+        let mut out = std::io::Cursor::new(Vec::new());
+        let mut zip = zip::ZipWriter::new(&mut out);
+        for (n, d) in &all {
+            let options = zip::write::SimpleFileOptions::default().unix_permissions(0o644);
+            zip.start_file(n.as_str(), options).unwrap();
+            zip.write_all(d).unwrap();
+        }
+        zip.finish().unwrap();
+        out.into_inner()
+    }
+
+    fn install_bytes(bytes: &[u8]) -> Result<Vec<Entry>> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("demo-1.0-py3-none-any.whl");
+        std::fs::write(&path, bytes).unwrap();
+        install(&venv(), &path, "demo-1.0-py3-none-any.whl")
+    }
+
+    fn good_files() -> Vec<(&'static str, &'static [u8])> {
+        vec![
+            ("demo/__init__.py", b"def main():\n    return 0\n"),
+            (
+                "demo-1.0.data/scripts/demo-tool",
+                b"#!python\nprint('tool')\n",
+            ),
+            ("demo-1.0.data/data/share/demo/readme.txt", b"hi"),
+            (
+                "demo-1.0.dist-info/METADATA",
+                b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n",
+            ),
+            (
+                "demo-1.0.dist-info/WHEEL",
+                b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\n",
+            ),
+            (
+                "demo-1.0.dist-info/entry_points.txt",
+                b"[console_scripts]\ndemo = demo:main\n[other]\nx = y:z\n",
+            ),
+        ]
+    }
+
+    #[test]
+    fn installs_files_scripts_and_record() {
+        let entries = install_bytes(&make_wheel(&good_files(), &[])).unwrap();
+        let get = |p: &str| {
+            entries
+                .iter()
+                .find(|e| e.path == p)
+                .unwrap_or_else(|| panic!("{p} missing"))
+        };
+        let site = "app/.venv/lib/python3.11/site-packages";
+        assert!(matches!(
+            get(&format!("{site}/demo/__init__.py")).kind,
+            EntryKind::File(_)
+        ));
+        let EntryKind::File(tool) = &get("app/.venv/bin/demo-tool").kind else {
+            panic!()
+        };
+        assert!(tool.starts_with(b"#!/app/.venv/bin/python\n"));
+        assert_eq!(get("app/.venv/bin/demo-tool").mode, 0o755);
+        let EntryKind::File(script) = &get("app/.venv/bin/demo").kind else {
+            panic!()
+        };
+        let script = String::from_utf8_lossy(script);
+        assert!(
+            script.starts_with("#!/app/.venv/bin/python\n")
+                && script.contains("from demo import main"),
+            "{script}"
+        );
+        assert!(
+            get("app/.venv/share/demo/readme.txt")
+                .path
+                .ends_with("readme.txt")
+        );
+        let EntryKind::File(record) = &get(&format!("{site}/demo-1.0.dist-info/RECORD")).kind
+        else {
+            panic!()
+        };
+        let record = String::from_utf8_lossy(record);
+        assert!(record.contains("../../../bin/demo,sha256="), "{record}");
+        assert!(
+            record.contains("demo-1.0.dist-info/INSTALLER,sha256="),
+            "{record}"
+        );
+        assert!(record.contains("demo-1.0.dist-info/RECORD,,"), "{record}");
+        assert!(!entries.iter().any(|e| e.path.contains(".data/")));
+    }
+
+    #[test]
+    fn refuses_tampered_and_escaping_wheels() {
+        let tampered = make_wheel(
+            &good_files(),
+            &[("demo/__init__.py", b"import os; os.system('evil')")],
+        );
+        let err = format!("{:#}", install_bytes(&tampered).unwrap_err());
+        assert!(err.contains("does not match its RECORD hash"), "{err}");
+        let mut files = good_files();
+        files.push(("../../../etc/cron.d/evil", b"x"));
+        let err = format!("{:#}", install_bytes(&make_wheel(&files, &[])).unwrap_err());
+        assert!(err.contains("outside the environment"), "{err}");
+        let unlisted = make_wheel(&good_files(), &[("demo/extra.py", b"x")]);
+        assert!(
+            format!("{:#}", install_bytes(&unlisted).unwrap_err()).contains("not listed in RECORD")
+        );
+        let mut files = good_files();
+        files.push(("demo-1.0.data/scripts/../../../../x", b"x"));
+        assert!(install_bytes(&make_wheel(&files, &[])).is_err());
+    }
+
+    #[test]
+    fn venv_skeleton_and_paths() {
+        let entries = venv().skeleton();
+        let cfg = entries
+            .iter()
+            .find(|e| e.path == "app/.venv/pyvenv.cfg")
+            .unwrap();
+        let EntryKind::File(cfg) = &cfg.kind else {
+            panic!()
+        };
+        assert!(String::from_utf8_lossy(cfg).contains("home = /usr/bin\n"));
+        assert!(entries.iter().any(|e| e.path == "app/.venv/bin/python"
+            && e.kind == EntryKind::Symlink("/usr/bin/python3.11".into())));
+        assert_eq!(relative_to("a/b/c", "a/x/y"), "../../b/c");
+        assert_eq!(csv_fields("\"a,b\",sha256=x,3"), ["a,b", "sha256=x", "3"]);
+    }
+}
