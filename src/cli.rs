@@ -5,8 +5,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use pypack::base::{self, BaseOptions, Recipe};
 use pypack::cache::Cache;
 use pypack::http::Http;
+use pypack::index::IndexSettings;
 use pypack::oci::{self, Output};
 use pypack::platform::Platform;
+use pypack::resolve::app::{self, LockRequest};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -31,6 +33,52 @@ enum Command {
     /// Runtime base images built from Debian packages.
     #[command(subcommand)]
     Base(BaseCommand),
+    /// Resolve an app's requirements for the image and write APP/pylock.toml.
+    Lock(Box<LockArgs>),
+}
+
+#[derive(Args)]
+struct LockArgs {
+    /// The app directory (with requirements.txt or pyproject.toml).
+    app: PathBuf,
+    #[command(flatten)]
+    base: BaseArgs,
+    #[command(flatten)]
+    index: IndexArgs,
+    /// Allow pre-releases.
+    #[arg(long)]
+    pre: bool,
+    /// Do not resolve: fail unless pylock.toml is up to date with the requirements.
+    #[arg(long)]
+    locked: bool,
+}
+
+#[derive(Args)]
+struct IndexArgs {
+    /// Package index (simple API) URL; default from PIP_INDEX_URL, pip.conf, uv.toml.
+    #[arg(long, short = 'i', value_name = "URL")]
+    index_url: Option<String>,
+    /// Additional package index URL.
+    #[arg(long, value_name = "URL")]
+    extra_index_url: Vec<String>,
+    /// Directory or HTML page of wheels to use besides the indexes.
+    #[arg(long, short = 'f', value_name = "PATH|URL")]
+    find_links: Vec<String>,
+    /// Use no index, only --find-links.
+    #[arg(long)]
+    no_index: bool,
+}
+
+impl IndexArgs {
+    fn settings(&self) -> IndexSettings {
+        let list = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
+        IndexSettings {
+            index_url: self.index_url.clone(),
+            extra_index_urls: list(&self.extra_index_url),
+            find_links: list(&self.find_links),
+            no_index: self.no_index.then_some(true),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -43,14 +91,21 @@ enum BaseCommand {
 
 #[derive(Args)]
 struct BaseBuildArgs {
+    #[command(flatten)]
+    base: BaseArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+/// Which base to build or read the target from, and where its packages come from.
+#[derive(Args)]
+struct BaseArgs {
     /// Built-in recipe name (see `pypack base list`) or path of a recipe file.
     #[arg(long, default_value = "debian12")]
     recipe: String,
     /// Target platform.
     #[arg(long, default_value = "linux/amd64")]
     platform: String,
-    #[command(flatten)]
-    output: OutputArgs,
     /// Debian archive URL (default: from the host's apt sources).
     #[arg(long, value_name = "URL")]
     debian_mirror: Option<String>,
@@ -66,6 +121,24 @@ struct BaseBuildArgs {
     /// Fetch the archive indexes again even if a recent copy is cached.
     #[arg(long)]
     refresh: bool,
+}
+
+impl BaseArgs {
+    fn options(&self, quiet: bool) -> Result<(Recipe, BaseOptions)> {
+        let recipe = Recipe::load(&self.recipe)?;
+        let options = BaseOptions {
+            platform: Platform::parse(&self.platform)?,
+            debian_mirror: self.debian_mirror.clone(),
+            debian_security_mirror: self.debian_security_mirror.clone(),
+            keyrings: self.keyring.clone(),
+            insecure: self.insecure,
+            refresh: self.refresh,
+            epoch: oci::source_date_epoch()?,
+            verbose: !quiet,
+            host_root: base::host_root().to_path_buf(),
+        };
+        Ok((recipe, options))
+    }
 }
 
 #[derive(Args)]
@@ -118,18 +191,60 @@ pub fn run() -> Result<()> {
             Ok(())
         }
         Command::Base(BaseCommand::Build(args)) => base_build(&cli, args),
+        Command::Lock(args) => lock(&cli, args),
     }
 }
 
+fn lock(cli: &Cli, args: &LockArgs) -> Result<()> {
+    let (recipe, options) = args.base.options(cli.quiet)?;
+    let cache = Cache::open(cli.cache_dir.as_deref())?;
+    let http = Http::new()?;
+    let target = base::build(&recipe, &options, &cache, &http)?.target()?;
+    let env = |name: &str| std::env::var(name).ok();
+    let request = LockRequest {
+        app_dir: &args.app,
+        target,
+        flags: args.index.settings(),
+        pre: args.pre,
+        env: &env,
+        home: std::env::var_os("HOME").map(PathBuf::from),
+    };
+    if args.locked {
+        if !app::check(&request)? {
+            bail!(
+                "{} is missing or stale for the current requirements; run `pypack lock {}`",
+                args.app.join("pylock.toml").display(),
+                args.app.display()
+            );
+        }
+        println!("{} is up to date", args.app.join("pylock.toml").display());
+        return Ok(());
+    }
+    let locked = app::lock_app(&request, &cache, &http)?;
+    for (name, version) in &locked.packages {
+        println!("{name}=={version}");
+    }
+    println!(
+        "{} {} ({} packages for {})",
+        if locked.up_to_date {
+            "unchanged:"
+        } else {
+            "wrote"
+        },
+        locked.path.display(),
+        locked.packages.len(),
+        request.target
+    );
+    Ok(())
+}
+
 fn base_build(cli: &Cli, args: &BaseBuildArgs) -> Result<()> {
-    let platform = Platform::parse(&args.platform)?;
-    let recipe = Recipe::load(&args.recipe)?;
+    let (recipe, options) = args.base.options(cli.quiet)?;
+    let platform = options.platform;
     let default_dir =
         PathBuf::from("dist").join(format!("base-{}-{}", recipe.name, platform.oci_arch()));
     let output = args.output.resolve(default_dir);
-    if matches!(output, Output::Layout(ref d) if d.starts_with("dist"))
-        && args.output.output.is_none()
-    {
+    if args.output.output.is_none() && args.output.archive.is_none() {
         std::fs::create_dir_all("dist")?;
     }
     output.check_destination()?;
@@ -138,17 +253,6 @@ fn base_build(cli: &Cli, args: &BaseBuildArgs) -> Result<()> {
     }
     let cache = Cache::open(cli.cache_dir.as_deref())?;
     let http = Http::new()?;
-    let options = BaseOptions {
-        platform,
-        debian_mirror: args.debian_mirror.clone(),
-        debian_security_mirror: args.debian_security_mirror.clone(),
-        keyrings: args.keyring.clone(),
-        insecure: args.insecure,
-        refresh: args.refresh,
-        epoch: oci::source_date_epoch()?,
-        verbose: !cli.quiet,
-        host_root: base::host_root().to_path_buf(),
-    };
     let built = base::build(&recipe, &options, &cache, &http)?;
     oci::write_output(&cache, &built.image, &output, args.output.tag.as_deref())?;
     println!(

@@ -69,6 +69,48 @@ impl Venv {
     }
 }
 
+/// Downloads (in parallel, hash-checked, cached) and installs every pinned
+/// wheel into `venv`; returns the whole tree, skeleton and parents included.
+/// A file two wheels both ship ends up as the later package's (by name).
+pub fn install_resolution(
+    index: &crate::index::Index,
+    pins: &[crate::resolve::Pin],
+    venv: &Venv,
+) -> Result<Vec<Entry>> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: std::sync::Mutex<Vec<Option<Result<Vec<Entry>>>>> =
+        std::sync::Mutex::new((0..pins.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..8.min(pins.len()) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(pin) = pins.get(i) else { break };
+                    let result = index
+                        .download(&pin.file)
+                        .and_then(|hex| {
+                            install(venv, &index.cache().blob_path(&hex), &pin.file.filename)
+                        })
+                        .with_context(|| format!("installing {} {}", pin.name, pin.version));
+                    results.lock().unwrap()[i] = Some(result);
+                }
+            });
+        }
+    });
+    let mut tree: BTreeMap<String, Entry> = venv
+        .skeleton()
+        .into_iter()
+        .map(|e| (e.path.clone(), e))
+        .collect();
+    for result in results.into_inner().unwrap() {
+        for entry in result.context("internal: a wheel was not installed")?? {
+            tree.insert(entry.path.clone(), entry);
+        }
+    }
+    crate::oci::layer::add_parents(&mut tree)?;
+    Ok(tree.into_values().collect())
+}
+
 /// Installs the wheel at `wheel_path` (named `filename`) into `venv`; returns
 /// the files it adds to the image.
 pub fn install(venv: &Venv, wheel_path: &Path, filename: &str) -> Result<Vec<Entry>> {

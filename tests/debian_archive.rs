@@ -28,6 +28,7 @@ fn good_packages() -> Vec<FixturePackage> {
     vec![
         FixturePackage {
             name: "fixture-python".into(),
+            version: "1.0".into(),
             depends: "fixture-libc".into(),
             members: vec![
                 dir("./"),
@@ -38,6 +39,7 @@ fn good_packages() -> Vec<FixturePackage> {
         },
         FixturePackage {
             name: "fixture-libc".into(),
+            version: "1.0".into(),
             depends: "".into(),
             members: vec![
                 dir("./"),

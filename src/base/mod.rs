@@ -16,6 +16,7 @@ use crate::http::Http;
 use crate::oci::image::{self, ContainerConfig, Image, LayerSpec};
 use crate::oci::layer::write_layer;
 use crate::platform::Platform;
+use crate::python::{Libc, Target};
 use anyhow::{Context, Result, bail};
 pub use recipe::Recipe;
 use std::collections::BTreeMap;
@@ -50,6 +51,61 @@ pub struct BuiltBase {
     /// Files fetched over the network by this build (0 on a warm build).
     pub downloads: usize,
     pub python_executable: String,
+    /// The interpreter's full version, e.g. `3.11.2` (from its Debian package).
+    pub python_full_version: Option<String>,
+    /// The C library's version, e.g. `2.36` (from libc6).
+    pub glibc_version: Option<String>,
+}
+
+impl BuiltBase {
+    /// The platform, interpreter and libc that wheels must fit.
+    pub fn target(&self) -> Result<Target> {
+        let python_version = self
+            .python_full_version
+            .as_deref()
+            .context("the base's Python version is unknown: its recipe's packages include no pythonX.Y-minimal")?;
+        let glibc = self
+            .glibc_version
+            .as_deref()
+            .context("the base's glibc version is unknown: no libc6 package")?;
+        let python = Target::parse_python(python_version)?;
+        let (major, minor) = glibc
+            .split_once('.')
+            .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
+            .with_context(|| format!("cannot read the glibc version '{glibc}'"))?;
+        Ok(Target {
+            platform: self.image.platform,
+            python,
+            libc: Libc::Glibc { major, minor },
+        })
+    }
+}
+
+/// `1:3.11.2-6+deb12u8` → `3.11.2`; `2.36-9+deb12u14` → `2.36`.
+fn upstream_version(debian_version: &str) -> &str {
+    let no_epoch = debian_version
+        .split_once(':')
+        .map(|(_, v)| v)
+        .unwrap_or(debian_version);
+    let upstream = no_epoch
+        .rsplit_once('-')
+        .map(|(u, _)| u)
+        .unwrap_or(no_epoch);
+    upstream.split(['+', '~']).next().unwrap_or(upstream)
+}
+
+/// The interpreter's and libc's upstream versions, from the package list.
+fn versions_of(recipe: &Recipe, packages: &[(String, String)]) -> (Option<String>, Option<String>) {
+    let find = |name: &str| {
+        packages
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| upstream_version(v).to_string())
+    };
+    (
+        find(&format!("python{}-minimal", recipe.python.version)),
+        find("libc6"),
+    )
 }
 
 pub fn build(
@@ -139,12 +195,15 @@ pub fn build(
         packages: package_list.clone(),
     };
     cache.set_ref("base", &key, &serde_json::to_string(&record)?)?;
+    let (python_full_version, glibc_version) = versions_of(recipe, &package_list);
     Ok(BuiltBase {
         image,
         packages: package_list,
         uncompressed_size,
         downloads: stats.downloads(),
         python_executable: recipe.python.executable.clone(),
+        python_full_version,
+        glibc_version,
     })
 }
 
@@ -218,12 +277,15 @@ fn cached_build(
 ) -> Option<BuiltBase> {
     let record: CachedBuild = serde_json::from_str(&cache.get_ref("base", key)?).ok()?;
     let image = image::load(cache, &record.manifest, platform).ok()?;
+    let (python_full_version, glibc_version) = versions_of(recipe, &record.packages);
     Some(BuiltBase {
         image,
         packages: record.packages,
         uncompressed_size: record.uncompressed_size,
         downloads: 0,
         python_executable: recipe.python.executable.clone(),
+        python_full_version,
+        glibc_version,
     })
 }
 
@@ -278,4 +340,15 @@ fn annotations(recipe: &Recipe) -> BTreeMap<String, String> {
 /// Default root for reading the host's apt sources.
 pub fn host_root() -> &'static Path {
     Path::new("/")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn upstream_versions() {
+        assert_eq!(super::upstream_version("3.11.2-6+deb12u8"), "3.11.2");
+        assert_eq!(super::upstream_version("2.36-9+deb12u14"), "2.36");
+        assert_eq!(super::upstream_version("1:1.2.13.dfsg-1"), "1.2.13.dfsg");
+        assert_eq!(super::upstream_version("3.13.5-2"), "3.13.5");
+    }
 }

@@ -6,7 +6,7 @@ use super::glob;
 use super::recipe::Recipe;
 use crate::debian::packages::Package;
 use crate::oci::layer::{Entry, EntryKind, check_entry_path};
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use std::collections::BTreeMap;
 
 /// Top-level directories that merged-/usr systems turn into links into /usr.
@@ -50,7 +50,7 @@ pub fn assemble(recipe: &Recipe, packages: &[(&Package, Vec<Entry>)]) -> Result<
         }
     }
     add_recipe_entries(&mut tree, recipe)?;
-    add_parents(&mut tree)?;
+    crate::oci::layer::add_parents(&mut tree)?;
     Ok(tree.into_values().collect())
 }
 
@@ -184,27 +184,6 @@ fn add_recipe_entries(tree: &mut BTreeMap<String, Entry>, recipe: &Recipe) -> Re
     }
     for path in tree.keys() {
         check_entry_path(path).with_context(|| format!("recipe {}", recipe.name))?;
-    }
-    Ok(())
-}
-
-/// Every ancestor of every entry must exist and be a directory.
-fn add_parents(tree: &mut BTreeMap<String, Entry>) -> Result<()> {
-    let mut missing = Vec::new();
-    for path in tree.keys() {
-        let mut at = path.as_str();
-        while let Some((parent, _)) = at.rsplit_once('/') {
-            match tree.get(parent) {
-                Some(e) if e.kind == EntryKind::Dir => {}
-                Some(_) => bail!("'{path}' is under '{parent}', which is not a directory"),
-                None => missing.push(parent.to_string()),
-            }
-            at = parent;
-        }
-    }
-    for dir in missing {
-        tree.entry(dir.clone())
-            .or_insert_with(|| Entry::dir(&dir, 0o755));
     }
     Ok(())
 }

@@ -58,6 +58,10 @@ impl<'a> Index<'a> {
         }
     }
 
+    pub fn cache(&self) -> &Cache {
+        self.cache
+    }
+
     /// Every file of project `name` across the configured indexes and
     /// find-links locations (merged, as pip does).
     pub fn files(&self, name: &str) -> Result<Arc<Vec<DistFile>>> {

@@ -189,6 +189,55 @@ pub fn canonical_json(value: &impl Serialize) -> Result<Vec<u8>> {
     Ok(serde_json::to_vec(&serde_json::to_value(value)?)?)
 }
 
+/// The runtime settings recorded in an image's config.
+pub fn container_config_of(image: &Image) -> Result<ContainerConfig> {
+    let config = ImageConfiguration::from_reader(image.config.as_slice())?;
+    let Some(c) = config.config() else {
+        return Ok(ContainerConfig::default());
+    };
+    Ok(ContainerConfig {
+        env: c.env().clone().unwrap_or_default(),
+        user: c.user().clone(),
+        working_dir: c.working_dir().clone(),
+        entrypoint: c.entrypoint().clone().unwrap_or_default(),
+        cmd: c.cmd().clone().unwrap_or_default(),
+        labels: c.labels().clone().unwrap_or_default().into_iter().collect(),
+        exposed_ports: c.exposed_ports().clone().unwrap_or_default(),
+    })
+}
+
+/// `base`'s layers (unchanged, with their history) followed by `layers`,
+/// with `container` as the new image's runtime settings.
+pub fn extend(
+    cache: &Cache,
+    base: &Image,
+    layers: &[LayerSpec],
+    container: &ContainerConfig,
+    created: u64,
+    annotations: &BTreeMap<String, String>,
+) -> Result<Image> {
+    let config = ImageConfiguration::from_reader(base.config.as_slice())?;
+    let history: Vec<String> = config
+        .history()
+        .clone()
+        .unwrap_or_default()
+        .iter()
+        .filter(|h| !h.empty_layer().unwrap_or(false))
+        .map(|h| h.created_by().clone().unwrap_or_default())
+        .collect();
+    let mut all: Vec<LayerSpec> = base
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(i, blob)| LayerSpec {
+            blob: blob.clone(),
+            created_by: history.get(i).cloned().unwrap_or_default(),
+        })
+        .collect();
+    all.extend_from_slice(layers);
+    assemble(cache, base.platform, container, &all, created, annotations)
+}
+
 /// Reads an image back from the cache by its manifest digest.
 pub fn load(cache: &Cache, manifest_digest: &str, platform: Platform) -> Result<Image> {
     let manifest_bytes = cache.read_blob(strip_sha256(manifest_digest)?)?;

@@ -7,7 +7,7 @@ use crate::cache::Cache;
 use crate::digest::HashingWriter;
 use anyhow::{Context, Result, bail};
 use flate2::{Compression, GzBuilder};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -225,6 +225,27 @@ fn walk(
         if meta.is_dir() {
             walk(&path, &child_rel, visit)?;
         }
+    }
+    Ok(())
+}
+
+/// Every ancestor of every entry must exist and be a directory.
+pub fn add_parents(tree: &mut BTreeMap<String, Entry>) -> Result<()> {
+    let mut missing = Vec::new();
+    for path in tree.keys() {
+        let mut at = path.as_str();
+        while let Some((parent, _)) = at.rsplit_once('/') {
+            match tree.get(parent) {
+                Some(e) if e.kind == EntryKind::Dir => {}
+                Some(_) => bail!("'{path}' is under '{parent}', which is not a directory"),
+                None => missing.push(parent.to_string()),
+            }
+            at = parent;
+        }
+    }
+    for dir in missing {
+        tree.entry(dir.clone())
+            .or_insert_with(|| Entry::dir(&dir, 0o755));
     }
     Ok(())
 }

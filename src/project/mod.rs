@@ -5,3 +5,39 @@ pub mod pyproject;
 pub mod requirements;
 
 pub use requirements::{DirectWheel, RequirementSet, SourcedRequirement};
+
+use anyhow::{Result, bail};
+use std::path::{Path, PathBuf};
+
+/// The app's requirements: `requirements.txt` if present, else the
+/// `[project]` dependencies of `pyproject.toml`. Also returns the files read,
+/// whose contents key the lock.
+pub fn read_requirements(
+    app_dir: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(RequirementSet, Vec<PathBuf>)> {
+    if !app_dir.is_dir() {
+        bail!(
+            "{} is not a directory; pass the path of your app",
+            app_dir.display()
+        );
+    }
+    let requirements_txt = app_dir.join("requirements.txt");
+    if requirements_txt.is_file() {
+        let set = requirements::parse_file(&requirements_txt, env)?;
+        return Ok((set, vec![requirements_txt]));
+    }
+    let pyproject_toml = app_dir.join("pyproject.toml");
+    if pyproject_toml.is_file() {
+        let project = pyproject::read(&pyproject_toml)?;
+        let set = RequirementSet {
+            requirements: project.dependencies,
+            ..RequirementSet::default()
+        };
+        return Ok((set, vec![pyproject_toml]));
+    }
+    bail!(
+        "{} has neither requirements.txt nor pyproject.toml; add one listing the app's dependencies",
+        app_dir.display()
+    )
+}

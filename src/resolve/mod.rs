@@ -3,6 +3,7 @@
 //! the image's tags, pre-releases only when asked or when nothing else fits,
 //! constraints, hashes and direct wheel references.
 
+pub mod app;
 pub mod lock;
 pub mod ranges;
 

@@ -106,6 +106,7 @@ pub fn dir(path: &str) -> Member {
 
 pub struct FixturePackage {
     pub name: String,
+    pub version: String,
     pub depends: String,
     pub members: Vec<Member>,
 }
@@ -152,8 +153,9 @@ impl FixtureArchive {
             let filename = format!("pool/main/{}_1.0_amd64.deb", p.name);
             std::fs::write(self.root.join("debian").join(&filename), &deb).unwrap();
             index.push_str(&format!(
-                "Package: {}\nVersion: 1.0\nArchitecture: amd64\nMaintainer: Test <test@localhost>\nDepends: {}\nFilename: {filename}\nSize: {}\nSHA256: {}\nDescription: fixture\n\n",
+                "Package: {}\nVersion: {}\nArchitecture: amd64\nMaintainer: Test <test@localhost>\nDepends: {}\nFilename: {filename}\nSize: {}\nSHA256: {}\nDescription: fixture\n\n",
                 p.name,
+                p.version,
                 p.depends,
                 deb.len(),
                 sha256(&deb)
@@ -277,6 +279,14 @@ pub fn pypack(cache: &Path, args: &[&str]) -> Output {
         .args(args)
         .env("PYPACK_CACHE_DIR", cache)
         .env_remove("SOURCE_DATE_EPOCH")
+        // Hermetic: none of the host's pip/uv settings leak into a test.
+        .env_remove("PIP_INDEX_URL")
+        .env_remove("PIP_EXTRA_INDEX_URL")
+        .env_remove("PIP_FIND_LINKS")
+        .env_remove("PIP_NO_INDEX")
+        .env("PIP_CONFIG_FILE", "/dev/null")
+        .env("XDG_CONFIG_HOME", cache.join("no-config"))
+        .env("HOME", cache.join("no-home"))
         .output()
         .unwrap();
     eprintln!(

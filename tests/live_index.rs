@@ -1,0 +1,293 @@
+//! Against a real package index, named by PYPACK_TEST_INDEX_URL (skipped with
+//! a printed reason when it is unset): pypack's resolution for linux/amd64
+//! CPython 3.11 equals pip's for the same platform, and the Flask set,
+//! installed by pypack on the debian12 base, imports and runs its console
+//! scripts in podman.
+
+mod common;
+
+use common::*;
+use pypack::cache::Cache;
+use pypack::http::Http;
+use pypack::index::{Index, IndexConfig, normalize_name};
+use pypack::project::requirements::parse_file;
+use pypack::python::Target;
+use pypack::resolve::{ResolveInput, resolve};
+use std::collections::BTreeSet;
+use std::process::Command;
+
+fn index_url(test: &str) -> Option<String> {
+    match std::env::var("PYPACK_TEST_INDEX_URL") {
+        Ok(url) if !url.trim().is_empty() => Some(url.trim().to_string()),
+        _ => {
+            eprintln!(
+                "SKIPPED {test}: set PYPACK_TEST_INDEX_URL to a package index's simple-API URL to run it"
+            );
+            None
+        }
+    }
+}
+
+/// The debian12 base's target, read from a real base build.
+fn debian12_target(cache: &Cache) -> Target {
+    let recipe = pypack::base::Recipe::load("debian12").unwrap();
+    let http = Http::new().unwrap();
+    pypack::base::build(&recipe, &base_options(), cache, &http)
+        .unwrap()
+        .target()
+        .unwrap()
+}
+
+fn base_options() -> pypack::base::BaseOptions {
+    pypack::base::BaseOptions {
+        platform: pypack::platform::Platform::parse("linux/amd64").unwrap(),
+        debian_mirror: None,
+        debian_security_mirror: None,
+        keyrings: vec![],
+        insecure: false,
+        refresh: false,
+        epoch: pypack::oci::DEFAULT_EPOCH,
+        verbose: false,
+        host_root: "/".into(),
+    }
+}
+
+fn pypack_pins(url: &str, cache: &Cache, target: &Target, requirements: &str) -> BTreeSet<String> {
+    let http = Http::new().unwrap();
+    let config = IndexConfig {
+        index_urls: vec![format!("{}/", url.trim_end_matches('/'))],
+        ..IndexConfig::default()
+    };
+    let index = Index::new(&http, cache, config);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("requirements.txt");
+    std::fs::write(&path, requirements.replace(' ', "\n")).unwrap();
+    let set = parse_file(&path, &|_| None).unwrap();
+    let input = ResolveInput {
+        requirements: set.requirements,
+        ..ResolveInput::default()
+    };
+    let resolution =
+        resolve(&index, target, &input).unwrap_or_else(|e| panic!("{requirements}: {e:#}"));
+    resolution
+        .pins
+        .iter()
+        .map(|p| format!("{}=={}", p.name, p.version))
+        .collect()
+}
+
+/// pip's own resolution with `--platform` set to every manylinux tag the
+/// target accepts (pip does not widen a single `manylinux_2_N` by itself).
+fn pip_pins(url: &str, target: &Target, requirements: &str) -> BTreeSet<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let out = Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "--quiet",
+            "--report",
+        ])
+        .arg(&report)
+        .arg("--target")
+        .arg(dir.path().join("target"))
+        .args(
+            target
+                .platform_tags(false)
+                .iter()
+                .flat_map(|t| ["--platform".to_string(), t.clone()]),
+        )
+        .args([
+            "--python-version",
+            &target.python_version(),
+            "--implementation",
+            "cp",
+        ])
+        .args(["--only-binary=:all:", "--index-url", url])
+        .args(requirements.split(' '))
+        .env("PIP_FIND_LINKS", "")
+        .env("PIP_CONFIG_FILE", "/dev/null")
+        .output()
+        .expect("python3 -m pip must be available");
+    assert!(
+        out.status.success(),
+        "pip failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report).unwrap()).unwrap();
+    report["install"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let m = &i["metadata"];
+            format!(
+                "{}=={}",
+                normalize_name(m["name"].as_str().unwrap()),
+                m["version"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn resolutions_match_pip_for_linux_amd64_cpython_311() {
+    let Some(url) = index_url("resolutions_match_pip_for_linux_amd64_cpython_311") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = Cache::open(Some(tmp.path())).unwrap();
+    let target = debian12_target(&cache);
+    for set in [
+        "flask gunicorn",
+        "fastapi[standard] uvicorn",
+        "django psycopg[binary]",
+        "numpy pandas",
+        "requests boto3",
+    ] {
+        let ours = pypack_pins(&url, &cache, &target, set);
+        let pips = pip_pins(&url, &target, set);
+        eprintln!("{set}: {} packages", ours.len());
+        assert_eq!(ours, pips, "{set}: pypack (left) and pip (right) disagree");
+    }
+}
+
+const IMPORT_AND_RUN: &str = r#"
+import importlib, importlib.metadata as md, subprocess, sys
+failed = []
+for dist in md.distributions():
+    tops = set()
+    for f in dist.files or []:
+        first = f.parts[0]
+        if first.endswith(('.dist-info', '.data')) or first == '..' or first == '__pycache__':
+            continue
+        if len(f.parts) == 1 and first.endswith('.py'):
+            tops.add(first[:-3])
+        elif len(f.parts) > 1 and first.isidentifier():
+            tops.add(first)
+    for top in sorted(tops):
+        try:
+            importlib.import_module(top)
+            print('import', top, 'ok')
+        except Exception as e:
+            failed.append(f'import {top} ({dist.metadata["Name"]}): {e!r}')
+for ep in md.entry_points(group='console_scripts'):
+    script = '/app/.venv/bin/' + ep.name
+    codes = [subprocess.run([script, flag], capture_output=True).returncode for flag in ('--version', '--help')]
+    print('script', ep.name, codes)
+    if 0 not in codes:
+        failed.append(f'{ep.name}: --version and --help both failed')
+print('\n'.join(failed))
+sys.exit(1 if failed else 0)
+"#;
+
+#[test]
+fn flask_set_installs_and_runs_on_debian12() {
+    let Some(url) = index_url("flask_set_installs_and_runs_on_debian12") else {
+        return;
+    };
+    if !podman_available("flask_set_installs_and_runs_on_debian12") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let cache_dir = tmp.path().join("cache");
+    std::fs::create_dir_all(&cache_dir).unwrap();
+    let recipe = pypack::base::Recipe::load("debian12").unwrap();
+    let cache = Cache::open(Some(&cache_dir)).unwrap();
+    let http = Http::new().unwrap();
+    let base = pypack::base::build(&recipe, &base_options(), &cache, &http).unwrap();
+    let target = base.target().unwrap();
+
+    let config = IndexConfig {
+        index_urls: vec![format!("{}/", url.trim_end_matches('/'))],
+        ..IndexConfig::default()
+    };
+    let index = Index::new(&http, &cache, config);
+    let req = tmp.path().join("requirements.txt");
+    std::fs::write(&req, "flask\ngunicorn\n").unwrap();
+    let set = parse_file(&req, &|_| None).unwrap();
+    let input = ResolveInput {
+        requirements: set.requirements,
+        ..ResolveInput::default()
+    };
+    let resolution = resolve(&index, &target, &input).unwrap();
+    let venv = pypack::wheel::Venv {
+        path: "/app/.venv".into(),
+        base_python: base.python_executable.clone(),
+        python_version: target.python_version(),
+        python_full_version: target.python_full_version(),
+    };
+    let entries = pypack::wheel::install_resolution(&index, &resolution.pins, &venv).unwrap();
+    let blob =
+        pypack::oci::layer::write_layer(&cache, &entries, pypack::oci::DEFAULT_EPOCH).unwrap();
+    let layer = pypack::oci::LayerSpec {
+        blob,
+        created_by: "pypack: venv".into(),
+    };
+    let mut container = pypack::oci::image::container_config_of(&base.image).unwrap();
+    container.env.retain(|e| !e.starts_with("PATH="));
+    container
+        .env
+        .push("PATH=/app/.venv/bin:/usr/local/bin:/usr/bin:/bin".into());
+    container.working_dir = Some("/app".into());
+    let image = pypack::oci::image::extend(
+        &cache,
+        &base.image,
+        &[layer],
+        &container,
+        pypack::oci::DEFAULT_EPOCH,
+        &Default::default(),
+    )
+    .unwrap();
+    let archive = tmp.path().join("image.tar");
+    let tag = format!("localhost/pypack-test-flask-set:{}", std::process::id());
+    pypack::oci::write_output(
+        &cache,
+        &image,
+        &pypack::oci::Output::DockerArchive(archive.clone()),
+        Some(&tag),
+    )
+    .unwrap();
+
+    let load = Command::new("podman")
+        .args(["load", "-i"])
+        .arg(&archive)
+        .output()
+        .unwrap();
+    assert!(
+        load.status.success(),
+        "{}",
+        String::from_utf8_lossy(&load.stderr)
+    );
+    let run = Command::new("podman")
+        .args(["run", "--rm", &tag, "python", "-c", IMPORT_AND_RUN])
+        .output()
+        .unwrap();
+    let _ = Command::new("podman").args(["rmi", "-f", &tag]).output();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    eprintln!("{stdout}{}", String::from_utf8_lossy(&run.stderr));
+    assert!(run.status.success(), "imports or console scripts failed");
+    for name in [
+        "flask",
+        "werkzeug",
+        "jinja2",
+        "markupsafe",
+        "itsdangerous",
+        "click",
+        "blinker",
+        "gunicorn",
+    ] {
+        assert!(
+            stdout.contains(&format!("import {name} ok")),
+            "{name} was not imported"
+        );
+    }
+    assert!(
+        stdout.contains("script flask") && stdout.contains("script gunicorn"),
+        "{stdout}"
+    );
+}

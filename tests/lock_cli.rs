@@ -1,0 +1,172 @@
+//! `pypack lock` end to end and hermetic: the target comes from a base built
+//! from a signed fixture Debian archive, the wheels from a PEP 691 index the
+//! test serves; the lock is written, checked with --locked, and bad input is
+//! refused with the file and line named and nothing written.
+
+mod common;
+
+use common::wheels::{Listing, TestIndex, WheelSpec};
+use common::*;
+use std::fs;
+use std::path::PathBuf;
+
+const RECIPE: &str = r#"
+name = "fixture"
+description = "fixture base"
+suites = ["fixture"]
+components = ["main"]
+architectures = ["amd64"]
+keys = []
+usrmerge = true
+[python]
+version = "3.11"
+executable = "/usr/bin/python3.11"
+[packages]
+include = ["python3.11-minimal"]
+"#;
+
+struct Setup {
+    _tmp: tempfile::TempDir,
+    work: PathBuf,
+    archive: FixtureArchive,
+    debian: FileServer,
+    index: FileServer,
+}
+
+fn setup() -> Setup {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path().to_path_buf();
+    let packages = vec![
+        FixturePackage {
+            name: "python3.11-minimal".into(),
+            version: "3.11.2-6+deb12u8".into(),
+            depends: "libc6 (>= 2.35)".into(),
+            members: vec![file("./usr/bin/python3.11", b"\x7fELF")],
+        },
+        FixturePackage {
+            name: "libc6".into(),
+            version: "2.36-9+deb12u14".into(),
+            depends: "".into(),
+            members: vec![file("./lib/x86_64-linux-gnu/libc.so.6", b"\x7fELF")],
+        },
+    ];
+    let archive = FixtureArchive::create(&work.join("mirror"), &packages);
+    let debian = FileServer::start(&work.join("mirror"));
+    let mut index = TestIndex::new(&work.join("index"));
+    index.add(
+        &WheelSpec::new("webapp-kit", "2.0")
+            .requires(&["helper>=1", "winonly; sys_platform == 'win32'"]),
+        Listing::default(),
+    );
+    index.add(
+        &WheelSpec::new("helper", "1.4"),
+        Listing {
+            metadata_file: true,
+            ..Listing::default()
+        },
+    );
+    index.add(
+        &WheelSpec::new("helper", "1.5").tag("cp311-cp311-manylinux_2_39_x86_64"),
+        Listing::default(),
+    );
+    index.publish();
+    let index_server = FileServer::start(&work.join("index"));
+    fs::write(work.join("fixture.toml"), RECIPE).unwrap();
+    fs::create_dir_all(work.join("app")).unwrap();
+    Setup {
+        _tmp: tmp,
+        work,
+        archive,
+        debian,
+        index: index_server,
+    }
+}
+
+impl Setup {
+    fn lock(&self, extra: &[&str]) -> std::process::Output {
+        let recipe = self.work.join("fixture.toml");
+        let mirror = self.archive.mirror_url(&self.debian);
+        let index = format!("{}/simple", self.index.url);
+        let app = self.work.join("app");
+        let mut args = vec![
+            "lock",
+            app.to_str().unwrap(),
+            "--recipe",
+            recipe.to_str().unwrap(),
+            "--debian-mirror",
+            &mirror,
+            "--keyring",
+            self.archive.keyring_path.to_str().unwrap(),
+            "--index-url",
+            &index,
+        ];
+        args.extend_from_slice(extra);
+        pypack(&self.work.join("cache"), &args)
+    }
+}
+
+#[test]
+fn lock_writes_pins_for_the_base_target_and_detects_staleness() {
+    let s = setup();
+    fs::write(s.work.join("app/requirements.txt"), "webapp-kit\n").unwrap();
+    let out = s.lock(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lock = fs::read_to_string(s.work.join("app/pylock.toml")).unwrap();
+    assert!(
+        lock.contains("name = \"webapp-kit\"\nversion = \"2.0\""),
+        "{lock}"
+    );
+    assert!(
+        lock.contains("name = \"helper\"\nversion = \"1.4\""),
+        "manylinux_2_39 must not fit glibc 2.36: {lock}"
+    );
+    assert!(!lock.contains("winonly"));
+    assert!(
+        lock.contains("python = \"3.11.2\"") && lock.contains("libc = \"glibc 2.36\""),
+        "{lock}"
+    );
+    assert!(lock.contains("sha256 = \""));
+
+    assert!(s.lock(&["--locked"]).status.success());
+    fs::write(
+        s.work.join("app/requirements.txt"),
+        "webapp-kit\nhelper<1.4.1\n",
+    )
+    .unwrap();
+    let stale = s.lock(&["--locked"]);
+    assert!(!stale.status.success());
+    assert!(stderr(&stale).contains("stale"), "{}", stderr(&stale));
+    assert!(s.lock(&[]).status.success());
+    assert!(s.lock(&["--locked"]).status.success());
+}
+
+#[test]
+fn bad_requirements_name_file_and_line_and_write_nothing() {
+    let s = setup();
+    let out = s.lock(&[]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("neither requirements.txt nor pyproject.toml"),
+        "{}",
+        stderr(&out)
+    );
+
+    fs::write(
+        s.work.join("app/requirements.txt"),
+        "webapp-kit\nhelper>=\n",
+    )
+    .unwrap();
+    let out = s.lock(&[]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("requirements.txt:2"),
+        "{}",
+        stderr(&out)
+    );
+
+    fs::write(s.work.join("app/requirements.txt"), "no-such-thing\n").unwrap();
+    let out = s.lock(&[]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("no-such-thing"), "{}", stderr(&out));
+    assert_eq!(files_under(&s.work.join("app")), ["requirements.txt"]);
+}
