@@ -220,7 +220,7 @@ fn lock(cli: &Cli, args: &LockArgs) -> Result<()> {
         println!("{} is up to date", args.app.join("pylock.toml").display());
         return Ok(());
     }
-    let locked = app::lock_app(&request, &cache, &http)?;
+    let locked = app::lock_app(&request, &cache)?;
     for (name, version) in &locked.packages {
         println!("{name}=={version}");
     }

@@ -1,9 +1,14 @@
-//! The one HTTP client: timeouts, retries with backoff on 5xx and network errors,
-//! and downloads that stream straight into the cache with their hash checked.
+//! The one HTTP client: timeouts, retries with backoff on 5xx and network
+//! errors, basic auth (from URL user info or `~/.netrc`, never printed),
+//! pages cached with their validators (ETag, Last-Modified, Cache-Control),
+//! ranged reads for peeking into remote wheels, and downloads that stream
+//! straight into the cache with their hash checked.
 
 use crate::cache::Cache;
 use anyhow::{Context, Result, bail};
-use std::io::Read;
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use std::collections::BTreeMap;
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 use std::time::Duration;
 
@@ -12,92 +17,304 @@ const ATTEMPTS: u32 = 4;
 #[derive(Clone)]
 pub struct Http {
     client: reqwest::blocking::Client,
+    credentials: Credentials,
+}
+
+/// Basic-auth credentials by host.
+#[derive(Debug, Clone, Default)]
+pub struct Credentials {
+    by_host: Vec<(String, String, String)>,
+    default: Option<(String, String)>,
+}
+
+impl Credentials {
+    /// From the user info of configured URLs, then a `.netrc` file's text.
+    pub fn from_sources(urls: &[String], netrc: Option<&str>) -> Credentials {
+        let mut creds = Credentials::default();
+        for u in urls {
+            if let Ok(parsed) = url::Url::parse(u)
+                && !parsed.username().is_empty()
+                && let Some(host) = parsed.host_str()
+            {
+                let user = decode(parsed.username());
+                let pass = decode(parsed.password().unwrap_or(""));
+                creds.by_host.push((host.to_string(), user, pass));
+            }
+        }
+        if let Some(text) = netrc {
+            creds.add_netrc(text);
+        }
+        creds
+    }
+
+    fn add_netrc(&mut self, text: &str) {
+        let tokens: Vec<&str> = text.split_whitespace().collect();
+        let mut i = 0;
+        while i < tokens.len() {
+            let (host, start) = match tokens[i] {
+                "machine" if i + 1 < tokens.len() => (Some(tokens[i + 1].to_string()), i + 2),
+                "default" => (None, i + 1),
+                _ => {
+                    i += 1;
+                    continue;
+                }
+            };
+            let (mut login, mut password) = (String::new(), String::new());
+            let mut j = start;
+            while j + 1 < tokens.len() && !matches!(tokens[j], "machine" | "default") {
+                match tokens[j] {
+                    "login" => login = tokens[j + 1].to_string(),
+                    "password" => password = tokens[j + 1].to_string(),
+                    _ => {}
+                }
+                j += 2;
+            }
+            match host {
+                Some(h) => self.by_host.push((h, login, password)),
+                None => self.default = Some((login, password)),
+            }
+            i = j;
+        }
+    }
+
+    fn for_host(&self, host: &str) -> Option<(String, String)> {
+        self.by_host
+            .iter()
+            .find(|(h, _, _)| h == host)
+            .map(|(_, u, p)| (u.clone(), p.clone()))
+            .or_else(|| self.default.clone())
+    }
+}
+
+fn decode(text: &str) -> String {
+    url::form_urlencoded::parse(format!("x={text}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// The URL with any user info removed, for messages and lock files.
+pub fn redact(u: &str) -> String {
+    match url::Url::parse(u) {
+        Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.to_string()
+        }
+        _ => u.to_string(),
+    }
+}
+
+pub struct Page {
+    pub body: Vec<u8>,
+    pub content_type: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FetchOutcome {
+    Cached,
+    Downloaded,
+}
+
+/// What a cached page's validators say.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CachedPage {
+    body: String,
+    content_type: String,
+    url: String,
+    etag: Option<String>,
+    last_modified: Option<String>,
+    fetched_at: u64,
+    max_age: u64,
 }
 
 impl Http {
     pub fn new() -> Result<Http> {
+        Http::with_credentials(Credentials::default())
+    }
+
+    pub fn with_credentials(credentials: Credentials) -> Result<Http> {
         let client = reqwest::blocking::Client::builder()
             .user_agent(concat!("pypack/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(15))
             .timeout(Duration::from_secs(300))
             .build()
             .context("cannot set up the HTTP client")?;
-        Ok(Http { client })
+        Ok(Http {
+            client,
+            credentials,
+        })
     }
 
-    /// GETs `url`, retrying transient failures; a 4xx is final.
-    fn get(&self, url: &str) -> Result<reqwest::blocking::Response> {
-        self.get_accepting(url, None, false)?
-            .with_context(|| format!("GET {url}: HTTP 404 Not Found"))
-    }
-
-    /// GETs `url` with an optional `Accept` header; with `missing_ok`, a 404
-    /// gives `None` instead of an error.
-    fn get_accepting(
+    /// GETs `url` with `headers`, retrying transient failures. A 404 gives
+    /// `None` when `missing_ok`; a 304 is returned as a response.
+    fn send(
         &self,
         url: &str,
-        accept: Option<&str>,
+        headers: HeaderMap,
         missing_ok: bool,
     ) -> Result<Option<reqwest::blocking::Response>> {
+        let shown = redact(url);
+        let (target, auth) = self.authenticate(url)?;
         let mut last_error = None;
         for attempt in 0..ATTEMPTS {
             if attempt > 0 {
                 std::thread::sleep(Duration::from_millis(250 << attempt));
             }
-            let mut request = self.client.get(url);
-            if let Some(accept) = accept {
-                request = request.header(reqwest::header::ACCEPT, accept);
+            let mut request = self.client.get(target.as_str()).headers(headers.clone());
+            if let Some((user, pass)) = &auth {
+                request = request.basic_auth(user, Some(pass));
             }
             match request.send() {
-                Ok(resp) if resp.status().is_success() => return Ok(Some(resp)),
+                Ok(resp)
+                    if resp.status().is_success()
+                        || resp.status() == reqwest::StatusCode::NOT_MODIFIED =>
+                {
+                    return Ok(Some(resp));
+                }
                 Ok(resp) if missing_ok && resp.status() == reqwest::StatusCode::NOT_FOUND => {
                     return Ok(None);
                 }
                 Ok(resp) if resp.status().is_server_error() => {
-                    last_error = Some(format!("HTTP {}", resp.status()));
+                    last_error = Some(format!("HTTP {}", resp.status()))
                 }
-                Ok(resp) => bail!("GET {url}: HTTP {}", resp.status()),
+                Ok(resp) if matches!(resp.status().as_u16(), 401 | 403) => bail!(
+                    "GET {shown}: HTTP {} — the server wants credentials; put them in the index URL \
+                     (https://USER:PASSWORD@host/…) or in ~/.netrc",
+                    resp.status()
+                ),
+                Ok(resp) => bail!("GET {shown}: HTTP {}", resp.status()),
                 Err(e) if e.is_timeout() || e.is_connect() || e.is_request() => {
-                    last_error = Some(error_chain(&e));
+                    last_error = Some(redact(&error_chain(&e)));
                 }
-                Err(e) => bail!("GET {url}: {}", error_chain(&e)),
+                Err(e) => bail!("GET {shown}: {}", redact(&error_chain(&e))),
             }
         }
         bail!(
-            "GET {url} failed after {ATTEMPTS} attempts: {}",
+            "GET {shown} failed after {ATTEMPTS} attempts: {}",
             last_error.unwrap_or_default()
         )
     }
 
-    /// A page for content negotiation (e.g. the simple API): body, content
-    /// type and final URL after redirects, or `None` on 404.
-    pub fn get_page(&self, url: &str, accept: &str) -> Result<Option<Page>> {
-        let Some(mut resp) = self.get_accepting(url, Some(accept), true)? else {
-            return Ok(None);
-        };
-        let content_type = resp
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        let final_url = resp.url().to_string();
-        let mut body = Vec::new();
-        resp.read_to_end(&mut body)
-            .with_context(|| format!("GET {url}: reading the body"))?;
-        Ok(Some(Page {
-            body,
-            content_type,
-            url: final_url,
-        }))
+    /// The URL without user info, and the credentials to send with it.
+    fn authenticate(&self, u: &str) -> Result<(String, Option<(String, String)>)> {
+        let mut parsed =
+            url::Url::parse(u).with_context(|| format!("'{}' is not a URL", redact(u)))?;
+        if !parsed.username().is_empty() {
+            let creds = (
+                decode(parsed.username()),
+                decode(parsed.password().unwrap_or("")),
+            );
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            return Ok((parsed.to_string(), Some(creds)));
+        }
+        let creds = parsed.host_str().and_then(|h| self.credentials.for_host(h));
+        Ok((u.to_string(), creds))
+    }
+
+    fn get(&self, url: &str) -> Result<reqwest::blocking::Response> {
+        self.send(url, HeaderMap::new(), false)?
+            .with_context(|| format!("GET {}: not found", redact(url)))
     }
 
     pub fn get_bytes(&self, url: &str) -> Result<Vec<u8>> {
         let mut body = Vec::new();
         self.get(url)?
             .read_to_end(&mut body)
-            .with_context(|| format!("GET {url}: reading the body"))?;
+            .with_context(|| format!("GET {}: reading the body", redact(url)))?;
         Ok(body)
+    }
+
+    /// A content-negotiated page (the simple API), or `None` on 404. Pages
+    /// are kept in `cache` with their validators: a page still fresh by its
+    /// `Cache-Control: max-age` is served without a request, a stale one is
+    /// revalidated with `If-None-Match` / `If-Modified-Since`.
+    pub fn get_page(&self, cache: &Cache, url: &str, accept: &str) -> Result<Option<Page>> {
+        let key = format!("{accept}\n{url}");
+        let now = crate::debian::now();
+        let cached: Option<CachedPage> = cache
+            .get_ref("http", &key)
+            .and_then(|t| serde_json::from_str(&t).ok());
+        let cached_body = cached.as_ref().and_then(|c| cache.read_blob(&c.body).ok());
+        if let (Some(c), Some(body)) = (&cached, &cached_body)
+            && now.saturating_sub(c.fetched_at) < c.max_age
+        {
+            return Ok(Some(Page {
+                body: body.clone(),
+                content_type: c.content_type.clone(),
+                url: c.url.clone(),
+            }));
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT, HeaderValue::from_str(accept)?);
+        if let (Some(c), Some(_)) = (&cached, &cached_body) {
+            if let Some(etag) = c
+                .etag
+                .as_deref()
+                .and_then(|v| HeaderValue::from_str(v).ok())
+            {
+                headers.insert(header::IF_NONE_MATCH, etag);
+            }
+            if let Some(lm) = c
+                .last_modified
+                .as_deref()
+                .and_then(|v| HeaderValue::from_str(v).ok())
+            {
+                headers.insert(header::IF_MODIFIED_SINCE, lm);
+            }
+        }
+        let Some(mut resp) = self.send(url, headers, true)? else {
+            return Ok(None);
+        };
+        let text_header = |name: header::HeaderName| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let cache_control = text_header(header::CACHE_CONTROL).unwrap_or_default();
+        let max_age = max_age(&cache_control);
+        if resp.status() == reqwest::StatusCode::NOT_MODIFIED
+            && let (Some(mut c), Some(body)) = (cached, cached_body)
+        {
+            c.fetched_at = now;
+            c.max_age = max_age.unwrap_or(c.max_age);
+            cache.set_ref("http", &key, &serde_json::to_string(&c)?)?;
+            return Ok(Some(Page {
+                body,
+                content_type: c.content_type,
+                url: c.url,
+            }));
+        }
+        let page_meta = (
+            text_header(header::CONTENT_TYPE).unwrap_or_default(),
+            text_header(header::ETAG),
+            text_header(header::LAST_MODIFIED),
+            resp.url().to_string(),
+        );
+        let mut body = Vec::new();
+        resp.read_to_end(&mut body)
+            .with_context(|| format!("GET {}: reading the body", redact(url)))?;
+        let (content_type, etag, last_modified, final_url) = page_meta;
+        if !cache_control.contains("no-store") {
+            let record = CachedPage {
+                body: cache.put_bytes(&body)?,
+                content_type: content_type.clone(),
+                url: final_url.clone(),
+                etag,
+                last_modified,
+                fetched_at: now,
+                max_age: max_age.unwrap_or(0),
+            };
+            cache.set_ref("http", &key, &serde_json::to_string(&record)?)?;
+        }
+        Ok(Some(Page {
+            body,
+            content_type,
+            url: final_url,
+        }))
     }
 
     /// Downloads `url` into the cache unless a blob with `sha256_hex` is already
@@ -120,24 +337,115 @@ impl Http {
         let mut resp = self.get(url)?;
         let mut writer = cache.blob_writer()?;
         std::io::copy(&mut resp, &mut writer)
-            .with_context(|| format!("GET {url}: reading the body"))?;
+            .with_context(|| format!("GET {}: reading the body", redact(url)))?;
         writer
             .commit_checked(Some(sha256_hex), check)
-            .with_context(|| format!("refusing {url}"))?;
+            .with_context(|| format!("refusing {}", redact(url)))?;
         Ok(FetchOutcome::Downloaded)
+    }
+
+    /// A seekable view of a remote file read with HTTP range requests, if the
+    /// server supports them (else `None`, and the caller downloads it whole).
+    pub fn ranged(&self, url: &str) -> Option<RangedFile<'_>> {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::RANGE, HeaderValue::from_static("bytes=0-0"));
+        let resp = self.send(url, headers, false).ok()??;
+        if resp.status() != reqwest::StatusCode::PARTIAL_CONTENT {
+            return None;
+        }
+        let total = resp
+            .headers()
+            .get(header::CONTENT_RANGE)?
+            .to_str()
+            .ok()?
+            .rsplit('/')
+            .next()?
+            .parse()
+            .ok()?;
+        Some(RangedFile {
+            http: self,
+            url: url.to_string(),
+            len: total,
+            pos: 0,
+            blocks: BTreeMap::new(),
+        })
+    }
+
+    fn range(&self, url: &str, start: u64, end: u64) -> io::Result<Vec<u8>> {
+        let mut headers = HeaderMap::new();
+        let value =
+            HeaderValue::from_str(&format!("bytes={start}-{end}")).map_err(io::Error::other)?;
+        headers.insert(header::RANGE, value);
+        let resp = self
+            .send(url, headers, false)
+            .map_err(|e| io::Error::other(format!("{e:#}")))?;
+        let mut resp = resp.ok_or_else(|| io::Error::other("range request: not found"))?;
+        if resp.status() != reqwest::StatusCode::PARTIAL_CONTENT {
+            return Err(io::Error::other("server ignored the range request"));
+        }
+        let mut body = Vec::new();
+        resp.read_to_end(&mut body)?;
+        Ok(body)
     }
 }
 
-pub struct Page {
-    pub body: Vec<u8>,
-    pub content_type: String,
-    pub url: String,
+/// `max-age=N` of a Cache-Control header (`no-cache` means 0).
+fn max_age(cache_control: &str) -> Option<u64> {
+    if cache_control.contains("no-cache") {
+        return Some(0);
+    }
+    cache_control
+        .split(',')
+        .find_map(|d| d.trim().strip_prefix("max-age=")?.trim().parse().ok())
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FetchOutcome {
-    Cached,
-    Downloaded,
+const RANGE_BLOCK: u64 = 64 * 1024;
+
+/// Read + Seek over HTTP ranges, fetching 64 KiB blocks on demand.
+pub struct RangedFile<'a> {
+    http: &'a Http,
+    url: String,
+    len: u64,
+    pos: u64,
+    blocks: BTreeMap<u64, Vec<u8>>,
+}
+
+impl Read for RangedFile<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos >= self.len || buf.is_empty() {
+            return Ok(0);
+        }
+        let block = self.pos / RANGE_BLOCK * RANGE_BLOCK;
+        if !self.blocks.contains_key(&block) {
+            let end = (block + RANGE_BLOCK).min(self.len) - 1;
+            let data = self.http.range(&self.url, block, end)?;
+            self.blocks.insert(block, data);
+        }
+        let data = &self.blocks[&block];
+        let offset = (self.pos - block) as usize;
+        let n = buf.len().min(data.len().saturating_sub(offset));
+        buf[..n].copy_from_slice(&data[offset..offset + n]);
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for RangedFile<'_> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let new = match to {
+            SeekFrom::Start(p) => p as i128,
+            SeekFrom::End(d) => self.len as i128 + d as i128,
+            SeekFrom::Current(d) => self.pos as i128 + d as i128,
+        };
+        if new < 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "seek before start",
+            ));
+        }
+        self.pos = new as u64;
+        Ok(self.pos)
+    }
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -149,4 +457,40 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_from_urls_and_netrc() {
+        let creds = Credentials::from_sources(
+            &["https://alice:s%40cret@private.example/simple".to_string()],
+            Some("machine other.example login bob password pw\ndefault login anon password x\n"),
+        );
+        assert_eq!(
+            creds.for_host("private.example"),
+            Some(("alice".into(), "s@cret".into()))
+        );
+        assert_eq!(
+            creds.for_host("other.example"),
+            Some(("bob".into(), "pw".into()))
+        );
+        assert_eq!(
+            creds.for_host("elsewhere.example"),
+            Some(("anon".into(), "x".into()))
+        );
+        assert_eq!(
+            redact("https://alice:secret@private.example/simple/"),
+            "https://private.example/simple/"
+        );
+    }
+
+    #[test]
+    fn cache_control() {
+        assert_eq!(max_age("max-age=600, public"), Some(600));
+        assert_eq!(max_age("no-cache"), Some(0));
+        assert_eq!(max_age(""), None);
+    }
 }

@@ -390,3 +390,125 @@ fn find_links_directory_and_no_index() {
     assert_eq!(pins, ["local-app==1.0", "local-dep==3.0"]);
     assert!(Path::new(r.pins[0].file.url.trim_start_matches("file://")).is_file());
 }
+
+/// Bytes that do not compress, so a wheel holding them is big on the wire.
+fn noise(len: usize) -> &'static [u8] {
+    let mut state: u64 = 0x9e3779b97f4a7c15;
+    let bytes: Vec<u8> = (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    Box::leak(bytes.into_boxed_slice())
+}
+
+#[test]
+fn metadata_is_read_with_range_requests_when_the_index_has_no_metadata_file() {
+    let mut size = 0;
+    let w = world(|idx| {
+        let mut big = WheelSpec::new("bigwheel", "1.0").requires(&["core"]);
+        big.extra_files = vec![("bigwheel/blob.bin", noise(3_000_000))];
+        size = idx.add(&big, Listing::default()).len();
+        idx.add(&WheelSpec::new("core", "1.0"), Listing::default());
+    });
+    assert_eq!(
+        w.pins("bigwheel\n", &glibc_amd64()),
+        ["bigwheel==1.0", "core==1.0"]
+    );
+    let served = w
+        .server
+        .stats
+        .body_bytes
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        w.server
+            .stats
+            .ranges
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0,
+        "no range request made"
+    );
+    assert!(
+        served < size / 4,
+        "served {served} bytes for a {size}-byte wheel"
+    );
+    // The whole wheel is still fetched, and hash-checked, when installing.
+    let resolution = w.resolve_for("bigwheel\n", &glibc_amd64()).unwrap();
+    w.index().download(&resolution.pins[0].file).unwrap();
+}
+
+#[test]
+fn index_pages_are_revalidated_and_metadata_is_not_fetched_again() {
+    let w = world(|idx| {
+        idx.add(
+            &WheelSpec::new("web", "1.0").requires(&["core"]),
+            Listing {
+                metadata_file: true,
+                ..Listing::default()
+            },
+        );
+        idx.add(&WheelSpec::new("core", "1.0"), Listing::default());
+    });
+    w.pins("web\n", &glibc_amd64());
+    let first = w.server.request_count();
+    w.pins("web\n", &glibc_amd64());
+    let second = w.server.request_count() - first;
+    let not_modified = w
+        .server
+        .stats
+        .not_modified
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(
+        second, 2,
+        "a warm resolution asks only for the two project pages"
+    );
+    assert_eq!(not_modified, 2, "and both are answered 304 Not Modified");
+}
+
+#[test]
+fn credentials_are_sent_and_never_recorded() {
+    let w = world(|idx| {
+        idx.add(&WheelSpec::new("private-pkg", "1.0"), Listing::default());
+    });
+    w.server.require_basic_auth("ci-bot", "s3cret");
+    let url = w.server.url.replace("http://", "http://ci-bot:s3cret@");
+    let config = IndexConfig {
+        index_urls: vec![format!("{url}/simple/")],
+        ..IndexConfig::default()
+    };
+    let http = Http::with_credentials(pypack::http::Credentials::from_sources(
+        &config.index_urls,
+        None,
+    ))
+    .unwrap();
+    let index = Index::new(&http, &w.cache, config);
+    let resolution = resolve(&index, &glibc_amd64(), &w.input("private-pkg\n")).unwrap();
+    let file = &resolution.pins[0].file;
+    assert!(
+        !file.url.contains("s3cret") && !file.url.contains("ci-bot"),
+        "{}",
+        file.url
+    );
+    index.download(file).unwrap();
+
+    let anonymous = w.index();
+    let err = format!("{:#}", anonymous.files("private-pkg").unwrap_err());
+    assert!(
+        err.contains("401") && err.contains("credentials") && !err.contains("s3cret"),
+        "{err}"
+    );
+}
+
+#[test]
+fn direct_wheel_paths_are_installed_as_given() {
+    let w = world(|idx| {
+        idx.add(&WheelSpec::new("core", "2.0"), Listing::default());
+    });
+    let local = WheelSpec::new("localpkg", "0.3").requires(&["core>=2"]);
+    std::fs::write(w.dir.join(local.filename()), local.build()).unwrap();
+    let pins = w.pins(&format!("./{}\n", local.filename()), &glibc_amd64());
+    assert_eq!(pins, ["core==2.0", "localpkg==0.3"]);
+}

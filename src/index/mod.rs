@@ -74,7 +74,7 @@ impl<'a> Index<'a> {
             let url = format!("{base}{name}/");
             let Some(page) = self
                 .http
-                .get_page(&url, SIMPLE_ACCEPT)
+                .get_page(self.cache, &url, SIMPLE_ACCEPT)
                 .with_context(|| format!("looking up {name}"))?
             else {
                 continue; // the index does not have the project
@@ -107,7 +107,7 @@ impl<'a> Index<'a> {
             if location.starts_with("http://") || location.starts_with("https://") {
                 let page = self
                     .http
-                    .get_page(location, "text/html")?
+                    .get_page(self.cache, location, "text/html")?
                     .with_context(|| format!("find-links page {location} not found"))?;
                 files.extend(simple::parse_html(
                     &String::from_utf8_lossy(&page.body),
@@ -139,10 +139,16 @@ impl<'a> Index<'a> {
                 let bytes = self.fetch_small(&url, hash.as_deref(), file.sha256.as_deref())?;
                 String::from_utf8_lossy(&bytes).into_owned()
             }
-            None => {
-                let hex = self.download(file)?;
-                read_wheel_metadata(&self.cache.blob_path(&hex), &file.filename)?
-            }
+            None => match self.peek_metadata(file) {
+                Some(text) => text,
+                None => {
+                    let hex = self.download(file)?;
+                    read_wheel_metadata(
+                        std::fs::File::open(self.cache.blob_path(&hex))?,
+                        &file.filename,
+                    )?
+                }
+            },
         };
         let parsed = Arc::new(
             metadata::parse(&text).with_context(|| format!("metadata of {}", file.filename))?,
@@ -152,6 +158,32 @@ impl<'a> Index<'a> {
             .unwrap()
             .insert(file.url.clone(), parsed.clone());
         Ok(parsed)
+    }
+
+    /// METADATA read from a remote wheel with range requests (the zip's
+    /// directory and one member), sparing the whole download; cached under
+    /// the wheel's hash. `None` when the file is cached already, local, or the
+    /// server does not do ranges.
+    fn peek_metadata(&self, file: &DistFile) -> Option<String> {
+        let key = file.sha256.as_ref().map(|h| format!("{h}.metadata"));
+        if let Some(hex) = key.as_ref().and_then(|k| self.cache.get_ref("metadata", k))
+            && let Ok(bytes) = self.cache.read_blob(hex.trim())
+        {
+            return Some(String::from_utf8_lossy(&bytes).into_owned());
+        }
+        if file.sha256.as_ref().is_some_and(|h| self.cache.has_blob(h))
+            || !file.url.starts_with("http")
+        {
+            return None;
+        }
+        let remote = self.http.ranged(&file.url)?;
+        let text = read_wheel_metadata(remote, &file.filename).ok()?;
+        if let Some(key) = key
+            && let Ok(hex) = self.cache.put_bytes(text.as_bytes())
+        {
+            let _ = self.cache.set_ref("metadata", &key, &hex);
+        }
+        Some(text)
     }
 
     /// A metadata file, cached under the wheel's own hash so a warm run makes
@@ -251,8 +283,7 @@ fn dir_files(dir: &Path) -> Result<Vec<DistFile>> {
 }
 
 /// `{name}-{version}.dist-info/METADATA` from a wheel file.
-pub fn read_wheel_metadata(path: &Path, filename: &str) -> Result<String> {
-    let file = std::fs::File::open(path)?;
+pub fn read_wheel_metadata(file: impl Read + std::io::Seek, filename: &str) -> Result<String> {
     let mut zip = zip::ZipArchive::new(file)
         .with_context(|| format!("{filename} is not a valid wheel (zip)"))?;
     let name = (0..zip.len())

@@ -194,12 +194,17 @@ fn unescape(text: &str) -> String {
 }
 
 /// Resolves `href` against `base` (absolute URL, path-absolute, or relative).
+/// User info is dropped: credentials are added per host when fetching, and
+/// must never end up in a lock file.
 pub fn join_url(base: &str, href: &str) -> Result<String> {
-    let base = url::Url::parse(base).with_context(|| format!("'{base}' is not a URL"))?;
-    Ok(base
+    let base = url::Url::parse(base)
+        .with_context(|| format!("'{}' is not a URL", crate::http::redact(base)))?;
+    let mut joined = base
         .join(href)
-        .with_context(|| format!("cannot resolve link '{href}'"))?
-        .to_string())
+        .with_context(|| format!("cannot resolve link '{href}'"))?;
+    let _ = joined.set_username("");
+    let _ = joined.set_password(None);
+    Ok(joined.to_string())
 }
 
 #[cfg(test)]
@@ -213,7 +218,7 @@ mod tests {
              "hashes":{"sha256":"ABC"},"requires-python":">=3.8","core-metadata":{"sha256":"def"},"size":10},
             {"filename":"demo-0.9.tar.gz","url":"https://files.example/demo-0.9.tar.gz","hashes":{},"yanked":"broken"},
             {"filename":"demo-0.8-py3-none-any.whl","url":"x.whl","hashes":{},"dist-info-metadata":true,"yanked":false}]}"#;
-        let files = parse_json(body, "http://idx.example/simple/demo/").unwrap();
+        let files = parse_json(body, "http://user:pw@idx.example/simple/demo/").unwrap();
         assert_eq!(
             files[0].url,
             "http://idx.example/files/demo-1.0-py3-none-any.whl"

@@ -57,8 +57,25 @@ pub fn check(request: &LockRequest) -> Result<bool> {
     Ok(recorded == inputs_digest(&sources, &request.flags, request.pre, &request.target)?)
 }
 
+/// A client that sends the credentials in the index URLs and `~/.netrc`
+/// (or `$NETRC`) to the hosts they name.
+fn authenticated(config: &crate::index::IndexConfig, request: &LockRequest) -> Result<Http> {
+    let netrc_path = (request.env)("NETRC")
+        .map(PathBuf::from)
+        .or_else(|| request.home.as_ref().map(|h| h.join(".netrc")));
+    let netrc = netrc_path.and_then(|p| std::fs::read_to_string(p).ok());
+    let urls: Vec<String> = config
+        .index_urls
+        .iter()
+        .chain(&config.find_links)
+        .cloned()
+        .collect();
+    let credentials = crate::http::Credentials::from_sources(&urls, netrc.as_deref());
+    Http::with_credentials(credentials)
+}
+
 /// Resolves the app's requirements for the target and writes `pylock.toml`.
-pub fn lock_app(request: &LockRequest, cache: &Cache, http: &Http) -> Result<Locked> {
+pub fn lock_app(request: &LockRequest, cache: &Cache) -> Result<Locked> {
     let (set, sources) = crate::project::read_requirements(request.app_dir, request.env)?;
     let inputs = inputs_digest(&sources, &request.flags, request.pre, &request.target)?;
     // Command-line flags win over the requirements file's own options.
@@ -87,7 +104,8 @@ pub fn lock_app(request: &LockRequest, cache: &Cache, http: &Http) -> Result<Loc
         system_root: PathBuf::from("/"),
     };
     let config = resolve_config(settings, &host)?;
-    let index = Index::new(http, cache, config);
+    let http = authenticated(&config, request)?;
+    let index = Index::new(&http, cache, config);
     let input = ResolveInput {
         requirements: set.requirements,
         constraints: set.constraints,

@@ -11,45 +11,87 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Serves the files under `root` at `http://127.0.0.1:PORT/` until dropped.
+/// Serves the files under `root` at `http://127.0.0.1:PORT/` until dropped,
+/// with ETag revalidation, byte ranges, optional basic auth, and counters.
 pub struct FileServer {
     pub url: String,
-    pub requests: Arc<AtomicUsize>,
+    pub stats: Arc<ServerStats>,
+}
+
+#[derive(Default)]
+pub struct ServerStats {
+    pub requests: AtomicUsize,
+    pub not_modified: AtomicUsize,
+    pub ranges: AtomicUsize,
+    pub body_bytes: AtomicUsize,
+    /// `Authorization` header value every request must carry, if set.
+    pub required_auth: std::sync::Mutex<Option<String>>,
 }
 
 impl FileServer {
     pub fn start(root: &Path) -> FileServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let requests = Arc::new(AtomicUsize::new(0));
+        let stats = Arc::new(ServerStats::default());
         let root = root.to_path_buf();
-        let counter = requests.clone();
+        let shared = stats.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let root = root.clone();
-                counter.fetch_add(1, Ordering::Relaxed);
-                std::thread::spawn(move || serve(stream, &root));
+                let stats = shared.clone();
+                stats.requests.fetch_add(1, Ordering::Relaxed);
+                std::thread::spawn(move || serve(stream, &root, &stats));
             }
         });
-        FileServer { url, requests }
+        FileServer { url, stats }
     }
 
     pub fn request_count(&self) -> usize {
-        self.requests.load(Ordering::Relaxed)
+        self.stats.requests.load(Ordering::Relaxed)
+    }
+
+    /// Require HTTP basic auth with `user:password` from now on.
+    pub fn require_basic_auth(&self, user: &str, password: &str) {
+        use base64::Engine as _;
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        *self.stats.required_auth.lock().unwrap() = Some(format!("Basic {token}"));
     }
 }
 
-fn serve(mut stream: TcpStream, root: &Path) {
+fn serve(stream: TcpStream, root: &Path, stats: &ServerStats) {
     let mut line = String::new();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     if reader.read_line(&mut line).is_err() {
         return;
     }
+    let mut headers = std::collections::HashMap::new();
     loop {
         let mut header = String::new();
         if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
             break;
         }
+        if let Some((k, v)) = header.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+    }
+    let respond = |mut stream: TcpStream, status: &str, extra: &str, body: &[u8]| {
+        let head = format!(
+            "HTTP/1.1 {status}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        stats.body_bytes.fetch_add(body.len(), Ordering::Relaxed);
+        let _ = stream.write_all(head.as_bytes());
+        let _ = stream.write_all(body);
+    };
+    if let Some(required) = stats.required_auth.lock().unwrap().clone()
+        && headers.get("authorization") != Some(&required)
+    {
+        return respond(
+            stream,
+            "401 Unauthorized",
+            "WWW-Authenticate: Basic realm=\"test\"\r\n",
+            b"",
+        );
     }
     let path = line
         .split_whitespace()
@@ -69,19 +111,36 @@ fn serve(mut stream: TcpStream, root: &Path) {
             content_type = "text/html";
         }
     }
-    let response = match (path.contains(".."), std::fs::read(&file)) {
-        (false, Ok(body)) => {
-            let mut r = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            )
-            .into_bytes();
-            r.extend(body);
-            r
-        }
-        _ => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+    let body = match (path.contains(".."), std::fs::read(&file)) {
+        (false, Ok(body)) => body,
+        _ => return respond(stream, "404 Not Found", "", b""),
     };
-    let _ = stream.write_all(&response);
+    let etag = format!("\"{}\"", &sha256(&body)[..16]);
+    if headers.get("if-none-match") == Some(&etag) {
+        stats.not_modified.fetch_add(1, Ordering::Relaxed);
+        return respond(
+            stream,
+            "304 Not Modified",
+            &format!("ETag: {etag}\r\n"),
+            b"",
+        );
+    }
+    if let Some(range) = headers.get("range").and_then(|r| r.strip_prefix("bytes="))
+        && let Some((start, end)) = range.split_once('-')
+        && let (Ok(start), Ok(end)) = (start.parse::<usize>(), end.parse::<usize>())
+        && start < body.len()
+    {
+        stats.ranges.fetch_add(1, Ordering::Relaxed);
+        let end = end.min(body.len() - 1);
+        let extra = format!(
+            "Content-Range: bytes {start}-{end}/{}\r\nAccept-Ranges: bytes\r\n",
+            body.len()
+        );
+        return respond(stream, "206 Partial Content", &extra, &body[start..=end]);
+    }
+    let extra =
+        format!("Content-Type: {content_type}\r\nETag: {etag}\r\nCache-Control: max-age=0\r\n");
+    respond(stream, "200 OK", &extra, &body);
 }
 
 /// A file in a fixture package: tar member name and content (None = directory).
