@@ -51,6 +51,9 @@ struct LockArgs {
     /// Do not resolve: fail unless pylock.toml is up to date with the requirements.
     #[arg(long)]
     locked: bool,
+    /// Include this optional-dependencies group of pyproject.toml (repeatable).
+    #[arg(long, value_name = "GROUP")]
+    extra: Vec<String>,
 }
 
 #[derive(Args)]
@@ -206,6 +209,7 @@ fn lock(cli: &Cli, args: &LockArgs) -> Result<()> {
         target,
         flags: args.index.settings(),
         pre: args.pre,
+        extras: args.extra.clone(),
         env: &env,
         home: std::env::var_os("HOME").map(PathBuf::from),
     };

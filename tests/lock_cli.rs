@@ -170,3 +170,28 @@ fn bad_requirements_name_file_and_line_and_write_nothing() {
     assert!(stderr(&out).contains("no-such-thing"), "{}", stderr(&out));
     assert_eq!(files_under(&s.work.join("app")), ["requirements.txt"]);
 }
+
+#[test]
+fn pyproject_dependencies_and_optional_groups() {
+    let s = setup();
+    fs::write(
+        s.work.join("app/pyproject.toml"),
+        "[project]\nname = \"app\"\ndependencies = [\"helper\"]\n[project.optional-dependencies]\nweb = [\"webapp-kit\"]\n",
+    )
+    .unwrap();
+    assert!(s.lock(&[]).status.success());
+    let lock = fs::read_to_string(s.work.join("app/pylock.toml")).unwrap();
+    assert!(
+        lock.contains("name = \"helper\"") && !lock.contains("webapp-kit"),
+        "{lock}"
+    );
+    assert!(s.lock(&["--extra", "web"]).status.success());
+    let lock = fs::read_to_string(s.work.join("app/pylock.toml")).unwrap();
+    assert!(lock.contains("name = \"webapp-kit\""), "{lock}");
+    let out = s.lock(&["--extra", "nope"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no optional-dependencies group 'nope'")
+            && stderr(&out).contains("web")
+    );
+}

@@ -16,6 +16,8 @@ pub struct LockRequest<'a> {
     pub target: Target,
     pub flags: IndexSettings,
     pub pre: bool,
+    /// Optional-dependency groups of pyproject.toml to include.
+    pub extras: Vec<String>,
     pub env: &'a dyn Fn(&str) -> Option<String>,
     pub home: Option<PathBuf>,
 }
@@ -27,34 +29,30 @@ pub struct Locked {
 }
 
 /// The digest a lock records: requirement files, index settings and target.
-fn inputs_digest(
-    sources: &[PathBuf],
-    flags: &IndexSettings,
-    pre: bool,
-    target: &Target,
-) -> Result<String> {
-    let mut text = format!("target {target}\npre {pre}\nflags {flags:?}\n");
+fn inputs_digest(sources: &[PathBuf], request: &LockRequest) -> Result<String> {
+    let mut text = format!(
+        "target {}\npre {}\nextras {:?}\nflags {:?}\n",
+        request.target, request.pre, request.extras, request.flags
+    );
     for path in sources {
         let content =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        text.push_str(&format!(
-            "{} {}\n",
-            path.file_name().unwrap_or_default().to_string_lossy(),
-            sha256_hex(&content)
-        ));
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        text.push_str(&format!("{name} {}\n", sha256_hex(&content)));
     }
     Ok(sha256_hex(text.as_bytes()))
 }
 
 /// Whether `app_dir/pylock.toml` exists and was made from the current inputs.
 pub fn check(request: &LockRequest) -> Result<bool> {
-    let (_, sources) = crate::project::read_requirements(request.app_dir, request.env)?;
+    let (_, sources) =
+        crate::project::read_requirements(request.app_dir, &request.extras, request.env)?;
     let path = request.app_dir.join("pylock.toml");
     let Ok(text) = std::fs::read_to_string(&path) else {
         return Ok(false);
     };
     let (_, recorded) = lock::from_toml(&text, &request.target, &path.display().to_string())?;
-    Ok(recorded == inputs_digest(&sources, &request.flags, request.pre, &request.target)?)
+    Ok(recorded == inputs_digest(&sources, request)?)
 }
 
 /// A client that sends the credentials in the index URLs and `~/.netrc`
@@ -76,8 +74,9 @@ fn authenticated(config: &crate::index::IndexConfig, request: &LockRequest) -> R
 
 /// Resolves the app's requirements for the target and writes `pylock.toml`.
 pub fn lock_app(request: &LockRequest, cache: &Cache) -> Result<Locked> {
-    let (set, sources) = crate::project::read_requirements(request.app_dir, request.env)?;
-    let inputs = inputs_digest(&sources, &request.flags, request.pre, &request.target)?;
+    let (set, sources) =
+        crate::project::read_requirements(request.app_dir, &request.extras, request.env)?;
+    let inputs = inputs_digest(&sources, request)?;
     // Command-line flags win over the requirements file's own options.
     let settings = IndexSettings {
         index_url: request
