@@ -8,6 +8,7 @@ use pypack::http::Http;
 use pypack::index::IndexSettings;
 use pypack::oci::{self, Output};
 use pypack::platform::Platform;
+use pypack::project::plan::{Overrides, recipe_for};
 use pypack::resolve::app::{self, LockRequest};
 use std::path::PathBuf;
 
@@ -35,6 +36,47 @@ enum Command {
     Base(BaseCommand),
     /// Resolve an app's requirements for the image and write APP/pylock.toml.
     Lock(Box<LockArgs>),
+    /// Build an image of a Python app directory.
+    Build(Box<BuildArgs>),
+}
+
+#[derive(Args)]
+struct BuildArgs {
+    /// The app directory.
+    app: PathBuf,
+    #[command(flatten)]
+    base: BaseArgs,
+    #[command(flatten)]
+    index: IndexArgs,
+    /// The command to run, e.g. "gunicorn app:app" (default: detected).
+    #[arg(long)]
+    cmd: Option<String>,
+    /// The port the app listens on (default: detected, else 8000).
+    #[arg(long)]
+    port: Option<String>,
+    /// Run as root instead of nonroot (65532).
+    #[arg(long)]
+    root: bool,
+    /// Allow pre-releases.
+    #[arg(long)]
+    pre: bool,
+    /// Include this optional-dependencies group of pyproject.toml (repeatable).
+    #[arg(long, value_name = "GROUP")]
+    extra: Vec<String>,
+    /// Install exactly APP/pylock.toml; fail if it is missing or stale.
+    #[arg(long)]
+    locked: bool,
+    #[command(flatten)]
+    output: OutputArgs,
+    /// Load the image into a container engine (podman or docker).
+    #[arg(long, conflicts_with_all = ["output", "archive"])]
+    load: bool,
+    /// Engine for --load (default: podman if installed, else docker).
+    #[arg(long, value_name = "podman|docker")]
+    engine: Option<String>,
+    /// Print one JSON summary on stdout instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -103,9 +145,13 @@ struct BaseBuildArgs {
 /// Which base to build or read the target from, and where its packages come from.
 #[derive(Args)]
 struct BaseArgs {
-    /// Built-in recipe name (see `pypack base list`) or path of a recipe file.
-    #[arg(long, default_value = "debian12")]
-    recipe: String,
+    /// Built-in recipe name (see `pypack base list`) or path of a recipe file
+    /// [default: debian12, or what the app's Python version asks for].
+    #[arg(long)]
+    recipe: Option<String>,
+    /// Python version of the image (3.11 → debian12, 3.13 → debian13).
+    #[arg(long, conflicts_with = "recipe")]
+    python: Option<String>,
     /// Target platform.
     #[arg(long, default_value = "linux/amd64")]
     platform: String,
@@ -127,8 +173,24 @@ struct BaseArgs {
 }
 
 impl BaseArgs {
+    /// The recipe named by --recipe/--python, else `debian12`.
     fn options(&self, quiet: bool) -> Result<(Recipe, BaseOptions)> {
-        let recipe = Recipe::load(&self.recipe)?;
+        let name = match (&self.recipe, &self.python) {
+            (Some(r), _) => r.clone(),
+            (None, Some(v)) => {
+                let overrides = Overrides {
+                    python: Some(v.clone()),
+                    ..Overrides::default()
+                };
+                recipe_for(std::path::Path::new("."), &overrides)?.value
+            }
+            (None, None) => "debian12".into(),
+        };
+        self.options_for(&name, quiet)
+    }
+
+    fn options_for(&self, recipe: &str, quiet: bool) -> Result<(Recipe, BaseOptions)> {
+        let recipe = Recipe::load(recipe)?;
         let options = BaseOptions {
             platform: Platform::parse(&self.platform)?,
             debian_mirror: self.debian_mirror.clone(),
@@ -195,11 +257,18 @@ pub fn run() -> Result<()> {
         }
         Command::Base(BaseCommand::Build(args)) => base_build(&cli, args),
         Command::Lock(args) => lock(&cli, args),
+        Command::Build(args) => build(&cli, args),
     }
 }
 
 fn lock(cli: &Cli, args: &LockArgs) -> Result<()> {
-    let (recipe, options) = args.base.options(cli.quiet)?;
+    let overrides = Overrides {
+        python: args.base.python.clone(),
+        recipe: args.base.recipe.clone(),
+        ..Overrides::default()
+    };
+    let decided = recipe_for(&args.app, &overrides)?;
+    let (recipe, options) = args.base.options_for(&decided.value, cli.quiet)?;
     let cache = Cache::open(cli.cache_dir.as_deref())?;
     let http = Http::new()?;
     let target = base::build(&recipe, &options, &cache, &http)?.target()?;
@@ -284,4 +353,204 @@ fn check_tag(tag: &str) -> Result<()> {
         bail!("'{tag}' is not a valid image name: use lower-case NAME[:TAG], e.g. myapp:1.0");
     }
     Ok(())
+}
+
+fn build(cli: &Cli, args: &BuildArgs) -> Result<()> {
+    let (_, base_options) = args.base.options_for("debian12", cli.quiet || args.json)?;
+    let name_hint = args
+        .app
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().to_lowercase()))
+        .unwrap_or_else(|| "app".into());
+    let tag = args
+        .output
+        .tag
+        .clone()
+        .unwrap_or_else(|| image_name(&name_hint));
+    check_tag(&tag)?;
+    let destination = build_destination(args, &tag)?;
+    if let Destination::Write(output) = &destination {
+        output.check_destination()?;
+    }
+    let cache = Cache::open(cli.cache_dir.as_deref())?;
+    let env = |name: &str| std::env::var(name).ok();
+    let request = pypack::build::BuildRequest {
+        app_dir: &args.app,
+        overrides: Overrides {
+            python: args.base.python.clone(),
+            recipe: args.base.recipe.clone(),
+            cmd: args.cmd.clone(),
+            port: args.port.clone(),
+        },
+        base: base_options,
+        index: args.index.settings(),
+        pre: args.pre,
+        extras: args.extra.clone(),
+        locked: args.locked,
+        as_root: args.root,
+        env: &env,
+        home: std::env::var_os("HOME").map(PathBuf::from),
+    };
+    let report = pypack::build::build(&request, &cache)?;
+    let went = match &destination {
+        Destination::Write(output) => {
+            oci::write_output(&cache, &report.image, output, Some(&tag))?;
+            output.describe()
+        }
+        Destination::Load(engine) => {
+            load_into(engine, &cache, &report.image, &tag)?;
+            format!("loaded into {engine} as {}", oci::layout::full_tag(&tag))
+        }
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json_summary(&report, &tag, &went))?
+        );
+        return Ok(());
+    }
+    let plan = &report.plan;
+    if !cli.quiet {
+        eprintln!("base:     {} ({})", plan.recipe.value, plan.recipe.rule);
+        eprintln!("command:  {} ({})", plan.cmd.value.join(" "), plan.cmd.rule);
+        eprintln!("port:     {} ({})", plan.port.value, plan.port.rule);
+        let source = match report.pin_source {
+            app::PinSource::LockFile => "pylock.toml",
+            app::PinSource::Cached => "cached resolution",
+            app::PinSource::Resolved => "resolved now",
+        };
+        eprintln!("packages: {} ({source})", report.pins.len());
+        for layer in &report.layers {
+            let state = if layer.reused { "reused" } else { "built" };
+            eprintln!(
+                "layer:    {} {:.1} MB ({state}: {})",
+                &layer.blob.digest[..19],
+                layer.blob.uncompressed_size as f64 / 1e6,
+                layer.what
+            );
+        }
+    }
+    println!(
+        "{} {} {:.1} MB → {went}",
+        oci::layout::full_tag(&tag),
+        report.image.manifest_digest,
+        report.uncompressed_size() as f64 / 1e6
+    );
+    Ok(())
+}
+
+enum Destination {
+    Write(Output),
+    Load(String),
+}
+
+/// --output / --archive / --load; with none, load into an engine if one is
+/// installed, else write a layout under ./dist/.
+fn build_destination(args: &BuildArgs, tag: &str) -> Result<Destination> {
+    if args.output.output.is_some() || args.output.archive.is_some() {
+        return Ok(Destination::Write(args.output.resolve(PathBuf::new())));
+    }
+    let engine = match &args.engine {
+        Some(e) if e == "podman" || e == "docker" => Some(e.clone()),
+        Some(e) => bail!("--engine '{e}' is not supported; use podman or docker"),
+        None => ["podman", "docker"]
+            .iter()
+            .find(|e| engine_works(e))
+            .map(|e| e.to_string()),
+    };
+    match engine {
+        Some(engine) => Ok(Destination::Load(engine)),
+        None if args.load => bail!(
+            "--load needs podman or docker on PATH; install one, or write with --output DIR / --archive FILE"
+        ),
+        None => {
+            let name = tag
+                .rsplit('/')
+                .next()
+                .unwrap_or(tag)
+                .split(':')
+                .next()
+                .unwrap_or(tag);
+            std::fs::create_dir_all("dist")?;
+            Ok(Destination::Write(Output::Layout(
+                PathBuf::from("dist").join(name),
+            )))
+        }
+    }
+}
+
+fn engine_works(engine: &str) -> bool {
+    std::process::Command::new(engine)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Writes a docker-archive beside the cache and has the engine load it.
+fn load_into(engine: &str, cache: &Cache, image: &pypack::oci::Image, tag: &str) -> Result<()> {
+    let dir = tempfile::tempdir_in(cache.root().join("tmp"))?;
+    let archive = dir.path().join("image.tar");
+    oci::write_output(
+        cache,
+        image,
+        &Output::DockerArchive(archive.clone()),
+        Some(tag),
+    )?;
+    let out = std::process::Command::new(engine)
+        .arg("load")
+        .arg("-i")
+        .arg(&archive)
+        .output()?;
+    if !out.status.success() {
+        bail!(
+            "{engine} load failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// A valid image name from a directory name: lower case, other characters → '-'.
+fn image_name(dir: &str) -> String {
+    let cleaned: String = dir
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let cleaned = cleaned
+        .trim_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_string();
+    if cleaned.is_empty() {
+        "app".into()
+    } else {
+        cleaned
+    }
+}
+
+fn json_summary(report: &pypack::build::BuildReport, tag: &str, went: &str) -> serde_json::Value {
+    let plan = &report.plan;
+    serde_json::json!({
+        "image": oci::layout::full_tag(tag),
+        "digest": report.image.manifest_digest,
+        "platform": report.image.platform.to_string(),
+        "uncompressed_size": report.uncompressed_size(),
+        "compressed_size": report.image.compressed_size(),
+        "destination": went,
+        "base": {"recipe": plan.recipe.value, "rule": plan.recipe.rule, "digest": report.base.image.manifest_digest},
+        "command": {"argv": plan.cmd.value, "rule": plan.cmd.rule},
+        "port": {"value": plan.port.value, "rule": plan.port.rule},
+        "layers": report.layers.iter().map(|l| serde_json::json!({
+            "digest": l.blob.digest, "size": l.blob.size, "uncompressed_size": l.blob.uncompressed_size,
+            "what": l.what, "reused": l.reused,
+        })).collect::<Vec<_>>(),
+        "packages": report.pins.iter().map(|p| serde_json::json!({"name": p.name, "version": p.version.to_string()})).collect::<Vec<_>>(),
+    })
 }

@@ -5,9 +5,11 @@
 //! folder); the `pypack` binary is a thin clap layer over it.
 
 pub mod base;
+pub mod build;
 pub mod cache;
 pub mod debian;
 pub mod digest;
+pub mod glob;
 pub mod http;
 pub mod index;
 pub mod oci;

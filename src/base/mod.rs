@@ -1,7 +1,6 @@
 //! Base images built from Debian packages: recipe → verified indexes →
 //! dependency closure → verified `.deb`s → root filesystem → one layer.
 
-mod glob;
 pub mod recipe;
 pub mod rootfs;
 

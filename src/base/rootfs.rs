@@ -2,9 +2,9 @@
 //! maintainer scripts would have made (CA bundle, dpkg status), the recipe's
 //! additions and removals, and every parent directory present.
 
-use super::glob;
 use super::recipe::Recipe;
 use crate::debian::packages::Package;
+use crate::glob;
 use crate::oci::layer::{Entry, EntryKind, check_entry_path};
 use anyhow::{Context, Result};
 use std::collections::BTreeMap;

@@ -10,7 +10,10 @@ use std::str::FromStr;
 #[derive(Debug, Clone, Default)]
 pub struct Pyproject {
     pub name: Option<String>,
+    pub version: Option<String>,
     pub requires_python: Option<String>,
+    /// Names of `[project.scripts]` entries.
+    pub scripts: Vec<String>,
     pub dependencies: Vec<SourcedRequirement>,
     pub optional: BTreeMap<String, Vec<SourcedRequirement>>,
     /// `[tool.pypack]`, kept raw for the project module to read.
@@ -37,6 +40,15 @@ pub fn read(path: &Path) -> Result<Pyproject> {
         .get("name")
         .and_then(|v| v.as_str())
         .map(str::to_string);
+    out.version = project
+        .get("version")
+        .and_then(|v| v.as_str())
+        .map(str::to_string);
+    out.scripts = project
+        .get("scripts")
+        .and_then(|v| v.as_table())
+        .map(|t| t.keys().cloned().collect())
+        .unwrap_or_default();
     out.requires_python = project
         .get("requires-python")
         .and_then(|v| v.as_str())

@@ -1,14 +1,14 @@
 //! Locking an app: its requirements, the index settings, and the base's
 //! target in; a `pylock.toml` out.
 
-use super::{ResolveInput, lock, resolve};
+use super::{Pin, ResolveInput, lock, resolve};
 use crate::cache::Cache;
 use crate::digest::sha256_hex;
 use crate::http::Http;
 use crate::index::config::{Host, resolve_config};
 use crate::index::{Index, IndexSettings};
 use crate::python::Target;
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 
 pub struct LockRequest<'a> {
@@ -73,28 +73,22 @@ fn authenticated(config: &crate::index::IndexConfig, request: &LockRequest) -> R
 }
 
 /// Resolves the app's requirements for the target and writes `pylock.toml`.
-pub fn lock_app(request: &LockRequest, cache: &Cache) -> Result<Locked> {
+/// Resolves the app's requirements for the target; returns the lock text
+/// and the pins read back from it (so every pin has its sha256).
+pub fn resolve_lock(request: &LockRequest, cache: &Cache) -> Result<(String, Vec<Pin>)> {
     let (set, sources) =
         crate::project::read_requirements(request.app_dir, &request.extras, request.env)?;
     let inputs = inputs_digest(&sources, request)?;
     // Command-line flags win over the requirements file's own options.
+    let flags = &request.flags;
     let settings = IndexSettings {
-        index_url: request
-            .flags
-            .index_url
-            .clone()
-            .or(set.index.index_url.clone()),
-        extra_index_urls: request
-            .flags
+        index_url: flags.index_url.clone().or(set.index.index_url.clone()),
+        extra_index_urls: flags
             .extra_index_urls
             .clone()
             .or(set.index.extra_index_urls.clone()),
-        find_links: request
-            .flags
-            .find_links
-            .clone()
-            .or(set.index.find_links.clone()),
-        no_index: request.flags.no_index.or(set.index.no_index),
+        find_links: flags.find_links.clone().or(set.index.find_links.clone()),
+        no_index: flags.no_index.or(set.index.no_index),
     };
     let host = Host {
         env: request.env,
@@ -118,6 +112,13 @@ pub fn lock_app(request: &LockRequest, cache: &Cache) -> Result<Locked> {
         Some(h) => Ok(h.clone()),
         None => index.download(file),
     })?;
+    let (pins, _) = lock::from_toml(&text, &request.target, "the new lock")?;
+    Ok((text, pins))
+}
+
+/// Resolves and writes `app_dir/pylock.toml` (atomically).
+pub fn lock_app(request: &LockRequest, cache: &Cache) -> Result<Locked> {
+    let (text, pins) = resolve_lock(request, cache)?;
     let path = request.app_dir.join("pylock.toml");
     let previous = std::fs::read_to_string(&path).ok();
     let mut tmp = tempfile::NamedTempFile::new_in(request.app_dir)?;
@@ -127,11 +128,68 @@ pub fn lock_app(request: &LockRequest, cache: &Cache) -> Result<Locked> {
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(Locked {
         up_to_date: previous.as_deref() == Some(text.as_str()),
-        packages: resolution
-            .pins
+        packages: pins
             .iter()
             .map(|p| (p.name.clone(), p.version.to_string()))
             .collect(),
         path,
     })
+}
+
+/// Where a build's pins came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinSource {
+    /// The app's own, up-to-date `pylock.toml`: no index was asked.
+    LockFile,
+    /// A resolution of the same inputs kept in the cache: no index was asked.
+    Cached,
+    /// Resolved now.
+    Resolved,
+}
+
+/// The pins a build installs: the app's `pylock.toml` when it matches the
+/// inputs, else a cached resolution of the same inputs, else a new one
+/// (kept in the cache, not written into the app). With `locked`, only an
+/// up-to-date `pylock.toml` will do.
+pub fn pins_for_build(
+    request: &LockRequest,
+    cache: &Cache,
+    locked: bool,
+) -> Result<(Vec<Pin>, PinSource)> {
+    let (_, sources) =
+        crate::project::read_requirements(request.app_dir, &request.extras, request.env)?;
+    let inputs = inputs_digest(&sources, request)?;
+    let path = request.app_dir.join("pylock.toml");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let why = match lock::from_toml(&text, &request.target, &path.display().to_string()) {
+            Ok((pins, recorded)) if recorded == inputs => return Ok((pins, PinSource::LockFile)),
+            Ok(_) => "it is stale for the current requirements".to_string(),
+            Err(e) => format!("{e:#}"),
+        };
+        if locked {
+            bail!(
+                "--locked: {} cannot be used: {why}; run `pypack lock {}`",
+                path.display(),
+                request.app_dir.display()
+            );
+        }
+        eprintln!(
+            "warning: not using {}: {why}; resolving again (`pypack lock` updates it)",
+            path.display()
+        );
+    } else if locked {
+        bail!(
+            "--locked needs {}; create it with `pypack lock {}`",
+            path.display(),
+            request.app_dir.display()
+        );
+    }
+    if let Some(text) = cache.get_ref("resolution", &inputs)
+        && let Ok((pins, _)) = lock::from_toml(&text, &request.target, "cached resolution")
+    {
+        return Ok((pins, PinSource::Cached));
+    }
+    let (text, pins) = resolve_lock(request, cache)?;
+    cache.set_ref("resolution", &inputs, &text)?;
+    Ok((pins, PinSource::Resolved))
 }

@@ -1,4 +1,4 @@
-//! Path globs for recipe drop/keep lists: `*` matches within one path part,
+//! Path globs (recipe drop/keep lists, `.dockerignore`, `[tool.pypack] exclude`): `*` matches within one path part,
 //! `**` across parts, `?` one character. `dir/**` also matches `dir` itself.
 
 pub fn matches(pattern: &str, path: &str) -> bool {

@@ -1,0 +1,334 @@
+//! `pypack build`: app directory → image. The plan (base, command, port,
+//! files), the pins (lock file, cached resolution or a new one), then three
+//! kinds of layer, each reused when its inputs are unchanged: the base's,
+//! the venv's (keyed by the pins), and the app's files.
+
+use crate::base::{self, BaseOptions, BuiltBase, Recipe};
+use crate::cache::Cache;
+use crate::digest::sha256_hex;
+use crate::http::Http;
+use crate::index::{Index, IndexConfig, IndexSettings};
+use crate::oci::image::{self, ContainerConfig, Image, LayerSpec};
+use crate::oci::layer::{Entry, LayerBlob, add_parents, write_layer};
+use crate::project::plan::{Overrides, Plan, plan};
+use crate::resolve::Pin;
+use crate::resolve::app::{LockRequest, PinSource, pins_for_build};
+use crate::wheel::{Venv, install_resolution};
+use anyhow::{Context, Result};
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+/// Where the venv lives in the image, and the app.
+pub const APP_DIR: &str = "/app";
+pub const VENV_DIR: &str = "/app/.venv";
+const NONROOT: &str = "65532:65532";
+/// Bumped when the venv layer's content for the same pins changes.
+const DEPS_FORMAT: u32 = 1;
+
+pub struct BuildRequest<'a> {
+    pub app_dir: &'a Path,
+    pub overrides: Overrides,
+    /// Base settings; `recipe` of the plan is used with them.
+    pub base: BaseOptions,
+    pub index: IndexSettings,
+    pub pre: bool,
+    pub extras: Vec<String>,
+    pub locked: bool,
+    pub as_root: bool,
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+    pub home: Option<PathBuf>,
+}
+
+pub struct LayerReport {
+    pub what: String,
+    pub blob: LayerBlob,
+    pub reused: bool,
+}
+
+pub struct BuildReport {
+    pub image: Image,
+    pub plan: Plan,
+    pub base: BuiltBase,
+    pub pins: Vec<Pin>,
+    pub pin_source: PinSource,
+    pub layers: Vec<LayerReport>,
+}
+
+impl BuildReport {
+    pub fn uncompressed_size(&self) -> u64 {
+        self.base.uncompressed_size
+            + self
+                .layers
+                .iter()
+                .map(|l| l.blob.uncompressed_size)
+                .sum::<u64>()
+    }
+}
+
+pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
+    let (requirements, _) =
+        crate::project::read_requirements(request.app_dir, &request.extras, request.env)?;
+    let dependencies: Vec<String> = requirements
+        .requirements
+        .iter()
+        .map(|r| crate::index::normalize_name(r.requirement.name.as_ref()))
+        .collect();
+    let plan = plan(request.app_dir, &request.overrides, &dependencies)?;
+    let recipe = Recipe::load(&plan.recipe.value)?;
+    let http = Http::new()?;
+    let base = base::build(&recipe, &request.base, cache, &http)?;
+    let target = base.target()?;
+
+    let lock_request = LockRequest {
+        app_dir: request.app_dir,
+        target: target.clone(),
+        flags: request.index.clone(),
+        pre: request.pre,
+        extras: request.extras.clone(),
+        env: request.env,
+        home: request.home.clone(),
+    };
+    let (pins, pin_source) = pins_for_build(&lock_request, cache, request.locked)?;
+    let venv = Venv {
+        path: VENV_DIR.into(),
+        base_python: base.python_executable.clone(),
+        python_version: target.python_version(),
+        python_full_version: target.python_full_version(),
+    };
+    let epoch = request.base.epoch;
+    let deps = deps_layer(cache, &http, &pins, &venv, epoch)?;
+    let app = app_layer(cache, &plan, epoch)?;
+
+    let container = container_config(&base, &plan, request.as_root)?;
+    let layers = [
+        LayerSpec {
+            blob: deps.blob.clone(),
+            created_by: deps.what.clone(),
+        },
+        LayerSpec {
+            blob: app.blob.clone(),
+            created_by: app.what.clone(),
+        },
+    ];
+    let annotations = BTreeMap::from([
+        (
+            "org.opencontainers.image.title".to_string(),
+            plan.name.clone(),
+        ),
+        (
+            "org.opencontainers.image.base.name".to_string(),
+            format!("pypack base {}", recipe.name),
+        ),
+        (
+            "org.opencontainers.image.base.digest".to_string(),
+            base.image.manifest_digest.clone(),
+        ),
+    ]);
+    let image = image::extend(cache, &base.image, &layers, &container, epoch, &annotations)?;
+    Ok(BuildReport {
+        image,
+        plan,
+        base,
+        pins,
+        pin_source,
+        layers: vec![deps, app],
+    })
+}
+
+/// The venv with every pinned wheel; reused from the cache when the pins,
+/// the interpreter and the timestamp are the same.
+fn deps_layer(
+    cache: &Cache,
+    http: &Http,
+    pins: &[Pin],
+    venv: &Venv,
+    epoch: u64,
+) -> Result<LayerReport> {
+    let mut key = format!(
+        "pypack {} deps format {DEPS_FORMAT}\nvenv {} {} {}\nepoch {epoch}\n",
+        env!("CARGO_PKG_VERSION"),
+        venv.path,
+        venv.base_python,
+        venv.python_full_version
+    );
+    for pin in pins {
+        key.push_str(&format!(
+            "{} {} {}\n",
+            pin.name,
+            pin.version,
+            pin.file.sha256.as_deref().unwrap_or("?")
+        ));
+    }
+    let what = format!("pypack: {} Python packages into {}", pins.len(), venv.path);
+    if let Some(blob) = cached_layer(cache, &key) {
+        return Ok(LayerReport {
+            what,
+            blob,
+            reused: true,
+        });
+    }
+    // Pins carry their URLs and hashes; no index is consulted to fetch them.
+    let index = Index::new(http, cache, IndexConfig::default());
+    let entries = install_resolution(&index, pins, venv)?;
+    let blob = write_layer(cache, &entries, epoch)?;
+    remember_layer(cache, &key, &blob)?;
+    Ok(LayerReport {
+        what,
+        blob,
+        reused: false,
+    })
+}
+
+fn cached_layer(cache: &Cache, key: &str) -> Option<LayerBlob> {
+    let text = cache.get_ref("layer", key)?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let digest = v["digest"].as_str()?.to_string();
+    let hex = crate::digest::strip_sha256(&digest).ok()?;
+    cache.has_blob(hex).then_some(())?;
+    Some(LayerBlob {
+        digest,
+        diff_id: v["diff_id"].as_str()?.to_string(),
+        size: v["size"].as_u64()?,
+        uncompressed_size: v["uncompressed_size"].as_u64()?,
+    })
+}
+
+fn remember_layer(cache: &Cache, key: &str, blob: &LayerBlob) -> Result<()> {
+    let record = serde_json::json!({
+        "digest": blob.digest, "diff_id": blob.diff_id, "size": blob.size, "uncompressed_size": blob.uncompressed_size,
+    });
+    cache.set_ref("layer", key, &record.to_string())
+}
+
+/// The app's files under /app, owned by root and read-only to the app user.
+fn app_layer(cache: &Cache, plan: &Plan, epoch: u64) -> Result<LayerReport> {
+    let mut tree = BTreeMap::new();
+    let mut key = format!("pypack app layer\nepoch {epoch}\n");
+    let mut contents = Vec::with_capacity(plan.files.len());
+    for rel in &plan.files {
+        let path = plan.app_dir.join(rel);
+        let meta = std::fs::symlink_metadata(&path)?;
+        let entry = if meta.file_type().is_symlink() {
+            let target = std::fs::read_link(&path)?.to_string_lossy().into_owned();
+            key.push_str(&format!("{rel} -> {target}\n"));
+            Entry::symlink(&format!("app/{rel}"), &target)
+        } else {
+            let data =
+                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            let mode = if meta.permissions().mode() & 0o111 != 0 {
+                0o755
+            } else {
+                0o644
+            };
+            key.push_str(&format!("{rel} {mode:o} {}\n", sha256_hex(&data)));
+            contents.push((rel.clone(), data, mode));
+            continue;
+        };
+        tree.insert(entry.path.clone(), entry);
+    }
+    let what = format!("pypack: {} app files into {APP_DIR}", plan.files.len());
+    if let Some(blob) = cached_layer(cache, &key) {
+        return Ok(LayerReport {
+            what,
+            blob,
+            reused: true,
+        });
+    }
+    for (rel, data, mode) in contents {
+        let path = format!("app/{rel}");
+        tree.insert(path.clone(), Entry::file(&path, data, mode));
+    }
+    tree.insert("app".into(), Entry::dir("app", 0o755));
+    add_parents(&mut tree)?;
+    let entries: Vec<Entry> = tree.into_values().collect();
+    let blob = write_layer(cache, &entries, epoch)?;
+    remember_layer(cache, &key, &blob)?;
+    Ok(LayerReport {
+        what,
+        blob,
+        reused: false,
+    })
+}
+
+fn container_config(base: &BuiltBase, plan: &Plan, as_root: bool) -> Result<ContainerConfig> {
+    let mut config = image::container_config_of(&base.image)?;
+    let base_path = config
+        .env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH=").map(str::to_string))
+        .unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    let overridden = [
+        "PATH",
+        "PYTHONUNBUFFERED",
+        "PYTHONDONTWRITEBYTECODE",
+        "PORT",
+        "VIRTUAL_ENV",
+    ];
+    config
+        .env
+        .retain(|e| !overridden.iter().any(|k| e.starts_with(&format!("{k}="))));
+    config.env.extend([
+        format!("PATH={VENV_DIR}/bin:{base_path}"),
+        format!("VIRTUAL_ENV={VENV_DIR}"),
+        "PYTHONUNBUFFERED=1".to_string(),
+        "PYTHONDONTWRITEBYTECODE=1".to_string(),
+        format!("PORT={}", plan.port.value),
+    ]);
+    config.working_dir = Some(APP_DIR.into());
+    config.user = Some(if as_root {
+        "0:0".into()
+    } else {
+        NONROOT.into()
+    });
+    config.entrypoint = Vec::new();
+    config.cmd = plan.cmd.value.clone();
+    config.exposed_ports = vec![format!("{}/tcp", plan.port.value)];
+    config
+        .labels
+        .insert("org.opencontainers.image.title".into(), plan.name.clone());
+    match &plan.version {
+        Some(v) => config
+            .labels
+            .insert("org.opencontainers.image.version".into(), v.clone()),
+        None => config.labels.remove("org.opencontainers.image.version"),
+    };
+    config.labels.remove("org.opencontainers.image.description");
+    config.labels.insert(
+        "org.opencontainers.image.base.digest".into(),
+        base.image.manifest_digest.clone(),
+    );
+    if let Some((source, revision)) = git_origin(&plan.app_dir) {
+        if !source.is_empty() {
+            config
+                .labels
+                .insert("org.opencontainers.image.source".into(), source);
+        }
+        config
+            .labels
+            .insert("org.opencontainers.image.revision".into(), revision);
+    }
+    Ok(config)
+}
+
+/// The origin URL (without credentials) and HEAD commit of the checkout the
+/// app is in, when it is in one and git is installed.
+fn git_origin(app_dir: &Path) -> Option<(String, String)> {
+    let git = |args: &[&str]| -> Option<String> {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(app_dir)
+            .args(args)
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    let revision = git(&["rev-parse", "HEAD"])?;
+    let source = git(&["config", "--get", "remote.origin.url"])
+        .map(|u| crate::http::redact(&u))
+        .unwrap_or_default();
+    Some((source, revision))
+}
