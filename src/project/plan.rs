@@ -283,11 +283,7 @@ fn choose_port(app_dir: &Path, overrides: &Overrides, tool: &Tool) -> Result<Dec
             "-b 0.0.0.0:",
             "--bind=0.0.0.0:",
         ] {
-            if let Some(port) = web
-                .split(pattern)
-                .nth(1)
-                .and_then(leading_number)
-            {
+            if let Some(port) = web.split(pattern).nth(1).and_then(leading_number) {
                 return Ok(Decided {
                     value: port,
                     rule: "Procfile".into(),

@@ -1,0 +1,316 @@
+//! `pypack build` without network or engine: the base comes from a signed
+//! fixture Debian archive, wheels from a test index. Checks the image's
+//! config and layers, and that each kind of bad input is refused with a clear
+//! message, a non-zero exit, and nothing written.
+
+mod common;
+
+use common::wheels::{Listing, TestIndex, WheelSpec};
+use common::*;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+const RECIPE: &str = r#"
+name = "fixture"
+description = "fixture base"
+suites = ["fixture"]
+components = ["main"]
+architectures = ["amd64"]
+keys = []
+usrmerge = true
+[python]
+version = "3.11"
+executable = "/usr/bin/python3.11"
+[packages]
+include = ["python3.11-minimal"]
+[image]
+user = "65532:65532"
+env = ["PATH=/usr/bin:/bin"]
+"#;
+
+struct Setup {
+    _tmp: tempfile::TempDir,
+    work: PathBuf,
+    archive: FixtureArchive,
+    debian: FileServer,
+    index: FileServer,
+}
+
+fn setup() -> Setup {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path().to_path_buf();
+    let packages = vec![
+        FixturePackage {
+            name: "python3.11-minimal".into(),
+            version: "3.11.2-6".into(),
+            depends: "libc6".into(),
+            members: vec![file("./usr/bin/python3.11", b"\x7fELF")],
+        },
+        FixturePackage {
+            name: "libc6".into(),
+            version: "2.36-9".into(),
+            depends: "".into(),
+            members: vec![file("./lib/x86_64-linux-gnu/libc.so.6", b"\x7fELF")],
+        },
+    ];
+    let archive = FixtureArchive::create(&work.join("mirror"), &packages);
+    let debian = FileServer::start(&work.join("mirror"));
+    let mut index = TestIndex::new(&work.join("index"));
+    let mut web = WheelSpec::new("webframe", "1.0");
+    web.entry_points = Some("[console_scripts]\nwebframe-serve = webframe:main\n");
+    index.add(&web, Listing::default());
+    index.add(&WheelSpec::new("gunicorn", "22.0"), Listing::default());
+    index.publish();
+    let index_server = FileServer::start(&work.join("index"));
+    fs::write(work.join("fixture.toml"), RECIPE).unwrap();
+    fs::create_dir_all(work.join("app")).unwrap();
+    fs::create_dir_all(work.join("out")).unwrap();
+    Setup {
+        _tmp: tmp,
+        work,
+        archive,
+        debian,
+        index: index_server,
+    }
+}
+
+impl Setup {
+    fn build(&self, extra: &[&str]) -> std::process::Output {
+        let recipe = self.work.join("fixture.toml");
+        let mirror = self.archive.mirror_url(&self.debian);
+        let index = format!("{}/simple", self.index.url);
+        let app = self.work.join("app");
+        let mut args = vec![
+            "build",
+            app.to_str().unwrap(),
+            "--recipe",
+            recipe.to_str().unwrap(),
+            "--debian-mirror",
+            &mirror,
+            "--keyring",
+            self.archive.keyring_path.to_str().unwrap(),
+            "--index-url",
+            &index,
+        ];
+        args.extend_from_slice(extra);
+        pypack(&self.work.join("cache"), &args)
+    }
+
+    fn write_app(&self, files: &[(&str, &str)]) {
+        for (path, text) in files {
+            let p = self.work.join("app").join(path);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(p, text).unwrap();
+        }
+    }
+
+    fn out(&self, name: &str) -> String {
+        self.work.join("out").join(name).display().to_string()
+    }
+
+    fn refused(&self, extra: &[&str], message: &str) {
+        let out = self.build(extra);
+        assert!(!out.status.success(), "expected failure with '{message}'");
+        let err = stderr(&out);
+        assert!(err.contains(message), "expected '{message}' in: {err}");
+        assert!(
+            err.starts_with("error: ") || err.contains("\nerror: "),
+            "{err}"
+        );
+        assert_eq!(
+            files_under(&self.work.join("out")),
+            Vec::<String>::new(),
+            "nothing may be written"
+        );
+    }
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn builds_an_image_with_the_app_conventions() {
+    let s = setup();
+    s.write_app(&[
+        ("requirements.txt", "webframe\ngunicorn\n"),
+        (
+            "wsgi.py",
+            "import webframe\napplication = webframe.Flask(__name__)\n",
+        ),
+        ("static/style.css", "body {}\n"),
+        ("notes.txt", "not shipped\n"),
+        (".dockerignore", "notes.txt\n"),
+    ]);
+    let out = s.build(&["--output", &s.out("image"), "-t", "myapp:1.0", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        summary["command"]["argv"],
+        serde_json::json!(["gunicorn", "--bind", "0.0.0.0:8000", "wsgi:application"])
+    );
+    assert_eq!(summary["packages"].as_array().unwrap().len(), 2);
+
+    let layout = s.work.join("out/image");
+    let blob = |d: &str| {
+        layout
+            .join("blobs/sha256")
+            .join(d.trim_start_matches("sha256:"))
+    };
+    let index = json(&layout.join("index.json"));
+    assert_eq!(
+        index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"],
+        "myapp:1.0"
+    );
+    let manifest = json(&blob(index["manifests"][0]["digest"].as_str().unwrap()));
+    let config = json(&blob(manifest["config"]["digest"].as_str().unwrap()));
+    let c = &config["config"];
+    assert_eq!(c["WorkingDir"], "/app");
+    assert_eq!(c["User"], "65532:65532");
+    assert_eq!(c["ExposedPorts"], serde_json::json!({"8000/tcp": {}}));
+    let env: Vec<&str> = c["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    for want in [
+        "PATH=/app/.venv/bin:/usr/bin:/bin",
+        "PYTHONUNBUFFERED=1",
+        "PYTHONDONTWRITEBYTECODE=1",
+        "PORT=8000",
+    ] {
+        assert!(env.contains(&want), "{want} not in {env:?}");
+    }
+    assert_eq!(
+        manifest["layers"].as_array().unwrap().len(),
+        3,
+        "base | deps | app"
+    );
+    let history: Vec<&str> = config["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["created_by"].as_str().unwrap())
+        .collect();
+    assert!(
+        history[1].contains("2 Python packages") && history[2].contains("app files"),
+        "{history:?}"
+    );
+
+    let layer = |i: usize| {
+        let data = fs::read(blob(manifest["layers"][i]["digest"].as_str().unwrap())).unwrap();
+        pypack::oci::layer::read_layer(&data).unwrap()
+    };
+    let deps = layer(1);
+    let script = deps
+        .iter()
+        .find(|e| e.path == "app/.venv/bin/webframe-serve")
+        .expect("console script");
+    assert_eq!(script.mode, 0o755);
+    assert!(deps.iter().any(|e| e.path == "app/.venv/pyvenv.cfg"));
+    let app: Vec<String> = layer(2).into_iter().map(|e| e.path).collect();
+    assert!(
+        app.contains(&"app/wsgi.py".to_string())
+            && app.contains(&"app/static/style.css".to_string()),
+        "{app:?}"
+    );
+    assert!(
+        !app.iter()
+            .any(|p| p.contains("notes.txt") || p.contains(".dockerignore")),
+        "{app:?}"
+    );
+}
+
+#[test]
+fn rebuilds_are_reproducible_and_an_app_edit_changes_only_the_app_layer() {
+    let s = setup();
+    s.write_app(&[
+        ("requirements.txt", "webframe\n"),
+        ("main.py", "print('v1')\n"),
+    ]);
+    let layers = |name: &str| -> Vec<String> {
+        let out = s.build(&["--output", &s.out(name), "--json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let layout = s.work.join("out").join(name);
+        let index = json(&layout.join("index.json"));
+        let digest = index["manifests"][0]["digest"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("sha256:")
+            .to_string();
+        let manifest = json(&layout.join("blobs/sha256").join(&digest));
+        assert_eq!(summary["digest"], format!("sha256:{digest}"));
+        let mut all = vec![digest];
+        all.extend(
+            manifest["layers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l["digest"].as_str().unwrap().to_string()),
+        );
+        all
+    };
+    let first = layers("a");
+    let requests = s.debian.request_count() + s.index.request_count();
+    let second = layers("b");
+    assert_eq!(first, second, "same inputs, same image");
+    assert_eq!(
+        s.debian.request_count() + s.index.request_count(),
+        requests,
+        "a warm build makes no request"
+    );
+    s.write_app(&[("main.py", "print('v2')\n")]);
+    let third = layers("c");
+    assert_eq!(
+        s.debian.request_count() + s.index.request_count(),
+        requests,
+        "an app edit makes no request"
+    );
+    assert_ne!(first[0], third[0]);
+    assert_eq!(first[1..3], third[1..3], "base and deps layers unchanged");
+    assert_ne!(first[3], third[3], "app layer changed");
+}
+
+#[test]
+fn bad_input_is_refused_clearly_and_writes_nothing() {
+    let s = setup();
+    let image = s.out("image");
+    s.refused(
+        &["--output", &image],
+        "neither requirements.txt nor pyproject.toml",
+    );
+
+    s.write_app(&[("requirements.txt", "webframe\nflask>=\n"), ("main.py", "")]);
+    s.refused(&["--output", &image], "requirements.txt:2");
+
+    s.write_app(&[("requirements.txt", "webframe\nno-such-dist\n")]);
+    s.refused(&["--output", &image], "no-such-dist");
+
+    s.write_app(&[("requirements.txt", "webframe\n")]);
+    s.refused(
+        &["--output", &image, "--port", "eighty"],
+        "--port 'eighty' is not a port number",
+    );
+
+    fs::remove_file(s.work.join("app/main.py")).unwrap();
+    s.write_app(&[("lib.py", "x = 1\n")]);
+    s.refused(&["--output", &image], "no entrypoint found");
+
+    s.write_app(&[("main.py", "print('ok')\n")]);
+    let file = s.work.join("out/taken");
+    fs::write(&file, b"keep me").unwrap();
+    let out = s.build(&["--output", file.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("exists and is a file"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(fs::read(&file).unwrap(), b"keep me");
+    assert_eq!(files_under(&s.work.join("out")), ["taken"]);
+    fs::remove_file(&file).unwrap();
+
+    s.refused(&["--output", &image, "--locked"], "--locked needs");
+}

@@ -1,0 +1,201 @@
+//! The sample apps, end to end: `pypack build` (base from the host's Debian
+//! archive, wheels from sample-apps/wheelhouse, no index) → `podman load` →
+//! `podman run -d -p` → an HTTP GET answers with the app's page. The container
+//! runs as 65532 and has no shell; flask-hello stays within its size budget.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn podman(args: &[&str]) -> std::process::Output {
+    Command::new("podman").args(args).output().unwrap()
+}
+
+/// A plain HTTP/1.0 GET on loopback; the status line and body.
+fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    (!response.is_empty()).then_some(response)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Running(String);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = podman(&["rm", "-f", "-t", "0", &self.0]);
+    }
+}
+
+fn serve_and_get(app: &str, container_port: u16, expect: &str, max_megabytes: Option<f64>) {
+    if !podman_available(app) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let archive = tmp.path().join("image.tar");
+    let tag = format!("localhost/pypack-sample-{app}:{}", std::process::id());
+    let app_dir = repo().join("sample-apps").join(app);
+    let wheelhouse = repo().join("sample-apps/wheelhouse");
+    let out = pypack(
+        &shared_cache(),
+        &[
+            "build",
+            app_dir.to_str().unwrap(),
+            "--no-index",
+            "--find-links",
+            wheelhouse.to_str().unwrap(),
+            "--archive",
+            archive.to_str().unwrap(),
+            "-t",
+            &tag,
+            "--json",
+        ],
+    );
+    assert!(out.status.success(), "{app}: {}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let megabytes = summary["uncompressed_size"].as_f64().unwrap() / 1e6;
+    eprintln!(
+        "{app}: {megabytes:.1} MB uncompressed, command {}",
+        summary["command"]["argv"]
+    );
+    if let Some(max) = max_megabytes {
+        assert!(
+            megabytes <= max,
+            "{app} is {megabytes:.1} MB, over {max} MB"
+        );
+    }
+
+    assert!(
+        podman(&["load", "-i", archive.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let host_port = free_port();
+    let run = podman(&[
+        "run",
+        "-d",
+        "-p",
+        &format!("127.0.0.1:{host_port}:{container_port}"),
+        &tag,
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let running = Running(String::from_utf8_lossy(&run.stdout).trim().to_string());
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let response = loop {
+        match http_get(host_port, "/") {
+            Some(r) if r.starts_with("HTTP/1.") => break r,
+            _ if Instant::now() > deadline => {
+                let logs = podman(&["logs", &running.0]);
+                panic!(
+                    "{app}: no HTTP answer in 30 s; logs:\n{}{}",
+                    String::from_utf8_lossy(&logs.stdout),
+                    String::from_utf8_lossy(&logs.stderr)
+                );
+            }
+            _ => std::thread::sleep(Duration::from_millis(200)),
+        }
+    };
+    assert!(response.contains(" 200 "), "{app}: {response}");
+    assert!(
+        response.contains(expect),
+        "{app}: '{expect}' not in {response}"
+    );
+
+    let uid = podman(&[
+        "exec",
+        &running.0,
+        "python",
+        "-c",
+        "import os; print(os.getuid())",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&uid.stdout).trim(), "65532");
+    let shell = podman(&["exec", &running.0, "/bin/sh", "-c", "true"]);
+    assert!(!shell.status.success(), "{app} must have no /bin/sh");
+    let exists = podman(&[
+        "exec",
+        &running.0,
+        "python",
+        "-c",
+        "import os; print(os.path.exists('/bin/sh'))",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&exists.stdout).trim(), "False");
+    drop(running);
+    let _ = podman(&["rmi", "-f", &tag]);
+}
+
+fn shared_cache() -> PathBuf {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().unwrap())
+        .path()
+        .to_path_buf()
+}
+
+#[test]
+fn flask_hello_serves_its_page() {
+    serve_and_get("flask-hello", 8000, "Hello from pypack!", Some(55.0));
+}
+
+#[test]
+fn flask_templates_serves_a_rendered_template() {
+    serve_and_get("flask-templates", 5000, "<li>Bonjour, world</li>", None);
+}
+
+#[test]
+fn fastapi_pyproject_serves_json() {
+    serve_and_get(
+        "fastapi-pyproject",
+        8000,
+        "Hello from FastAPI in a pypack image",
+        None,
+    );
+}
+
+#[test]
+fn flask_hello_builds_reproducibly_from_two_caches() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app_dir = repo().join("sample-apps/flask-hello");
+    let wheelhouse = repo().join("sample-apps/wheelhouse");
+    let digest = |cache: &Path, out: &str| {
+        let layout = tmp.path().join(out);
+        let args = [
+            "build",
+            app_dir.to_str().unwrap(),
+            "--no-index",
+            "-f",
+            wheelhouse.to_str().unwrap(),
+        ];
+        let out = pypack(
+            cache,
+            &[&args[..], &["--output", layout.to_str().unwrap(), "--json"]].concat(),
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        summary["digest"].as_str().unwrap().to_string()
+    };
+    let a = digest(&tmp.path().join("cache-a"), "a");
+    let b = digest(&tmp.path().join("cache-b"), "b");
+    assert_eq!(a, b);
+}
