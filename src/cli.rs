@@ -38,6 +38,14 @@ enum Command {
     Lock(Box<LockArgs>),
     /// Build an image of a Python app directory.
     Build(Box<BuildArgs>),
+    /// Show the layers, config and packages of an image layout or archive.
+    Inspect {
+        /// An OCI layout directory, an oci-archive or a docker-archive.
+        image: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args)]
@@ -258,6 +266,7 @@ pub fn run() -> Result<()> {
         Command::Base(BaseCommand::Build(args)) => base_build(&cli, args),
         Command::Lock(args) => lock(&cli, args),
         Command::Build(args) => build(&cli, args),
+        Command::Inspect { image, json } => inspect(image, *json),
     }
 }
 
@@ -553,4 +562,54 @@ fn json_summary(report: &pypack::build::BuildReport, tag: &str, went: &str) -> s
         })).collect::<Vec<_>>(),
         "packages": report.pins.iter().map(|p| serde_json::json!({"name": p.name, "version": p.version.to_string()})).collect::<Vec<_>>(),
     })
+}
+
+fn inspect(image: &std::path::Path, json: bool) -> Result<()> {
+    let i = pypack::inspect::inspect(image)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&i)?);
+        return Ok(());
+    }
+    println!("image:    {}", image.display());
+    if let Some(d) = &i.digest {
+        println!("digest:   {d}");
+    }
+    println!("platform: {}", i.platform);
+    println!("user:     {}", i.user.as_deref().unwrap_or("(root)"));
+    println!("workdir:  {}", i.working_dir.as_deref().unwrap_or("/"));
+    if !i.entrypoint.is_empty() {
+        println!("entrypoint: {}", i.entrypoint.join(" "));
+    }
+    println!("cmd:      {}", i.cmd.join(" "));
+    println!("ports:    {}", i.exposed_ports.join(", "));
+    for e in &i.env {
+        println!("env:      {e}");
+    }
+    for (k, v) in &i.labels {
+        println!("label:    {k}={v}");
+    }
+    let total: u64 = i.layers.iter().map(|l| l.uncompressed_size).sum();
+    println!(
+        "layers:   {} ({:.1} MB uncompressed)",
+        i.layers.len(),
+        total as f64 / 1e6
+    );
+    for l in &i.layers {
+        println!(
+            "  {} {:>7.1} MB ({:.1} MB gzip)  {}",
+            &l.digest[..19],
+            l.uncompressed_size as f64 / 1e6,
+            l.size as f64 / 1e6,
+            l.created_by
+        );
+    }
+    println!("OS packages ({}):", i.os_packages.len());
+    for (n, v) in &i.os_packages {
+        println!("  {n} {v}");
+    }
+    println!("Python packages ({}):", i.python_packages.len());
+    for (n, v) in &i.python_packages {
+        println!("  {n} {v}");
+    }
+    Ok(())
 }

@@ -12,6 +12,7 @@ pub mod digest;
 pub mod glob;
 pub mod http;
 pub mod index;
+pub mod inspect;
 pub mod oci;
 pub mod platform;
 pub mod project;

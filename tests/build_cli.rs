@@ -18,6 +18,7 @@ components = ["main"]
 architectures = ["amd64"]
 keys = []
 usrmerge = true
+dpkg_status = true
 [python]
 version = "3.11"
 executable = "/usr/bin/python3.11"
@@ -219,6 +220,38 @@ fn builds_an_image_with_the_app_conventions() {
         !app.iter()
             .any(|p| p.contains("notes.txt") || p.contains(".dockerignore")),
         "{app:?}"
+    );
+
+    // inspect reads the layout and a docker-archive of the same image alike.
+    let archive = s.out("image.tar");
+    assert!(
+        s.build(&["--archive", &archive, "-t", "myapp:1.0"])
+            .status
+            .success()
+    );
+    for image in [layout.display().to_string(), archive] {
+        let out = pypack(&s.work.join("cache"), &["inspect", &image, "--json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let i: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            i["python_packages"],
+            serde_json::json!([["gunicorn", "22.0"], ["webframe", "1.0"]])
+        );
+        assert_eq!(
+            i["os_packages"],
+            serde_json::json!([["libc6", "2.36-9"], ["python3.11-minimal", "3.11.2-6"]])
+        );
+        assert_eq!(i["layers"].as_array().unwrap().len(), 3);
+        assert_eq!(i["cmd"][0], "gunicorn");
+    }
+    let out = pypack(
+        &s.work.join("cache"),
+        &["inspect", &s.work.join("app/wsgi.py").display().to_string()],
+    );
+    assert!(
+        !out.status.success() && stderr(&out).contains("not a tar archive"),
+        "{}",
+        stderr(&out)
     );
 }
 

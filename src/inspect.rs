@@ -1,0 +1,273 @@
+//! `pypack inspect`: what is in an image written as an OCI layout, an
+//! oci-archive or a docker-archive — layers and their sizes, the runtime
+//! config, and the OS (dpkg status) and Python (dist-info) packages.
+
+use crate::oci::layer::{EntryKind, read_layer};
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
+use std::path::Path;
+
+#[derive(Debug, Serialize)]
+pub struct Inspection {
+    pub digest: Option<String>,
+    pub platform: String,
+    pub user: Option<String>,
+    pub working_dir: Option<String>,
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    pub exposed_ports: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+    pub layers: Vec<LayerInfo>,
+    pub os_packages: Vec<(String, String)>,
+    pub python_packages: Vec<(String, String)>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LayerInfo {
+    pub digest: String,
+    pub size: u64,
+    pub uncompressed_size: u64,
+    pub created_by: String,
+}
+
+/// Reads the image at `path` (layout directory or archive file).
+pub fn inspect(path: &Path) -> Result<Inspection> {
+    let files = if path.is_dir() {
+        read_dir_files(path)?
+    } else {
+        read_tar_files(path)?
+    };
+    let (manifest_digest, config_bytes, layer_blobs) = if files.contains_key("index.json") {
+        oci_parts(&files)?
+    } else if files.contains_key("manifest.json") {
+        docker_parts(&files)?
+    } else {
+        bail!(
+            "{} is neither an OCI image layout nor an image archive (no index.json or manifest.json)",
+            path.display()
+        );
+    };
+    let config: serde_json::Value =
+        serde_json::from_slice(&config_bytes).context("the image config is not JSON")?;
+    let c = &config["config"];
+    let strings = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let history: Vec<String> = config["history"]
+        .as_array()
+        .map(|h| {
+            h.iter()
+                .filter(|e| !e["empty_layer"].as_bool().unwrap_or(false))
+                .map(|e| e["created_by"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut inspection = Inspection {
+        digest: manifest_digest,
+        platform: format!(
+            "{}/{}{}",
+            config["os"].as_str().unwrap_or("?"),
+            config["architecture"].as_str().unwrap_or("?"),
+            config["variant"]
+                .as_str()
+                .map(|v| format!("/{v}"))
+                .unwrap_or_default()
+        ),
+        user: c["User"].as_str().map(str::to_string),
+        working_dir: c["WorkingDir"].as_str().map(str::to_string),
+        entrypoint: strings(&c["Entrypoint"]),
+        cmd: strings(&c["Cmd"]),
+        env: strings(&c["Env"]),
+        exposed_ports: c["ExposedPorts"]
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default(),
+        labels: c["Labels"]
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        layers: Vec::new(),
+        os_packages: Vec::new(),
+        python_packages: Vec::new(),
+    };
+    let mut os = BTreeMap::new();
+    let mut python = BTreeMap::new();
+    for (i, (digest, data)) in layer_blobs.iter().enumerate() {
+        let entries = read_layer(data).with_context(|| format!("reading layer {digest}"))?;
+        let uncompressed = tar_size(data)?;
+        for entry in &entries {
+            let EntryKind::File(content) = &entry.kind else {
+                continue;
+            };
+            if let Some(name) = entry
+                .path
+                .strip_prefix("var/lib/dpkg/status.d/")
+                .filter(|n| !n.ends_with(".md5sums"))
+            {
+                os.insert(
+                    name.to_string(),
+                    field(content, "Version").unwrap_or_default(),
+                );
+            } else if entry.path.ends_with(".dist-info/METADATA")
+                && entry.path.contains("-packages/")
+                && let (Some(n), Some(v)) = (field(content, "Name"), field(content, "Version"))
+            {
+                python.insert(n, v);
+            }
+        }
+        inspection.layers.push(LayerInfo {
+            digest: digest.clone(),
+            size: data.len() as u64,
+            uncompressed_size: uncompressed,
+            created_by: history.get(i).cloned().unwrap_or_default(),
+        });
+    }
+    inspection.os_packages = os.into_iter().collect();
+    inspection.python_packages = python.into_iter().collect();
+    Ok(inspection)
+}
+
+/// Size of the layer's tar stream (what the config's diff_id hashes).
+fn tar_size(data: &[u8]) -> Result<u64> {
+    if data.starts_with(&[0x1f, 0x8b]) {
+        Ok(std::io::copy(
+            &mut flate2::read::GzDecoder::new(data),
+            &mut std::io::sink(),
+        )?)
+    } else {
+        Ok(data.len() as u64)
+    }
+}
+
+fn field(content: &[u8], name: &str) -> Option<String> {
+    String::from_utf8_lossy(content)
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .find_map(|l| {
+            l.strip_prefix(name)?
+                .strip_prefix(':')
+                .map(|v| v.trim().to_string())
+        })
+}
+
+type Files = HashMap<String, Vec<u8>>;
+
+fn read_dir_files(dir: &Path) -> Result<Files> {
+    let mut files = Files::new();
+    for name in ["index.json", "oci-layout", "manifest.json"] {
+        if let Ok(data) = std::fs::read(dir.join(name)) {
+            files.insert(name.to_string(), data);
+        }
+    }
+    let blobs = dir.join("blobs/sha256");
+    if blobs.is_dir() {
+        for entry in std::fs::read_dir(&blobs)? {
+            let entry = entry?;
+            files.insert(
+                format!("blobs/sha256/{}", entry.file_name().to_string_lossy()),
+                std::fs::read(entry.path())?,
+            );
+        }
+    }
+    Ok(files)
+}
+
+fn read_tar_files(path: &Path) -> Result<Files> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let not_tar = || {
+        format!(
+            "{} is not a tar archive (nor an OCI layout directory)",
+            path.display()
+        )
+    };
+    let mut archive = tar::Archive::new(file);
+    let mut files = Files::new();
+    for entry in archive.entries().with_context(not_tar)? {
+        let mut entry = entry.with_context(not_tar)?;
+        if entry.header().entry_type().is_file() {
+            let name = entry
+                .path()?
+                .to_string_lossy()
+                .trim_start_matches("./")
+                .to_string();
+            let mut data = Vec::new();
+            entry.read_to_end(&mut data).with_context(not_tar)?;
+            files.insert(name, data);
+        }
+    }
+    Ok(files)
+}
+
+type Parts = (Option<String>, Vec<u8>, Vec<(String, Vec<u8>)>);
+
+fn blob<'a>(files: &'a Files, digest: &str) -> Result<&'a Vec<u8>> {
+    files
+        .get(&format!(
+            "blobs/sha256/{}",
+            digest.trim_start_matches("sha256:")
+        ))
+        .with_context(|| format!("blob {digest} is missing from the image"))
+}
+
+fn oci_parts(files: &Files) -> Result<Parts> {
+    let index: serde_json::Value = serde_json::from_slice(&files["index.json"])?;
+    let digest = index["manifests"][0]["digest"]
+        .as_str()
+        .context("index.json lists no manifest")?
+        .to_string();
+    let manifest: serde_json::Value = serde_json::from_slice(blob(files, &digest)?)?;
+    let config = blob(
+        files,
+        manifest["config"]["digest"]
+            .as_str()
+            .context("manifest has no config")?,
+    )?
+    .clone();
+    let mut layers = Vec::new();
+    for layer in manifest["layers"]
+        .as_array()
+        .context("manifest has no layers")?
+    {
+        let d = layer["digest"].as_str().context("layer without digest")?;
+        layers.push((d.to_string(), blob(files, d)?.clone()));
+    }
+    Ok((Some(digest), config, layers))
+}
+
+fn docker_parts(files: &Files) -> Result<Parts> {
+    let manifest: serde_json::Value = serde_json::from_slice(&files["manifest.json"])?;
+    let entry = &manifest[0];
+    let get = |name: &str| {
+        files
+            .get(name)
+            .with_context(|| format!("{name} is missing from the archive"))
+    };
+    let config = get(entry["Config"]
+        .as_str()
+        .context("manifest.json has no Config")?)?
+    .clone();
+    let mut layers = Vec::new();
+    for layer in entry["Layers"]
+        .as_array()
+        .context("manifest.json has no Layers")?
+    {
+        let name = layer.as_str().context("bad layer entry")?;
+        let digest = format!("sha256:{}", crate::digest::sha256_hex(get(name)?));
+        layers.push((digest, get(name)?.clone()));
+    }
+    Ok((None, config, layers))
+}
