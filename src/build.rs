@@ -97,7 +97,8 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
         python_full_version: target.python_full_version(),
     };
     let epoch = request.base.epoch;
-    let deps = deps_layer(cache, &http, &pins, &venv, epoch)?;
+    let verbose = request.base.verbose;
+    let deps = deps_layer(cache, &http, &pins, &venv, epoch, verbose)?;
     let app = app_layer(cache, &plan, epoch)?;
 
     let container = container_config(&base, &plan, request.as_root)?;
@@ -144,6 +145,7 @@ fn deps_layer(
     pins: &[Pin],
     venv: &Venv,
     epoch: u64,
+    verbose: bool,
 ) -> Result<LayerReport> {
     let mut key = format!(
         "pypack {} deps format {DEPS_FORMAT}\nvenv {} {} {}\nepoch {epoch}\n",
@@ -170,8 +172,11 @@ fn deps_layer(
     }
     // Pins carry their URLs and hashes; no index is consulted to fetch them.
     let index = Index::new(http, cache, IndexConfig::default());
-    let entries = install_resolution(&index, pins, venv)?;
-    let blob = write_layer(cache, &entries, epoch)?;
+    let entries = install_resolution(&index, pins, venv, verbose)?;
+    let blob = {
+        let _progress = crate::progress::Progress::start("writing the venv layer", 0, verbose);
+        write_layer(cache, &entries, epoch)?
+    };
     remember_layer(cache, &key, &blob)?;
     Ok(LayerReport {
         what,

@@ -15,6 +15,7 @@ pub mod index;
 pub mod inspect;
 pub mod oci;
 pub mod platform;
+pub mod progress;
 pub mod project;
 pub mod python;
 pub mod resolve;

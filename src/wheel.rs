@@ -76,7 +76,10 @@ pub fn install_resolution(
     index: &crate::index::Index,
     pins: &[crate::resolve::Pin],
     venv: &Venv,
+    show_progress: bool,
 ) -> Result<Vec<Entry>> {
+    let label = format!("installing {} Python packages", pins.len());
+    let progress = crate::progress::Progress::start(&label, pins.len() as u64, show_progress);
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results: std::sync::Mutex<Vec<Option<Result<Vec<Entry>>>>> =
         std::sync::Mutex::new((0..pins.len()).map(|_| None).collect());
@@ -93,6 +96,7 @@ pub fn install_resolution(
                         })
                         .with_context(|| format!("installing {} {}", pin.name, pin.version));
                     results.lock().unwrap()[i] = Some(result);
+                    progress.inc();
                 }
             });
         }

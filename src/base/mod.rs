@@ -165,7 +165,11 @@ pub fn build(
     let entries = rootfs::assemble(recipe, &packages)?;
     check_python(recipe, &entries)?;
 
-    let blob = write_layer(cache, &entries, options.epoch)?;
+    let blob = {
+        let _progress =
+            crate::progress::Progress::start("writing the base layer", 0, options.verbose);
+        write_layer(cache, &entries, options.epoch)?
+    };
     let uncompressed_size = blob.uncompressed_size;
     let package_list: Vec<(String, String)> = selected
         .iter()

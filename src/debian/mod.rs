@@ -212,14 +212,18 @@ impl Archive<'_> {
             .iter()
             .filter(|p| !self.cache.has_blob(&p.sha256))
             .collect();
-        if !missing.is_empty() {
-            let bytes: u64 = missing.iter().map(|p| p.size).sum();
-            self.log(&format!(
-                "fetching {} packages ({:.1} MB)",
-                missing.len(),
-                bytes as f64 / 1e6
-            ));
-        }
+        let bytes: u64 = missing.iter().map(|p| p.size).sum();
+        let label = format!(
+            "fetching {} Debian packages ({:.1} MB)",
+            missing.len(),
+            bytes as f64 / 1e6
+        );
+        let progress = crate::progress::Progress::start(
+            &label,
+            packages.len() as u64,
+            self.config.verbose && !missing.is_empty(),
+        );
+        {}
         let next = AtomicUsize::new(0);
         let results: Mutex<Vec<Option<Result<Vec<Entry>>>>> =
             Mutex::new((0..packages.len()).map(|_| None).collect());
@@ -232,6 +236,7 @@ impl Archive<'_> {
                             break;
                         };
                         let result = self.fetch_deb(package, stats);
+                        progress.inc();
                         let failed = result.is_err();
                         results.lock().unwrap()[i] = Some(result);
                         if failed {
