@@ -45,7 +45,15 @@ impl Drop for Running {
     }
 }
 
-fn serve_and_get(app: &str, container_port: u16, expect: &str, max_megabytes: Option<f64>) {
+/// Builds `app` (into an archive then `podman load`, or with `--load`), runs
+/// it and GETs its page.
+fn serve_and_get(
+    app: &str,
+    container_port: u16,
+    expect: &str,
+    max_megabytes: Option<f64>,
+    load: bool,
+) {
     if !podman_available(app) {
         return;
     }
@@ -62,8 +70,12 @@ fn serve_and_get(app: &str, container_port: u16, expect: &str, max_megabytes: Op
             "--no-index",
             "--find-links",
             wheelhouse.to_str().unwrap(),
-            "--archive",
-            archive.to_str().unwrap(),
+            if load { "--load" } else { "--archive" },
+            if load {
+                "--engine=podman"
+            } else {
+                archive.to_str().unwrap()
+            },
             "-t",
             &tag,
             "--json",
@@ -83,11 +95,15 @@ fn serve_and_get(app: &str, container_port: u16, expect: &str, max_megabytes: Op
         );
     }
 
-    assert!(
-        podman(&["load", "-i", archive.to_str().unwrap()])
-            .status
-            .success()
-    );
+    if load {
+        assert!(String::from_utf8_lossy(&out.stdout).contains("loaded into podman"));
+    } else {
+        assert!(
+            podman(&["load", "-i", archive.to_str().unwrap()])
+                .status
+                .success()
+        );
+    }
     let host_port = free_port();
     let run = podman(&[
         "run",
@@ -155,12 +171,18 @@ fn shared_cache() -> PathBuf {
 
 #[test]
 fn flask_hello_serves_its_page() {
-    serve_and_get("flask-hello", 8000, "Hello from pypack!", Some(55.0));
+    serve_and_get("flask-hello", 8000, "Hello from pypack!", Some(55.0), false);
 }
 
 #[test]
 fn flask_templates_serves_a_rendered_template() {
-    serve_and_get("flask-templates", 5000, "<li>Bonjour, world</li>", None);
+    serve_and_get(
+        "flask-templates",
+        5000,
+        "<li>Bonjour, world</li>",
+        None,
+        true,
+    );
 }
 
 #[test]
@@ -170,6 +192,7 @@ fn fastapi_pyproject_serves_json() {
         8000,
         "Hello from FastAPI in a pypack image",
         None,
+        false,
     );
 }
 
