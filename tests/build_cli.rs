@@ -347,3 +347,61 @@ fn bad_input_is_refused_clearly_and_writes_nothing() {
 
     s.refused(&["--output", &image, "--locked"], "--locked needs");
 }
+
+#[test]
+fn a_lock_file_is_used_without_asking_the_index() {
+    let s = setup();
+    s.write_app(&[
+        ("requirements.txt", "webframe\n"),
+        ("main.py", "print('hi')\n"),
+    ]);
+    let recipe = s.work.join("fixture.toml");
+    let mirror = s.archive.mirror_url(&s.debian);
+    let index = format!("{}/simple", s.index.url);
+    let app = s.work.join("app");
+    let lock = pypack(
+        &s.work.join("cache-lock"),
+        &[
+            "lock",
+            app.to_str().unwrap(),
+            "--recipe",
+            recipe.to_str().unwrap(),
+            "--debian-mirror",
+            &mirror,
+            "--keyring",
+            s.archive.keyring_path.to_str().unwrap(),
+            "--index-url",
+            &index,
+        ],
+    );
+    assert!(lock.status.success(), "{}", stderr(&lock));
+    let before = s
+        .index
+        .stats
+        .requests
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let out = s.build(&["--output", &s.out("image"), "--locked", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["packages"][0]["name"], "webframe");
+    let page_requests: usize = s
+        .index
+        .stats
+        .requests
+        .load(std::sync::atomic::Ordering::Relaxed)
+        - before;
+    // Only the wheel itself is fetched (this cache has never seen it); no page.
+    assert_eq!(
+        page_requests, 1,
+        "a locked build asks the index for nothing but the locked wheel"
+    );
+
+    s.write_app(&[("requirements.txt", "webframe\ngunicorn\n")]);
+    let out = s.build(&["--output", &s.out("image2"), "--locked"]);
+    assert!(
+        !out.status.success() && stderr(&out).contains("stale"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!s.work.join("out/image2").exists());
+}
