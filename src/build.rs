@@ -67,6 +67,7 @@ impl BuildReport {
 }
 
 pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
+    check_buildable(request.app_dir)?;
     let (requirements, _) =
         crate::project::read_requirements(request.app_dir, &request.extras, request.env)?;
     let dependencies: Vec<String> = requirements
@@ -99,7 +100,7 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
     let epoch = request.base.epoch;
     let verbose = request.base.verbose;
     let deps = deps_layer(cache, &http, &pins, &venv, epoch, verbose)?;
-    let app = app_layer(cache, &plan, epoch)?;
+    let app = app_layer(cache, &plan, &venv, epoch)?;
 
     let container = container_config(&base, &plan, request.as_root)?;
     let layers = [
@@ -206,10 +207,14 @@ fn remember_layer(cache: &Cache, key: &str, blob: &LayerBlob) -> Result<()> {
     cache.set_ref("layer", key, &record.to_string())
 }
 
-/// The app's files under /app, owned by root and read-only to the app user.
-fn app_layer(cache: &Cache, plan: &Plan, epoch: u64) -> Result<LayerReport> {
+/// The app's files under /app, owned by root and read-only to the app user,
+/// plus the app's own project (if it is one) installed into the venv.
+fn app_layer(cache: &Cache, plan: &Plan, venv: &Venv, epoch: u64) -> Result<LayerReport> {
     let mut tree = BTreeMap::new();
-    let mut key = format!("pypack app layer\nepoch {epoch}\n");
+    let mut key = format!(
+        "pypack app layer\nepoch {epoch}\nvenv {} {} {}\n",
+        venv.path, venv.base_python, venv.python_full_version
+    );
     let mut contents = Vec::with_capacity(plan.files.len());
     for rel in &plan.files {
         let path = plan.app_dir.join(rel);
@@ -232,6 +237,9 @@ fn app_layer(cache: &Cache, plan: &Plan, epoch: u64) -> Result<LayerReport> {
         };
         tree.insert(entry.path.clone(), entry);
     }
+    if let Ok(pyproject) = std::fs::read(plan.app_dir.join("pyproject.toml")) {
+        key.push_str(&format!("pyproject {}\n", sha256_hex(&pyproject)));
+    }
     let what = format!("pypack: {} app files into {APP_DIR}", plan.files.len());
     if let Some(blob) = cached_layer(cache, &key) {
         return Ok(LayerReport {
@@ -245,6 +253,9 @@ fn app_layer(cache: &Cache, plan: &Plan, epoch: u64) -> Result<LayerReport> {
         tree.insert(path.clone(), Entry::file(&path, data, mode));
     }
     tree.insert("app".into(), Entry::dir("app", 0o755));
+    for entry in local_project(plan, venv)? {
+        tree.insert(entry.path.clone(), entry);
+    }
     add_parents(&mut tree)?;
     let entries: Vec<Entry> = tree.into_values().collect();
     let blob = write_layer(cache, &entries, epoch)?;
@@ -254,6 +265,66 @@ fn app_layer(cache: &Cache, plan: &Plan, epoch: u64) -> Result<LayerReport> {
         blob,
         reused: false,
     })
+}
+
+/// Build backends that compile code: their projects need the builder.
+const COMPILING_BACKENDS: &[&str] = &[
+    "maturin",
+    "scikit_build_core",
+    "mesonpy",
+    "pdm.backend.build_ext",
+];
+
+/// Refuses a project whose build backend compiles code: that needs a builder
+/// environment, which pypack does not have yet.
+fn check_buildable(app_dir: &Path) -> Result<()> {
+    let path = app_dir.join("pyproject.toml");
+    if !path.is_file() {
+        return Ok(());
+    }
+    let project = crate::project::pyproject::read(&path)?;
+    if let Some(backend) = &project.build_backend
+        && project.name.is_some()
+        && COMPILING_BACKENDS.iter().any(|b| backend.starts_with(b))
+    {
+        anyhow::bail!(
+            "{}: the project is built with {backend}, which compiles code; pypack cannot build it yet \
+             (no builder environment). Build its wheel yourself and list that wheel's path in requirements.txt",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Entries installing the app's own `[project]` into the venv, editable-style.
+fn local_project(plan: &Plan, venv: &Venv) -> Result<Vec<Entry>> {
+    let path = plan.app_dir.join("pyproject.toml");
+    if !path.is_file() {
+        return Ok(Vec::new());
+    }
+    let project = crate::project::pyproject::read(&path)?;
+    let Some(name) = project.name.as_deref() else {
+        return Ok(Vec::new());
+    };
+    let source_root = if plan.app_dir.join("src").is_dir() {
+        format!("{APP_DIR}/src")
+    } else {
+        APP_DIR.to_string()
+    };
+    let local = crate::wheel::LocalProject {
+        name,
+        version: project.version.as_deref().unwrap_or("0"),
+        requires_python: project.requires_python.as_deref(),
+        dependencies: project
+            .dependencies
+            .iter()
+            .map(|d| d.requirement.to_string())
+            .collect(),
+        entry_points: &project.entry_points,
+        project_root: APP_DIR.into(),
+        source_root,
+    };
+    crate::wheel::install_local_project(venv, &local)
 }
 
 fn container_config(base: &BuiltBase, plan: &Plan, as_root: bool) -> Result<ContainerConfig> {

@@ -115,6 +115,99 @@ pub fn install_resolution(
     Ok(tree.into_values().collect())
 }
 
+/// The app's own project, installed the way `pip install -e` does it: a
+/// `.pth` file puts its source root (`/app` or `/app/src`) on `sys.path`, a
+/// `.dist-info` gives its metadata and entry points, and `bin/` gets its
+/// scripts. Its code stays where the app layer puts it, not copied twice.
+pub struct LocalProject<'a> {
+    pub name: &'a str,
+    pub version: &'a str,
+    pub requires_python: Option<&'a str>,
+    pub dependencies: Vec<String>,
+    pub entry_points: &'a BTreeMap<String, Vec<(String, String)>>,
+    /// Absolute path in the image of the project (e.g. `/app`) and of the
+    /// directory its packages import from (`/app` or `/app/src`).
+    pub project_root: String,
+    pub source_root: String,
+}
+
+pub fn install_local_project(venv: &Venv, project: &LocalProject) -> Result<Vec<Entry>> {
+    let site = venv.site_packages();
+    let dist = crate::index::normalize_name(project.name).replace('-', "_");
+    let dist_info = format!("{site}/{dist}-{}.dist-info", project.version);
+    let mut out: BTreeMap<String, Entry> = BTreeMap::new();
+    let mut add = |path: String, data: Vec<u8>, mode: u32| {
+        out.insert(path.clone(), Entry::file(&path, data, mode));
+    };
+    add(
+        format!("{site}/__editable__.{dist}.pth"),
+        format!("{}\n", project.source_root).into_bytes(),
+        0o644,
+    );
+    let mut metadata = format!(
+        "Metadata-Version: 2.1\nName: {}\nVersion: {}\n",
+        project.name, project.version
+    );
+    if let Some(rp) = project.requires_python {
+        metadata.push_str(&format!("Requires-Python: {rp}\n"));
+    }
+    for dep in &project.dependencies {
+        metadata.push_str(&format!("Requires-Dist: {dep}\n"));
+    }
+    add(
+        format!("{dist_info}/METADATA"),
+        metadata.into_bytes(),
+        0o644,
+    );
+    add(
+        format!("{dist_info}/INSTALLER"),
+        b"pypack\n".to_vec(),
+        0o644,
+    );
+    let direct_url = format!(
+        "{{\"dir_info\": {{\"editable\": true}}, \"url\": \"file://{}\"}}\n",
+        project.project_root
+    );
+    add(
+        format!("{dist_info}/direct_url.json"),
+        direct_url.into_bytes(),
+        0o644,
+    );
+    if !project.entry_points.is_empty() {
+        let mut text = String::new();
+        for (group, entries) in project.entry_points {
+            text.push_str(&format!("[{group}]\n"));
+            for (name, target) in entries {
+                text.push_str(&format!("{name} = {target}\n"));
+            }
+            text.push('\n');
+        }
+        add(
+            format!("{dist_info}/entry_points.txt"),
+            text.into_bytes(),
+            0o644,
+        );
+    }
+    for group in ["console_scripts", "gui_scripts"] {
+        for (name, target) in project.entry_points.get(group).into_iter().flatten() {
+            let dest = format!("{}/{name}", venv.bin());
+            check_entry_path(&dest).with_context(|| format!("[project.scripts] entry '{name}'"))?;
+            add(
+                dest,
+                script_text(&venv.python(), target)?.into_bytes(),
+                0o755,
+            );
+        }
+    }
+    let record_path = format!("{dist_info}/RECORD");
+    let record = new_record(&out, &site, &record_path);
+    out.insert(
+        record_path.clone(),
+        Entry::file(&record_path, record, 0o644),
+    );
+    Ok(out.into_values().collect())
+}
+
 /// Installs the wheel at `wheel_path` (named `filename`) into `venv`; returns
 /// the files it adds to the image.
 pub fn install(venv: &Venv, wheel_path: &Path, filename: &str) -> Result<Vec<Entry>> {

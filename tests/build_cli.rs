@@ -405,3 +405,80 @@ fn a_lock_file_is_used_without_asking_the_index() {
     );
     assert!(!s.work.join("out/image2").exists());
 }
+
+#[test]
+fn a_pyproject_app_is_installed_with_its_scripts() {
+    let s = setup();
+    s.write_app(&[
+        (
+            "pyproject.toml",
+            "[build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n\
+             [project]\nname = \"my-service\"\nversion = \"2.1.0\"\ndependencies = [\"webframe\"]\n\
+             [project.scripts]\nmy-service = \"my_service.cli:main\"\n",
+        ),
+        ("src/my_service/__init__.py", ""),
+        (
+            "src/my_service/cli.py",
+            "def main():\n    print('serving')\n",
+        ),
+    ]);
+    let out = s.build(&["--output", &s.out("image"), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        summary["command"]["argv"],
+        serde_json::json!(["my-service"])
+    );
+    assert!(
+        summary["command"]["rule"]
+            .as_str()
+            .unwrap()
+            .contains("[project.scripts]")
+    );
+
+    let layout = s.work.join("out/image");
+    let index = json(&layout.join("index.json"));
+    let blob = |d: &str| {
+        layout
+            .join("blobs/sha256")
+            .join(d.trim_start_matches("sha256:"))
+    };
+    let manifest = json(&blob(index["manifests"][0]["digest"].as_str().unwrap()));
+    let app_layer = fs::read(blob(manifest["layers"][2]["digest"].as_str().unwrap())).unwrap();
+    let entries = pypack::oci::layer::read_layer(&app_layer).unwrap();
+    let find = |p: &str| {
+        entries
+            .iter()
+            .find(|e| e.path == p)
+            .unwrap_or_else(|| panic!("{p} missing"))
+    };
+    let site = "app/.venv/lib/python3.11/site-packages";
+    let pypack::oci::EntryKind::File(pth) =
+        &find(&format!("{site}/__editable__.my_service.pth")).kind
+    else {
+        panic!()
+    };
+    assert_eq!(pth, b"/app/src\n");
+    let pypack::oci::EntryKind::File(script) = &find("app/.venv/bin/my-service").kind else {
+        panic!()
+    };
+    assert!(String::from_utf8_lossy(script).contains("from my_service.cli import main"));
+    let pypack::oci::EntryKind::File(meta) =
+        &find(&format!("{site}/my_service-2.1.0.dist-info/METADATA")).kind
+    else {
+        panic!()
+    };
+    assert!(String::from_utf8_lossy(meta).contains("Requires-Dist: webframe"));
+
+    s.write_app(&[(
+        "pyproject.toml",
+        "[build-system]\nbuild-backend = \"maturin\"\n[project]\nname = \"x\"\nversion = \"1\"\ndependencies = []\n",
+    )]);
+    let out = s.build(&["--output", &s.out("image2")]);
+    assert!(
+        !out.status.success() && stderr(&out).contains("compiles code"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!s.work.join("out/image2").exists());
+}

@@ -14,6 +14,11 @@ pub struct Pyproject {
     pub requires_python: Option<String>,
     /// Names of `[project.scripts]` entries.
     pub scripts: Vec<String>,
+    /// Entry points by group: `console_scripts` ([project.scripts]),
+    /// `gui_scripts` ([project.gui-scripts]) and [project.entry-points.*].
+    pub entry_points: BTreeMap<String, Vec<(String, String)>>,
+    /// `[build-system] build-backend`.
+    pub build_backend: Option<String>,
     pub dependencies: Vec<SourcedRequirement>,
     pub optional: BTreeMap<String, Vec<SourcedRequirement>>,
     /// `[tool.pypack]`, kept raw for the project module to read.
@@ -49,6 +54,34 @@ pub fn read(path: &Path) -> Result<Pyproject> {
         .and_then(|v| v.as_table())
         .map(|t| t.keys().cloned().collect())
         .unwrap_or_default();
+    let pairs = |v: Option<&toml::Value>| -> Vec<(String, String)> {
+        v.and_then(|v| v.as_table())
+            .map(|t| {
+                t.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for (group, key) in [
+        ("console_scripts", "scripts"),
+        ("gui_scripts", "gui-scripts"),
+    ] {
+        let entries = pairs(project.get(key));
+        if !entries.is_empty() {
+            out.entry_points.insert(group.to_string(), entries);
+        }
+    }
+    if let Some(groups) = project.get("entry-points").and_then(|v| v.as_table()) {
+        for (group, table) in groups {
+            out.entry_points.insert(group.clone(), pairs(Some(table)));
+        }
+    }
+    out.build_backend = doc
+        .get("build-system")
+        .and_then(|b| b.get("build-backend"))
+        .and_then(|v| v.as_str())
+        .map(str::to_string);
     out.requires_python = project
         .get("requires-python")
         .and_then(|v| v.as_str())

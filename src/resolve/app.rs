@@ -96,7 +96,12 @@ pub fn resolve_lock(request: &LockRequest, cache: &Cache) -> Result<(String, Vec
         project_dir: Some(request.app_dir.to_path_buf()),
         system_root: PathBuf::from("/"),
     };
-    let config = resolve_config(settings, &host)?;
+    // An app with no dependencies needs no index (and must not fail for want of one).
+    let config = if set.is_empty() {
+        Default::default()
+    } else {
+        resolve_config(settings, &host)?
+    };
     let http = authenticated(&config, request)?;
     let index = Index::new(&http, cache, config);
     let input = ResolveInput {
