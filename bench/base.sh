@@ -13,15 +13,7 @@ bin=target/release/pypack
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-seconds() { # runs "$@" quietly, prints elapsed seconds
-  local start end
-  start=$(date +%s.%N)
-  "$@" >/dev/null 2>&1
-  end=$(date +%s.%N)
-  awk -v s="$start" -v e="$end" 'BEGIN {printf "%.3f", e - s}'
-}
-
-median() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.2f", m}'; }
+. bench/lib.sh
 
 cold=(); warm=()
 for i in $(seq "$runs"); do

@@ -15,14 +15,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp -r sample-apps/flask-hello "$work/app"
 
-seconds() {
-  local start end
-  start=$(date +%s.%N)
-  "$@" >/dev/null 2>&1
-  end=$(date +%s.%N)
-  awk -v s="$start" -v e="$end" 'BEGIN {printf "%.3f", e - s}'
-}
-median() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.2f", m}'; }
+. bench/lib.sh
 build() { # cache-dir output
   env PYPACK_CACHE_DIR="$1" "$bin" -q build "$work/app" --no-index -f sample-apps/wheelhouse --archive "$2"
 }

@@ -10,52 +10,17 @@ use common::*;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-const RECIPE: &str = r#"
-name = "fixture"
-description = "fixture base"
-suites = ["fixture"]
-components = ["main"]
-architectures = ["amd64"]
-keys = []
-usrmerge = true
-dpkg_status = true
-[python]
-version = "3.11"
-executable = "/usr/bin/python3.11"
-[packages]
-include = ["python3.11-minimal"]
-[image]
-user = "65532:65532"
-env = ["PATH=/usr/bin:/bin"]
-"#;
-
 struct Setup {
     _tmp: tempfile::TempDir,
     work: PathBuf,
-    archive: FixtureArchive,
-    debian: FileServer,
+    base: PythonBase,
     index: FileServer,
 }
 
 fn setup() -> Setup {
     let tmp = tempfile::tempdir().unwrap();
     let work = tmp.path().to_path_buf();
-    let packages = vec![
-        FixturePackage {
-            name: "python3.11-minimal".into(),
-            version: "3.11.2-6".into(),
-            depends: "libc6".into(),
-            members: vec![file("./usr/bin/python3.11", b"\x7fELF")],
-        },
-        FixturePackage {
-            name: "libc6".into(),
-            version: "2.36-9".into(),
-            depends: "".into(),
-            members: vec![file("./lib/x86_64-linux-gnu/libc.so.6", b"\x7fELF")],
-        },
-    ];
-    let archive = FixtureArchive::create(&work.join("mirror"), &packages);
-    let debian = FileServer::start(&work.join("mirror"));
+    let base = PythonBase::create(&work);
     let mut index = TestIndex::new(&work.join("index"));
     let mut web = WheelSpec::new("webframe", "1.0");
     web.entry_points = Some("[console_scripts]\nwebframe-serve = webframe:main\n");
@@ -63,38 +28,32 @@ fn setup() -> Setup {
     index.add(&WheelSpec::new("gunicorn", "22.0"), Listing::default());
     index.publish();
     let index_server = FileServer::start(&work.join("index"));
-    fs::write(work.join("fixture.toml"), RECIPE).unwrap();
     fs::create_dir_all(work.join("app")).unwrap();
     fs::create_dir_all(work.join("out")).unwrap();
     Setup {
         _tmp: tmp,
         work,
-        archive,
-        debian,
+        base,
         index: index_server,
     }
 }
 
 impl Setup {
     fn build(&self, extra: &[&str]) -> std::process::Output {
-        let recipe = self.work.join("fixture.toml");
-        let mirror = self.archive.mirror_url(&self.debian);
-        let index = format!("{}/simple", self.index.url);
-        let app = self.work.join("app");
-        let mut args = vec![
-            "build",
-            app.to_str().unwrap(),
-            "--recipe",
-            recipe.to_str().unwrap(),
-            "--debian-mirror",
-            &mirror,
-            "--keyring",
-            self.archive.keyring_path.to_str().unwrap(),
-            "--index-url",
-            &index,
-        ];
-        args.extend_from_slice(extra);
-        pypack(&self.work.join("cache"), &args)
+        self.run("build", "cache", extra)
+    }
+
+    /// `pypack COMMAND APP <base flags> --index-url <test index> EXTRA…`
+    fn run(&self, command: &str, cache: &str, extra: &[&str]) -> std::process::Output {
+        let app = self.work.join("app").display().to_string();
+        let mut args: Vec<String> = vec![command.into(), app];
+        args.extend(self.base.args());
+        args.extend(["--index-url".into(), format!("{}/simple", self.index.url)]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        pypack(
+            &self.work.join(cache),
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        )
     }
 
     fn write_app(&self, files: &[(&str, &str)]) {
@@ -286,18 +245,18 @@ fn rebuilds_are_reproducible_and_an_app_edit_changes_only_the_app_layer() {
         all
     };
     let first = layers("a");
-    let requests = s.debian.request_count() + s.index.request_count();
+    let requests = s.base.server.request_count() + s.index.request_count();
     let second = layers("b");
     assert_eq!(first, second, "same inputs, same image");
     assert_eq!(
-        s.debian.request_count() + s.index.request_count(),
+        s.base.server.request_count() + s.index.request_count(),
         requests,
         "a warm build makes no request"
     );
     s.write_app(&[("main.py", "print('v2')\n")]);
     let third = layers("c");
     assert_eq!(
-        s.debian.request_count() + s.index.request_count(),
+        s.base.server.request_count() + s.index.request_count(),
         requests,
         "an app edit makes no request"
     );
@@ -355,25 +314,7 @@ fn a_lock_file_is_used_without_asking_the_index() {
         ("requirements.txt", "webframe\n"),
         ("main.py", "print('hi')\n"),
     ]);
-    let recipe = s.work.join("fixture.toml");
-    let mirror = s.archive.mirror_url(&s.debian);
-    let index = format!("{}/simple", s.index.url);
-    let app = s.work.join("app");
-    let lock = pypack(
-        &s.work.join("cache-lock"),
-        &[
-            "lock",
-            app.to_str().unwrap(),
-            "--recipe",
-            recipe.to_str().unwrap(),
-            "--debian-mirror",
-            &mirror,
-            "--keyring",
-            s.archive.keyring_path.to_str().unwrap(),
-            "--index-url",
-            &index,
-        ],
-    );
+    let lock = s.run("lock", "cache-lock", &[]);
     assert!(lock.status.success(), "{}", stderr(&lock));
     let before = s
         .index

@@ -8,21 +8,9 @@ use common::*;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-const RECIPE: &str = r#"
-name = "fixture"
-description = "fixture base"
-suites = ["fixture"]
-components = ["main"]
-architectures = ["amd64"]
-keys = []
-usrmerge = true
-dpkg_status = true
-[python]
-version = "3.11"
-executable = "/usr/bin/python3.11"
-[packages]
-include = ["fixture-python"]
-"#;
+fn recipe_text() -> String {
+    fixture_recipe("\"fixture-python\"", "")
+}
 
 fn good_packages() -> Vec<FixturePackage> {
     vec![
@@ -64,7 +52,7 @@ fn setup(packages: &[FixturePackage]) -> Setup {
     let archive = FixtureArchive::create(&work.join("mirror"), packages);
     let server = FileServer::start(&work.join("mirror"));
     let recipe = work.join("fixture.toml");
-    fs::write(&recipe, RECIPE).unwrap();
+    fs::write(&recipe, recipe_text()).unwrap();
     fs::create_dir_all(work.join("out")).unwrap();
     Setup {
         _tmp: tmp,
@@ -274,7 +262,7 @@ fn unknown_package_in_recipe_is_named() {
     let s = setup(&good_packages());
     fs::write(
         &s.recipe,
-        RECIPE.replace(
+        recipe_text().replace(
             "[\"fixture-python\"]",
             "[\"fixture-python\", \"no-such-pkg\"]",
         ),

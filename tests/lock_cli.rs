@@ -10,48 +10,17 @@ use common::*;
 use std::fs;
 use std::path::PathBuf;
 
-const RECIPE: &str = r#"
-name = "fixture"
-description = "fixture base"
-suites = ["fixture"]
-components = ["main"]
-architectures = ["amd64"]
-keys = []
-usrmerge = true
-[python]
-version = "3.11"
-executable = "/usr/bin/python3.11"
-[packages]
-include = ["python3.11-minimal"]
-"#;
-
 struct Setup {
     _tmp: tempfile::TempDir,
     work: PathBuf,
-    archive: FixtureArchive,
-    debian: FileServer,
+    base: PythonBase,
     index: FileServer,
 }
 
 fn setup() -> Setup {
     let tmp = tempfile::tempdir().unwrap();
     let work = tmp.path().to_path_buf();
-    let packages = vec![
-        FixturePackage {
-            name: "python3.11-minimal".into(),
-            version: "3.11.2-6+deb12u8".into(),
-            depends: "libc6 (>= 2.35)".into(),
-            members: vec![file("./usr/bin/python3.11", b"\x7fELF")],
-        },
-        FixturePackage {
-            name: "libc6".into(),
-            version: "2.36-9+deb12u14".into(),
-            depends: "".into(),
-            members: vec![file("./lib/x86_64-linux-gnu/libc.so.6", b"\x7fELF")],
-        },
-    ];
-    let archive = FixtureArchive::create(&work.join("mirror"), &packages);
-    let debian = FileServer::start(&work.join("mirror"));
+    let base = PythonBase::create(&work);
     let mut index = TestIndex::new(&work.join("index"));
     index.add(
         &WheelSpec::new("webapp-kit", "2.0")
@@ -71,37 +40,26 @@ fn setup() -> Setup {
     );
     index.publish();
     let index_server = FileServer::start(&work.join("index"));
-    fs::write(work.join("fixture.toml"), RECIPE).unwrap();
     fs::create_dir_all(work.join("app")).unwrap();
     Setup {
         _tmp: tmp,
         work,
-        archive,
-        debian,
+        base,
         index: index_server,
     }
 }
 
 impl Setup {
     fn lock(&self, extra: &[&str]) -> std::process::Output {
-        let recipe = self.work.join("fixture.toml");
-        let mirror = self.archive.mirror_url(&self.debian);
-        let index = format!("{}/simple", self.index.url);
-        let app = self.work.join("app");
-        let mut args = vec![
-            "lock",
-            app.to_str().unwrap(),
-            "--recipe",
-            recipe.to_str().unwrap(),
-            "--debian-mirror",
-            &mirror,
-            "--keyring",
-            self.archive.keyring_path.to_str().unwrap(),
-            "--index-url",
-            &index,
-        ];
-        args.extend_from_slice(extra);
-        pypack(&self.work.join("cache"), &args)
+        let app = self.work.join("app").display().to_string();
+        let mut args: Vec<String> = vec!["lock".into(), app];
+        args.extend(self.base.args());
+        args.extend(["--index-url".into(), format!("{}/simple", self.index.url)]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        pypack(
+            &self.work.join("cache"),
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        )
     }
 }
 

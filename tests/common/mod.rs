@@ -396,3 +396,63 @@ pub fn podman_available(test: &str) -> bool {
     }
     found
 }
+
+/// A base recipe for a fixture archive: one suite, no shipped keys (tests pass
+/// `--keyring`), Python 3.11.
+pub fn fixture_recipe(include: &str, extra: &str) -> String {
+    format!(
+        "name = \"fixture\"\ndescription = \"fixture base\"\nsuites = [\"{SUITE}\"]\ncomponents = [\"main\"]\n\
+         architectures = [\"amd64\"]\nkeys = []\nusrmerge = true\ndpkg_status = true\n{extra}\n\
+         [python]\nversion = \"3.11\"\nexecutable = \"/usr/bin/python3.11\"\n[packages]\ninclude = [{include}]\n\
+         [image]\nuser = \"65532:65532\"\nenv = [\"PATH=/usr/bin:/bin\"]\n"
+    )
+}
+
+/// A signed fixture archive holding just a fake `python3.11-minimal` and
+/// `libc6`, served on loopback, and a recipe using it: enough for a base
+/// whose target is CPython 3.11.2 on glibc 2.36, with no network.
+pub struct PythonBase {
+    pub archive: FixtureArchive,
+    pub server: FileServer,
+    pub recipe: PathBuf,
+}
+
+impl PythonBase {
+    pub fn create(work: &Path) -> PythonBase {
+        let packages = vec![
+            FixturePackage {
+                name: "python3.11-minimal".into(),
+                version: "3.11.2-6".into(),
+                depends: "libc6 (>= 2.35)".into(),
+                members: vec![file("./usr/bin/python3.11", b"\x7fELF")],
+            },
+            FixturePackage {
+                name: "libc6".into(),
+                version: "2.36-9".into(),
+                depends: "".into(),
+                members: vec![file("./lib/x86_64-linux-gnu/libc.so.6", b"\x7fELF")],
+            },
+        ];
+        let archive = FixtureArchive::create(&work.join("mirror"), &packages);
+        let server = FileServer::start(&work.join("mirror"));
+        let recipe = work.join("fixture.toml");
+        std::fs::write(&recipe, fixture_recipe("\"python3.11-minimal\"", "")).unwrap();
+        PythonBase {
+            archive,
+            server,
+            recipe,
+        }
+    }
+
+    /// `--recipe … --debian-mirror … --keyring …`
+    pub fn args(&self) -> Vec<String> {
+        vec![
+            "--recipe".into(),
+            self.recipe.display().to_string(),
+            "--debian-mirror".into(),
+            self.archive.mirror_url(&self.server),
+            "--keyring".into(),
+            self.archive.keyring_path.display().to_string(),
+        ]
+    }
+}
