@@ -82,6 +82,12 @@ struct BuildArgs {
     /// Engine for --load (default: podman if installed, else docker).
     #[arg(long, value_name = "podman|docker")]
     engine: Option<String>,
+    /// Push the image to a registry: REGISTRY/REPOSITORY[:TAG] (alone, it is the only destination).
+    #[arg(long, value_name = "REF")]
+    push: Option<String>,
+    /// Speak plain HTTP to the --push registry (loopback only).
+    #[arg(long)]
+    insecure_registry: bool,
     /// Print one JSON summary on stdout instead of text.
     #[arg(long)]
     json: bool,
@@ -378,6 +384,11 @@ fn build(cli: &Cli, args: &BuildArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| image_name(&name_hint));
     check_tag(&tag)?;
+    let push = args
+        .push
+        .as_deref()
+        .map(pypack::registry::Reference::parse)
+        .transpose()?;
     let destination = build_destination(args, &tag)?;
     if let Destination::Write(output) = &destination {
         output.check_destination()?;
@@ -411,6 +422,22 @@ fn build(cli: &Cli, args: &BuildArgs) -> Result<()> {
             load_into(engine, &cache, &report.image, &tag)?;
             format!("loaded into {engine} as {}", oci::layout::full_tag(&tag))
         }
+        Destination::PushOnly => String::new(),
+    };
+    let went = match &push {
+        Some(reference) => {
+            let pushed = push_image(&cache, &report.image, reference, args.insecure_registry)?;
+            let also = if went.is_empty() {
+                String::new()
+            } else {
+                format!("{went}; ")
+            };
+            format!(
+                "{also}pushed {reference}@{} ({} blobs uploaded, {} already there)",
+                pushed.digest, pushed.uploaded, pushed.skipped
+            )
+        }
+        None => went,
     };
     if args.json {
         println!(
@@ -452,6 +479,7 @@ fn build(cli: &Cli, args: &BuildArgs) -> Result<()> {
 enum Destination {
     Write(Output),
     Load(String),
+    PushOnly,
 }
 
 /// --output / --archive / --load; with none, load into an engine if one is
@@ -459,6 +487,9 @@ enum Destination {
 fn build_destination(args: &BuildArgs, tag: &str) -> Result<Destination> {
     if args.output.output.is_some() || args.output.archive.is_some() {
         return Ok(Destination::Write(args.output.resolve(PathBuf::new())));
+    }
+    if args.push.is_some() && !args.load {
+        return Ok(Destination::PushOnly);
     }
     let engine = match &args.engine {
         Some(e) if e == "podman" || e == "docker" => Some(e.clone()),
@@ -612,4 +643,16 @@ fn inspect(image: &std::path::Path, json: bool) -> Result<()> {
         println!("  {n} {v}");
     }
     Ok(())
+}
+
+fn push_image(
+    cache: &Cache,
+    image: &pypack::oci::Image,
+    reference: &pypack::registry::Reference,
+    plain_http: bool,
+) -> Result<pypack::registry::PushReport> {
+    let credentials =
+        pypack::registry::CredentialSources::from_host().lookup(&reference.registry)?;
+    let registry = pypack::registry::Registry::connect(reference, plain_http, credentials)?;
+    registry.push(cache, image)
 }

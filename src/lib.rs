@@ -18,5 +18,6 @@ pub mod platform;
 pub mod progress;
 pub mod project;
 pub mod python;
+pub mod registry;
 pub mod resolve;
 pub mod wheel;

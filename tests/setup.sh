@@ -8,13 +8,13 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 need=()
-for cmd in podman runc skopeo docker-registry; do
+for cmd in podman runc skopeo docker-registry htpasswd; do
   command -v "$cmd" >/dev/null 2>&1 || need+=("$cmd")
 done
 if [ "${#need[@]}" -gt 0 ]; then
-  echo "setup: installing podman runc skopeo docker-registry (missing: ${need[*]})"
+  echo "setup: installing podman runc skopeo docker-registry apache2-utils (missing: ${need[*]})"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq podman runc skopeo docker-registry >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq podman runc skopeo docker-registry apache2-utils >/dev/null
 fi
 
 # On this kind of VM crun fails on its cgroup setup and raising RLIMIT_NOFILE /

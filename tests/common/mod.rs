@@ -334,6 +334,11 @@ pub fn sha256(data: &[u8]) -> String {
 
 /// Runs the pypack binary with a private cache.
 pub fn pypack(cache: &Path, args: &[&str]) -> Output {
+    pypack_env(cache, args, &[])
+}
+
+/// Like `pypack`, with extra environment variables.
+pub fn pypack_env(cache: &Path, args: &[&str], vars: &[(&str, &str)]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_pypack"))
         .args(args)
         .env("PYPACK_CACHE_DIR", cache)
@@ -346,6 +351,9 @@ pub fn pypack(cache: &Path, args: &[&str]) -> Output {
         .env("PIP_CONFIG_FILE", "/dev/null")
         .env("XDG_CONFIG_HOME", cache.join("no-config"))
         .env("HOME", cache.join("no-home"))
+        .env_remove("REGISTRY_AUTH_FILE")
+        .env_remove("DOCKER_CONFIG")
+        .envs(vars.iter().copied())
         .output()
         .unwrap();
     eprintln!(

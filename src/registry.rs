@@ -1,0 +1,487 @@
+//! The OCI distribution protocol, spoken directly (no engine): image
+//! references, the `/v2/` auth challenge (anonymous or basic credentials
+//! exchanged for a bearer token, or plain basic auth), credentials from the
+//! Docker/podman auth files and credential helpers, and pushing an image's
+//! blobs (skipping those the registry has) and manifest. Secrets are never
+//! printed.
+
+use crate::cache::Cache;
+use crate::digest::strip_sha256;
+use crate::oci::Image;
+use anyhow::{Context, Result, bail};
+use reqwest::StatusCode;
+use reqwest::blocking::{Client, RequestBuilder, Response};
+use reqwest::header::{self, HeaderMap};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// `registry/repository[:tag][@digest]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    pub registry: String,
+    pub repository: String,
+    pub tag: Option<String>,
+    pub digest: Option<String>,
+}
+
+impl Reference {
+    /// Parses a reference. The registry part is required: pypack knows no
+    /// default registry, so a short name such as `myapp:1` is refused with
+    /// how to name the registry.
+    pub fn parse(text: &str) -> Result<Reference> {
+        let (rest, digest) = match text.split_once('@') {
+            Some((r, d)) => (r, Some(d.to_string())),
+            None => (text, None),
+        };
+        let (registry, path) = rest
+            .split_once('/')
+            .filter(|(first, _)| first.contains('.') || first.contains(':') || *first == "localhost")
+            .with_context(|| {
+                format!("'{text}' names no registry; write it in full, e.g. localhost:5000/{rest} or registry.example.com/team/{rest}")
+            })?;
+        let (repository, tag) = match path.rsplit_once(':') {
+            Some((r, t)) if !t.contains('/') => (r.to_string(), Some(t.to_string())),
+            _ => (path.to_string(), None),
+        };
+        let valid = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/".contains(c))
+        };
+        if !valid(&repository) {
+            bail!(
+                "'{text}': the repository '{repository}' must be lower-case letters, digits and . _ - /"
+            );
+        }
+        if let Some(d) = &digest {
+            strip_sha256(d).with_context(|| format!("'{text}': bad digest"))?;
+        }
+        let tag = if tag.is_none() && digest.is_none() {
+            Some("latest".to_string())
+        } else {
+            tag
+        };
+        Ok(Reference {
+            registry: registry.to_string(),
+            repository,
+            tag,
+            digest,
+        })
+    }
+
+    /// The tag, else the digest: what a manifest is stored under.
+    pub fn manifest_key(&self) -> &str {
+        self.tag
+            .as_deref()
+            .or(self.digest.as_deref())
+            .unwrap_or("latest")
+    }
+}
+
+impl std::fmt::Display for Reference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.registry, self.repository)?;
+        if let Some(t) = &self.tag {
+            write!(f, ":{t}")?;
+        }
+        if let Some(d) = &self.digest {
+            write!(f, "@{d}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads an environment variable (a closure, so tests can supply their own).
+pub type EnvLookup = Box<dyn Fn(&str) -> Option<String>>;
+
+/// Where to find credentials: the files and helpers Docker and podman use.
+pub struct CredentialSources {
+    pub env: EnvLookup,
+    pub home: Option<PathBuf>,
+}
+
+impl CredentialSources {
+    pub fn from_host() -> CredentialSources {
+        CredentialSources {
+            env: Box::new(|k| std::env::var(k).ok()),
+            home: std::env::var_os("HOME").map(PathBuf::from),
+        }
+    }
+
+    /// (user, password) for `registry`: podman's auth file (`REGISTRY_AUTH_FILE`,
+    /// `$XDG_RUNTIME_DIR/containers/auth.json`), then Docker's
+    /// `config.json` (`DOCKER_CONFIG`) `auths`, `credHelpers` and `credsStore`.
+    pub fn lookup(&self, registry: &str) -> Result<Option<(String, String)>> {
+        let mut files = Vec::new();
+        if let Some(f) = (self.env)("REGISTRY_AUTH_FILE") {
+            files.push(PathBuf::from(f));
+        }
+        if let Some(dir) = (self.env)("XDG_RUNTIME_DIR") {
+            files.push(PathBuf::from(dir).join("containers/auth.json"));
+        }
+        let docker_dir = (self.env)("DOCKER_CONFIG")
+            .map(PathBuf::from)
+            .or_else(|| self.home.as_ref().map(|h| h.join(".docker")));
+        if let Some(dir) = docker_dir {
+            files.push(dir.join("config.json"));
+        }
+        for file in files.iter().filter(|f| f.is_file()) {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let config: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", file.display()))?;
+            if let Some(auth) = config["auths"][registry]["auth"].as_str() {
+                return decode_auth(auth)
+                    .with_context(|| format!("{}: bad auth entry for {registry}", file.display()))
+                    .map(Some);
+            }
+            let helper = config["credHelpers"][registry]
+                .as_str()
+                .or(config["credsStore"].as_str());
+            if let Some(helper) = helper {
+                return credential_helper(helper, registry);
+            }
+        }
+        Ok(None)
+    }
+}
+
+fn decode_auth(auth: &str) -> Result<(String, String)> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(auth.trim())?;
+    let text = String::from_utf8(bytes)?;
+    let (user, pass) = text.split_once(':').context("not user:password")?;
+    Ok((user.to_string(), pass.to_string()))
+}
+
+/// `docker-credential-<helper> get` with the registry on stdin.
+fn credential_helper(helper: &str, registry: &str) -> Result<Option<(String, String)>> {
+    use std::io::Write;
+    let program = format!("docker-credential-{helper}");
+    let mut child = std::process::Command::new(&program)
+        .arg("get")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("credential helper {program} is configured but cannot be run"))?;
+    child
+        .stdin
+        .take()
+        .context("helper stdin")?
+        .write_all(registry.as_bytes())?;
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        return Ok(None); // the helper has no credentials for this registry
+    }
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).with_context(|| format!("{program} gave no JSON"))?;
+    Ok(Some((
+        v["Username"].as_str().unwrap_or("").to_string(),
+        v["Secret"].as_str().unwrap_or("").to_string(),
+    )))
+}
+
+/// What a push did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushReport {
+    pub digest: String,
+    pub uploaded: usize,
+    pub skipped: usize,
+}
+
+pub struct Registry {
+    client: Client,
+    reference: Reference,
+    base: String,
+    credentials: Option<(String, String)>,
+    /// `Authorization` header value once the challenge has been answered.
+    authorization: Mutex<Option<String>>,
+}
+
+impl Registry {
+    /// A client for `reference`'s registry; `plain_http` for a registry
+    /// without TLS (only allowed on loopback).
+    pub fn connect(
+        reference: &Reference,
+        plain_http: bool,
+        credentials: Option<(String, String)>,
+    ) -> Result<Registry> {
+        let host = reference.registry.split(':').next().unwrap_or("");
+        if plain_http && !matches!(host, "localhost" | "127.0.0.1" | "[::1]") {
+            bail!(
+                "--insecure-registry (plain HTTP) is only allowed for a registry on loopback, not {}",
+                reference.registry
+            );
+        }
+        let scheme = if plain_http { "http" } else { "https" };
+        let client = Client::builder()
+            .user_agent(concat!("pypack/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(15))
+            .timeout(Duration::from_secs(600))
+            .build()?;
+        Ok(Registry {
+            client,
+            base: format!("{scheme}://{}", reference.registry),
+            reference: reference.clone(),
+            credentials,
+            authorization: Mutex::new(None),
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/v2/{}/{path}", self.base, self.reference.repository)
+    }
+
+    /// Sends `make()`, answering an auth challenge once if the registry asks.
+    fn send(&self, make: &dyn Fn() -> RequestBuilder) -> Result<Response> {
+        for attempt in 0..2 {
+            let mut request = make();
+            if let Some(auth) = self.authorization.lock().unwrap().clone() {
+                request = request.header(header::AUTHORIZATION, auth);
+            }
+            let response = request
+                .send()
+                .map_err(|e| anyhow::anyhow!("{}: {e}", self.reference.registry))?;
+            if response.status() != StatusCode::UNAUTHORIZED || attempt == 1 {
+                if response.status() == StatusCode::UNAUTHORIZED {
+                    bail!(
+                        "{} refused the credentials ({}): check the user and password in your \
+                         auth file (docker login / podman login)",
+                        self.reference.registry,
+                        if self.credentials.is_some() {
+                            "given"
+                        } else {
+                            "none found"
+                        }
+                    );
+                }
+                return Ok(response);
+            }
+            let challenge = response
+                .headers()
+                .get(header::WWW_AUTHENTICATE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            let answer = self.answer(&challenge)?;
+            *self.authorization.lock().unwrap() = Some(answer);
+        }
+        unreachable!("the loop returns on its second pass")
+    }
+
+    /// The `Authorization` value for a `WWW-Authenticate` challenge.
+    fn answer(&self, challenge: &str) -> Result<String> {
+        use base64::Engine as _;
+        let (scheme, params) = challenge.split_once(' ').unwrap_or((challenge, ""));
+        match scheme.to_ascii_lowercase().as_str() {
+            "basic" => {
+                let (user, pass) = self.credentials.clone().with_context(|| {
+                    format!("{} needs credentials and none were found: run `podman login {0}` or `docker login {0}`", self.reference.registry)
+                })?;
+                Ok(format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
+                ))
+            }
+            "bearer" => {
+                let param = |name: &str| {
+                    params.split(',').find_map(|p| {
+                        let (k, v) = p.trim().split_once('=')?;
+                        (k == name).then(|| v.trim_matches('"').to_string())
+                    })
+                };
+                let realm = param("realm").context("bearer challenge without realm")?;
+                let scope = param("scope").unwrap_or_else(|| {
+                    format!("repository:{}:pull,push", self.reference.repository)
+                });
+                let mut request = self.client.get(&realm).query(&[("scope", scope.as_str())]);
+                if let Some(service) = param("service") {
+                    request = request.query(&[("service", service.as_str())]);
+                }
+                if let Some((user, pass)) = &self.credentials {
+                    request = request.basic_auth(user, Some(pass));
+                }
+                let response = request.send().with_context(|| {
+                    format!("asking {} for a token", crate::http::redact(&realm))
+                })?;
+                if !response.status().is_success() {
+                    bail!(
+                        "the token service of {} refused: HTTP {}",
+                        self.reference.registry,
+                        response.status()
+                    );
+                }
+                let body: serde_json::Value = serde_json::from_slice(&response.bytes()?)?;
+                let token = body["token"]
+                    .as_str()
+                    .or(body["access_token"].as_str())
+                    .context("token response without a token")?;
+                Ok(format!("Bearer {token}"))
+            }
+            other => bail!(
+                "{} asks for '{other}' authentication, which pypack does not speak",
+                self.reference.registry
+            ),
+        }
+    }
+
+    fn has_blob(&self, digest: &str) -> Result<bool> {
+        let url = self.url(&format!("blobs/{digest}"));
+        let response = self.send(&|| self.client.head(&url))?;
+        Ok(response.status().is_success())
+    }
+
+    /// Uploads one blob from the cache (monolithically), unless the registry has it.
+    fn push_blob(&self, cache: &Cache, digest: &str) -> Result<bool> {
+        if self.has_blob(digest)? {
+            return Ok(false);
+        }
+        let start_url = self.url("blobs/uploads/");
+        let started = self.send(&|| {
+            self.client
+                .post(&start_url)
+                .header(header::CONTENT_LENGTH, 0)
+        })?;
+        if started.status() != StatusCode::ACCEPTED {
+            bail!(
+                "{}: starting an upload gave HTTP {}",
+                self.reference.registry,
+                started.status()
+            );
+        }
+        let location = started
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .context("upload start without a Location")?
+            .to_string();
+        let location = crate::index::simple::join_url(&format!("{}/", self.base), &location)?;
+        let separator = if location.contains('?') { '&' } else { '?' };
+        let put_url = format!("{location}{separator}digest={digest}");
+        let path = cache.blob_path(strip_sha256(digest)?);
+        let size = std::fs::metadata(&path)?.len();
+        let response = self.send(&|| {
+            let file = std::fs::File::open(&path).expect("cache blob was just checked");
+            self.client
+                .put(&put_url)
+                .header(header::CONTENT_TYPE, "application/octet-stream")
+                .header(header::CONTENT_LENGTH, size)
+                .body(reqwest::blocking::Body::sized(file, size))
+        })?;
+        if response.status() != StatusCode::CREATED {
+            bail!(
+                "{}: uploading {digest} gave HTTP {}",
+                self.reference.registry,
+                response.status()
+            );
+        }
+        Ok(true)
+    }
+
+    /// Pushes `image`: every blob the registry lacks, then the manifest.
+    /// Running it again after an interruption uploads only what is missing.
+    pub fn push(&self, cache: &Cache, image: &Image) -> Result<PushReport> {
+        let config_hex = strip_sha256(&image.config_digest)?;
+        if !cache.has_blob(config_hex) {
+            cache.put_bytes(&image.config)?;
+        }
+        let mut digests: Vec<String> = image.layers.iter().map(|l| l.digest.clone()).collect();
+        digests.push(image.config_digest.clone());
+        let (mut uploaded, mut skipped) = (0, 0);
+        for digest in &digests {
+            if self
+                .push_blob(cache, digest)
+                .with_context(|| format!("pushing {}", self.reference))?
+            {
+                uploaded += 1;
+            } else {
+                skipped += 1;
+            }
+        }
+        let url = self.url(&format!("manifests/{}", self.reference.manifest_key()));
+        let response = self.send(&|| {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                header::CONTENT_TYPE,
+                "application/vnd.oci.image.manifest.v1+json"
+                    .parse()
+                    .unwrap(),
+            );
+            self.client
+                .put(&url)
+                .headers(headers)
+                .body(image.manifest.clone())
+        })?;
+        if response.status() != StatusCode::CREATED {
+            let status = response.status();
+            let body = response.text().unwrap_or_default();
+            bail!(
+                "{}: the manifest was refused: HTTP {status} {}",
+                self.reference,
+                body.chars().take(300).collect::<String>()
+            );
+        }
+        Ok(PushReport {
+            digest: image.manifest_digest.clone(),
+            uploaded,
+            skipped,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references() {
+        let r = Reference::parse("localhost:5000/team/app:1.2").unwrap();
+        assert_eq!(
+            (r.registry.as_str(), r.repository.as_str(), r.tag.as_deref()),
+            ("localhost:5000", "team/app", Some("1.2"))
+        );
+        assert_eq!(
+            Reference::parse("registry.example.com/app")
+                .unwrap()
+                .tag
+                .as_deref(),
+            Some("latest")
+        );
+        let d = format!("sha256:{}", "a".repeat(64));
+        let r = Reference::parse(&format!("localhost/app@{d}")).unwrap();
+        assert_eq!((r.tag, r.digest.as_deref()), (None, Some(d.as_str())));
+        let err = Reference::parse("myapp:1").unwrap_err().to_string();
+        assert!(err.contains("names no registry"), "{err}");
+        assert!(Reference::parse("localhost:5000/App").is_err());
+        assert_eq!(
+            Reference::parse("localhost:5000/a/b:c")
+                .unwrap()
+                .to_string(),
+            "localhost:5000/a/b:c"
+        );
+    }
+
+    #[test]
+    fn credentials_from_auth_files() {
+        use base64::Engine as _;
+        let dir = tempfile::tempdir().unwrap();
+        let auth = base64::engine::general_purpose::STANDARD.encode("ci:pa:ss");
+        std::fs::write(
+            dir.path().join("auth.json"),
+            format!("{{\"auths\": {{\"localhost:5000\": {{\"auth\": \"{auth}\"}}}}}}"),
+        )
+        .unwrap();
+        let file = dir.path().join("auth.json").display().to_string();
+        let sources = CredentialSources {
+            env: Box::new(move |k| (k == "REGISTRY_AUTH_FILE").then(|| file.clone())),
+            home: None,
+        };
+        assert_eq!(
+            sources.lookup("localhost:5000").unwrap(),
+            Some(("ci".into(), "pa:ss".into()))
+        );
+        assert_eq!(sources.lookup("other:5000").unwrap(), None);
+    }
+}
