@@ -36,6 +36,9 @@ pub struct BuildRequest<'a> {
     pub extras: Vec<String>,
     pub locked: bool,
     pub as_root: bool,
+    /// A registry image to build on instead of a recipe's base, and whether
+    /// to speak plain HTTP to its (loopback) registry.
+    pub base_image: Option<(crate::registry::Reference, bool)>,
     pub env: &'a dyn Fn(&str) -> Option<String>,
     pub home: Option<PathBuf>,
 }
@@ -75,10 +78,30 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
         .iter()
         .map(|r| crate::index::normalize_name(r.requirement.name.as_ref()))
         .collect();
-    let plan = plan(request.app_dir, &request.overrides, &dependencies)?;
-    let recipe = Recipe::load(&plan.recipe.value)?;
+    let mut plan = plan(request.app_dir, &request.overrides, &dependencies)?;
     let http = Http::new()?;
-    let base = base::build(&recipe, &request.base, cache, &http)?;
+    let (base, base_name) = match &request.base_image {
+        Some((reference, plain_http)) => {
+            plan.recipe = crate::project::plan::Decided {
+                value: reference.to_string(),
+                rule: "--base".into(),
+            };
+            let pulled = crate::base::pulled::pull_base(
+                reference,
+                *plain_http,
+                request.base.platform,
+                cache,
+            )?;
+            (pulled, reference.to_string())
+        }
+        None => {
+            let recipe = Recipe::load(&plan.recipe.value)?;
+            (
+                base::build(&recipe, &request.base, cache, &http)?,
+                format!("pypack base {}", recipe.name),
+            )
+        }
+    };
     let target = base.target()?;
 
     let lock_request = LockRequest {
@@ -118,10 +141,7 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
             "org.opencontainers.image.title".to_string(),
             plan.name.clone(),
         ),
-        (
-            "org.opencontainers.image.base.name".to_string(),
-            format!("pypack base {}", recipe.name),
-        ),
+        ("org.opencontainers.image.base.name".to_string(), base_name),
         (
             "org.opencontainers.image.base.digest".to_string(),
             base.image.manifest_digest.clone(),

@@ -82,6 +82,9 @@ struct BuildArgs {
     /// Engine for --load (default: podman if installed, else docker).
     #[arg(long, value_name = "podman|docker")]
     engine: Option<String>,
+    /// Build on this registry image instead of a recipe's base (e.g. localhost:5000/python:3.12-slim).
+    #[arg(long = "base", value_name = "REF", conflicts_with_all = ["recipe", "python"])]
+    base_image: Option<String>,
     /// Push the image to a registry: REGISTRY/REPOSITORY[:TAG] (alone, it is the only destination).
     #[arg(long, value_name = "REF")]
     push: Option<String>,
@@ -154,6 +157,12 @@ struct BaseBuildArgs {
     base: BaseArgs,
     #[command(flatten)]
     output: OutputArgs,
+    /// Also push the base to a registry: REGISTRY/REPOSITORY[:TAG].
+    #[arg(long, value_name = "REF")]
+    push: Option<String>,
+    /// Speak plain HTTP to the --push registry (loopback only).
+    #[arg(long)]
+    insecure_registry: bool,
 }
 
 /// Which base to build or read the target from, and where its packages come from.
@@ -341,8 +350,20 @@ fn base_build(cli: &Cli, args: &BaseBuildArgs) -> Result<()> {
     }
     let cache = Cache::open(cli.cache_dir.as_deref())?;
     let http = Http::new()?;
+    let push = args
+        .push
+        .as_deref()
+        .map(pypack::registry::Reference::parse)
+        .transpose()?;
     let built = base::build(&recipe, &options, &cache, &http)?;
     oci::write_output(&cache, &built.image, &output, args.output.tag.as_deref())?;
+    if let Some(reference) = &push {
+        let pushed = push_image(&cache, &built.image, reference, args.insecure_registry)?;
+        println!(
+            "pushed {reference}@{} ({} blobs uploaded, {} already there)",
+            pushed.digest, pushed.uploaded, pushed.skipped
+        );
+    }
     println!(
         "base {} for {}: {} ({:.1} MB uncompressed, {:.1} MB compressed, {} packages, {} downloads) → {}",
         recipe.name,
@@ -409,6 +430,11 @@ fn build(cli: &Cli, args: &BuildArgs) -> Result<()> {
         extras: args.extra.clone(),
         locked: args.locked,
         as_root: args.root,
+        base_image: args
+            .base_image
+            .as_deref()
+            .map(|r| pypack::registry::Reference::parse(r).map(|r| (r, args.insecure_registry)))
+            .transpose()?,
         env: &env,
         home: std::env::var_os("HOME").map(PathBuf::from),
     };

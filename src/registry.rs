@@ -380,6 +380,157 @@ impl Registry {
         Ok(true)
     }
 
+    /// Pulls the image for `platform` (choosing from an index / manifest list),
+    /// storing config and layers in the cache with their digests checked.
+    /// Layers are kept as they are, to be reused without re-compression.
+    pub fn pull(&self, cache: &Cache, platform: crate::platform::Platform) -> Result<Image> {
+        let mut manifest_bytes = self.get_manifest(self.reference.manifest_key())?;
+        let mut manifest: serde_json::Value =
+            serde_json::from_slice(&manifest_bytes).context("the manifest is not JSON")?;
+        if let Some(entries) = manifest["manifests"].as_array() {
+            let chosen = entries
+                .iter()
+                .find(|m| {
+                    let p = &m["platform"];
+                    p["os"] == "linux"
+                        && p["architecture"] == platform.oci_arch()
+                        && (platform.oci_variant().is_none()
+                            || p["variant"].is_null()
+                            || p["variant"] == platform.oci_variant().unwrap())
+                })
+                .with_context(|| {
+                    let offered: Vec<String> = entries
+                        .iter()
+                        .map(|m| {
+                            format!(
+                                "{}/{}",
+                                m["platform"]["os"].as_str().unwrap_or("?"),
+                                m["platform"]["architecture"].as_str().unwrap_or("?")
+                            )
+                        })
+                        .collect();
+                    format!(
+                        "{} has no image for {platform} (it has: {})",
+                        self.reference,
+                        offered.join(", ")
+                    )
+                })?;
+            let digest = chosen["digest"]
+                .as_str()
+                .context("index entry without digest")?
+                .to_string();
+            manifest_bytes = self.get_manifest(&digest)?;
+            if format!("sha256:{}", crate::digest::sha256_hex(&manifest_bytes)) != digest {
+                bail!(
+                    "{}: the manifest for {platform} does not match its digest {digest}",
+                    self.reference
+                );
+            }
+            manifest = serde_json::from_slice(&manifest_bytes)?;
+        }
+        if let Some(wanted) = &self.reference.digest
+            && manifest["manifests"].is_null()
+            && format!("sha256:{}", crate::digest::sha256_hex(&manifest_bytes)) != *wanted
+        {
+            bail!(
+                "{}: the registry's manifest does not match the digest asked for",
+                self.reference
+            );
+        }
+        let config_digest = manifest["config"]["digest"]
+            .as_str()
+            .context("manifest without config")?
+            .to_string();
+        self.fetch_blob(cache, &config_digest)?;
+        let config_bytes = cache.read_blob(strip_sha256(&config_digest)?)?;
+        let config: serde_json::Value = serde_json::from_slice(&config_bytes)?;
+        let diff_ids: Vec<String> = config["rootfs"]["diff_ids"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|d| d.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut layers = Vec::new();
+        for (i, layer) in manifest["layers"]
+            .as_array()
+            .context("manifest without layers")?
+            .iter()
+            .enumerate()
+        {
+            let media_type = layer["mediaType"].as_str().unwrap_or("");
+            if !media_type.contains("gzip") {
+                bail!(
+                    "{}: layer {i} is '{media_type}'; pypack reuses gzip layers only",
+                    self.reference
+                );
+            }
+            let digest = layer["digest"]
+                .as_str()
+                .context("layer without digest")?
+                .to_string();
+            self.fetch_blob(cache, &digest)?;
+            layers.push(crate::oci::LayerBlob {
+                size: layer["size"].as_u64().unwrap_or(0),
+                diff_id: diff_ids.get(i).cloned().with_context(|| {
+                    format!("{}: config lists too few diff_ids", self.reference)
+                })?,
+                digest,
+                uncompressed_size: 0,
+            });
+        }
+        Ok(Image {
+            manifest_digest: format!("sha256:{}", crate::digest::sha256_hex(&manifest_bytes)),
+            manifest: manifest_bytes,
+            config: config_bytes,
+            config_digest,
+            layers,
+            platform,
+        })
+    }
+
+    fn get_manifest(&self, key: &str) -> Result<Vec<u8>> {
+        let url = self.url(&format!("manifests/{key}"));
+        const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, \
+            application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
+        let response = self.send(&|| self.client.get(&url).header(header::ACCEPT, ACCEPT))?;
+        if response.status() == StatusCode::NOT_FOUND {
+            bail!("{} was not found in the registry", self.reference);
+        }
+        if !response.status().is_success() {
+            bail!(
+                "{}: fetching the manifest gave HTTP {}",
+                self.reference,
+                response.status()
+            );
+        }
+        Ok(response.bytes()?.to_vec())
+    }
+
+    /// Downloads a blob into the cache unless it is there; its digest is checked.
+    fn fetch_blob(&self, cache: &Cache, digest: &str) -> Result<()> {
+        let hex = strip_sha256(digest)?;
+        if cache.has_blob(hex) {
+            return Ok(());
+        }
+        let url = self.url(&format!("blobs/{digest}"));
+        let mut response = self.send(&|| self.client.get(&url))?;
+        if !response.status().is_success() {
+            bail!(
+                "{}: fetching blob {digest} gave HTTP {}",
+                self.reference,
+                response.status()
+            );
+        }
+        let mut writer = cache.blob_writer()?;
+        std::io::copy(&mut response, &mut writer)?;
+        writer
+            .commit(Some(hex))
+            .with_context(|| format!("{}: blob {digest}", self.reference))?;
+        Ok(())
+    }
+
     /// Pushes `image`: every blob the registry lacks, then the manifest.
     /// Running it again after an interruption uploads only what is missing.
     pub fn push(&self, cache: &Cache, image: &Image) -> Result<PushReport> {

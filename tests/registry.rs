@@ -253,13 +253,32 @@ fn htpasswd_registry_needs_the_right_credentials() {
 }
 
 #[test]
-fn podman_runs_flask_hello_pulled_from_the_registry() {
-    let test = "podman_runs_flask_hello_pulled_from_the_registry";
+fn flask_hello_on_a_base_from_the_registry_runs_in_podman() {
+    let test = "flask_hello_on_a_base_from_the_registry_runs_in_podman";
     if !tool_available("docker-registry", test) || !podman_available(test) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let registry = start_registry(dir.path(), None);
+    // The debian12 base goes to the registry first, and flask-hello is then
+    // built on it as on any registry image.
+    let base_ref = format!("localhost:{}/bases/debian12:1", registry.port);
+    let layout = dir.path().join("base-layout");
+    let base = pypack(
+        &dir.path().join("cache"),
+        &[
+            "base",
+            "build",
+            "--recipe",
+            "debian12",
+            "--output",
+            layout.to_str().unwrap(),
+            "--push",
+            &base_ref,
+            "--insecure-registry",
+        ],
+    );
+    assert!(base.status.success(), "{}", stderr(&base));
     let reference = format!(
         "localhost:{}/samples/flask-hello:{}",
         registry.port,
@@ -267,19 +286,22 @@ fn podman_runs_flask_hello_pulled_from_the_registry() {
     );
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let out = pypack(
-        &dir.path().join("cache"),
+        &dir.path().join("cache-app"),
         &[
             "build",
             repo.join("sample-apps/flask-hello").to_str().unwrap(),
             "--no-index",
             "-f",
             repo.join("sample-apps/wheelhouse").to_str().unwrap(),
+            "--base",
+            &base_ref,
             "--push",
             &reference,
             "--insecure-registry",
         ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("(--base)"), "{}", stderr(&out));
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -325,4 +347,146 @@ fn podman_runs_flask_hello_pulled_from_the_registry() {
         body.contains("Hello from pypack!"),
         "no page from the pulled image: {body}"
     );
+}
+
+/// Pushes a synthetic musl "Python" image: the loader, a python3.12 marker and
+/// Alpine's package database, enough for pypack to see a musl 1.2 target.
+fn push_musl_base(cache_dir: &Path, reference: &str) {
+    use pypack::oci::{ContainerConfig, Entry, LayerSpec};
+    let cache = pypack::cache::Cache::open(Some(cache_dir)).unwrap();
+    let entries = vec![
+        Entry::file("lib/ld-musl-x86_64.so.1", b"\x7fELF".to_vec(), 0o755),
+        Entry::file("usr/local/bin/python3.12", b"\x7fELF".to_vec(), 0o755),
+        Entry::file(
+            "lib/apk/db/installed",
+            b"P:musl\nV:1.2.5-r0\n\nP:python3\nV:3.12.8-r1\n".to_vec(),
+            0o644,
+        ),
+    ];
+    let blob = pypack::oci::layer::write_layer(&cache, &entries, 0).unwrap();
+    let container = ContainerConfig {
+        env: vec!["PYTHON_VERSION=3.12.8".into()],
+        ..ContainerConfig::default()
+    };
+    let platform = pypack::platform::Platform::parse("linux/amd64").unwrap();
+    let layers = [LayerSpec {
+        blob,
+        created_by: "synthetic musl base".into(),
+    }];
+    let image = pypack::oci::image::assemble(
+        &cache,
+        platform,
+        &container,
+        &layers,
+        0,
+        &Default::default(),
+    )
+    .unwrap();
+    let reference = pypack::registry::Reference::parse(reference).unwrap();
+    let registry = pypack::registry::Registry::connect(&reference, true, None).unwrap();
+    registry.push(&cache, &image).unwrap();
+}
+
+#[test]
+fn a_musl_base_gets_musllinux_wheels_and_refuses_glibc_only_ones() {
+    let test = "a_musl_base_gets_musllinux_wheels_and_refuses_glibc_only_ones";
+    if !tool_available("docker-registry", test) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let registry = start_registry(dir.path(), None);
+    let base_ref = format!("localhost:{}/bases/musl-python:3.12", registry.port);
+    push_musl_base(&dir.path().join("push-cache"), &base_ref);
+
+    let mut index = TestIndex::new(&dir.path().join("index"));
+    for tag in [
+        "cp312-cp312-manylinux_2_17_x86_64",
+        "cp312-cp312-musllinux_1_2_x86_64",
+    ] {
+        index.add(
+            &WheelSpec::new("native", "1.0").tag(tag),
+            Listing::default(),
+        );
+    }
+    index.add(
+        &WheelSpec::new("glibc-only", "1.0").tag("cp312-cp312-manylinux_2_17_x86_64"),
+        Listing::default(),
+    );
+    index.publish();
+    let server = FileServer::start(&dir.path().join("index"));
+    let app = dir.path().join("app");
+    fs::create_dir_all(&app).unwrap();
+    fs::write(app.join("main.py"), "print('hi')\n").unwrap();
+    let index_url = format!("{}/simple", server.url);
+    let build = |requirements: &str, out: &str| {
+        fs::write(app.join("requirements.txt"), requirements).unwrap();
+        let layout = dir.path().join(out);
+        let args = [
+            "build",
+            app.to_str().unwrap(),
+            "--base",
+            &base_ref,
+            "--insecure-registry",
+            "--index-url",
+            &index_url,
+            "--output",
+            layout.to_str().unwrap(),
+            "--json",
+        ];
+        (pypack(&dir.path().join("cache"), &args), layout)
+    };
+
+    let (out, layout) = build("native\n", "image");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let inspect = pypack(
+        &dir.path().join("cache"),
+        &["inspect", layout.to_str().unwrap(), "--json"],
+    );
+    let i: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    assert_eq!(i["python_packages"], serde_json::json!([["native", "1.0"]]));
+    let digest = summary["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_string();
+    let deps = pypack::oci::layer::read_layer(
+        &fs::read(layout.join("blobs/sha256").join(digest)).unwrap(),
+    )
+    .unwrap();
+    let wheel_file = deps
+        .iter()
+        .find(|e| e.path.ends_with("native-1.0.dist-info/WHEEL"))
+        .expect("WHEEL installed");
+    let pypack::oci::EntryKind::File(text) = &wheel_file.kind else {
+        panic!()
+    };
+    assert!(
+        String::from_utf8_lossy(text).contains("musllinux_1_2_x86_64"),
+        "{}",
+        String::from_utf8_lossy(text)
+    );
+    assert!(
+        deps.iter()
+            .any(|e| e.path == "app/.venv/lib/python3.12/site-packages/native/__init__.py")
+    );
+    assert!(
+        i["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e == "PYTHON_VERSION=3.12.8"),
+        "the base's environment is kept"
+    );
+
+    let (out, layout) = build("glibc-only\n", "image2");
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("glibc-only")
+            && err.contains("musl 1.2")
+            && err.contains("manylinux_2_17_x86_64"),
+        "{err}"
+    );
+    assert!(!layout.exists());
 }

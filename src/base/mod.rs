@@ -1,6 +1,7 @@
 //! Base images built from Debian packages: recipe → verified indexes →
 //! dependency closure → verified `.deb`s → root filesystem → one layer.
 
+pub mod pulled;
 pub mod recipe;
 pub mod rootfs;
 
@@ -52,8 +53,8 @@ pub struct BuiltBase {
     pub python_executable: String,
     /// The interpreter's full version, e.g. `3.11.2` (from its Debian package).
     pub python_full_version: Option<String>,
-    /// The C library's version, e.g. `2.36` (from libc6).
-    pub glibc_version: Option<String>,
+    /// The C library and its version (glibc from libc6, or what a pulled base shows).
+    pub libc: Option<Libc>,
 }
 
 impl BuiltBase {
@@ -63,21 +64,25 @@ impl BuiltBase {
             .python_full_version
             .as_deref()
             .context("the base's Python version is unknown: its recipe's packages include no pythonX.Y-minimal")?;
-        let glibc = self
-            .glibc_version
-            .as_deref()
-            .context("the base's glibc version is unknown: no libc6 package")?;
+        let libc = self
+            .libc
+            .context("the base's C library is unknown: no libc6 package, no ld-musl loader")?;
         let python = Target::parse_python(python_version)?;
-        let (major, minor) = glibc
-            .split_once('.')
-            .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
-            .with_context(|| format!("cannot read the glibc version '{glibc}'"))?;
         Ok(Target {
             platform: self.image.platform,
             python,
-            libc: Libc::Glibc { major, minor },
+            libc,
         })
     }
+}
+
+/// `2.36` → glibc 2.36.
+fn glibc(version: &str) -> Option<Libc> {
+    let (major, minor) = version.split_once('.')?;
+    Some(Libc::Glibc {
+        major: major.parse().ok()?,
+        minor: minor.split('.').next()?.parse().ok()?,
+    })
 }
 
 /// `1:3.11.2-6+deb12u8` → `3.11.2`; `2.36-9+deb12u14` → `2.36`.
@@ -199,6 +204,7 @@ pub fn build(
     };
     cache.set_ref("base", &key, &serde_json::to_string(&record)?)?;
     let (python_full_version, glibc_version) = versions_of(recipe, &package_list);
+    let libc = glibc_version.as_deref().and_then(glibc);
     Ok(BuiltBase {
         image,
         packages: package_list,
@@ -206,7 +212,7 @@ pub fn build(
         downloads: stats.downloads(),
         python_executable: recipe.python.executable.clone(),
         python_full_version,
-        glibc_version,
+        libc,
     })
 }
 
@@ -281,6 +287,7 @@ fn cached_build(
     let record: CachedBuild = serde_json::from_str(&cache.get_ref("base", key)?).ok()?;
     let image = image::load(cache, &record.manifest, platform).ok()?;
     let (python_full_version, glibc_version) = versions_of(recipe, &record.packages);
+    let libc = glibc_version.as_deref().and_then(glibc);
     Some(BuiltBase {
         image,
         packages: record.packages,
@@ -288,7 +295,7 @@ fn cached_build(
         downloads: 0,
         python_executable: recipe.python.executable.clone(),
         python_full_version,
-        glibc_version,
+        libc,
     })
 }
 
