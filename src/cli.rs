@@ -358,7 +358,13 @@ fn base_build(cli: &Cli, args: &BaseBuildArgs) -> Result<()> {
     let built = base::build(&recipe, &options, &cache, &http)?;
     oci::write_output(&cache, &built.image, &output, args.output.tag.as_deref())?;
     if let Some(reference) = &push {
-        let pushed = push_image(&cache, &built.image, reference, args.insecure_registry)?;
+        let pushed = push_image(
+            &cache,
+            &built.image,
+            reference,
+            args.insecure_registry,
+            None,
+        )?;
         println!(
             "pushed {reference}@{} ({} blobs uploaded, {} already there)",
             pushed.digest, pushed.uploaded, pushed.skipped
@@ -452,7 +458,22 @@ fn build(cli: &Cli, args: &BuildArgs) -> Result<()> {
     };
     let went = match &push {
         Some(reference) => {
-            let pushed = push_image(&cache, &report.image, reference, args.insecure_registry)?;
+            // Blobs of a base pulled from the same registry can be mounted, not uploaded.
+            let mount_from = args
+                .base_image
+                .as_deref()
+                .and_then(|b| pypack::registry::Reference::parse(b).ok())
+                .filter(|b| {
+                    b.registry == reference.registry && b.repository != reference.repository
+                })
+                .map(|b| b.repository);
+            let pushed = push_image(
+                &cache,
+                &report.image,
+                reference,
+                args.insecure_registry,
+                mount_from.as_deref(),
+            )?;
             let also = if went.is_empty() {
                 String::new()
             } else {
@@ -676,9 +697,10 @@ fn push_image(
     image: &pypack::oci::Image,
     reference: &pypack::registry::Reference,
     plain_http: bool,
+    mount_from: Option<&str>,
 ) -> Result<pypack::registry::PushReport> {
     let credentials =
         pypack::registry::CredentialSources::from_host().lookup(&reference.registry)?;
     let registry = pypack::registry::Registry::connect(reference, plain_http, credentials)?;
-    registry.push(cache, image)
+    registry.push_mounting(cache, image, mount_from)
 }

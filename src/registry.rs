@@ -334,16 +334,25 @@ impl Registry {
     }
 
     /// Uploads one blob from the cache (monolithically), unless the registry has it.
-    fn push_blob(&self, cache: &Cache, digest: &str) -> Result<bool> {
+    fn push_blob(&self, cache: &Cache, digest: &str, mount_from: Option<&str>) -> Result<bool> {
         if self.has_blob(digest)? {
             return Ok(false);
         }
-        let start_url = self.url("blobs/uploads/");
+        // Ask for a cross-repository mount when the blob likely exists in
+        // another repository of this registry (the base's); a registry that
+        // cannot mount answers 202 and the upload proceeds as usual.
+        let start_url = match mount_from {
+            Some(from) => format!("{}?mount={digest}&from={from}", self.url("blobs/uploads/")),
+            None => self.url("blobs/uploads/"),
+        };
         let started = self.send(&|| {
             self.client
                 .post(&start_url)
                 .header(header::CONTENT_LENGTH, 0)
         })?;
+        if mount_from.is_some() && started.status() == StatusCode::CREATED {
+            return Ok(false);
+        }
         if started.status() != StatusCode::ACCEPTED {
             bail!(
                 "{}: starting an upload gave HTTP {}",
@@ -534,6 +543,17 @@ impl Registry {
     /// Pushes `image`: every blob the registry lacks, then the manifest.
     /// Running it again after an interruption uploads only what is missing.
     pub fn push(&self, cache: &Cache, image: &Image) -> Result<PushReport> {
+        self.push_mounting(cache, image, None)
+    }
+
+    /// Like `push`, first trying to mount blobs from `mount_from`, another
+    /// repository of the same registry (e.g. the base image's).
+    pub fn push_mounting(
+        &self,
+        cache: &Cache,
+        image: &Image,
+        mount_from: Option<&str>,
+    ) -> Result<PushReport> {
         let config_hex = strip_sha256(&image.config_digest)?;
         if !cache.has_blob(config_hex) {
             cache.put_bytes(&image.config)?;
@@ -543,7 +563,7 @@ impl Registry {
         let (mut uploaded, mut skipped) = (0, 0);
         for digest in &digests {
             if self
-                .push_blob(cache, digest)
+                .push_blob(cache, digest, mount_from)
                 .with_context(|| format!("pushing {}", self.reference))?
             {
                 uploaded += 1;

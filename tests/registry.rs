@@ -302,6 +302,12 @@ fn flask_hello_on_a_base_from_the_registry_runs_in_podman() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("(--base)"), "{}", stderr(&out));
+    // The base layer is mounted from the base's repository, not uploaded again.
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("(3 blobs uploaded, 1 already there)"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -489,4 +495,110 @@ fn a_musl_base_gets_musllinux_wheels_and_refuses_glibc_only_ones() {
         "{err}"
     );
     assert!(!layout.exists());
+}
+
+/// Forwards loopback connections to `target` and cuts every connection once
+/// `cut_after` bytes have gone from clients to the target in all.
+fn cutting_proxy(target: u16, cut_after: usize) -> u16 {
+    use std::io::{Read, Write};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let sent = Arc::new(AtomicUsize::new(0));
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", target)) else {
+                continue;
+            };
+            let (mut c_read, mut s_write) =
+                (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let (mut s_read, mut c_write) = (server, client);
+            let sent = sent.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 16 * 1024];
+                while let Ok(n) = c_read.read(&mut buf) {
+                    if n == 0 || sent.fetch_add(n, Ordering::SeqCst) + n > cut_after {
+                        break;
+                    }
+                    if s_write.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+                let _ = c_read.shutdown(std::net::Shutdown::Both);
+                let _ = s_write.shutdown(std::net::Shutdown::Both);
+            });
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut s_read, &mut c_write);
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn an_interrupted_push_resumes_and_leaves_a_consistent_image() {
+    let test = "an_interrupted_push_resumes_and_leaves_a_consistent_image";
+    if !tool_available("docker-registry", test) || !tool_available("skopeo", test) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let registry = start_registry(dir.path(), None);
+    let app = App::new();
+    // Incompressible app data makes the app layer ~2 MB: the base, deps and
+    // config blobs go through, the connection is cut inside the app layer.
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let noise: Vec<u8> = (0..2_000_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    fs::write(app.work.join("app/data.bin"), noise).unwrap();
+    let proxy = cutting_proxy(registry.port, 500_000);
+    let cut = app.push(&format!("localhost:{proxy}/team/big:1"), &[]);
+    assert!(!cut.status.success(), "the cut push must fail");
+    assert!(stderr(&cut).contains("error:"), "{}", stderr(&cut));
+
+    // Same storage, reached directly: what arrived before the cut is reused.
+    let reference = format!("localhost:{}/team/big:1", registry.port);
+    let resumed = app.push(&reference, &[]);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    let stdout = String::from_utf8_lossy(&resumed.stdout).into_owned();
+    assert!(
+        !stdout.contains("0 already there"),
+        "blobs from the first attempt must be reused: {stdout}"
+    );
+    let inspect = Command::new("skopeo")
+        .args([
+            "inspect",
+            "--tls-verify=false",
+            &format!("docker://{reference}"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        inspect.status.success(),
+        "{}",
+        String::from_utf8_lossy(&inspect.stderr)
+    );
+    let info: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    assert_eq!(info["Digest"], pushed_digest(&resumed));
+    let copy_dir = dir.path().join("copy");
+    let copy = Command::new("skopeo")
+        .args([
+            "copy",
+            "--src-tls-verify=false",
+            &format!("docker://{reference}"),
+        ])
+        .arg(format!("dir:{}", copy_dir.display()))
+        .output()
+        .unwrap();
+    assert!(
+        copy.status.success(),
+        "every blob must be complete: {}",
+        String::from_utf8_lossy(&copy.stderr)
+    );
 }
