@@ -240,6 +240,33 @@ fn htpasswd_registry_needs_the_right_credentials() {
         stderr(&out)
     );
 
+    // A Docker credential helper named in config.json supplies them too.
+    let bin = dir.path().join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let helper = bin.join("docker-credential-pypacktest");
+    fs::write(&helper, "#!/bin/sh\nread host\nprintf '{\"ServerURL\":\"%s\",\"Username\":\"ci-bot\",\"Secret\":\"s3cret\"}' \"$host\"\n").unwrap();
+    fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let docker_config = dir.path().join("docker");
+    fs::create_dir_all(&docker_config).unwrap();
+    fs::write(
+        docker_config.join("config.json"),
+        format!("{{\"credHelpers\": {{\"{host}\": \"pypacktest\"}}}}"),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = app.push(
+        &reference,
+        &[
+            ("DOCKER_CONFIG", docker_config.to_str().unwrap()),
+            ("PATH", &path),
+        ],
+    );
+    assert!(out.status.success(), "credential helper: {}", stderr(&out));
+
     let right = auth_file(dir.path(), &host, "ci-bot", "s3cret");
     let out = app.push(
         &reference,
