@@ -122,7 +122,8 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
     };
     let epoch = request.base.epoch;
     let verbose = request.base.verbose;
-    let deps = deps_layer(cache, &http, &pins, &venv, epoch, verbose)?;
+    let downloads = crate::resolve::app::download_client(&lock_request)?;
+    let deps = deps_layer(cache, &downloads, &pins, &venv, epoch, verbose)?;
     let app = app_layer(cache, &plan, &venv, epoch)?;
 
     let container = container_config(&base, &plan, request.as_root)?;

@@ -45,10 +45,20 @@ impl Setup {
 
     /// `pypack COMMAND APP <base flags> --index-url <test index> EXTRA…`
     fn run(&self, command: &str, cache: &str, extra: &[&str]) -> std::process::Output {
+        self.run_with_index(command, cache, &format!("{}/simple", self.index.url), extra)
+    }
+
+    fn run_with_index(
+        &self,
+        command: &str,
+        cache: &str,
+        index: &str,
+        extra: &[&str],
+    ) -> std::process::Output {
         let app = self.work.join("app").display().to_string();
         let mut args: Vec<String> = vec![command.into(), app];
         args.extend(self.base.args());
-        args.extend(["--index-url".into(), format!("{}/simple", self.index.url)]);
+        args.extend(["--index-url".into(), index.to_string()]);
         args.extend(extra.iter().map(|s| s.to_string()));
         pypack(
             &self.work.join(cache),
@@ -422,4 +432,32 @@ fn a_pyproject_app_is_installed_with_its_scripts() {
         stderr(&out)
     );
     assert!(!s.work.join("out/image2").exists());
+}
+
+#[test]
+fn private_index_credentials_reach_locked_downloads_but_not_the_lock() {
+    let s = setup();
+    s.write_app(&[
+        ("requirements.txt", "webframe\n"),
+        ("main.py", "print('hi')\n"),
+    ]);
+    s.index.require_basic_auth("deploy", "t0ken");
+    let private = format!(
+        "{}/simple",
+        s.index.url.replace("http://", "http://deploy:t0ken@")
+    );
+    let lock = s.run_with_index("lock", "cache-lock", &private, &[]);
+    assert!(lock.status.success(), "{}", stderr(&lock));
+    let text = fs::read_to_string(s.work.join("app/pylock.toml")).unwrap();
+    assert!(
+        !text.contains("t0ken") && !text.contains("deploy"),
+        "{text}"
+    );
+    let out = s.run_with_index(
+        "build",
+        "cache-build",
+        &private,
+        &["--output", &s.out("image"), "--locked"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
 }

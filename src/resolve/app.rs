@@ -4,7 +4,7 @@
 use super::{Pin, ResolveInput, lock, resolve};
 use crate::cache::Cache;
 use crate::digest::sha256_hex;
-use crate::http::Http;
+use crate::http::{Http, redact};
 use crate::index::config::{Host, resolve_config};
 use crate::index::{Index, IndexSettings};
 use crate::python::Target;
@@ -30,9 +30,20 @@ pub struct Locked {
 
 /// The digest a lock records: requirement files, index settings and target.
 fn inputs_digest(sources: &[PathBuf], request: &LockRequest) -> Result<String> {
+    // Credentials in index URLs are not inputs: changing a token must not stale the lock.
+    let redact_all = |urls: &Option<Vec<String>>| {
+        urls.as_ref()
+            .map(|u| u.iter().map(|u| redact(u)).collect::<Vec<_>>())
+    };
+    let flags = IndexSettings {
+        index_url: request.flags.index_url.as_deref().map(redact),
+        extra_index_urls: redact_all(&request.flags.extra_index_urls),
+        find_links: redact_all(&request.flags.find_links),
+        no_index: request.flags.no_index,
+    };
     let mut text = format!(
-        "target {}\npre {}\nextras {:?}\nflags {:?}\n",
-        request.target, request.pre, request.extras, request.flags
+        "target {}\npre {}\nextras {:?}\nflags {flags:?}\n",
+        request.target, request.pre, request.extras
     );
     for path in sources {
         let content =
@@ -73,6 +84,19 @@ fn authenticated(config: &crate::index::IndexConfig, request: &LockRequest) -> R
 }
 
 /// Resolves the app's requirements for the target and writes `pylock.toml`.
+/// A client carrying the credentials the app's index settings and `~/.netrc`
+/// give, for fetching locked wheels (with no index configured, netrc only).
+pub fn download_client(request: &LockRequest) -> Result<Http> {
+    let host = Host {
+        env: request.env,
+        home: request.home.clone(),
+        project_dir: Some(request.app_dir.to_path_buf()),
+        system_root: PathBuf::from("/"),
+    };
+    let config = resolve_config(request.flags.clone(), &host).unwrap_or_default();
+    authenticated(&config, request)
+}
+
 /// Resolves the app's requirements for the target; returns the lock text
 /// and the pins read back from it (so every pin has its sha256).
 pub fn resolve_lock(request: &LockRequest, cache: &Cache) -> Result<(String, Vec<Pin>)> {

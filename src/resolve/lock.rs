@@ -84,7 +84,8 @@ pub fn to_toml(
                 .collect(),
             wheels: vec![LockedWheel {
                 name: pin.file.filename.clone(),
-                url: pin.file.url.clone(),
+                // A direct URL may carry credentials; a lock file must not.
+                url: crate::http::redact(&pin.file.url),
                 size: pin.file.size,
                 hashes: LockedHashes {
                     sha256: sha256_of(&pin.file)?,
