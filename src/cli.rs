@@ -439,7 +439,11 @@ fn build(cli: &Cli, args: &BuildArgs) -> Result<()> {
         base_image: args
             .base_image
             .as_deref()
-            .map(|r| pypack::registry::Reference::parse(r).map(|r| (r, args.insecure_registry)))
+            .map(|r| {
+                pypack::registry::RegistriesConf::from_host()
+                    .resolve(r)
+                    .map(|r| (r, args.insecure_registry))
+            })
             .transpose()?,
         env: &env,
         home: std::env::var_os("HOME").map(PathBuf::from),

@@ -95,6 +95,141 @@ impl std::fmt::Display for Reference {
 /// Reads an environment variable (a closure, so tests can supply their own).
 pub type EnvLookup = Box<dyn Fn(&str) -> Option<String>>;
 
+/// How short names and registry locations are configured on this host: the
+/// containers `registries.conf` files (`[aliases]`,
+/// `unqualified-search-registries`, `[[registry]] prefix`/`location`), which
+/// podman and skopeo read too. pypack itself names no registry.
+#[derive(Debug, Clone, Default)]
+pub struct RegistriesConf {
+    aliases: Vec<(String, String)>,
+    search: Vec<String>,
+    /// (prefix, location): a reference starting with `prefix` is fetched from `location`.
+    locations: Vec<(String, String)>,
+}
+
+impl RegistriesConf {
+    /// `$CONTAINERS_REGISTRIES_CONF`, else `/etc/containers/registries.conf`
+    /// and `registries.conf.d/*.conf`, then the user's under `~/.config/containers`.
+    pub fn from_host() -> RegistriesConf {
+        let mut files = Vec::new();
+        match std::env::var_os("CONTAINERS_REGISTRIES_CONF") {
+            Some(file) => files.push(PathBuf::from(file)),
+            None => {
+                let mut roots = vec![PathBuf::from("/etc/containers")];
+                if let Some(home) = std::env::var_os("HOME") {
+                    roots.push(PathBuf::from(home).join(".config/containers"));
+                }
+                for root in roots {
+                    files.push(root.join("registries.conf"));
+                    if let Ok(entries) = std::fs::read_dir(root.join("registries.conf.d")) {
+                        let mut more: Vec<PathBuf> =
+                            entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+                        more.sort();
+                        files.extend(
+                            more.into_iter()
+                                .filter(|p| p.extension().is_some_and(|e| e == "conf")),
+                        );
+                    }
+                }
+            }
+        }
+        let mut conf = RegistriesConf::default();
+        for file in files {
+            if let Ok(text) = std::fs::read_to_string(&file) {
+                conf.add(&text);
+            }
+        }
+        conf
+    }
+
+    /// Adds one file's settings; later files override earlier ones.
+    pub fn add(&mut self, text: &str) {
+        let Ok(doc) = toml::from_str::<toml::Table>(text) else {
+            return;
+        };
+        if let Some(aliases) = doc.get("aliases").and_then(|a| a.as_table()) {
+            for (name, target) in aliases {
+                if let Some(target) = target.as_str() {
+                    self.aliases.retain(|(n, _)| n != name);
+                    self.aliases.push((name.clone(), target.to_string()));
+                }
+            }
+        }
+        if let Some(search) = doc
+            .get("unqualified-search-registries")
+            .and_then(|v| v.as_array())
+        {
+            self.search = search
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
+        }
+        for registry in doc
+            .get("registry")
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+        {
+            let location = registry.get("location").and_then(|v| v.as_str());
+            let prefix = registry.get("prefix").and_then(|v| v.as_str()).or(location);
+            if let (Some(prefix), Some(location)) = (prefix, location) {
+                self.locations
+                    .push((prefix.to_string(), location.to_string()));
+            }
+        }
+    }
+
+    /// Qualifies a short name: an alias, else the first search registry.
+    pub fn qualify(&self, text: &str) -> Result<String> {
+        if Reference::parse(text).is_ok() {
+            return Ok(text.to_string());
+        }
+        let (name, suffix) = match text.find(['@', ':']) {
+            Some(i) => (&text[..i], &text[i..]),
+            None => (text, ""),
+        };
+        if let Some((_, target)) = self.aliases.iter().find(|(n, _)| n == name) {
+            return Ok(format!("{target}{suffix}"));
+        }
+        match self.search.first() {
+            Some(registry) => Ok(format!("{registry}/{text}")),
+            None => bail!(
+                "'{text}' names no registry, and registries.conf has no alias for '{name}' and no \
+                 unqualified-search-registries; write the reference in full (e.g. localhost:5000/{text})"
+            ),
+        }
+    }
+
+    /// Where to fetch `reference` from: its registry, or the `location` of the
+    /// longest matching `[[registry]] prefix`.
+    pub fn locate(&self, reference: &Reference) -> Reference {
+        let full = format!("{}/{}", reference.registry, reference.repository);
+        let best = self
+            .locations
+            .iter()
+            .filter(|(prefix, _)| full == *prefix || full.starts_with(&format!("{prefix}/")))
+            .max_by_key(|(prefix, _)| prefix.len());
+        match best {
+            Some((prefix, location)) if prefix != location => {
+                let moved = format!("{location}{}", &full[prefix.len()..]);
+                let mut located = reference.clone();
+                if let Some((registry, repository)) = moved.split_once('/') {
+                    located.registry = registry.to_string();
+                    located.repository = repository.to_string();
+                }
+                located
+            }
+            _ => reference.clone(),
+        }
+    }
+
+    /// Parses `text`, qualifying a short name and applying location remaps.
+    pub fn resolve(&self, text: &str) -> Result<Reference> {
+        let qualified = self.qualify(text)?;
+        Ok(self.locate(&Reference::parse(&qualified)?))
+    }
+}
+
 /// Where to find credentials: the files and helpers Docker and podman use.
 pub struct CredentialSources {
     pub env: EnvLookup,
@@ -631,6 +766,29 @@ mod tests {
                 .unwrap()
                 .to_string(),
             "localhost:5000/a/b:c"
+        );
+    }
+
+    #[test]
+    fn short_names_and_locations_come_from_registries_conf() {
+        let mut conf = RegistriesConf::default();
+        let err = conf.resolve("python:3.12").unwrap_err().to_string();
+        assert!(
+            err.contains("names no registry") && err.contains("unqualified-search-registries"),
+            "{err}"
+        );
+        conf.add("[aliases]\n\"python\" = \"hub.example/library/python\"\n");
+        conf.add("unqualified-search-registries = [\"search.example\"]\n");
+        conf.add("[[registry]]\nprefix = \"hub.example\"\nlocation = \"api.hub.example\"\n");
+        let r = conf.resolve("python:3.12-slim").unwrap();
+        assert_eq!(r.to_string(), "api.hub.example/library/python:3.12-slim");
+        assert_eq!(
+            conf.resolve("team/app").unwrap().to_string(),
+            "search.example/team/app:latest"
+        );
+        assert_eq!(
+            conf.resolve("localhost:5000/app:1").unwrap().to_string(),
+            "localhost:5000/app:1"
         );
     }
 
