@@ -11,7 +11,7 @@ use crate::oci::Image;
 use anyhow::{Context, Result, bail};
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, RequestBuilder, Response};
-use reqwest::header::{self, HeaderMap};
+use reqwest::header;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -634,6 +634,28 @@ impl Registry {
         })
     }
 
+    /// Stores `manifest` (an image manifest or an index) under the
+    /// reference's tag (or digest).
+    pub fn put_manifest(&self, media_type: &str, manifest: &[u8]) -> Result<()> {
+        let url = self.url(&format!("manifests/{}", self.reference.manifest_key()));
+        let response = self.send(&|| {
+            self.client
+                .put(&url)
+                .header(header::CONTENT_TYPE, media_type)
+                .body(manifest.to_vec())
+        })?;
+        if response.status() != StatusCode::CREATED {
+            let status = response.status();
+            let body = response.text().unwrap_or_default();
+            bail!(
+                "{}: the manifest was refused: HTTP {status} {}",
+                self.reference,
+                body.chars().take(300).collect::<String>()
+            );
+        }
+        Ok(())
+    }
+
     fn get_manifest(&self, key: &str) -> Result<Vec<u8>> {
         let url = self.url(&format!("manifests/{key}"));
         const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, \
@@ -706,29 +728,10 @@ impl Registry {
                 skipped += 1;
             }
         }
-        let url = self.url(&format!("manifests/{}", self.reference.manifest_key()));
-        let response = self.send(&|| {
-            let mut headers = HeaderMap::new();
-            headers.insert(
-                header::CONTENT_TYPE,
-                "application/vnd.oci.image.manifest.v1+json"
-                    .parse()
-                    .unwrap(),
-            );
-            self.client
-                .put(&url)
-                .headers(headers)
-                .body(image.manifest.clone())
-        })?;
-        if response.status() != StatusCode::CREATED {
-            let status = response.status();
-            let body = response.text().unwrap_or_default();
-            bail!(
-                "{}: the manifest was refused: HTTP {status} {}",
-                self.reference,
-                body.chars().take(300).collect::<String>()
-            );
-        }
+        self.put_manifest(
+            "application/vnd.oci.image.manifest.v1+json",
+            &image.manifest,
+        )?;
         Ok(PushReport {
             digest: image.manifest_digest.clone(),
             uploaded,

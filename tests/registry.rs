@@ -629,3 +629,247 @@ fn an_interrupted_push_resumes_and_leaves_a_consistent_image() {
         String::from_utf8_lossy(&copy.stderr)
     );
 }
+
+/// Pushes a synthetic glibc "Python 3.11" image for `platform` and returns its
+/// manifest digest and size.
+fn push_glibc_base(
+    cache: &pypack::cache::Cache,
+    reference: &str,
+    platform: &str,
+) -> (String, usize) {
+    use pypack::oci::{ContainerConfig, Entry, LayerSpec};
+    let entries = vec![
+        Entry::file("usr/bin/python3.11", platform.as_bytes().to_vec(), 0o755),
+        Entry::file(
+            "var/lib/dpkg/status.d/libc6",
+            b"Package: libc6\nVersion: 2.36-9\n".to_vec(),
+            0o644,
+        ),
+        Entry::file(
+            "var/lib/dpkg/status.d/python3.11-minimal",
+            b"Package: python3.11-minimal\nVersion: 3.11.2-6\n".to_vec(),
+            0o644,
+        ),
+    ];
+    let blob = pypack::oci::layer::write_layer(cache, &entries, 0).unwrap();
+    let platform = pypack::platform::Platform::parse(platform).unwrap();
+    let layers = [LayerSpec {
+        blob,
+        created_by: "synthetic glibc base".into(),
+    }];
+    let image = pypack::oci::image::assemble(
+        cache,
+        platform,
+        &ContainerConfig::default(),
+        &layers,
+        0,
+        &Default::default(),
+    )
+    .unwrap();
+    let reference = pypack::registry::Reference::parse(reference).unwrap();
+    pypack::registry::Registry::connect(&reference, true, None)
+        .unwrap()
+        .push(cache, &image)
+        .unwrap();
+    (image.manifest_digest.clone(), image.manifest.len())
+}
+
+#[test]
+fn a_multi_platform_base_is_resolved_to_the_target_platform() {
+    let test = "a_multi_platform_base_is_resolved_to_the_target_platform";
+    if !tool_available("docker-registry", test) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let registry = start_registry(dir.path(), None);
+    let cache = pypack::cache::Cache::open(Some(&dir.path().join("push-cache"))).unwrap();
+    let repo = format!("localhost:{}/bases/py", registry.port);
+    let (amd64, amd64_size) = push_glibc_base(&cache, &format!("{repo}:amd64"), "linux/amd64");
+    let (arm64, arm64_size) = push_glibc_base(&cache, &format!("{repo}:arm64"), "linux/arm64");
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": amd64, "size": amd64_size,
+             "platform": {"os": "linux", "architecture": "amd64"}},
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": arm64, "size": arm64_size,
+             "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
+        ],
+    });
+    let multi = pypack::registry::Reference::parse(&format!("{repo}:multi")).unwrap();
+    pypack::registry::Registry::connect(&multi, true, None)
+        .unwrap()
+        .put_manifest(
+            "application/vnd.oci.image.index.v1+json",
+            index.to_string().as_bytes(),
+        )
+        .unwrap();
+
+    let app = App::new();
+    let app_dir = app.work.join("app").display().to_string();
+    let base = format!("{repo}:multi");
+    let index_url = format!("{}/simple", app.index.url);
+    let build = |platform: &str, out: &str| {
+        let layout = dir.path().join(out);
+        let args = [
+            "build",
+            app_dir.as_str(),
+            "--base",
+            &base,
+            "--insecure-registry",
+            "--platform",
+            platform,
+            "--index-url",
+            &index_url,
+            "--output",
+            layout.to_str().unwrap(),
+            "--json",
+        ];
+        (pypack(&dir.path().join("cache"), &args), layout)
+    };
+    let (out, layout) = build("linux/arm64", "image");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["platform"], "linux/arm64/v8");
+    assert_eq!(
+        summary["base"]["digest"], arm64,
+        "the arm64 entry of the index is the base"
+    );
+    let inspect = pypack(
+        &dir.path().join("cache"),
+        &["inspect", layout.to_str().unwrap(), "--json"],
+    );
+    let i: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    assert_eq!(i["platform"], "linux/arm64/v8");
+    assert_eq!(
+        i["os_packages"],
+        serde_json::json!([["libc6", "2.36-9"], ["python3.11-minimal", "3.11.2-6"]])
+    );
+
+    let (out, _) = build("linux/amd64", "image-amd64");
+    assert!(
+        out.status.success(),
+        "amd64 from the same index: {}",
+        stderr(&out)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["base"]["digest"], amd64);
+}
+
+/// An HTTP front for the registry at `target` that wants a bearer token:
+/// a request without `Authorization: Bearer good-token` gets a 401 challenge
+/// naming the front's `/token` endpoint, which hands the token out for the
+/// basic credentials ci-bot:s3cret. Authorized connections are piped through.
+fn bearer_front(target: u16) -> u16 {
+    use base64::Engine as _;
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("ci-bot:s3cret")
+    );
+    std::thread::spawn(move || {
+        for mut client in listener.incoming().flatten() {
+            let basic = basic.clone();
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if client.read(&mut byte).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let text = String::from_utf8_lossy(&head).to_string();
+                let path = text.split_whitespace().nth(1).unwrap_or("").to_string();
+                let auth = text
+                    .lines()
+                    .find_map(|l| {
+                        l.split_once(':')
+                            .filter(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+                            .map(|(_, v)| v.trim().to_string())
+                    })
+                    .unwrap_or_default();
+                let reply = |client: &mut std::net::TcpStream,
+                             status: &str,
+                             extra: &str,
+                             body: &str| {
+                    let _ = write!(
+                        client,
+                        "HTTP/1.1 {status}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                };
+                if path.starts_with("/token") {
+                    if auth == basic {
+                        reply(
+                            &mut client,
+                            "200 OK",
+                            "Content-Type: application/json\r\n",
+                            "{\"token\": \"good-token\"}",
+                        );
+                    } else {
+                        reply(&mut client, "401 Unauthorized", "", "");
+                    }
+                    return;
+                }
+                if auth != "Bearer good-token" {
+                    let challenge = format!(
+                        "WWW-Authenticate: Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"test\",scope=\"repository:team/app:pull,push\"\r\n"
+                    );
+                    reply(&mut client, "401 Unauthorized", &challenge, "");
+                    return;
+                }
+                let Ok(mut upstream) = std::net::TcpStream::connect(("127.0.0.1", target)) else {
+                    return;
+                };
+                let _ = upstream.write_all(&head);
+                let (mut up_read, mut client_write) =
+                    (upstream.try_clone().unwrap(), client.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut up_read, &mut client_write);
+                });
+                let _ = std::io::copy(&mut client, &mut upstream);
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn bearer_token_challenge_is_answered_with_the_credentials() {
+    let test = "bearer_token_challenge_is_answered_with_the_credentials";
+    if !tool_available("docker-registry", test) || !tool_available("skopeo", test) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let registry = start_registry(dir.path(), None);
+    let front = bearer_front(registry.port);
+    let host = format!("localhost:{front}");
+    let reference = format!("{host}/team/app:1");
+    let app = App::new();
+
+    let anonymous = app.push(&reference, &[]);
+    assert!(!anonymous.status.success());
+    assert!(
+        stderr(&anonymous).contains("token service") && stderr(&anonymous).contains("401"),
+        "{}",
+        stderr(&anonymous)
+    );
+
+    let right = auth_file(dir.path(), &host, "ci-bot", "s3cret");
+    let out = app.push(
+        &reference,
+        &[("REGISTRY_AUTH_FILE", right.to_str().unwrap())],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let digest = pushed_digest(&out);
+    let direct = format!("docker://localhost:{}/team/app:1", registry.port);
+    let inspect = Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false", &direct])
+        .output()
+        .unwrap();
+    let info: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    assert_eq!(info["Digest"], digest);
+}
