@@ -528,6 +528,7 @@ impl Registry {
     /// storing config and layers in the cache with their digests checked.
     /// Layers are kept as they are, to be reused without re-compression.
     pub fn pull(&self, cache: &Cache, platform: crate::platform::Platform) -> Result<Image> {
+        self.ping()?;
         let mut manifest_bytes = self.get_manifest(self.reference.manifest_key())?;
         let mut manifest: serde_json::Value =
             serde_json::from_slice(&manifest_bytes).context("the manifest is not JSON")?;
@@ -656,6 +657,21 @@ impl Registry {
         Ok(())
     }
 
+    /// `GET /v2/`: is this a registry, and does it want credentials? The
+    /// challenge (if any) is answered here, before any data moves.
+    pub fn ping(&self) -> Result<()> {
+        let url = format!("{}/v2/", self.base);
+        let response = self.send(&|| self.client.get(&url))?;
+        if !response.status().is_success() {
+            bail!(
+                "{} does not answer as an OCI registry (GET /v2/ gave HTTP {})",
+                self.reference.registry,
+                response.status()
+            );
+        }
+        Ok(())
+    }
+
     fn get_manifest(&self, key: &str) -> Result<Vec<u8>> {
         let url = self.url(&format!("manifests/{key}"));
         const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, \
@@ -711,6 +727,7 @@ impl Registry {
         image: &Image,
         mount_from: Option<&str>,
     ) -> Result<PushReport> {
+        self.ping()?;
         let config_hex = strip_sha256(&image.config_digest)?;
         if !cache.has_blob(config_hex) {
             cache.put_bytes(&image.config)?;
