@@ -235,8 +235,8 @@ impl WheelFilename {
         })
     }
 
-    /// Whether any platform tag targets another C library or OS than `target`
-    /// (used to explain why no wheel fits).
+    /// The platform tags as written in the file name (used to explain why no
+    /// wheel fits the target).
     pub fn platform_summary(&self) -> String {
         self.platform.join(".")
     }
