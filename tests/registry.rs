@@ -136,6 +136,48 @@ impl App {
     }
 }
 
+/// The digest skopeo reads for `reference` (plain HTTP).
+fn skopeo_digest(reference: &str) -> String {
+    let out = Command::new("skopeo")
+        .args([
+            "inspect",
+            "--tls-verify=false",
+            &format!("docker://{reference}"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "skopeo inspect: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    info["Digest"].as_str().unwrap().to_string()
+}
+
+/// Copies `reference` to a `dir:` with skopeo (which fetches every blob) and
+/// returns the digest of the manifest it wrote.
+fn skopeo_copy_digest(reference: &str, dir: &Path) -> String {
+    let out = Command::new("skopeo")
+        .args([
+            "copy",
+            "--src-tls-verify=false",
+            &format!("docker://{reference}"),
+        ])
+        .arg(format!("dir:{}", dir.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "skopeo copy: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    format!(
+        "sha256:{}",
+        sha256(&fs::read(dir.join("manifest.json")).unwrap())
+    )
+}
+
 fn pushed_digest(out: &std::process::Output) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let at = stdout
@@ -159,42 +201,10 @@ fn push_reads_back_with_skopeo_and_a_second_push_uploads_nothing() {
     let digest = pushed_digest(&first);
     assert!(String::from_utf8_lossy(&first.stdout).contains("0 already there"));
 
-    let inspect = Command::new("skopeo")
-        .args([
-            "inspect",
-            "--tls-verify=false",
-            &format!("docker://{reference}"),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        inspect.status.success(),
-        "{}",
-        String::from_utf8_lossy(&inspect.stderr)
-    );
-    let info: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
-    assert_eq!(info["Digest"], digest);
+    assert_eq!(skopeo_digest(&reference), digest);
 
-    let copy_dir = dir.path().join("copy");
-    let copy = Command::new("skopeo")
-        .args([
-            "copy",
-            "--src-tls-verify=false",
-            &format!("docker://{reference}"),
-        ])
-        .arg(format!("dir:{}", copy_dir.display()))
-        .output()
-        .unwrap();
-    assert!(
-        copy.status.success(),
-        "{}",
-        String::from_utf8_lossy(&copy.stderr)
-    );
     assert_eq!(
-        format!(
-            "sha256:{}",
-            sha256(&fs::read(copy_dir.join("manifest.json")).unwrap())
-        ),
+        skopeo_copy_digest(&reference, &dir.path().join("copy")),
         digest
     );
 
@@ -598,35 +608,11 @@ fn an_interrupted_push_resumes_and_leaves_a_consistent_image() {
         !stdout.contains("0 already there"),
         "blobs from the first attempt must be reused: {stdout}"
     );
-    let inspect = Command::new("skopeo")
-        .args([
-            "inspect",
-            "--tls-verify=false",
-            &format!("docker://{reference}"),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        inspect.status.success(),
-        "{}",
-        String::from_utf8_lossy(&inspect.stderr)
-    );
-    let info: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
-    assert_eq!(info["Digest"], pushed_digest(&resumed));
-    let copy_dir = dir.path().join("copy");
-    let copy = Command::new("skopeo")
-        .args([
-            "copy",
-            "--src-tls-verify=false",
-            &format!("docker://{reference}"),
-        ])
-        .arg(format!("dir:{}", copy_dir.display()))
-        .output()
-        .unwrap();
-    assert!(
-        copy.status.success(),
-        "every blob must be complete: {}",
-        String::from_utf8_lossy(&copy.stderr)
+    assert_eq!(skopeo_digest(&reference), pushed_digest(&resumed));
+    // Copying reads every blob: all of them must be complete.
+    assert_eq!(
+        skopeo_copy_digest(&reference, &dir.path().join("copy")),
+        pushed_digest(&resumed)
     );
 }
 
@@ -865,11 +851,8 @@ fn bearer_token_challenge_is_answered_with_the_credentials() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let digest = pushed_digest(&out);
-    let direct = format!("docker://localhost:{}/team/app:1", registry.port);
-    let inspect = Command::new("skopeo")
-        .args(["inspect", "--tls-verify=false", &direct])
-        .output()
-        .unwrap();
-    let info: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
-    assert_eq!(info["Digest"], digest);
+    assert_eq!(
+        skopeo_digest(&format!("localhost:{}/team/app:1", registry.port)),
+        digest
+    );
 }
