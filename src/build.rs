@@ -70,7 +70,6 @@ impl BuildReport {
 }
 
 pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
-    check_buildable(request.app_dir)?;
     let (requirements, _) =
         crate::project::read_requirements(request.app_dir, &request.extras, request.env)?;
     let dependencies: Vec<String> = requirements
@@ -240,11 +239,13 @@ fn app_layer(cache: &Cache, plan: &Plan, venv: &Venv, epoch: u64) -> Result<Laye
     for rel in &plan.files {
         let path = plan.app_dir.join(rel);
         let meta = std::fs::symlink_metadata(&path)?;
-        let entry = if meta.file_type().is_symlink() {
+        if meta.file_type().is_symlink() {
             let target = std::fs::read_link(&path)?.to_string_lossy().into_owned();
             key.push_str(&format!("{rel} -> {target}\n"));
-            Entry::symlink(&format!("app/{rel}"), &target)
+            let link = Entry::symlink(&format!("app/{rel}"), &target);
+            tree.insert(link.path.clone(), link);
         } else {
+            // File contents are read once: hashed for the key now, kept for the layer.
             let data =
                 std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
             let mode = if meta.permissions().mode() & 0o111 != 0 {
@@ -254,9 +255,7 @@ fn app_layer(cache: &Cache, plan: &Plan, venv: &Venv, epoch: u64) -> Result<Laye
             };
             key.push_str(&format!("{rel} {mode:o} {}\n", sha256_hex(&data)));
             contents.push((rel.clone(), data, mode));
-            continue;
-        };
-        tree.insert(entry.path.clone(), entry);
+        }
     }
     if let Ok(pyproject) = std::fs::read(plan.app_dir.join("pyproject.toml")) {
         key.push_str(&format!("pyproject {}\n", sha256_hex(&pyproject)));
@@ -288,42 +287,9 @@ fn app_layer(cache: &Cache, plan: &Plan, venv: &Venv, epoch: u64) -> Result<Laye
     })
 }
 
-/// Build backends that compile code: their projects need the builder.
-const COMPILING_BACKENDS: &[&str] = &[
-    "maturin",
-    "scikit_build_core",
-    "mesonpy",
-    "pdm.backend.build_ext",
-];
-
-/// Refuses a project whose build backend compiles code: that needs a builder
-/// environment, which pypack does not have yet.
-fn check_buildable(app_dir: &Path) -> Result<()> {
-    let path = app_dir.join("pyproject.toml");
-    if !path.is_file() {
-        return Ok(());
-    }
-    let project = crate::project::pyproject::read(&path)?;
-    if let Some(backend) = &project.build_backend
-        && project.name.is_some()
-        && COMPILING_BACKENDS.iter().any(|b| backend.starts_with(b))
-    {
-        anyhow::bail!(
-            "{}: the project is built with {backend}, which compiles code; pypack cannot build it yet \
-             (no builder environment). Build its wheel yourself and list that wheel's path in requirements.txt",
-            path.display()
-        );
-    }
-    Ok(())
-}
-
 /// Entries installing the app's own `[project]` into the venv, editable-style.
 fn local_project(plan: &Plan, venv: &Venv) -> Result<Vec<Entry>> {
-    let path = plan.app_dir.join("pyproject.toml");
-    if !path.is_file() {
-        return Ok(Vec::new());
-    }
-    let project = crate::project::pyproject::read(&path)?;
+    let project = &plan.pyproject;
     let Some(name) = project.name.as_deref() else {
         return Ok(Vec::new());
     };
@@ -384,7 +350,7 @@ fn container_config(base: &BuiltBase, plan: &Plan, as_root: bool) -> Result<Cont
     config
         .labels
         .insert("org.opencontainers.image.title".into(), plan.name.clone());
-    match &plan.version {
+    match &plan.pyproject.version {
         Some(v) => config
             .labels
             .insert("org.opencontainers.image.version".into(), v.clone()),

@@ -233,10 +233,7 @@ impl Http {
     /// revalidated with `If-None-Match` / `If-Modified-Since`.
     pub fn get_page(&self, cache: &Cache, url: &str, accept: &str) -> Result<Option<Page>> {
         let key = format!("{accept}\n{url}");
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let now = crate::unix_now();
         let cached: Option<CachedPage> = cache
             .get_ref("http", &key)
             .and_then(|t| serde_json::from_str(&t).ok());

@@ -152,15 +152,10 @@ fn tar_size(data: &[u8]) -> Result<u64> {
     }
 }
 
+/// A field of a metadata file's header block (which ends at the first blank line).
 fn field(content: &[u8], name: &str) -> Option<String> {
-    String::from_utf8_lossy(content)
-        .lines()
-        .take_while(|l| !l.is_empty())
-        .find_map(|l| {
-            l.strip_prefix(name)?
-                .strip_prefix(':')
-                .map(|v| v.trim().to_string())
-        })
+    let text = String::from_utf8_lossy(content);
+    crate::debian::control::field(text.split("\n\n").next().unwrap_or(""), name)
 }
 
 type Files = HashMap<String, Vec<u8>>;

@@ -14,10 +14,21 @@ pub mod http;
 pub mod index;
 pub mod inspect;
 pub mod oci;
+pub mod parallel;
 pub mod platform;
 pub mod progress;
 pub mod project;
 pub mod python;
 pub mod registry;
 pub mod resolve;
+pub mod walk;
 pub mod wheel;
+
+/// Seconds since 1970 by the system clock (0 if the clock is before 1970);
+/// used to age cached indexes and pages.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

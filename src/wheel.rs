@@ -80,36 +80,21 @@ pub fn install_resolution(
 ) -> Result<Vec<Entry>> {
     let label = format!("installing {} Python packages", pins.len());
     let progress = crate::progress::Progress::start(&label, pins.len() as u64, show_progress);
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: std::sync::Mutex<Vec<Option<Result<Vec<Entry>>>>> =
-        std::sync::Mutex::new((0..pins.len()).map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..8.min(pins.len()) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(pin) = pins.get(i) else { break };
-                    let result = index
-                        .download(&pin.file)
-                        .and_then(|hex| {
-                            install(venv, &index.cache().blob_path(&hex), &pin.file.filename)
-                        })
-                        .with_context(|| format!("installing {} {}", pin.name, pin.version));
-                    results.lock().unwrap()[i] = Some(result);
-                    progress.inc();
-                }
-            });
-        }
-    });
+    let installed = crate::parallel::map_ordered(pins, crate::parallel::WORKERS, |pin| {
+        let result = index
+            .download(&pin.file)
+            .and_then(|hex| install(venv, &index.cache().blob_path(&hex), &pin.file.filename))
+            .with_context(|| format!("installing {} {}", pin.name, pin.version));
+        progress.inc();
+        result
+    })?;
     let mut tree: BTreeMap<String, Entry> = venv
         .skeleton()
         .into_iter()
         .map(|e| (e.path.clone(), e))
         .collect();
-    for result in results.into_inner().unwrap() {
-        for entry in result.context("internal: a wheel was not installed")?? {
-            tree.insert(entry.path.clone(), entry);
-        }
+    for entry in installed.into_iter().flatten() {
+        tree.insert(entry.path.clone(), entry);
     }
     crate::oci::layer::add_parents(&mut tree)?;
     Ok(tree.into_values().collect())

@@ -78,15 +78,24 @@ impl BuiltBase {
 
 /// `2.36` → glibc 2.36.
 fn glibc(version: &str) -> Option<Libc> {
-    let (major, minor) = version.split_once('.')?;
-    Some(Libc::Glibc {
-        major: major.parse().ok()?,
-        minor: minor.split('.').next()?.parse().ok()?,
-    })
+    major_minor(version).map(|(major, minor)| Libc::Glibc { major, minor })
+}
+
+/// The first two numeric parts of a version: `1.2.5-r0` → (1, 2).
+fn major_minor(version: &str) -> Option<(u32, u32)> {
+    let mut parts = version.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts
+        .next()?
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()?;
+    Some((major, minor))
 }
 
 /// `1:3.11.2-6+deb12u8` → `3.11.2`; `2.36-9+deb12u14` → `2.36`.
-fn upstream_version(debian_version: &str) -> &str {
+pub(super) fn upstream_version(debian_version: &str) -> &str {
     let no_epoch = debian_version
         .split_once(':')
         .map(|(_, v)| v)

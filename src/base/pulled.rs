@@ -2,8 +2,9 @@
 //! to learn what the resolver needs — the interpreter's path and version and
 //! the C library (glibc or musl, and its version).
 
-use super::BuiltBase;
+use super::{BuiltBase, major_minor, upstream_version};
 use crate::cache::Cache;
+use crate::debian::control::field;
 use crate::digest::strip_sha256;
 use crate::oci::layer::{EntryKind, read_layer};
 use crate::platform::Platform;
@@ -102,16 +103,16 @@ fn inspect_layers(cache: &Cache, image: &mut crate::oci::Image) -> Result<Facts>
             };
             if path == "lib/apk/db/installed" {
                 if let Some(v) = apk_version(content, "musl") {
-                    musl = parse_two(&v).map(|(major, minor)| Libc::Musl { major, minor });
+                    musl = major_minor(&v).map(|(major, minor)| Libc::Musl { major, minor });
                 }
             } else if path == "var/lib/dpkg/status" || path.starts_with("var/lib/dpkg/status.d/") {
                 for (pkg, version) in dpkg_packages(content) {
                     if pkg == "libc6" {
-                        facts.libc = parse_two(upstream(&version))
+                        facts.libc = major_minor(upstream_version(&version))
                             .map(|(major, minor)| Libc::Glibc { major, minor });
                     }
                     if pkg.starts_with("python3.") && pkg.ends_with("-minimal") {
-                        facts.python_package_version = Some(upstream(&version).to_string());
+                        facts.python_package_version = Some(upstream_version(&version).to_string());
                     }
                     facts.os_packages.push((pkg, version));
                 }
@@ -138,38 +139,11 @@ fn gunzipped_size(data: &[u8]) -> Result<u64> {
     )?)
 }
 
-fn upstream(version: &str) -> &str {
-    let v = version.split_once(':').map(|(_, v)| v).unwrap_or(version);
-    v.split(['-', '+', '~']).next().unwrap_or(v)
-}
-
-fn parse_two(version: &str) -> Option<(u32, u32)> {
-    let mut parts = version.split('.');
-    Some((
-        parts.next()?.parse().ok()?,
-        parts
-            .next()?
-            .split(|c: char| !c.is_ascii_digit())
-            .next()?
-            .parse()
-            .ok()?,
-    ))
-}
-
 /// (package, version) pairs of a dpkg status file.
 fn dpkg_packages(content: &[u8]) -> Vec<(String, String)> {
     let text = String::from_utf8_lossy(content);
     text.split("\n\n")
-        .filter_map(|para| {
-            let field = |name: &str| {
-                para.lines().find_map(|l| {
-                    l.strip_prefix(name)?
-                        .strip_prefix(':')
-                        .map(|v| v.trim().to_string())
-                })
-            };
-            Some((field("Package")?, field("Version")?))
-        })
+        .filter_map(|para| Some((field(para, "Package")?, field(para, "Version")?)))
         .collect()
 }
 
@@ -191,7 +165,7 @@ fn glibc_in_binary(content: &[u8]) -> Option<Libc> {
     let at = content.windows(needle.len()).position(|w| w == needle)?;
     let rest = &content[at + needle.len() - 2..];
     let text: String = rest.iter().take(8).map(|&b| b as char).collect();
-    parse_two(text.trim_end_matches(|c: char| !c.is_ascii_digit()))
+    major_minor(text.trim_end_matches(|c: char| !c.is_ascii_digit()))
         .map(|(major, minor)| Libc::Glibc { major, minor })
 }
 
@@ -205,9 +179,9 @@ mod tests {
             apk_version(b"P:busybox\nV:1.36\n\nP:musl\nV:1.2.5-r0\n", "musl").as_deref(),
             Some("1.2.5-r0")
         );
-        assert_eq!(parse_two("1.2.5-r0"), Some((1, 2)));
+        assert_eq!(major_minor("1.2.5-r0"), Some((1, 2)));
         assert_eq!(dpkg_packages(b"Package: libc6\nStatus: install ok installed\nVersion: 2.36-9+deb12u4\n\nPackage: x\nVersion: 1\n")[0].1, "2.36-9+deb12u4");
-        assert_eq!(upstream("2.36-9+deb12u4"), "2.36");
+        assert_eq!(upstream_version("2.36-9+deb12u4"), "2.36");
         assert_eq!(
             glibc_in_binary(
                 b"..GNU C Library (Debian GLIBC 2.36-9) stable release version 2.36.\n"

@@ -7,6 +7,15 @@ use std::collections::BTreeMap;
 /// (the leading space removed; a lone `.` stays as is).
 pub type Paragraph = BTreeMap<String, String>;
 
+/// The value of single-line field `name` in one paragraph (or header block),
+/// without building the whole map: Packages files are large.
+pub fn field(paragraph: &str, name: &str) -> Option<String> {
+    paragraph.lines().find_map(|line| {
+        let rest = line.strip_prefix(name)?.strip_prefix(':')?;
+        Some(rest.trim().to_string())
+    })
+}
+
 /// Splits `text` into paragraphs, skipping `#` comment lines.
 pub fn paragraphs(text: &str) -> Vec<Paragraph> {
     let mut out = Vec::new();

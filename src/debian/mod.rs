@@ -13,20 +13,16 @@ pub mod version;
 use crate::cache::Cache;
 use crate::http::{FetchOutcome, Http};
 use crate::oci::layer::Entry;
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use packages::Package;
 use release::{Keyring, Release};
 use std::io::Read;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// How long a fetched `InRelease` is reused before it is fetched again (unless
 /// `refresh`): long enough that repeated builds make no request, short enough
 /// that security updates arrive the same day.
 pub const INDEX_MAX_AGE_SECS: u64 = 6 * 3600;
-
-const PARALLEL_DOWNLOADS: usize = 8;
 
 #[derive(Debug, Clone)]
 pub struct ArchiveConfig {
@@ -101,7 +97,7 @@ impl Archive<'_> {
     pub fn suite(&self, suite: &str, stats: &FetchStats) -> Result<SuiteIndex> {
         let uri = self.uri_for(suite)?;
         let url = format!("{uri}/dists/{suite}/InRelease");
-        let now = now();
+        let now = crate::unix_now();
         let cached = self.cache.get_ref("inrelease", &url).and_then(|value| {
             let (fetched_at, hex) = value.trim().split_once(' ')?;
             let fresh = now.saturating_sub(fetched_at.parse().ok()?) < INDEX_MAX_AGE_SECS;
@@ -223,40 +219,11 @@ impl Archive<'_> {
             packages.len() as u64,
             self.config.verbose && !missing.is_empty(),
         );
-        {}
-        let next = AtomicUsize::new(0);
-        let results: Mutex<Vec<Option<Result<Vec<Entry>>>>> =
-            Mutex::new((0..packages.len()).map(|_| None).collect());
-        std::thread::scope(|scope| {
-            for _ in 0..PARALLEL_DOWNLOADS.min(packages.len()) {
-                scope.spawn(|| {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(package) = packages.get(i) else {
-                            break;
-                        };
-                        let result = self.fetch_deb(package, stats);
-                        progress.inc();
-                        let failed = result.is_err();
-                        results.lock().unwrap()[i] = Some(result);
-                        if failed {
-                            next.store(packages.len(), Ordering::Relaxed); // stop handing out work
-                        }
-                    }
-                });
-            }
-        });
-        let mut out = Vec::with_capacity(packages.len());
-        for (result, package) in results.into_inner().unwrap().into_iter().zip(packages) {
-            match result {
-                Some(r) => out.push(r?),
-                None => bail!(
-                    "download of {} was not attempted after an earlier failure",
-                    package.name
-                ),
-            }
-        }
-        Ok(out)
+        crate::parallel::map_ordered(packages, crate::parallel::WORKERS, |package| {
+            let result = self.fetch_deb(package, stats);
+            progress.inc();
+            result
+        })
     }
 
     fn fetch_deb(&self, package: &Package, stats: &FetchStats) -> Result<Vec<Entry>> {
@@ -290,11 +257,4 @@ fn unsigned_text(text: &str) -> String {
         .map(|l| l.strip_prefix("- ").unwrap_or(l))
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }

@@ -1,6 +1,7 @@
 //! `Packages` indexes: the binary packages of a suite, with what each depends
 //! on, provides, and the path and sha256 of its `.deb`.
 
+use super::control::field;
 use super::version::{Relation, compare};
 use anyhow::{Context, Result, bail};
 use std::cmp::Ordering;
@@ -142,14 +143,6 @@ pub fn parse_packages(text: &str, arch: &str) -> Result<Vec<Package>> {
         });
     }
     Ok(out)
-}
-
-/// A single-line field of one paragraph (the fields read here never span lines).
-fn field(paragraph: &str, name: &str) -> Option<String> {
-    paragraph.lines().find_map(|line| {
-        let rest = line.strip_prefix(name)?.strip_prefix(':')?;
-        Some(rest.trim().to_string())
-    })
 }
 
 /// Every package of the configured suites, by name, for one architecture.

@@ -164,7 +164,8 @@ pub fn check_entry_path(path: &str) -> Result<()> {
 pub fn entries_from_dir(root: &Path, prefix: &str, uid: u32, gid: u32) -> Result<Vec<Entry>> {
     let mut entries = Vec::new();
     let mut seen_inodes: HashMap<(u64, u64), String> = HashMap::new();
-    walk(root, prefix.trim_matches('/'), &mut |path, meta, rel| {
+    // Name order makes hard links resolve to the same first path on every run.
+    crate::walk::walk_sorted(root, prefix.trim_matches('/'), &mut |path, meta, rel| {
         let mode = meta.mode() & 0o7777;
         let kind = if meta.file_type().is_symlink() {
             EntryKind::Symlink(std::fs::read_link(path)?.to_string_lossy().into_owned())
@@ -192,41 +193,9 @@ pub fn entries_from_dir(root: &Path, prefix: &str, uid: u32, gid: u32) -> Result
             uid,
             gid,
         });
-        Ok(())
+        Ok(true)
     })?;
     Ok(entries)
-}
-
-/// Visits `dir`'s children in name order (so hard links resolve to the same
-/// first path on every run), then recurses.
-fn walk(
-    dir: &Path,
-    rel: &str,
-    visit: &mut dyn FnMut(&Path, &std::fs::Metadata, &str) -> Result<()>,
-) -> Result<()> {
-    let mut children: Vec<_> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading directory {}", dir.display()))?
-        .collect::<std::io::Result<_>>()?;
-    children.sort_by_key(|c| c.file_name());
-    for child in children {
-        let name = child
-            .file_name()
-            .to_str()
-            .map(str::to_string)
-            .with_context(|| format!("{}: file names must be UTF-8", child.path().display()))?;
-        let child_rel = if rel.is_empty() {
-            name
-        } else {
-            format!("{rel}/{name}")
-        };
-        let path = child.path();
-        let meta = std::fs::symlink_metadata(&path)?;
-        visit(&path, &meta, &child_rel)?;
-        if meta.is_dir() {
-            walk(&path, &child_rel, visit)?;
-        }
-    }
-    Ok(())
 }
 
 /// Every ancestor of every entry must exist and be a directory.

@@ -29,12 +29,13 @@ pub struct Plan {
     pub app_dir: PathBuf,
     /// Image title: the project name, else the directory name.
     pub name: String,
-    pub version: Option<String>,
     pub recipe: Decided<String>,
     pub cmd: Decided<Vec<String>>,
     pub port: Decided<u16>,
     /// Files to ship, relative to the app dir, sorted.
     pub files: Vec<String>,
+    /// The app's `pyproject.toml` (empty when it has none).
+    pub pyproject: Pyproject,
 }
 
 /// Python versions of the built-in bases, oldest first, and their recipes.
@@ -48,6 +49,7 @@ pub fn plan(app_dir: &Path, overrides: &Overrides, dependencies: &[String]) -> R
     } else {
         Pyproject::default()
     };
+    refuse_compiling_backend(&pyproject, &pyproject_path)?;
     let tool = Tool::read(&pyproject, &pyproject_path)?;
     let name = pyproject.name.clone().unwrap_or_else(|| {
         app_dir
@@ -70,12 +72,36 @@ pub fn plan(app_dir: &Path, overrides: &Overrides, dependencies: &[String]) -> R
     Ok(Plan {
         app_dir: app_dir.to_path_buf(),
         name,
-        version: pyproject.version.clone(),
         recipe,
         cmd,
         port,
         files,
+        pyproject,
     })
+}
+
+/// Build backends that compile code: their projects need the builder.
+const COMPILING_BACKENDS: &[&str] = &[
+    "maturin",
+    "scikit_build_core",
+    "mesonpy",
+    "pdm.backend.build_ext",
+];
+
+/// Refuses a project whose build backend compiles code: that needs a builder
+/// environment, which pypack does not have yet.
+fn refuse_compiling_backend(project: &Pyproject, path: &Path) -> Result<()> {
+    if let Some(backend) = &project.build_backend
+        && project.name.is_some()
+        && COMPILING_BACKENDS.iter().any(|b| backend.starts_with(b))
+    {
+        bail!(
+            "{}: the project is built with {backend}, which compiles code; pypack cannot build it yet \
+             (no builder environment). Build its wheel yourself and list that wheel's path in requirements.txt",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// The base recipe alone (for `pypack lock`, which needs no entrypoint).
@@ -619,43 +645,17 @@ pub fn app_files(app_dir: &Path, exclude: &[String]) -> Result<Vec<String>> {
         excluded
     };
     let mut files = Vec::new();
-    walk(app_dir, "", &mut |rel, is_dir| {
+    crate::walk::walk_sorted(app_dir, "", &mut |_, meta, rel| {
         if is_excluded(rel) {
-            return false;
+            return Ok(false); // nor anything under it
         }
-        if !is_dir {
+        if !meta.is_dir() {
             files.push(rel.to_string());
         }
-        true
+        Ok(true)
     })?;
     files.sort();
     Ok(files)
-}
-
-/// Visits entries in name order; `visit` returns false to skip (a directory's contents too).
-fn walk(dir: &Path, rel: &str, visit: &mut dyn FnMut(&str, bool) -> bool) -> Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot read {}", dir.display()))?
-        .collect::<std::io::Result<_>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let name = entry
-            .file_name()
-            .to_str()
-            .map(str::to_string)
-            .with_context(|| format!("{}: file names must be UTF-8", entry.path().display()))?;
-        let child = if rel.is_empty() {
-            name
-        } else {
-            format!("{rel}/{name}")
-        };
-        let file_type = entry.file_type()?;
-        let is_dir = file_type.is_dir();
-        if visit(&child, is_dir) && is_dir {
-            walk(&entry.path(), &child, visit)?;
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -726,7 +726,7 @@ mod tests {
         );
         assert_eq!(p.recipe.value, "debian13");
         assert_eq!(
-            (p.name.as_str(), p.version.as_deref()),
+            (p.name.as_str(), p.pyproject.version.as_deref()),
             ("api", Some("1.2"))
         );
     }
