@@ -8,30 +8,16 @@ mod common;
 use common::*;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
 
 const IMPORT_CHECK: &str = "import ssl, sqlite3, ctypes, zoneinfo, lzma, bz2, uuid, json; \
     import urllib.request; ssl.create_default_context()";
-
-/// One cache for the tests of this file (they share downloads), kept for the run.
-fn shared_cache() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| tempfile::tempdir().unwrap()).path()
-}
 
 fn debian_archive_configured(test: &str) -> bool {
     let sources = pypack::debian::sources::read_host_sources(Path::new("/")).unwrap_or_default();
     let found = pypack::debian::sources::archive_uris(&sources)
         .main
         .is_some();
-    if !found {
-        if std::env::var_os("CI").is_some() {
-            panic!("{test}: CI must have a Debian apt source to build bases from");
-        }
-        eprintln!("SKIPPED {test}: the host's apt sources name no Debian archive");
-    }
-    found
+    required(test, "a Debian archive in the host's apt sources", found)
 }
 
 fn build(cache: &Path, recipe: &str, platform: &str, output: &[&str]) -> String {
@@ -44,17 +30,6 @@ fn build(cache: &Path, recipe: &str, platform: &str, output: &[&str]) -> String 
         stderr(&out)
     );
     String::from_utf8(out.stdout).unwrap()
-}
-
-fn podman(args: &[&str]) -> std::process::Output {
-    let out = Command::new("podman").args(args).output().unwrap();
-    eprintln!(
-        "$ podman {}\n{}{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 /// "(40.5 MB uncompressed" → 40.5

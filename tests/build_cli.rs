@@ -5,73 +5,30 @@
 
 mod common;
 
-use common::wheels::{Listing, TestIndex, WheelSpec};
+use common::wheels::{Listing, WheelSpec};
 use common::*;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-struct Setup {
-    _tmp: tempfile::TempDir,
-    work: PathBuf,
-    base: PythonBase,
-    index: FileServer,
+fn setup() -> AppWorld {
+    AppWorld::new(|index| {
+        let mut web = WheelSpec::new("webframe", "1.0");
+        web.entry_points = Some("[console_scripts]\nwebframe-serve = webframe:main\n");
+        index.add(&web, Listing::default());
+        index.add(&WheelSpec::new("gunicorn", "22.0"), Listing::default());
+    })
 }
 
-fn setup() -> Setup {
-    let tmp = tempfile::tempdir().unwrap();
-    let work = tmp.path().to_path_buf();
-    let base = PythonBase::create(&work);
-    let mut index = TestIndex::new(&work.join("index"));
-    let mut web = WheelSpec::new("webframe", "1.0");
-    web.entry_points = Some("[console_scripts]\nwebframe-serve = webframe:main\n");
-    index.add(&web, Listing::default());
-    index.add(&WheelSpec::new("gunicorn", "22.0"), Listing::default());
-    index.publish();
-    let index_server = FileServer::start(&work.join("index"));
-    fs::create_dir_all(work.join("app")).unwrap();
-    fs::create_dir_all(work.join("out")).unwrap();
-    Setup {
-        _tmp: tmp,
-        work,
-        base,
-        index: index_server,
-    }
+/// `pypack build` in the world's app, and what the tests check of its results.
+trait BuildWorld {
+    fn build(&self, extra: &[&str]) -> std::process::Output;
+    fn out(&self, name: &str) -> String;
+    fn refused(&self, extra: &[&str], message: &str);
 }
 
-impl Setup {
+impl BuildWorld for AppWorld {
     fn build(&self, extra: &[&str]) -> std::process::Output {
         self.run("build", "cache", extra)
-    }
-
-    /// `pypack COMMAND APP <base flags> --index-url <test index> EXTRA…`
-    fn run(&self, command: &str, cache: &str, extra: &[&str]) -> std::process::Output {
-        self.run_with_index(command, cache, &format!("{}/simple", self.index.url), extra)
-    }
-
-    fn run_with_index(
-        &self,
-        command: &str,
-        cache: &str,
-        index: &str,
-        extra: &[&str],
-    ) -> std::process::Output {
-        let app = self.work.join("app").display().to_string();
-        let mut args: Vec<String> = vec![command.into(), app];
-        args.extend(self.base.args());
-        args.extend(["--index-url".into(), index.to_string()]);
-        args.extend(extra.iter().map(|s| s.to_string()));
-        pypack(
-            &self.work.join(cache),
-            &args.iter().map(String::as_str).collect::<Vec<_>>(),
-        )
-    }
-
-    fn write_app(&self, files: &[(&str, &str)]) {
-        for (path, text) in files {
-            let p = self.work.join("app").join(path);
-            fs::create_dir_all(p.parent().unwrap()).unwrap();
-            fs::write(p, text).unwrap();
-        }
     }
 
     fn out(&self, name: &str) -> String {
@@ -446,18 +403,19 @@ fn private_index_credentials_reach_locked_downloads_but_not_the_lock() {
         "{}/simple",
         s.index.url.replace("http://", "http://deploy:t0ken@")
     );
-    let lock = s.run_with_index("lock", "cache-lock", &private, &[]);
+    let lock = s.run_with("lock", "cache-lock", &private, &[], &[]);
     assert!(lock.status.success(), "{}", stderr(&lock));
     let text = fs::read_to_string(s.work.join("app/pylock.toml")).unwrap();
     assert!(
         !text.contains("t0ken") && !text.contains("deploy"),
         "{text}"
     );
-    let out = s.run_with_index(
+    let out = s.run_with(
         "build",
         "cache-build",
         &private,
         &["--output", &s.out("image"), "--locked"],
+        &[],
     );
     assert!(out.status.success(), "{}", stderr(&out));
 }

@@ -5,69 +5,39 @@
 
 mod common;
 
-use common::wheels::{Listing, TestIndex, WheelSpec};
+use common::wheels::{Listing, WheelSpec};
 use common::*;
 use std::fs;
-use std::path::PathBuf;
 
-struct Setup {
-    _tmp: tempfile::TempDir,
-    work: PathBuf,
-    base: PythonBase,
-    index: FileServer,
+fn setup() -> AppWorld {
+    AppWorld::new(|index| {
+        let kit = WheelSpec::new("webapp-kit", "2.0")
+            .requires(&["helper>=1", "winonly; sys_platform == 'win32'"]);
+        index.add(&kit, Listing::default());
+        index.add(
+            &WheelSpec::new("helper", "1.4"),
+            Listing {
+                metadata_file: true,
+                ..Listing::default()
+            },
+        );
+        index.add(
+            &WheelSpec::new("helper", "1.5").tag("cp311-cp311-manylinux_2_39_x86_64"),
+            Listing::default(),
+        );
+    })
 }
 
-fn setup() -> Setup {
-    let tmp = tempfile::tempdir().unwrap();
-    let work = tmp.path().to_path_buf();
-    let base = PythonBase::create(&work);
-    let mut index = TestIndex::new(&work.join("index"));
-    index.add(
-        &WheelSpec::new("webapp-kit", "2.0")
-            .requires(&["helper>=1", "winonly; sys_platform == 'win32'"]),
-        Listing::default(),
-    );
-    index.add(
-        &WheelSpec::new("helper", "1.4"),
-        Listing {
-            metadata_file: true,
-            ..Listing::default()
-        },
-    );
-    index.add(
-        &WheelSpec::new("helper", "1.5").tag("cp311-cp311-manylinux_2_39_x86_64"),
-        Listing::default(),
-    );
-    index.publish();
-    let index_server = FileServer::start(&work.join("index"));
-    fs::create_dir_all(work.join("app")).unwrap();
-    Setup {
-        _tmp: tmp,
-        work,
-        base,
-        index: index_server,
-    }
-}
-
-impl Setup {
-    fn lock(&self, extra: &[&str]) -> std::process::Output {
-        let app = self.work.join("app").display().to_string();
-        let mut args: Vec<String> = vec!["lock".into(), app];
-        args.extend(self.base.args());
-        args.extend(["--index-url".into(), format!("{}/simple", self.index.url)]);
-        args.extend(extra.iter().map(|s| s.to_string()));
-        pypack(
-            &self.work.join("cache"),
-            &args.iter().map(String::as_str).collect::<Vec<_>>(),
-        )
-    }
+/// `pypack lock APP …`
+fn run_lock(world: &AppWorld, extra: &[&str]) -> std::process::Output {
+    world.run("lock", "cache", extra)
 }
 
 #[test]
 fn lock_writes_pins_for_the_base_target_and_detects_staleness() {
     let s = setup();
     fs::write(s.work.join("app/requirements.txt"), "webapp-kit\n").unwrap();
-    let out = s.lock(&[]);
+    let out = run_lock(&s, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let lock = fs::read_to_string(s.work.join("app/pylock.toml")).unwrap();
     assert!(
@@ -85,23 +55,23 @@ fn lock_writes_pins_for_the_base_target_and_detects_staleness() {
     );
     assert!(lock.contains("sha256 = \""));
 
-    assert!(s.lock(&["--locked"]).status.success());
+    assert!(run_lock(&s, &["--locked"]).status.success());
     fs::write(
         s.work.join("app/requirements.txt"),
         "webapp-kit\nhelper<1.4.1\n",
     )
     .unwrap();
-    let stale = s.lock(&["--locked"]);
+    let stale = run_lock(&s, &["--locked"]);
     assert!(!stale.status.success());
     assert!(stderr(&stale).contains("stale"), "{}", stderr(&stale));
-    assert!(s.lock(&[]).status.success());
-    assert!(s.lock(&["--locked"]).status.success());
+    assert!(run_lock(&s, &[]).status.success());
+    assert!(run_lock(&s, &["--locked"]).status.success());
 }
 
 #[test]
 fn bad_requirements_name_file_and_line_and_write_nothing() {
     let s = setup();
-    let out = s.lock(&[]);
+    let out = run_lock(&s, &[]);
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("neither requirements.txt nor pyproject.toml"),
@@ -114,7 +84,7 @@ fn bad_requirements_name_file_and_line_and_write_nothing() {
         "webapp-kit\nhelper>=\n",
     )
     .unwrap();
-    let out = s.lock(&[]);
+    let out = run_lock(&s, &[]);
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("requirements.txt:2"),
@@ -123,7 +93,7 @@ fn bad_requirements_name_file_and_line_and_write_nothing() {
     );
 
     fs::write(s.work.join("app/requirements.txt"), "no-such-thing\n").unwrap();
-    let out = s.lock(&[]);
+    let out = run_lock(&s, &[]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("no-such-thing"), "{}", stderr(&out));
     assert_eq!(files_under(&s.work.join("app")), ["requirements.txt"]);
@@ -137,16 +107,16 @@ fn pyproject_dependencies_and_optional_groups() {
         "[project]\nname = \"app\"\ndependencies = [\"helper\"]\n[project.optional-dependencies]\nweb = [\"webapp-kit\"]\n",
     )
     .unwrap();
-    assert!(s.lock(&[]).status.success());
+    assert!(run_lock(&s, &[]).status.success());
     let lock = fs::read_to_string(s.work.join("app/pylock.toml")).unwrap();
     assert!(
         lock.contains("name = \"helper\"") && !lock.contains("webapp-kit"),
         "{lock}"
     );
-    assert!(s.lock(&["--extra", "web"]).status.success());
+    assert!(run_lock(&s, &["--extra", "web"]).status.success());
     let lock = fs::read_to_string(s.work.join("app/pylock.toml")).unwrap();
     assert!(lock.contains("name = \"webapp-kit\""), "{lock}");
-    let out = s.lock(&["--extra", "nope"]);
+    let out = run_lock(&s, &["--extra", "nope"]);
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("no optional-dependencies group 'nope'")

@@ -24,28 +24,10 @@ impl Drop for LocalRegistry {
     }
 }
 
-fn tool_available(tool: &str, test: &str) -> bool {
-    let found = Command::new("which")
-        .arg(tool)
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        if std::env::var_os("CI").is_some() {
-            panic!("{test}: {tool} is required in CI (run tests/setup.sh)");
-        }
-        eprintln!("SKIPPED {test}: {tool} is not installed (run tests/setup.sh)");
-    }
-    found
-}
-
 /// Starts `docker-registry serve` on a free loopback port; with `htpasswd`,
 /// requiring that user and password.
 fn start_registry(dir: &Path, htpasswd: Option<(&str, &str)>) -> LocalRegistry {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let mut config = format!(
         "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
         dir.join("data").display()
@@ -90,50 +72,22 @@ fn auth_file(dir: &Path, registry: &str, user: &str, password: &str) -> PathBuf 
     path
 }
 
-/// A small app built hermetically (fixture base, test index), pushed to `reference`.
-struct App {
-    _tmp: tempfile::TempDir,
-    work: PathBuf,
-    base: PythonBase,
-    index: FileServer,
+/// A small app built hermetically (fixture base, test index).
+fn app() -> AppWorld {
+    let world = AppWorld::new(|index| {
+        index.add(&WheelSpec::new("webframe", "1.0"), Listing::default());
+    });
+    world.write_app(&[
+        ("requirements.txt", "webframe\n"),
+        ("main.py", "print('hi')\n"),
+    ]);
+    world
 }
 
-impl App {
-    fn new() -> App {
-        let tmp = tempfile::tempdir().unwrap();
-        let work = tmp.path().to_path_buf();
-        let base = PythonBase::create(&work);
-        let mut index = TestIndex::new(&work.join("index"));
-        index.add(&WheelSpec::new("webframe", "1.0"), Listing::default());
-        index.publish();
-        let index = FileServer::start(&work.join("index"));
-        fs::create_dir_all(work.join("app")).unwrap();
-        fs::write(work.join("app/requirements.txt"), "webframe\n").unwrap();
-        fs::write(work.join("app/main.py"), "print('hi')\n").unwrap();
-        App {
-            _tmp: tmp,
-            work,
-            base,
-            index,
-        }
-    }
-
-    fn push(&self, reference: &str, vars: &[(&str, &str)]) -> std::process::Output {
-        let app = self.work.join("app").display().to_string();
-        let mut args: Vec<String> = vec!["build".into(), app];
-        args.extend(self.base.args());
-        args.extend(["--index-url".into(), format!("{}/simple", self.index.url)]);
-        args.extend([
-            "--push".into(),
-            reference.into(),
-            "--insecure-registry".into(),
-        ]);
-        pypack_env(
-            &self.work.join("cache"),
-            &args.iter().map(String::as_str).collect::<Vec<_>>(),
-            vars,
-        )
-    }
+/// Builds the app and pushes it to `reference` over plain HTTP.
+fn push(world: &AppWorld, reference: &str, vars: &[(&str, &str)]) -> std::process::Output {
+    let extra = ["--push", reference, "--insecure-registry"];
+    world.run_with("build", "cache", &world.index_url(), &extra, vars)
 }
 
 /// The digest skopeo reads for `reference` (plain HTTP).
@@ -194,9 +148,9 @@ fn push_reads_back_with_skopeo_and_a_second_push_uploads_nothing() {
     }
     let dir = tempfile::tempdir().unwrap();
     let registry = start_registry(dir.path(), None);
-    let app = App::new();
+    let app = app();
     let reference = format!("localhost:{}/team/app:1.0", registry.port);
-    let first = app.push(&reference, &[]);
+    let first = push(&app, &reference, &[]);
     assert!(first.status.success(), "{}", stderr(&first));
     let digest = pushed_digest(&first);
     assert!(String::from_utf8_lossy(&first.stdout).contains("0 already there"));
@@ -208,7 +162,7 @@ fn push_reads_back_with_skopeo_and_a_second_push_uploads_nothing() {
         digest
     );
 
-    let second = app.push(&reference, &[]);
+    let second = push(&app, &reference, &[]);
     assert!(second.status.success(), "{}", stderr(&second));
     assert!(
         String::from_utf8_lossy(&second.stdout).contains("(0 blobs uploaded"),
@@ -228,9 +182,9 @@ fn htpasswd_registry_needs_the_right_credentials() {
     let registry = start_registry(dir.path(), Some(("ci-bot", "s3cret")));
     let host = format!("localhost:{}", registry.port);
     let reference = format!("{host}/private/app:1");
-    let app = App::new();
+    let app = app();
 
-    let none = app.push(&reference, &[]);
+    let none = push(&app, &reference, &[]);
     assert!(!none.status.success());
     assert!(
         stderr(&none).contains("needs credentials") && stderr(&none).contains("login"),
@@ -239,7 +193,8 @@ fn htpasswd_registry_needs_the_right_credentials() {
     );
 
     let wrong = auth_file(dir.path(), &host, "ci-bot", "guess");
-    let out = app.push(
+    let out = push(
+        &app,
         &reference,
         &[("REGISTRY_AUTH_FILE", wrong.to_str().unwrap())],
     );
@@ -268,7 +223,8 @@ fn htpasswd_registry_needs_the_right_credentials() {
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let out = app.push(
+    let out = push(
+        &app,
         &reference,
         &[
             ("DOCKER_CONFIG", docker_config.to_str().unwrap()),
@@ -278,7 +234,8 @@ fn htpasswd_registry_needs_the_right_credentials() {
     assert!(out.status.success(), "credential helper: {}", stderr(&out));
 
     let right = auth_file(dir.path(), &host, "ci-bot", "s3cret");
-    let out = app.push(
+    let out = push(
+        &app,
         &reference,
         &[("REGISTRY_AUTH_FILE", right.to_str().unwrap())],
     );
@@ -345,59 +302,66 @@ fn flask_hello_on_a_base_from_the_registry_runs_in_podman() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let run = Command::new("podman")
-        .args([
-            "run",
-            "-d",
-            "--tls-verify=false",
-            "-p",
-            &format!("127.0.0.1:{port}:8000"),
-            &reference,
-        ])
-        .output()
-        .unwrap();
+    let port = free_port();
+    let run = podman(&[
+        "run",
+        "-d",
+        "--tls-verify=false",
+        "-p",
+        &format!("127.0.0.1:{port}:8000"),
+        &reference,
+    ]);
     assert!(
         run.status.success(),
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
     let id = String::from_utf8_lossy(&run.stdout).trim().to_string();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut body = String::new();
-    while Instant::now() < deadline {
-        use std::io::{Read, Write};
-        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            let _ = write!(s, "GET / HTTP/1.0\r\n\r\n");
-            let _ = s.read_to_string(&mut body);
-            if body.contains("Hello from pypack!") {
-                break;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let _ = Command::new("podman")
-        .args(["rm", "-f", "-t", "0", &id])
-        .output();
-    let _ = Command::new("podman")
-        .args(["rmi", "-f", &reference])
-        .output();
+    let page = poll_http(port, "/", 30, |r| r.contains("Hello from pypack!"));
+    podman(&["rm", "-f", "-t", "0", &id]);
+    podman(&["rmi", "-f", &reference]);
     assert!(
-        body.contains("Hello from pypack!"),
-        "no page from the pulled image: {body}"
+        page.is_some(),
+        "no page from the image built on the pulled base"
     );
 }
 
-/// Pushes a synthetic musl "Python" image: the loader, a python3.12 marker and
-/// Alpine's package database, enough for pypack to see a musl 1.2 target.
+/// Pushes a one-layer image of `entries` for `platform` with `env`; returns
+/// its manifest digest and size. Enough of a "base" for pypack to inspect.
+fn push_synthetic_base(
+    cache: &pypack::cache::Cache,
+    reference: &str,
+    platform: &str,
+    entries: &[pypack::oci::Entry],
+    env: &[&str],
+) -> (String, usize) {
+    use pypack::oci::{ContainerConfig, LayerSpec};
+    let blob = pypack::oci::layer::write_layer(cache, entries, 0).unwrap();
+    let container = ContainerConfig {
+        env: env.iter().map(|e| e.to_string()).collect(),
+        ..ContainerConfig::default()
+    };
+    let platform = pypack::platform::Platform::parse(platform).unwrap();
+    let layers = [LayerSpec {
+        blob,
+        created_by: "synthetic base".into(),
+    }];
+    let image =
+        pypack::oci::image::assemble(cache, platform, &container, &layers, 0, &Default::default())
+            .unwrap();
+    let reference = pypack::registry::Reference::parse(reference).unwrap();
+    pypack::registry::Registry::connect(&reference, true, None)
+        .unwrap()
+        .push(cache, &image)
+        .unwrap();
+    (image.manifest_digest.clone(), image.manifest.len())
+}
+
+/// The loader, a python3.12 marker and Alpine's package database: a musl 1.2 target.
 fn push_musl_base(cache_dir: &Path, reference: &str) {
-    use pypack::oci::{ContainerConfig, Entry, LayerSpec};
+    use pypack::oci::Entry;
     let cache = pypack::cache::Cache::open(Some(cache_dir)).unwrap();
-    let entries = vec![
+    let entries = [
         Entry::file("lib/ld-musl-x86_64.so.1", b"\x7fELF".to_vec(), 0o755),
         Entry::file("usr/local/bin/python3.12", b"\x7fELF".to_vec(), 0o755),
         Entry::file(
@@ -406,28 +370,13 @@ fn push_musl_base(cache_dir: &Path, reference: &str) {
             0o644,
         ),
     ];
-    let blob = pypack::oci::layer::write_layer(&cache, &entries, 0).unwrap();
-    let container = ContainerConfig {
-        env: vec!["PYTHON_VERSION=3.12.8".into()],
-        ..ContainerConfig::default()
-    };
-    let platform = pypack::platform::Platform::parse("linux/amd64").unwrap();
-    let layers = [LayerSpec {
-        blob,
-        created_by: "synthetic musl base".into(),
-    }];
-    let image = pypack::oci::image::assemble(
+    push_synthetic_base(
         &cache,
-        platform,
-        &container,
-        &layers,
-        0,
-        &Default::default(),
-    )
-    .unwrap();
-    let reference = pypack::registry::Reference::parse(reference).unwrap();
-    let registry = pypack::registry::Registry::connect(&reference, true, None).unwrap();
-    registry.push(&cache, &image).unwrap();
+        reference,
+        "linux/amd64",
+        &entries,
+        &["PYTHON_VERSION=3.12.8"],
+    );
 }
 
 #[test]
@@ -581,27 +530,18 @@ fn an_interrupted_push_resumes_and_leaves_a_consistent_image() {
     }
     let dir = tempfile::tempdir().unwrap();
     let registry = start_registry(dir.path(), None);
-    let app = App::new();
+    let app = app();
     // Incompressible app data makes the app layer ~2 MB: the base, deps and
     // config blobs go through, the connection is cut inside the app layer.
-    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
-    let noise: Vec<u8> = (0..2_000_000)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect();
-    fs::write(app.work.join("app/data.bin"), noise).unwrap();
+    fs::write(app.work.join("app/data.bin"), noise(2_000_000)).unwrap();
     let proxy = cutting_proxy(registry.port, 500_000);
-    let cut = app.push(&format!("localhost:{proxy}/team/big:1"), &[]);
+    let cut = push(&app, &format!("localhost:{proxy}/team/big:1"), &[]);
     assert!(!cut.status.success(), "the cut push must fail");
     assert!(stderr(&cut).contains("error:"), "{}", stderr(&cut));
 
     // Same storage, reached directly: what arrived before the cut is reused.
     let reference = format!("localhost:{}/team/big:1", registry.port);
-    let resumed = app.push(&reference, &[]);
+    let resumed = push(&app, &reference, &[]);
     assert!(resumed.status.success(), "{}", stderr(&resumed));
     let stdout = String::from_utf8_lossy(&resumed.stdout).into_owned();
     assert!(
@@ -616,15 +556,15 @@ fn an_interrupted_push_resumes_and_leaves_a_consistent_image() {
     );
 }
 
-/// Pushes a synthetic glibc "Python 3.11" image for `platform` and returns its
-/// manifest digest and size.
+/// A glibc "Python 3.11" base for `platform` (dpkg entries for libc6 and
+/// python3.11-minimal); returns its manifest digest and size.
 fn push_glibc_base(
     cache: &pypack::cache::Cache,
     reference: &str,
     platform: &str,
 ) -> (String, usize) {
-    use pypack::oci::{ContainerConfig, Entry, LayerSpec};
-    let entries = vec![
+    use pypack::oci::Entry;
+    let entries = [
         Entry::file("usr/bin/python3.11", platform.as_bytes().to_vec(), 0o755),
         Entry::file(
             "var/lib/dpkg/status.d/libc6",
@@ -637,27 +577,7 @@ fn push_glibc_base(
             0o644,
         ),
     ];
-    let blob = pypack::oci::layer::write_layer(cache, &entries, 0).unwrap();
-    let platform = pypack::platform::Platform::parse(platform).unwrap();
-    let layers = [LayerSpec {
-        blob,
-        created_by: "synthetic glibc base".into(),
-    }];
-    let image = pypack::oci::image::assemble(
-        cache,
-        platform,
-        &ContainerConfig::default(),
-        &layers,
-        0,
-        &Default::default(),
-    )
-    .unwrap();
-    let reference = pypack::registry::Reference::parse(reference).unwrap();
-    pypack::registry::Registry::connect(&reference, true, None)
-        .unwrap()
-        .push(cache, &image)
-        .unwrap();
-    (image.manifest_digest.clone(), image.manifest.len())
+    push_synthetic_base(cache, reference, platform, &entries, &[])
 }
 
 #[test]
@@ -691,7 +611,7 @@ fn a_multi_platform_base_is_resolved_to_the_target_platform() {
         )
         .unwrap();
 
-    let app = App::new();
+    let app = app();
     let app_dir = app.work.join("app").display().to_string();
     let base = format!("{repo}:multi");
     let index_url = format!("{}/simple", app.index.url);
@@ -834,9 +754,9 @@ fn bearer_token_challenge_is_answered_with_the_credentials() {
     let front = bearer_front(registry.port);
     let host = format!("localhost:{front}");
     let reference = format!("{host}/team/app:1");
-    let app = App::new();
+    let app = app();
 
-    let anonymous = app.push(&reference, &[]);
+    let anonymous = push(&app, &reference, &[]);
     assert!(!anonymous.status.success());
     assert!(
         stderr(&anonymous).contains("token service") && stderr(&anonymous).contains("401"),
@@ -845,7 +765,8 @@ fn bearer_token_challenge_is_answered_with_the_credentials() {
     );
 
     let right = auth_file(dir.path(), &host, "ci-bot", "s3cret");
-    let out = app.push(
+    let out = push(
+        &app,
         &reference,
         &[("REGISTRY_AUTH_FILE", right.to_str().unwrap())],
     );

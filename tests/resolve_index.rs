@@ -391,26 +391,12 @@ fn find_links_directory_and_no_index() {
     assert!(Path::new(r.pins[0].file.url.trim_start_matches("file://")).is_file());
 }
 
-/// Bytes that do not compress, so a wheel holding them is big on the wire.
-fn noise(len: usize) -> &'static [u8] {
-    let mut state: u64 = 0x9e3779b97f4a7c15;
-    let bytes: Vec<u8> = (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect();
-    Box::leak(bytes.into_boxed_slice())
-}
-
 #[test]
 fn metadata_is_read_with_range_requests_when_the_index_has_no_metadata_file() {
     let mut size = 0;
     let w = world(|idx| {
         let mut big = WheelSpec::new("bigwheel", "1.0").requires(&["core"]);
-        big.extra_files = vec![("bigwheel/blob.bin", noise(3_000_000))];
+        big.extra_files = vec![("bigwheel/blob.bin", noise(3_000_000).leak())];
         size = idx.add(&big, Listing::default()).len();
         idx.add(&WheelSpec::new("core", "1.0"), Listing::default());
     });

@@ -7,34 +7,9 @@ mod common;
 
 use common::*;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn podman(args: &[&str]) -> std::process::Output {
-    Command::new("podman").args(args).output().unwrap()
-}
-
-/// A plain HTTP/1.0 GET on loopback; the status line and body.
-fn http_get(port: u16, path: &str) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    (!response.is_empty()).then_some(response)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 struct Running(String);
@@ -63,7 +38,7 @@ fn serve_and_get(
     let app_dir = repo().join("sample-apps").join(app);
     let wheelhouse = repo().join("sample-apps/wheelhouse");
     let out = pypack(
-        &shared_cache(),
+        shared_cache(),
         &[
             "build",
             app_dir.to_str().unwrap(),
@@ -119,20 +94,13 @@ fn serve_and_get(
     );
     let running = Running(String::from_utf8_lossy(&run.stdout).trim().to_string());
 
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let response = loop {
-        match http_get(host_port, "/") {
-            Some(r) if r.starts_with("HTTP/1.") => break r,
-            _ if Instant::now() > deadline => {
-                let logs = podman(&["logs", &running.0]);
-                panic!(
-                    "{app}: no HTTP answer in 30 s; logs:\n{}{}",
-                    String::from_utf8_lossy(&logs.stdout),
-                    String::from_utf8_lossy(&logs.stderr)
-                );
-            }
-            _ => std::thread::sleep(Duration::from_millis(200)),
-        }
+    let Some(response) = poll_http(host_port, "/", 30, |r| r.starts_with("HTTP/1.")) else {
+        let logs = podman(&["logs", &running.0]);
+        panic!(
+            "{app}: no HTTP answer in 30 s; logs:\n{}{}",
+            String::from_utf8_lossy(&logs.stdout),
+            String::from_utf8_lossy(&logs.stderr)
+        );
     };
     assert!(response.contains(" 200 "), "{app}: {response}");
     assert!(
@@ -160,13 +128,6 @@ fn serve_and_get(
     assert_eq!(String::from_utf8_lossy(&exists.stdout).trim(), "False");
     drop(running);
     let _ = podman(&["rmi", "-f", &tag]);
-}
-
-fn shared_cache() -> PathBuf {
-    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| tempfile::tempdir().unwrap())
-        .path()
-        .to_path_buf()
 }
 
 #[test]

@@ -390,19 +390,99 @@ pub fn files_under(dir: &Path) -> Vec<String> {
     out
 }
 
-/// Whether podman-based tests must run: always in CI, else only where podman exists.
-pub fn podman_available(test: &str) -> bool {
-    let found = Command::new("podman")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
+/// Whether a test that needs `what` runs: where it is missing the test is
+/// skipped with a printed reason, except in CI, where that is a failure.
+pub fn required(test: &str, what: &str, found: bool) -> bool {
     if !found {
         if std::env::var_os("CI").is_some() {
-            panic!("{test}: podman is required in CI (run tests/setup.sh)");
+            panic!("{test}: {what} is required in CI (run tests/setup.sh)");
         }
-        eprintln!("SKIPPED {test}: podman is not installed (run tests/setup.sh)");
+        eprintln!("SKIPPED {test}: {what} is not available (run tests/setup.sh)");
     }
     found
+}
+
+/// `required` for a program on PATH.
+pub fn tool_available(tool: &str, test: &str) -> bool {
+    let found = Command::new("which")
+        .arg(tool)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    required(test, tool, found)
+}
+
+pub fn podman_available(test: &str) -> bool {
+    tool_available("podman", test)
+}
+
+/// Runs podman and echoes the command and its output (shown when a test fails).
+pub fn podman(args: &[&str]) -> Output {
+    let out = Command::new("podman").args(args).output().unwrap();
+    eprintln!(
+        "$ podman {}\n{}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One cache directory for all the tests of a test binary (they share downloads).
+pub fn shared_cache() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().unwrap()).path()
+}
+
+/// Bytes that do not compress (xorshift), so what holds them is big on the wire.
+pub fn noise(len: usize) -> Vec<u8> {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+/// A plain HTTP/1.0 GET on loopback: status line, headers and body.
+pub fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    (!response.is_empty()).then_some(response)
+}
+
+/// GETs `path` every 200 ms until a response satisfies `done` or `seconds` pass.
+pub fn poll_http(
+    port: u16,
+    path: &str,
+    seconds: u64,
+    done: impl Fn(&str) -> bool,
+) -> Option<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while std::time::Instant::now() < deadline {
+        if let Some(response) = http_get(port, path).filter(|r| done(r)) {
+            return Some(response);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    None
 }
 
 /// A base recipe for a fixture archive: one suite, no shipped keys (tests pass
@@ -462,5 +542,73 @@ impl PythonBase {
             "--keyring".into(),
             self.archive.keyring_path.display().to_string(),
         ]
+    }
+}
+
+/// An app directory, a fixture Python base and a test index, all served on
+/// loopback: everything `pypack lock` and `pypack build` need, no network.
+pub struct AppWorld {
+    _tmp: tempfile::TempDir,
+    pub work: PathBuf,
+    pub base: PythonBase,
+    pub index: FileServer,
+}
+
+impl AppWorld {
+    /// `fill` adds the wheels the index serves; `app/` and `out/` start empty.
+    pub fn new(fill: impl FnOnce(&mut wheels::TestIndex)) -> AppWorld {
+        let tmp = tempfile::tempdir().unwrap();
+        let work = tmp.path().to_path_buf();
+        let base = PythonBase::create(&work);
+        let mut index = wheels::TestIndex::new(&work.join("index"));
+        fill(&mut index);
+        index.publish();
+        let index = FileServer::start(&work.join("index"));
+        std::fs::create_dir_all(work.join("app")).unwrap();
+        std::fs::create_dir_all(work.join("out")).unwrap();
+        AppWorld {
+            _tmp: tmp,
+            work,
+            base,
+            index,
+        }
+    }
+
+    pub fn index_url(&self) -> String {
+        format!("{}/simple", self.index.url)
+    }
+
+    pub fn write_app(&self, files: &[(&str, &str)]) {
+        for (path, text) in files {
+            let p = self.work.join("app").join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+    }
+
+    /// `pypack COMMAND APP <base flags> --index-url <test index> EXTRA…` with cache `cache`.
+    pub fn run(&self, command: &str, cache: &str, extra: &[&str]) -> Output {
+        self.run_with(command, cache, &self.index_url(), extra, &[])
+    }
+
+    /// Like `run`, with another index URL and extra environment variables.
+    pub fn run_with(
+        &self,
+        command: &str,
+        cache: &str,
+        index: &str,
+        extra: &[&str],
+        vars: &[(&str, &str)],
+    ) -> Output {
+        let app = self.work.join("app").display().to_string();
+        let mut args: Vec<String> = vec![command.into(), app];
+        args.extend(self.base.args());
+        args.extend(["--index-url".into(), index.to_string()]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        pypack_env(
+            &self.work.join(cache),
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
+            vars,
+        )
     }
 }
