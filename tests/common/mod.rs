@@ -356,13 +356,18 @@ pub fn pypack_env(cache: &Path, args: &[&str], vars: &[(&str, &str)]) -> Output 
         .envs(vars.iter().copied())
         .output()
         .unwrap();
+    echo("pypack", args, &out);
+    out
+}
+
+/// Prints a command and what it printed (shown when a test fails).
+fn echo(program: &str, args: &[&str], out: &Output) {
     eprintln!(
-        "$ pypack {}\n{}{}",
+        "$ {program} {}\n{}{}",
         args.join(" "),
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    out
 }
 
 pub fn stderr(out: &Output) -> String {
@@ -418,12 +423,7 @@ pub fn podman_available(test: &str) -> bool {
 /// Runs podman and echoes the command and its output (shown when a test fails).
 pub fn podman(args: &[&str]) -> Output {
     let out = Command::new("podman").args(args).output().unwrap();
-    eprintln!(
-        "$ podman {}\n{}{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    echo("podman", args, &out);
     out
 }
 
