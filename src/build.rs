@@ -4,6 +4,10 @@
 //! the venv's (keyed by the pins), and the app's files.
 
 use crate::base::{self, BaseOptions, BuiltBase, Recipe};
+use crate::builder::Engine;
+use crate::builder::bytecode::Compiler;
+use crate::builder::sdist::{BuilderImage, SourceBuilder};
+use crate::builder::smoke::{self, Outcome, SmokeRun};
 use crate::cache::Cache;
 use crate::digest::sha256_hex;
 use crate::http::Http;
@@ -11,10 +15,12 @@ use crate::index::{Index, IndexConfig, IndexSettings};
 use crate::oci::image::{self, ContainerConfig, Image, LayerSpec};
 use crate::oci::layer::{Entry, LayerBlob, add_parents, write_layer};
 use crate::project::plan::{Overrides, Plan, plan};
+use crate::registry::Reference;
+use crate::resolve::BinaryPolicy;
 use crate::resolve::Pin;
 use crate::resolve::app::{LockRequest, PinSource, pins_for_build};
 use crate::wheel::{Venv, install_resolution};
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -25,6 +31,8 @@ pub const VENV_DIR: &str = "/app/.venv";
 const NONROOT: &str = "65532:65532";
 /// Bumped when the venv layer's content for the same pins changes.
 const DEPS_FORMAT: u32 = 1;
+/// Bumped when the compile script's output for the same sources changes.
+const BYTECODE_FORMAT: u32 = 1;
 
 pub struct BuildRequest<'a> {
     pub app_dir: &'a Path,
@@ -41,6 +49,35 @@ pub struct BuildRequest<'a> {
     pub base_image: Option<(crate::registry::Reference, bool)>,
     pub env: &'a dyn Fn(&str) -> Option<String>,
     pub home: Option<PathBuf>,
+    pub steps: BuilderSteps,
+}
+
+/// What the builder does for this build.
+#[derive(Debug, Clone)]
+pub struct BuilderSteps {
+    /// Compile `.pyc` for the stdlib, the venv and the app (`--no-compile` clears it).
+    pub compile: bool,
+    /// Run the image once: `Some(true)` must, `Some(false)` must not,
+    /// `None` when an engine is present.
+    pub smoke: Option<bool>,
+    /// The engine to use (default: podman, else docker).
+    pub engine: Option<String>,
+    /// `--only-binary` / `--no-binary`.
+    pub binary: BinaryPolicy,
+    /// The image sdists are built in when the base is a registry image.
+    pub builder_image: Option<Reference>,
+}
+
+impl Default for BuilderSteps {
+    fn default() -> Self {
+        BuilderSteps {
+            compile: true,
+            smoke: None,
+            engine: None,
+            binary: BinaryPolicy::default(),
+            builder_image: None,
+        }
+    }
 }
 
 pub struct LayerReport {
@@ -56,6 +93,8 @@ pub struct BuildReport {
     pub pins: Vec<Pin>,
     pub pin_source: PinSource,
     pub layers: Vec<LayerReport>,
+    /// What the smoke run found; `None` when it did not run.
+    pub smoke: Option<Outcome>,
 }
 
 impl BuildReport {
@@ -103,6 +142,7 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
     };
     let target = base.target()?;
 
+    let engine = engine_for(&request.steps)?;
     let lock_request = LockRequest {
         app_dir: request.app_dir,
         target: target.clone(),
@@ -111,8 +151,41 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
         extras: request.extras.clone(),
         env: request.env,
         home: request.home.clone(),
+        binary: request.steps.binary.clone(),
+        sdists: None,
+    };
+    let index_config = crate::resolve::app::index_config(&lock_request)?;
+    let index_http = crate::resolve::app::client_for(&index_config, &lock_request)?;
+    let sources = SourceBuilder::new(
+        engine.as_ref(),
+        cache,
+        &index_http,
+        index_config,
+        target.clone(),
+        builder_image_for(request, &plan)?,
+        request.base.epoch,
+        request.base.verbose,
+    );
+    let lock_request = LockRequest {
+        sdists: Some(&sources),
+        ..lock_request
     };
     let (pins, pin_source) = pins_for_build(&lock_request, cache, request.locked)?;
+    let compiler = match (&engine, request.steps.compile) {
+        (Some(engine), true) => Some(Compiler {
+            engine,
+            cache,
+            image: &base.image,
+            python: &base.python_executable,
+        }),
+        (None, true) => {
+            eprintln!(
+                "warning: no podman or docker: the image gets no bytecode and starts slower; install one, or pass --no-compile"
+            );
+            None
+        }
+        (_, false) => None,
+    };
     let venv = Venv {
         path: VENV_DIR.into(),
         base_python: base.python_executable.clone(),
@@ -122,20 +195,32 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
     let epoch = request.base.epoch;
     let verbose = request.base.verbose;
     let downloads = crate::resolve::app::download_client(&lock_request)?;
-    let deps = deps_layer(cache, &downloads, &pins, &venv, epoch, verbose)?;
-    let app = app_layer(cache, &plan, &venv, epoch)?;
+    let stdlib = compiler
+        .as_ref()
+        .map(|c| stdlib_layer(c, &base, epoch))
+        .transpose()?;
+    // Pins carry their URLs and hashes; no index is consulted to fetch them.
+    let pinned = Index::new(&downloads, cache, IndexConfig::default()).with_sdist_builder(&sources);
+    let deps = deps_layer(
+        cache,
+        &pinned,
+        &pins,
+        &venv,
+        compiler.as_ref(),
+        epoch,
+        verbose,
+    )?;
+    let app = app_layer(cache, &plan, &venv, compiler.as_ref(), epoch)?;
+    let built: Vec<LayerReport> = stdlib.into_iter().chain([deps, app]).collect();
 
     let container = container_config(&base, &plan, request.as_root)?;
-    let layers = [
-        LayerSpec {
-            blob: deps.blob.clone(),
-            created_by: deps.what.clone(),
-        },
-        LayerSpec {
-            blob: app.blob.clone(),
-            created_by: app.what.clone(),
-        },
-    ];
+    let layers: Vec<LayerSpec> = built
+        .iter()
+        .map(|l| LayerSpec {
+            blob: l.blob.clone(),
+            created_by: l.what.clone(),
+        })
+        .collect();
     let annotations = BTreeMap::from([
         (
             "org.opencontainers.image.title".to_string(),
@@ -148,32 +233,160 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
         ),
     ]);
     let image = image::extend(cache, &base.image, &layers, &container, epoch, &annotations)?;
+    let smoke = match (&engine, request.steps.smoke) {
+        (Some(engine), None | Some(true)) => Some(smoke::run(&SmokeRun {
+            engine,
+            cache,
+            image: &image,
+            python: &venv.python(),
+            probe: smoke::probe_for(&plan.cmd.value, plan.port.value),
+        })?),
+        _ => None,
+    };
     Ok(BuildReport {
         image,
         plan,
         base,
         pins,
         pin_source,
-        layers: vec![deps, app],
+        layers: built,
+        smoke,
     })
+}
+
+/// Where sdists get built: the recipe's builder image, or for a registry
+/// base, `--builder-image` or the full image of a known slim one.
+fn builder_image_for(request: &BuildRequest, plan: &Plan) -> Result<BuilderImage> {
+    let Some((base, plain_http)) = &request.base_image else {
+        let recipe = Recipe::load(&plan.recipe.value)?;
+        return Ok(BuilderImage::Recipe(
+            Box::new(recipe),
+            Box::new(request.base.clone()),
+        ));
+    };
+    let reference = match &request.steps.builder_image {
+        Some(r) => r.clone(),
+        None => match full_image_of(base) {
+            Some(r) => r,
+            None => {
+                return Ok(BuilderImage::Missing(format!(
+                    "the base {base} is not a known slim image, so pypack does not know which image can build for it; pass --builder-image REF (an image with the same Python, a compiler and the Python headers)"
+                )));
+            }
+        },
+    };
+    Ok(BuilderImage::Registry {
+        reference,
+        plain_http: *plain_http,
+    })
+}
+
+/// `python:3.12-slim` → `python:3.12`, `python:3.12-slim-bookworm` →
+/// `python:3.12-bookworm`: the official images' full variant, which has
+/// the compiler and headers the slim one dropped.
+pub fn full_image_of(base: &Reference) -> Option<Reference> {
+    let tag = base.tag.as_deref()?;
+    let full = if let Some(rest) = tag.strip_suffix("-slim") {
+        rest.to_string()
+    } else if tag.contains("-slim-") {
+        tag.replacen("-slim-", "-", 1)
+    } else if tag == "slim" {
+        "latest".to_string()
+    } else {
+        return None;
+    };
+    Some(Reference {
+        tag: Some(full),
+        digest: None,
+        ..base.clone()
+    })
+}
+
+/// The engine, when a step may need one (`--engine` names one that must work).
+fn engine_for(steps: &BuilderSteps) -> Result<Option<Engine>> {
+    let engine = Engine::detect(steps.engine.as_deref())?;
+    if engine.is_none() {
+        if let Some(name) = &steps.engine {
+            bail!("--engine {name}: it is not installed or not running");
+        }
+        if steps.smoke == Some(true) {
+            bail!(
+                "--smoke runs the image in podman or docker, and neither is installed (or running); install one, or drop --smoke"
+            );
+        }
+    }
+    Ok(engine)
+}
+
+/// Bytecode for the base's standard library, a layer of its own keyed by
+/// the base image, so it is compiled once per base.
+fn stdlib_layer(compiler: &Compiler, base: &BuiltBase, epoch: u64) -> Result<LayerReport> {
+    let key = format!(
+        "pypack {} stdlib bytecode format {BYTECODE_FORMAT}\nbase {}\npython {}\nepoch {epoch}\n",
+        env!("CARGO_PKG_VERSION"),
+        base.image.manifest_digest,
+        base.python_executable
+    );
+    let what = format!(
+        "pypack: bytecode of {}'s standard library",
+        base.python_executable
+    );
+    if let Some(blob) = cached_layer(compiler.cache, &key) {
+        return Ok(LayerReport {
+            what,
+            blob,
+            reused: true,
+        });
+    }
+    let mut tree: BTreeMap<String, Entry> = compiler
+        .compile(&[], true)?
+        .into_iter()
+        .map(|e| (e.path.clone(), e))
+        .collect();
+    add_parents(&mut tree)?;
+    let entries: Vec<Entry> = tree.into_values().collect();
+    let blob = write_layer(compiler.cache, &entries, epoch)?;
+    remember_layer(compiler.cache, &key, &blob)?;
+    Ok(LayerReport {
+        what,
+        blob,
+        reused: false,
+    })
+}
+
+/// `entries` plus the bytecode of their `.py` files, when compiling.
+fn with_bytecode(entries: Vec<Entry>, compiler: Option<&Compiler>) -> Result<Vec<Entry>> {
+    let Some(compiler) = compiler else {
+        return Ok(entries);
+    };
+    let compiled = compiler.compile(&entries, false)?;
+    let mut tree: BTreeMap<String, Entry> =
+        entries.into_iter().map(|e| (e.path.clone(), e)).collect();
+    for entry in compiled {
+        tree.insert(entry.path.clone(), entry);
+    }
+    add_parents(&mut tree)?;
+    Ok(tree.into_values().collect())
 }
 
 /// The venv with every pinned wheel; reused from the cache when the pins,
 /// the interpreter and the timestamp are the same.
 fn deps_layer(
     cache: &Cache,
-    http: &Http,
+    index: &Index,
     pins: &[Pin],
     venv: &Venv,
+    compiler: Option<&Compiler>,
     epoch: u64,
     verbose: bool,
 ) -> Result<LayerReport> {
     let mut key = format!(
-        "pypack {} deps format {DEPS_FORMAT}\nvenv {} {} {}\nepoch {epoch}\n",
+        "pypack {} deps format {DEPS_FORMAT}\nvenv {} {} {}\nepoch {epoch}\n{}",
         env!("CARGO_PKG_VERSION"),
         venv.path,
         venv.base_python,
-        venv.python_full_version
+        venv.python_full_version,
+        bytecode_key(compiler)
     );
     for pin in pins {
         key.push_str(&format!(
@@ -191,9 +404,8 @@ fn deps_layer(
             reused: true,
         });
     }
-    // Pins carry their URLs and hashes; no index is consulted to fetch them.
-    let index = Index::new(http, cache, IndexConfig::default());
-    let entries = install_resolution(&index, pins, venv, verbose)?;
+    let entries = install_resolution(index, pins, venv, verbose)?;
+    let entries = with_bytecode(entries, compiler)?;
     let blob = {
         let _progress = crate::progress::Progress::start("writing the venv layer", 0, verbose);
         write_layer(cache, &entries, epoch)?
@@ -229,11 +441,20 @@ fn remember_layer(cache: &Cache, key: &str, blob: &LayerBlob) -> Result<()> {
 
 /// The app's files under /app, owned by root and read-only to the app user,
 /// plus the app's own project (if it is one) installed into the venv.
-fn app_layer(cache: &Cache, plan: &Plan, venv: &Venv, epoch: u64) -> Result<LayerReport> {
+fn app_layer(
+    cache: &Cache,
+    plan: &Plan,
+    venv: &Venv,
+    compiler: Option<&Compiler>,
+    epoch: u64,
+) -> Result<LayerReport> {
     let mut tree = BTreeMap::new();
     let mut key = format!(
-        "pypack app layer\nepoch {epoch}\nvenv {} {} {}\n",
-        venv.path, venv.base_python, venv.python_full_version
+        "pypack app layer\nepoch {epoch}\nvenv {} {} {}\n{}",
+        venv.path,
+        venv.base_python,
+        venv.python_full_version,
+        bytecode_key(compiler)
     );
     let mut contents = Vec::with_capacity(plan.files.len());
     for rel in &plan.files {
@@ -277,7 +498,7 @@ fn app_layer(cache: &Cache, plan: &Plan, venv: &Venv, epoch: u64) -> Result<Laye
         tree.insert(entry.path.clone(), entry);
     }
     add_parents(&mut tree)?;
-    let entries: Vec<Entry> = tree.into_values().collect();
+    let entries = with_bytecode(tree.into_values().collect(), compiler)?;
     let blob = write_layer(cache, &entries, epoch)?;
     remember_layer(cache, &key, &blob)?;
     Ok(LayerReport {
@@ -285,6 +506,17 @@ fn app_layer(cache: &Cache, plan: &Plan, venv: &Venv, epoch: u64) -> Result<Laye
         blob,
         reused: false,
     })
+}
+
+/// The part of a layer's key that says whether (and by which interpreter) it was compiled.
+fn bytecode_key(compiler: Option<&Compiler>) -> String {
+    match compiler {
+        Some(c) => format!(
+            "bytecode format {BYTECODE_FORMAT} by {} in {}\n",
+            c.python, c.image.config_digest
+        ),
+        None => "no bytecode\n".into(),
+    }
 }
 
 /// Entries installing the app's own `[project]` into the venv, editable-style.

@@ -1,8 +1,9 @@
 //! clap commands and flags, and turning them into library calls.
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use pypack::base::{self, BaseOptions, Recipe};
+use pypack::builder::Engine;
 use pypack::cache::Cache;
 use pypack::http::Http;
 use pypack::index::IndexSettings;
@@ -79,12 +80,26 @@ struct BuildArgs {
     /// Load the image into a container engine (podman or docker).
     #[arg(long, conflicts_with_all = ["output", "archive"])]
     load: bool,
-    /// Engine for --load (default: podman if installed, else docker).
+    /// Engine for --load and the builder (default: podman if installed, else docker).
     #[arg(long, value_name = "podman|docker")]
     engine: Option<String>,
+    /// Do not compile .pyc files (the image starts slower; no engine is needed for it).
+    #[arg(long)]
+    no_compile: bool,
+    /// Run the built image once and fail if its entrypoint does not import or answer
+    /// (default: on when podman or docker is installed).
+    #[arg(long, conflicts_with = "no_smoke")]
+    smoke: bool,
+    /// Do not run the built image once.
+    #[arg(long)]
+    no_smoke: bool,
     /// Build on this registry image instead of a recipe's base (e.g. localhost:5000/python:3.12-slim).
     #[arg(long = "base", value_name = "REF", conflicts_with_all = ["recipe", "python"])]
     base_image: Option<String>,
+    /// With --base: the image to build source distributions in (default: the full
+    /// variant of a -slim base, e.g. python:3.12 for python:3.12-slim).
+    #[arg(long, value_name = "REF", requires = "base_image")]
+    builder_image: Option<String>,
     /// Push the image to a registry: REGISTRY/REPOSITORY[:TAG] (alone, it is the only destination).
     #[arg(long, value_name = "REF")]
     push: Option<String>,
@@ -129,6 +144,12 @@ struct IndexArgs {
     /// Use no index, only --find-links.
     #[arg(long)]
     no_index: bool,
+    /// Never build these packages from source (names, :all: or :none:, comma-separated).
+    #[arg(long, value_name = "NAMES")]
+    only_binary: Vec<String>,
+    /// Build these packages from source even when a wheel fits (names, :all: or :none:).
+    #[arg(long, value_name = "NAMES")]
+    no_binary: Vec<String>,
 }
 
 impl IndexArgs {
@@ -140,6 +161,18 @@ impl IndexArgs {
             find_links: list(&self.find_links),
             no_index: self.no_index.then_some(true),
         }
+    }
+
+    /// `--no-binary`, then `--only-binary` (which so wins for a name in both).
+    fn binary(&self) -> Result<pypack::resolve::BinaryPolicy> {
+        let mut policy = pypack::resolve::BinaryPolicy::default();
+        for value in &self.no_binary {
+            policy.apply(value, false).context("--no-binary")?;
+        }
+        for value in &self.only_binary {
+            policy.apply(value, true).context("--only-binary")?;
+        }
+        Ok(policy)
     }
 }
 
@@ -163,6 +196,9 @@ struct BaseBuildArgs {
     /// Speak plain HTTP to the --push registry (loopback only).
     #[arg(long)]
     insecure_registry: bool,
+    /// Build the recipe's builder image (compiler and Python headers added) instead.
+    #[arg(long)]
+    builder: bool,
 }
 
 /// Which base to build or read the target from, and where its packages come from.
@@ -299,12 +335,33 @@ fn lock(cli: &Cli, args: &LockArgs) -> Result<()> {
     let env = |name: &str| std::env::var(name).ok();
     let request = LockRequest {
         app_dir: &args.app,
-        target,
+        target: target.clone(),
         flags: args.index.settings(),
         pre: args.pre,
         extras: args.extra.clone(),
         env: &env,
         home: std::env::var_os("HOME").map(PathBuf::from),
+        binary: args.index.binary()?,
+        sdists: None,
+    };
+    // An sdist whose metadata is not static has to be built to be locked.
+    let engine = pypack::builder::Engine::detect(None)?;
+    let index_config = app::index_config(&request)?;
+    let index_http = app::client_for(&index_config, &request)?;
+    let epoch = options.epoch;
+    let sources = pypack::builder::sdist::SourceBuilder::new(
+        engine.as_ref(),
+        &cache,
+        &index_http,
+        index_config,
+        target,
+        pypack::builder::sdist::BuilderImage::Recipe(Box::new(recipe), Box::new(options)),
+        epoch,
+        !cli.quiet,
+    );
+    let request = LockRequest {
+        sdists: Some(&sources),
+        ..request
     };
     if args.locked {
         if !app::check(&request)? {
@@ -337,6 +394,11 @@ fn lock(cli: &Cli, args: &LockArgs) -> Result<()> {
 
 fn base_build(cli: &Cli, args: &BaseBuildArgs) -> Result<()> {
     let (recipe, options) = args.base.options(cli.quiet)?;
+    let recipe = if args.builder {
+        recipe.builder_recipe()?
+    } else {
+        recipe
+    };
     let platform = options.platform;
     let default_dir =
         PathBuf::from("dist").join(format!("base-{}-{}", recipe.name, platform.oci_arch()));
@@ -447,6 +509,21 @@ fn build(cli: &Cli, args: &BuildArgs) -> Result<()> {
             .transpose()?,
         env: &env,
         home: std::env::var_os("HOME").map(PathBuf::from),
+        steps: pypack::build::BuilderSteps {
+            compile: !args.no_compile,
+            smoke: match (args.smoke, args.no_smoke) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            },
+            engine: args.engine.clone(),
+            binary: args.index.binary()?,
+            builder_image: args
+                .builder_image
+                .as_deref()
+                .map(|r| pypack::registry::RegistriesConf::from_host().resolve(r))
+                .transpose()?,
+        },
     };
     let report = pypack::build::build(&request, &cache)?;
     let went = match &destination {
@@ -455,8 +532,12 @@ fn build(cli: &Cli, args: &BuildArgs) -> Result<()> {
             output.describe()
         }
         Destination::Load(engine) => {
-            load_into(engine, &cache, &report.image, &tag)?;
-            format!("loaded into {engine} as {}", oci::layout::full_tag(&tag))
+            engine.load(&cache, &report.image, &tag)?;
+            format!(
+                "loaded into {} as {}",
+                engine.program,
+                oci::layout::full_tag(&tag)
+            )
         }
         Destination::PushOnly => String::new(),
     };
@@ -508,6 +589,15 @@ fn build(cli: &Cli, args: &BuildArgs) -> Result<()> {
             app::PinSource::Resolved => "resolved now",
         };
         eprintln!("packages: {} ({source})", report.pins.len());
+        match &report.smoke {
+            Some(pypack::builder::smoke::Outcome::Passed(what)) => {
+                eprintln!("smoke:    passed ({what})")
+            }
+            Some(pypack::builder::smoke::Outcome::Cached) => {
+                eprintln!("smoke:    passed (before, for this same image)")
+            }
+            None => {}
+        }
         for layer in &report.layers {
             let state = if layer.reused { "reused" } else { "built" };
             eprintln!(
@@ -529,7 +619,7 @@ fn build(cli: &Cli, args: &BuildArgs) -> Result<()> {
 
 enum Destination {
     Write(Output),
-    Load(String),
+    Load(Engine),
     PushOnly,
 }
 
@@ -542,18 +632,11 @@ fn build_destination(args: &BuildArgs, tag: &str) -> Result<Destination> {
     if args.push.is_some() && !args.load {
         return Ok(Destination::PushOnly);
     }
-    let engine = match &args.engine {
-        Some(e) if e == "podman" || e == "docker" => Some(e.clone()),
-        Some(e) => bail!("--engine '{e}' is not supported; use podman or docker"),
-        None => ["podman", "docker"]
-            .iter()
-            .find(|e| engine_works(e))
-            .map(|e| e.to_string()),
-    };
-    match engine {
+    match Engine::detect(args.engine.as_deref())? {
         Some(engine) => Ok(Destination::Load(engine)),
-        None if args.load => bail!(
-            "--load needs podman or docker on PATH; install one, or write with --output DIR / --archive FILE"
+        None if args.load || args.engine.is_some() => bail!(
+            "--load needs {} installed (and running); install it, or write with --output DIR / --archive FILE",
+            args.engine.as_deref().unwrap_or("podman or docker")
         ),
         None => {
             let name = tag
@@ -569,39 +652,6 @@ fn build_destination(args: &BuildArgs, tag: &str) -> Result<Destination> {
             )))
         }
     }
-}
-
-fn engine_works(engine: &str) -> bool {
-    std::process::Command::new(engine)
-        .arg("--version")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Writes a docker-archive beside the cache and has the engine load it.
-fn load_into(engine: &str, cache: &Cache, image: &pypack::oci::Image, tag: &str) -> Result<()> {
-    let dir = tempfile::tempdir_in(cache.root().join("tmp"))?;
-    let archive = dir.path().join("image.tar");
-    oci::write_output(
-        cache,
-        image,
-        &Output::DockerArchive(archive.clone()),
-        Some(tag),
-    )?;
-    let out = std::process::Command::new(engine)
-        .arg("load")
-        .arg("-i")
-        .arg(&archive)
-        .output()?;
-    if !out.status.success() {
-        bail!(
-            "{engine} load failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(())
 }
 
 /// A valid image name from a directory name: lower case, other characters → '-'.
@@ -643,6 +693,11 @@ fn json_summary(report: &pypack::build::BuildReport, tag: &str, went: &str) -> s
             "what": l.what, "reused": l.reused,
         })).collect::<Vec<_>>(),
         "packages": report.pins.iter().map(|p| serde_json::json!({"name": p.name, "version": p.version.to_string()})).collect::<Vec<_>>(),
+        "smoke": match &report.smoke {
+            Some(pypack::builder::smoke::Outcome::Passed(what)) => serde_json::json!({"passed": true, "what": what}),
+            Some(pypack::builder::smoke::Outcome::Cached) => serde_json::json!({"passed": true, "what": "passed before for this image"}),
+            None => serde_json::Value::Null,
+        },
     })
 }
 

@@ -6,6 +6,7 @@
 
 pub mod base;
 pub mod build;
+pub mod builder;
 pub mod cache;
 pub mod debian;
 pub mod digest;

@@ -82,8 +82,8 @@ pub fn install_resolution(
     let progress = crate::progress::Progress::start(&label, pins.len() as u64, show_progress);
     let installed = crate::parallel::map_ordered(pins, crate::parallel::WORKERS, |pin| {
         let result = index
-            .download(&pin.file)
-            .and_then(|hex| install(venv, &index.cache().blob_path(&hex), &pin.file.filename))
+            .wheel_of(&pin.file)
+            .and_then(|w| install(venv, &index.cache().blob_path(&w.sha256), &w.filename))
             .with_context(|| format!("installing {} {}", pin.name, pin.version));
         progress.inc();
         result

@@ -70,7 +70,7 @@ impl World {
             direct: set.direct,
             pre: set.pre,
             require_hashes: set.require_hashes,
-            allow_linux_tag: false,
+            ..ResolveInput::default()
         }
     }
 

@@ -67,6 +67,8 @@ pub struct Recipe {
     pub rootfs: RootfsAdditions,
     #[serde(default)]
     pub image: ImageDefaults,
+    #[serde(default)]
+    pub builder: BuilderSpec,
     /// The recipe's own text, part of the build's cache key.
     #[serde(skip)]
     pub source_text: String,
@@ -85,6 +87,14 @@ pub struct PackageSpec {
     pub include: Vec<String>,
     #[serde(default)]
     pub exclude: Vec<String>,
+}
+
+/// What the builder image adds to the runtime's packages.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuilderSpec {
+    #[serde(default)]
+    pub packages: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -192,6 +202,24 @@ impl Recipe {
             }
         }
         Ok(recipe)
+    }
+
+    /// The recipe of this recipe's builder image: its packages plus the
+    /// `[builder]` ones (no longer excluded), cached under its own key.
+    pub fn builder_recipe(&self) -> Result<Recipe> {
+        if self.builder.packages.is_empty() {
+            bail!(
+                "recipe {} has no [builder] packages, so it cannot build source distributions; add them, or use wheels only",
+                self.name
+            );
+        }
+        let mut builder = self.clone();
+        builder.name = format!("{}-builder", self.name);
+        let added = &self.builder.packages;
+        builder.packages.exclude.retain(|p| !added.contains(p));
+        builder.packages.include.extend(added.iter().cloned());
+        builder.source_text = format!("{}\n# builder image\n", self.source_text);
+        Ok(builder)
     }
 
     pub fn shipped_keys(&self) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {

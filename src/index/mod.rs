@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod metadata;
+pub mod sdist;
 pub mod simple;
 
 use crate::cache::Cache;
@@ -19,10 +20,25 @@ use std::sync::{Arc, Mutex};
 
 const SIMPLE_ACCEPT: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
 
+/// Turns a source distribution into a wheel for the target: the builder,
+/// or, when there is none, an error that says what is needed.
+pub trait SdistBuilder: Sync {
+    /// `sdist_sha256` names the sdist, already in the cache.
+    fn build_wheel(&self, sdist: &DistFile, sdist_sha256: &str) -> Result<BuiltWheel>;
+}
+
+/// A wheel built from an sdist, stored in the cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuiltWheel {
+    pub filename: String,
+    pub sha256: String,
+}
+
 pub struct Index<'a> {
     http: &'a Http,
     cache: &'a Cache,
     pub config: IndexConfig,
+    sdist_builder: Option<&'a dyn SdistBuilder>,
     pages: Mutex<HashMap<String, Arc<Vec<DistFile>>>>,
     find_links: Mutex<Option<Arc<Vec<DistFile>>>>,
     metadata: Mutex<HashMap<String, Arc<CoreMetadata>>>,
@@ -52,10 +68,17 @@ impl<'a> Index<'a> {
             http,
             cache,
             config,
+            sdist_builder: None,
             pages: Mutex::default(),
             find_links: Mutex::default(),
             metadata: Mutex::default(),
         }
+    }
+
+    /// Source distributions get their metadata and wheels from `builder`.
+    pub fn with_sdist_builder(mut self, builder: &'a dyn SdistBuilder) -> Index<'a> {
+        self.sdist_builder = Some(builder);
+        self
     }
 
     pub fn cache(&self) -> &Cache {
@@ -131,6 +154,7 @@ impl<'a> Index<'a> {
             return Ok(m.clone());
         }
         let text = match &file.metadata {
+            _ if sdist::is_sdist(&file.filename) => self.sdist_metadata(file)?,
             Some(hash) => {
                 let url = format!(
                     "{}.metadata",
@@ -158,6 +182,43 @@ impl<'a> Index<'a> {
             .unwrap()
             .insert(file.url.clone(), parsed.clone());
         Ok(parsed)
+    }
+
+    /// An sdist's static PKG-INFO, else the METADATA of the wheel built from it.
+    fn sdist_metadata(&self, file: &DistFile) -> Result<String> {
+        let hex = self.download(file)?;
+        let path = self.cache.blob_path(&hex);
+        if let Some(text) = sdist::static_metadata(&path, &file.filename)? {
+            return Ok(text);
+        }
+        let wheel = self.built_wheel(file, &hex)?;
+        read_wheel_metadata(
+            std::fs::File::open(self.cache.blob_path(&wheel.sha256))?,
+            &wheel.filename,
+        )
+    }
+
+    /// The wheel to install for `file`: the file itself, or the wheel built
+    /// from it when it is an sdist. Returns its file name and sha256 (stored).
+    pub fn wheel_of(&self, file: &DistFile) -> Result<BuiltWheel> {
+        let hex = self.download(file)?;
+        if !sdist::is_sdist(&file.filename) {
+            return Ok(BuiltWheel {
+                filename: file.filename.clone(),
+                sha256: hex,
+            });
+        }
+        self.built_wheel(file, &hex)
+    }
+
+    fn built_wheel(&self, file: &DistFile, hex: &str) -> Result<BuiltWheel> {
+        match self.sdist_builder {
+            Some(builder) => builder.build_wheel(file, hex),
+            None => bail!(
+                "{} is a source distribution, and this step does not build them",
+                file.filename
+            ),
+        }
     }
 
     /// METADATA read from a remote wheel with range requests (the zip's

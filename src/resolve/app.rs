@@ -1,12 +1,13 @@
 //! Locking an app: its requirements, the index settings, and the base's
 //! target in; a `pylock.toml` out.
 
-use super::{Pin, ResolveInput, lock, resolve};
+use super::{BinaryPolicy, Pin, ResolveInput, lock, resolve};
 use crate::cache::Cache;
 use crate::digest::sha256_hex;
 use crate::http::{Http, redact};
 use crate::index::config::{Host, resolve_config};
-use crate::index::{Index, IndexSettings};
+use crate::index::{Index, IndexConfig, IndexSettings, SdistBuilder};
+use crate::project::RequirementSet;
 use crate::python::Target;
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -20,6 +21,10 @@ pub struct LockRequest<'a> {
     pub extras: Vec<String>,
     pub env: &'a dyn Fn(&str) -> Option<String>,
     pub home: Option<PathBuf>,
+    /// `--only-binary` / `--no-binary`.
+    pub binary: BinaryPolicy,
+    /// Builds the sdists resolution picks (their metadata may need it).
+    pub sdists: Option<&'a dyn SdistBuilder>,
 }
 
 pub struct Locked {
@@ -45,6 +50,9 @@ fn inputs_digest(sources: &[PathBuf], request: &LockRequest) -> Result<String> {
         "target {}\npre {}\nextras {:?}\nflags {flags:?}\n",
         request.target, request.pre, request.extras
     );
+    if request.binary != BinaryPolicy::default() {
+        text.push_str(&format!("binary {:?}\n", request.binary));
+    }
     for path in sources {
         let content =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -103,7 +111,39 @@ pub fn resolve_lock(request: &LockRequest, cache: &Cache) -> Result<(String, Vec
     let (set, sources) =
         crate::project::read_requirements(request.app_dir, &request.extras, request.env)?;
     let inputs = inputs_digest(&sources, request)?;
-    // Command-line flags win over the requirements file's own options.
+    let config = index_config_for(request, &set)?;
+    let http = authenticated(&config, request)?;
+    let mut index = Index::new(&http, cache, config);
+    if let Some(builder) = request.sdists {
+        index = index.with_sdist_builder(builder);
+    }
+    let input = ResolveInput {
+        requirements: set.requirements,
+        constraints: set.constraints,
+        direct: set.direct,
+        pre: request.pre || set.pre,
+        require_hashes: set.require_hashes,
+        allow_linux_tag: false,
+        binary: request.binary.clone(),
+    };
+    let resolution = resolve(&index, &request.target, &input)?;
+    let text = lock::to_toml(&resolution, &inputs, &|file| match &file.sha256 {
+        Some(h) => Ok(h.clone()),
+        None => index.download(file),
+    })?;
+    let (pins, _) = lock::from_toml(&text, &request.target, "the new lock")?;
+    Ok((text, pins))
+}
+
+/// The indexes the app's packages come from: command-line flags over the
+/// requirement file's own options over the environment and config files.
+pub fn index_config(request: &LockRequest) -> Result<IndexConfig> {
+    let (set, _) =
+        crate::project::read_requirements(request.app_dir, &request.extras, request.env)?;
+    index_config_for(request, &set)
+}
+
+fn index_config_for(request: &LockRequest, set: &RequirementSet) -> Result<IndexConfig> {
     let flags = &request.flags;
     let settings = IndexSettings {
         index_url: flags.index_url.clone().or(set.index.index_url.clone()),
@@ -121,28 +161,16 @@ pub fn resolve_lock(request: &LockRequest, cache: &Cache) -> Result<(String, Vec
         system_root: PathBuf::from("/"),
     };
     // An app with no dependencies needs no index (and must not fail for want of one).
-    let config = if set.is_empty() {
-        Default::default()
+    if set.is_empty() {
+        Ok(Default::default())
     } else {
-        resolve_config(settings, &host)?
-    };
-    let http = authenticated(&config, request)?;
-    let index = Index::new(&http, cache, config);
-    let input = ResolveInput {
-        requirements: set.requirements,
-        constraints: set.constraints,
-        direct: set.direct,
-        pre: request.pre || set.pre,
-        require_hashes: set.require_hashes,
-        allow_linux_tag: false,
-    };
-    let resolution = resolve(&index, &request.target, &input)?;
-    let text = lock::to_toml(&resolution, &inputs, &|file| match &file.sha256 {
-        Some(h) => Ok(h.clone()),
-        None => index.download(file),
-    })?;
-    let (pins, _) = lock::from_toml(&text, &request.target, "the new lock")?;
-    Ok((text, pins))
+        resolve_config(settings, &host)
+    }
+}
+
+/// A client with the credentials for `config`'s indexes (and `~/.netrc`).
+pub fn client_for(config: &IndexConfig, request: &LockRequest) -> Result<Http> {
+    authenticated(config, request)
 }
 
 /// Resolves and writes `app_dir/pylock.toml` (atomically).

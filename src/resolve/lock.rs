@@ -42,6 +42,10 @@ struct LockedPackage {
     version: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     dependencies: Vec<LockedDependency>,
+    /// An sdist (built by pypack's builder at install time) instead of wheels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sdist: Option<LockedWheel>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     wheels: Vec<LockedWheel>,
 }
 
@@ -74,7 +78,23 @@ pub fn to_toml(
     let target = &resolution.target;
     let mut packages = Vec::new();
     for pin in &resolution.pins {
+        let file = LockedWheel {
+            name: pin.file.filename.clone(),
+            // A direct URL may carry credentials; a lock file must not.
+            url: crate::http::redact(&pin.file.url),
+            size: pin.file.size,
+            hashes: LockedHashes {
+                sha256: sha256_of(&pin.file)?,
+            },
+        };
+        let (sdist, wheels) = if crate::index::sdist::is_sdist(&file.name) {
+            (Some(file), Vec::new())
+        } else {
+            (None, vec![file])
+        };
         packages.push(LockedPackage {
+            sdist,
+            wheels,
             name: pin.name.clone(),
             version: pin.version.to_string(),
             dependencies: pin
@@ -82,15 +102,6 @@ pub fn to_toml(
                 .iter()
                 .map(|d| LockedDependency { name: d.clone() })
                 .collect(),
-            wheels: vec![LockedWheel {
-                name: pin.file.filename.clone(),
-                // A direct URL may carry credentials; a lock file must not.
-                url: crate::http::redact(&pin.file.url),
-                size: pin.file.size,
-                hashes: LockedHashes {
-                    sha256: sha256_of(&pin.file)?,
-                },
-            }],
         });
     }
     let lock = LockFile {
@@ -148,7 +159,8 @@ pub fn from_toml(text: &str, target: &Target, origin: &str) -> Result<(Vec<Pin>,
             .wheels
             .into_iter()
             .next()
-            .with_context(|| format!("{origin}: package {} has no wheel", p.name))?;
+            .or(p.sdist)
+            .with_context(|| format!("{origin}: package {} has no wheel or sdist", p.name))?;
         pins.push(Pin {
             version: Version::from_str(&p.version)
                 .map_err(|e| anyhow::anyhow!("{origin}: {}: {e}", p.name))?,

@@ -36,6 +36,84 @@ pub struct ResolveInput {
     pub require_hashes: bool,
     /// Accept `linux_<arch>` wheels (built for one machine; off for images).
     pub allow_linux_tag: bool,
+    /// Which packages may come as wheels and which as sdists.
+    pub binary: BinaryPolicy,
+}
+
+/// pip's `--only-binary` / `--no-binary`: by default a version may come as
+/// a wheel or, when no wheel of it fits, as an sdist that the builder turns
+/// into one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BinaryPolicy {
+    only_binary: NameSet,
+    no_binary: NameSet,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+enum NameSet {
+    #[default]
+    Nothing,
+    All,
+    Names(Vec<String>),
+}
+
+impl NameSet {
+    fn contains(&self, name: &str) -> bool {
+        match self {
+            NameSet::Nothing => false,
+            NameSet::All => true,
+            NameSet::Names(names) => names.iter().any(|n| n == name),
+        }
+    }
+
+    fn remove(&mut self, name: &str) {
+        if let NameSet::Names(names) = self {
+            names.retain(|n| n != name);
+        }
+    }
+}
+
+impl BinaryPolicy {
+    /// Applies one `--only-binary` (`only = true`) or `--no-binary` value:
+    /// comma-separated names, `:all:` or `:none:`. As with pip, the later
+    /// of two contradicting options wins.
+    pub fn apply(&mut self, value: &str, only: bool) -> Result<()> {
+        let (this, other) = if only {
+            (&mut self.only_binary, &mut self.no_binary)
+        } else {
+            (&mut self.no_binary, &mut self.only_binary)
+        };
+        for item in value.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            match item {
+                ":all:" => {
+                    *this = NameSet::All;
+                    *other = NameSet::Nothing;
+                }
+                ":none:" => *this = NameSet::Nothing,
+                name if name.starts_with(':') => {
+                    bail!("'{name}' is not a package name, :all: or :none:")
+                }
+                name => {
+                    let name = normalize_name(name);
+                    other.remove(&name);
+                    match this {
+                        NameSet::All => {}
+                        NameSet::Names(names) => names.push(name),
+                        NameSet::Nothing => *this = NameSet::Names(vec![name]),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn wheels_allowed(&self, name: &str) -> bool {
+        !self.no_binary.contains(name) || self.only_binary.contains(name)
+    }
+
+    pub fn sdists_allowed(&self, name: &str) -> bool {
+        !self.only_binary.contains(name)
+    }
 }
 
 /// One package of the result.
@@ -270,34 +348,31 @@ impl<'a> Provider<'a> {
             self.target.python.2 as u64,
         ]);
         let mut best: BTreeMap<Version, (usize, DistFile)> = BTreeMap::new();
+        let policy = &self.input.binary;
         for file in files {
-            if !file.filename.ends_with(".whl") {
+            let sdist = crate::index::sdist::is_sdist(&file.filename);
+            if sdist && !policy.sdists_allowed(name) {
                 self.note(
                     name,
-                    format!(
-                        "{} is a source distribution; building those is not supported yet",
-                        file.filename
-                    ),
+                    format!("{} is a source distribution (--only-binary)", file.filename),
                 );
                 continue;
             }
-            let Ok(wheel) = WheelFilename::parse(&file.filename) else {
+            if !sdist && !policy.wheels_allowed(name) {
+                self.note(name, format!("{} is a wheel (--no-binary)", file.filename));
                 continue;
-            };
-            let Ok(version) = Version::from_str(&wheel.version) else {
-                continue;
-            };
-            let Some(rank) = self.tags.rank(&wheel) else {
-                self.note(
-                    name,
-                    format!(
-                        "{} has no wheel for {} (saw {})",
-                        version,
-                        self.target,
-                        wheel.platform_summary()
-                    ),
-                );
-                continue;
+            }
+            let (version, rank) = if sdist {
+                match crate::index::sdist::sdist_version(&file.filename, name) {
+                    // Any fitting wheel of the same version is preferred.
+                    Some(version) => (version, usize::MAX),
+                    None => continue,
+                }
+            } else {
+                match self.wheel_rank(name, &file) {
+                    Some(found) => found,
+                    None => continue,
+                }
             };
             if let Some(rp) = &file.requires_python
                 && let Ok(spec) = VersionSpecifiers::from_str(rp)
@@ -332,6 +407,26 @@ impl<'a> Provider<'a> {
             .borrow_mut()
             .insert(name.to_string(), list.clone());
         Ok(list)
+    }
+
+    /// A wheel's version and tag rank for the target (lower is better);
+    /// `None`, with a note saying why, when the target cannot install it.
+    fn wheel_rank(&self, name: &str, file: &DistFile) -> Option<(Version, usize)> {
+        let wheel = WheelFilename::parse(&file.filename).ok()?;
+        let version = Version::from_str(&wheel.version).ok()?;
+        let Some(rank) = self.tags.rank(&wheel) else {
+            self.note(
+                name,
+                format!(
+                    "{} has no wheel for {} (saw {})",
+                    version,
+                    self.target,
+                    wheel.platform_summary()
+                ),
+            );
+            return None;
+        };
+        Some((version, rank))
     }
 
     fn range_for(&self, requirement: &Requirement<VerbatimUrl>) -> VersionRange {

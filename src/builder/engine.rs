@@ -1,0 +1,161 @@
+//! The container engine (podman or docker) the builder drives: found on
+//! PATH, images loaded into it once (by config digest), steps run with the
+//! host directories they read and write mounted in.
+
+use crate::cache::Cache;
+use crate::oci::Image;
+use crate::oci::layout::{Output, write_output};
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output as ProcessOutput, Stdio};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Engine {
+    /// `podman` or `docker`.
+    pub program: String,
+}
+
+impl Engine {
+    /// `preferred` if it works, else podman, else docker. A docker client
+    /// whose daemon is not running does not count.
+    pub fn detect(preferred: Option<&str>) -> Result<Option<Engine>> {
+        if let Some(p) = preferred
+            && p != "podman"
+            && p != "docker"
+        {
+            bail!("--engine '{p}' is not supported; use podman or docker");
+        }
+        let candidates: &[&str] = match preferred {
+            Some(p) => &[p][..],
+            None => &["podman", "docker"],
+        };
+        Ok(candidates.iter().find(|e| works(e)).map(|e| Engine {
+            program: e.to_string(),
+        }))
+    }
+
+    fn command(&self) -> Command {
+        Command::new(&self.program)
+    }
+
+    /// Whether an image with this config digest is in the engine's store.
+    pub fn has_image(&self, config_digest: &str) -> bool {
+        self.command()
+            .args(["image", "inspect", "--format", "{{.Id}}", config_digest])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// Loads `image` (as a docker-archive) unless the engine has it; returns
+    /// the reference to run it by.
+    pub fn ensure_image(&self, cache: &Cache, image: &Image, tag: &str) -> Result<String> {
+        let id = image.config_digest.clone();
+        if !self.has_image(&id) {
+            self.load(cache, image, tag)?;
+        }
+        Ok(id)
+    }
+
+    /// Writes a docker-archive beside the cache and has the engine load it.
+    pub fn load(&self, cache: &Cache, image: &Image, tag: &str) -> Result<()> {
+        let dir = tempfile::tempdir_in(cache.root().join("tmp"))?;
+        let archive = dir.path().join("image.tar");
+        write_output(
+            cache,
+            image,
+            &Output::DockerArchive(archive.clone()),
+            Some(tag),
+        )?;
+        let out = self
+            .command()
+            .arg("load")
+            .arg("-i")
+            .arg(&archive)
+            .output()?;
+        if !out.status.success() {
+            bail!(
+                "{} load failed: {}",
+                self.program,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(())
+    }
+
+    /// Runs one step to completion and returns what it printed.
+    pub fn run(&self, step: &Step) -> Result<ProcessOutput> {
+        let mut command = self.command();
+        command.args(["run", "--rm", "--pull=never"]);
+        if !step.network {
+            command.arg("--network=none");
+        }
+        if let Some(user) = &step.user {
+            command.args(["--user", user]);
+        }
+        if let Some(dir) = &step.workdir {
+            command.args(["--workdir", dir]);
+        }
+        for (host, container, writable) in &step.mounts {
+            let mode = if *writable { "rw" } else { "ro" };
+            command.arg("-v").arg(format!(
+                "{}:{container}:{mode}",
+                host.to_str().context("mount path is not UTF-8")?
+            ));
+        }
+        for (name, value) in &step.env {
+            command.args(["-e", &format!("{name}={value}")]);
+        }
+        command.arg("--entrypoint").arg(&step.argv[0]);
+        command.arg(&step.image);
+        command.args(&step.argv[1..]);
+        command
+            .stdin(Stdio::null())
+            .output()
+            .with_context(|| format!("running {}", self.program))
+    }
+}
+
+/// One command in a container: the image, what is mounted, the argv.
+#[derive(Debug, Default)]
+pub struct Step {
+    pub image: String,
+    pub argv: Vec<String>,
+    /// (host path, container path, writable)
+    pub mounts: Vec<(PathBuf, String, bool)>,
+    pub env: Vec<(String, String)>,
+    pub user: Option<String>,
+    pub workdir: Option<String>,
+    pub network: bool,
+}
+
+impl Step {
+    pub fn mount(mut self, host: &Path, container: &str, writable: bool) -> Step {
+        self.mounts
+            .push((host.to_path_buf(), container.to_string(), writable));
+        self
+    }
+}
+
+fn works(engine: &str) -> bool {
+    // `docker --version` succeeds without a daemon; `docker info` does not.
+    let probe: &[&str] = if engine == "docker" {
+        &["info", "--format", "{{.ServerVersion}}"]
+    } else {
+        &["--version"]
+    };
+    Command::new(engine)
+        .args(probe)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The last lines of a step's stderr, for an error message.
+pub fn tail(output: &ProcessOutput, lines: usize) -> String {
+    let text = String::from_utf8_lossy(&output.stderr);
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}

@@ -1,0 +1,13 @@
+//! What cannot be done by copying files: steps that need the target's own
+//! interpreter or compiler, run through an installed container engine
+//! (podman or docker). Bytecode is compiled in the runtime image itself;
+//! source distributions are built into wheels in a builder image that is the
+//! runtime image plus a compiler and the Python headers; a smoke run starts
+//! the finished image once.
+
+pub mod bytecode;
+pub mod engine;
+pub mod sdist;
+pub mod smoke;
+
+pub use engine::{Engine, Step};

@@ -1,0 +1,383 @@
+//! Source distributions built into wheels (PEP 517) inside the builder
+//! image, for the target's own interpreter and C library. pypack resolves
+//! and installs the build requirements itself (wheels only, for the target),
+//! mounts them in, and runs a small frontend script that calls the backend.
+//! The container has no network: everything it uses was put there. Built
+//! wheels are cached by the sdist's sha256 and the target.
+
+use super::engine::{Engine, Step, tail};
+use crate::base::{BaseOptions, BuiltBase, Recipe};
+use crate::cache::Cache;
+use crate::http::Http;
+use crate::index::sdist::top_level_file;
+use crate::index::{BuiltWheel, DistFile, Index, IndexConfig, SdistBuilder};
+use crate::oci::layer::{Entry, EntryKind};
+use crate::project::SourcedRequirement;
+use crate::python::Target;
+use crate::registry::Reference;
+use crate::resolve::{BinaryPolicy, ResolveInput, resolve};
+use crate::wheel::{Venv, install_resolution};
+use anyhow::{Context, Result, anyhow, bail};
+use pep508_rs::Requirement;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Mutex;
+
+const SCRIPT: &str = include_str!("../../templates/builder/pep517.py");
+/// Bumped when the way wheels are built changes (so cached ones are not reused).
+const BUILD_FORMAT: u32 = 1;
+/// Where the build requirements are mounted in the builder.
+const ENV_DIR: &str = "/pypack/env";
+/// The script's exit status for "install these too and run me again".
+const NEEDS_MORE: i32 = 3;
+
+/// Where the builder image comes from.
+pub enum BuilderImage {
+    /// A recipe's builder image, built from Debian packages like the base.
+    Recipe(Box<Recipe>, Box<BaseOptions>),
+    /// A registry image (`--builder-image`, or the full image of a slim base).
+    Registry {
+        reference: Reference,
+        plain_http: bool,
+    },
+    /// None is known; the text says what to do.
+    Missing(String),
+}
+
+pub struct SourceBuilder<'a> {
+    /// `None` when no engine is installed: every build is then a clear error.
+    pub engine: Option<&'a Engine>,
+    pub cache: &'a Cache,
+    pub http: &'a Http,
+    /// The indexes build requirements are resolved from (the app's).
+    pub index_config: IndexConfig,
+    pub target: Target,
+    pub image: BuilderImage,
+    /// SOURCE_DATE_EPOCH for the backend, so built wheels are reproducible.
+    pub epoch: u64,
+    pub verbose: bool,
+    /// The builder image once made and loaded (made at the first sdist).
+    ready: Mutex<Option<BuiltBase>>,
+}
+
+impl<'a> SourceBuilder<'a> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        engine: Option<&'a Engine>,
+        cache: &'a Cache,
+        http: &'a Http,
+        index_config: IndexConfig,
+        target: Target,
+        image: BuilderImage,
+        epoch: u64,
+        verbose: bool,
+    ) -> SourceBuilder<'a> {
+        SourceBuilder {
+            engine,
+            cache,
+            http,
+            index_config,
+            target,
+            image,
+            epoch,
+            verbose,
+            ready: Mutex::new(None),
+        }
+    }
+}
+
+impl SdistBuilder for SourceBuilder<'_> {
+    fn build_wheel(&self, sdist: &DistFile, sdist_sha256: &str) -> Result<BuiltWheel> {
+        let key = format!(
+            "pypack built wheel format {BUILD_FORMAT}\nsdist {sdist_sha256}\ntarget {}\nepoch {}\n",
+            self.target, self.epoch
+        );
+        if let Some(wheel) = cached_wheel(self.cache, &key) {
+            return Ok(wheel);
+        }
+        let Some(engine) = self.engine else {
+            bail!(
+                "{} is a source distribution (no wheel of it fits {}), and building it needs podman or docker, which are not installed (or not running). Install one, or provide a wheel (--find-links DIR), or pass --only-binary :all: to see which versions have wheels",
+                sdist.filename,
+                self.target
+            );
+        };
+        // Two threads installing and resolving may want the same wheel.
+        let _lock = self.cache.lock(&key)?;
+        if let Some(wheel) = cached_wheel(self.cache, &key) {
+            return Ok(wheel);
+        }
+        let _progress = crate::progress::Progress::start(
+            &format!("building {}", sdist.filename),
+            0,
+            self.verbose,
+        );
+        let wheel = self
+            .build(engine, sdist, sdist_sha256)
+            .with_context(|| format!("building {} into a wheel", sdist.filename))?;
+        let record = serde_json::json!({"filename": wheel.filename, "sha256": wheel.sha256});
+        self.cache
+            .set_ref("built-wheel", &key, &record.to_string())?;
+        Ok(wheel)
+    }
+}
+
+fn cached_wheel(cache: &Cache, key: &str) -> Option<BuiltWheel> {
+    let v: serde_json::Value = serde_json::from_str(&cache.get_ref("built-wheel", key)?).ok()?;
+    let wheel = BuiltWheel {
+        filename: v["filename"].as_str()?.to_string(),
+        sha256: v["sha256"].as_str()?.to_string(),
+    };
+    cache.has_blob(&wheel.sha256).then_some(wheel)
+}
+
+/// `[build-system]` of an sdist's pyproject.toml, with PEP 517's defaults
+/// for a project that has none (setuptools, its legacy backend).
+struct BuildSystem {
+    requires: Vec<String>,
+    backend: String,
+    backend_path: Vec<String>,
+}
+
+fn build_system(sdist_path: &Path, filename: &str) -> Result<BuildSystem> {
+    let legacy = BuildSystem {
+        requires: vec!["setuptools>=40.8.0".into()],
+        backend: "setuptools.build_meta:__legacy__".into(),
+        backend_path: Vec::new(),
+    };
+    let Some(data) = top_level_file(sdist_path, filename, "pyproject.toml")? else {
+        return Ok(legacy);
+    };
+    let text = String::from_utf8_lossy(&data);
+    let doc: toml::Table =
+        toml::from_str(&text).with_context(|| format!("{filename}: pyproject.toml"))?;
+    let Some(system) = doc.get("build-system").and_then(|v| v.as_table()) else {
+        return Ok(legacy);
+    };
+    let strings = |key: &str| -> Result<Option<Vec<String>>> {
+        let Some(value) = system.get(key) else {
+            return Ok(None);
+        };
+        let list = value
+            .as_array()
+            .and_then(|a| a.iter().map(|v| v.as_str().map(str::to_string)).collect())
+            .ok_or_else(|| anyhow!("{filename}: [build-system] {key} must be a list of strings"))?;
+        Ok(Some(list))
+    };
+    Ok(BuildSystem {
+        requires: strings("requires")?.unwrap_or(legacy.requires),
+        backend: match system.get("build-backend") {
+            Some(v) => v
+                .as_str()
+                .ok_or_else(|| anyhow!("{filename}: build-backend must be a string"))?
+                .to_string(),
+            None => legacy.backend,
+        },
+        backend_path: strings("backend-path")?.unwrap_or_default(),
+    })
+}
+
+impl SourceBuilder<'_> {
+    fn build(&self, engine: &Engine, sdist: &DistFile, sdist_sha256: &str) -> Result<BuiltWheel> {
+        let sdist_path = self.cache.blob_path(sdist_sha256);
+        let system = build_system(&sdist_path, &sdist.filename)?;
+        let builder = self.builder_image(engine)?;
+        let mut requires = system.requires.clone();
+        for _attempt in 0..2 {
+            let work = tempfile::tempdir_in(self.cache.root().join("tmp"))?;
+            let (env, out) = (work.path().join("env"), work.path().join("out"));
+            std::fs::create_dir_all(&out)?;
+            std::fs::create_dir_all(&env)?;
+            std::fs::write(work.path().join("pep517.py"), SCRIPT)?;
+            let venv = self.build_env(&builder, &requires, &sdist.filename, &env)?;
+            let step = Step {
+                image: builder.image.config_digest.clone(),
+                argv: vec![
+                    builder.python_executable.clone(),
+                    "-s".into(),
+                    "/pypack/pep517.py".into(),
+                    format!("/pypack/sdist/{}", sdist.filename),
+                    system.backend.clone(),
+                    serde_json::to_string(&system.backend_path)?,
+                    "/pypack/out".into(),
+                ],
+                env: vec![
+                    ("PYTHONPATH".into(), format!("/{}", venv.site_packages())),
+                    ("SOURCE_DATE_EPOCH".into(), self.epoch.to_string()),
+                    ("PYTHONHASHSEED".into(), "0".into()),
+                    ("HOME".into(), "/tmp".into()),
+                    (
+                        "PATH".into(),
+                        format!("{ENV_DIR}/bin:/usr/local/bin:/usr/bin:/bin"),
+                    ),
+                ],
+                user: Some("0:0".into()),
+                workdir: Some("/tmp".into()),
+                ..Step::default()
+            }
+            .mount(&work.path().join("pep517.py"), "/pypack/pep517.py", false)
+            .mount(
+                &sdist_path,
+                &format!("/pypack/sdist/{}", sdist.filename),
+                false,
+            )
+            .mount(&env, ENV_DIR, false)
+            .mount(&out, "/pypack/out", true);
+            let output = engine.run(&step)?;
+            if output.status.code() == Some(NEEDS_MORE) {
+                let more: Vec<String> =
+                    serde_json::from_slice(&std::fs::read(out.join("requires.json"))?)?;
+                requires.extend(more);
+                continue;
+            }
+            if !output.status.success() {
+                let stdout = String::from_utf8_lossy(&output.stdout);
+                let lines: Vec<&str> = stdout.lines().collect();
+                bail!(
+                    "the build backend {} failed in the builder:\n{}\n{}",
+                    system.backend,
+                    lines[lines.len().saturating_sub(20)..].join("\n"),
+                    tail(&output, 30)
+                );
+            }
+            return self.store_wheel(&out, sdist);
+        }
+        bail!(
+            "the build backend {} kept asking for more build requirements",
+            system.backend
+        )
+    }
+
+    /// The one `.whl` the backend wrote, checked to be the sdist's project, in the cache.
+    fn store_wheel(&self, out: &Path, sdist: &DistFile) -> Result<BuiltWheel> {
+        let wheels: Vec<String> = std::fs::read_dir(out)?
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".whl"))
+            .collect();
+        let [filename] = wheels.as_slice() else {
+            bail!("the backend wrote {} wheels, not one", wheels.len());
+        };
+        let wheel = crate::python::WheelFilename::parse(filename)?;
+        let project = crate::index::file_project(&sdist.filename).unwrap_or_default();
+        if crate::index::normalize_name(&wheel.name) != project {
+            bail!(
+                "{} built a wheel of another project: {filename}",
+                sdist.filename
+            );
+        }
+        let file = std::fs::File::open(out.join(filename))?;
+        let sha256 = crate::cache::store_reader(self.cache, file, None)?;
+        Ok(BuiltWheel {
+            filename: filename.clone(),
+            sha256,
+        })
+    }
+
+    /// The builder image, made (or pulled) and loaded into the engine once.
+    fn builder_image(&self, engine: &Engine) -> Result<BuiltBase> {
+        let mut ready = self.ready.lock().unwrap();
+        if let Some(built) = ready.as_ref() {
+            return Ok(built.clone());
+        }
+        let built = match &self.image {
+            BuilderImage::Recipe(recipe, options) => {
+                let recipe = recipe.builder_recipe()?;
+                crate::base::build(&recipe, options, self.cache, self.http)?
+            }
+            BuilderImage::Registry {
+                reference,
+                plain_http,
+            } => crate::base::pulled::pull_base(
+                reference,
+                *plain_http,
+                self.target.platform,
+                self.cache,
+            )
+            .with_context(|| format!("pulling the builder image {reference}"))?,
+            BuilderImage::Missing(why) => bail!("{why}"),
+        };
+        let built_for = built.target()?;
+        if built_for.python_version() != self.target.python_version() {
+            bail!(
+                "the builder image has Python {}, but the image runs {}; pass a matching --builder-image",
+                built_for.python_version(),
+                self.target.python_version()
+            );
+        }
+        engine.ensure_image(self.cache, &built.image, "localhost/pypack-builder:cache")?;
+        *ready = Some(built.clone());
+        Ok(built)
+    }
+
+    /// Resolves `requires` for the target (wheels only: a build requirement
+    /// that itself needs building is refused) and writes their venv tree
+    /// into `dir`, to be mounted at ENV_DIR.
+    fn build_env(
+        &self,
+        builder: &BuiltBase,
+        requires: &[String],
+        filename: &str,
+        dir: &Path,
+    ) -> Result<Venv> {
+        let venv = Venv {
+            path: ENV_DIR.into(),
+            base_python: builder.python_executable.clone(),
+            python_version: self.target.python_version(),
+            python_full_version: self.target.python_full_version(),
+        };
+        let requirements = requires
+            .iter()
+            .map(|r| {
+                Ok(SourcedRequirement {
+                    requirement: Requirement::from_str(r)
+                        .map_err(|e| anyhow!("{filename}: build requirement '{r}': {e}"))?,
+                    hashes: Vec::new(),
+                    origin: format!("{filename} [build-system] requires"),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut binary = BinaryPolicy::default();
+        binary.apply(":all:", true)?;
+        let input = ResolveInput {
+            requirements,
+            binary,
+            ..ResolveInput::default()
+        };
+        let index = Index::new(self.http, self.cache, self.index_config.clone());
+        let resolution = resolve(&index, &self.target, &input)
+            .with_context(|| format!("resolving the build requirements of {filename}"))?;
+        let entries = install_resolution(&index, &resolution.pins, &venv, false)?;
+        let prefix = ENV_DIR.trim_start_matches('/');
+        for entry in &entries {
+            let Some(rel) = entry.path.strip_prefix(prefix) else {
+                continue;
+            };
+            write_entry(&dir.join(rel.trim_start_matches('/')), entry)?;
+        }
+        Ok(venv)
+    }
+}
+
+/// Puts one layer entry on disk (the build env is mounted, not layered).
+fn write_entry(path: &Path, entry: &Entry) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    match &entry.kind {
+        EntryKind::Dir => std::fs::create_dir_all(path)?,
+        EntryKind::File(data) => {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(path, data)?;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(entry.mode))?;
+        }
+        EntryKind::Symlink(target) => {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::os::unix::fs::symlink(target, path)?;
+        }
+        EntryKind::Hardlink(_) => {}
+    }
+    Ok(())
+}

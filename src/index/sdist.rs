@@ -1,0 +1,139 @@
+//! Source distributions as an index lists them: `NAME-VERSION.tar.gz` (or
+//! `.zip`), one top directory holding `PKG-INFO` and usually `pyproject.toml`.
+//! Reading those two files is all pypack does with an sdist itself; building
+//! one is the builder's job.
+
+use anyhow::{Context, Result, bail};
+use pep440_rs::Version;
+use std::io::Read;
+use std::path::Path;
+use std::str::FromStr;
+
+pub fn is_sdist(filename: &str) -> bool {
+    filename.ends_with(".tar.gz") || filename.ends_with(".zip")
+}
+
+/// The version in an sdist's file name, given the project's normalized
+/// name (PEP 625 names are normalized; older ones may use `-` or `.`).
+pub fn sdist_version(filename: &str, project: &str) -> Option<Version> {
+    let stem = filename
+        .strip_suffix(".tar.gz")
+        .or_else(|| filename.strip_suffix(".zip"))?;
+    // The name may itself hold `-`, `_` or `.`: try each `-` as the split.
+    stem.match_indices('-').find_map(|(at, _)| {
+        let (name, version) = (&stem[..at], &stem[at + 1..]);
+        if super::normalize_name(name) != project {
+            return None;
+        }
+        Version::from_str(version).ok()
+    })
+}
+
+/// A file in the sdist's top directory (`PKG-INFO`, `pyproject.toml`), if there.
+pub fn top_level_file(path: &Path, filename: &str, name: &str) -> Result<Option<Vec<u8>>> {
+    let file = std::fs::File::open(path).with_context(|| format!("cannot read {filename}"))?;
+    let is_top = |member: &str| {
+        let mut parts = member.trim_start_matches("./").split('/');
+        parts.next().is_some() && parts.next() == Some(name) && parts.next().is_none()
+    };
+    if filename.ends_with(".zip") {
+        let mut zip =
+            zip::ZipArchive::new(file).with_context(|| format!("{filename} is not a zip"))?;
+        let member = zip
+            .file_names()
+            .filter_map(|m| m.ok())
+            .find(|m| is_top(m))
+            .map(|m| m.to_string());
+        let Some(member) = member else {
+            return Ok(None);
+        };
+        let mut data = Vec::new();
+        zip.by_name(&member)?.read_to_end(&mut data)?;
+        return Ok(Some(data));
+    }
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    for entry in tar
+        .entries()
+        .with_context(|| format!("{filename} is not a .tar.gz"))?
+    {
+        let mut entry = entry.with_context(|| format!("reading {filename}"))?;
+        if is_top(&entry.path()?.to_string_lossy()) {
+            let mut data = Vec::new();
+            entry.read_to_end(&mut data)?;
+            return Ok(Some(data));
+        }
+    }
+    Ok(None)
+}
+
+/// `PKG-INFO` when it can be trusted for resolution (PEP 643: metadata
+/// version 2.2 or later, and neither dependencies nor `Requires-Python`
+/// marked dynamic); `None` means the sdist must be built to know them.
+pub fn static_metadata(path: &Path, filename: &str) -> Result<Option<String>> {
+    let Some(data) = top_level_file(path, filename, "PKG-INFO")? else {
+        return Ok(None);
+    };
+    let text = String::from_utf8_lossy(&data).into_owned();
+    let header = text.split("\n\n").next().unwrap_or("");
+    let field = |line: &str, key: &str| {
+        line.split_once(':')
+            .filter(|(k, _)| k.trim().eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.trim().to_string())
+    };
+    let version = header.lines().find_map(|l| field(l, "Metadata-Version"));
+    let Some(version) = version.and_then(|v| Version::from_str(&v).ok()) else {
+        bail!("{filename}: PKG-INFO has no valid Metadata-Version");
+    };
+    if version < Version::new([2, 2]) {
+        return Ok(None);
+    }
+    let dynamic = header.lines().filter_map(|l| field(l, "Dynamic")).any(|d| {
+        d.eq_ignore_ascii_case("Requires-Dist") || d.eq_ignore_ascii_case("Requires-Python")
+    });
+    Ok((!dynamic).then_some(text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_from_names() {
+        let v = |f: &str, p: &str| sdist_version(f, p).map(|v| v.to_string());
+        assert_eq!(v("cext-1.0.tar.gz", "cext").as_deref(), Some("1.0"));
+        assert_eq!(
+            v("my_pkg-2.1rc1.tar.gz", "my-pkg").as_deref(),
+            Some("2.1rc1")
+        );
+        assert_eq!(v("My.Pkg-3.zip", "my-pkg").as_deref(), Some("3"));
+        assert_eq!(v("other-1.0.tar.gz", "cext"), None);
+        assert_eq!(v("cext-notaversion.tar.gz", "cext"), None);
+        assert!(is_sdist("a-1.tar.gz") && !is_sdist("a-1-py3-none-any.whl"));
+    }
+
+    fn sdist(pkg_info: &str) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let gz = flate2::write::GzEncoder::new(file.reopen().unwrap(), Default::default());
+        let mut tar = tar::Builder::new(gz);
+        let mut header = tar::Header::new_gnu();
+        header.set_size(pkg_info.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, "p-1.0/PKG-INFO", pkg_info.as_bytes())
+            .unwrap();
+        tar.into_inner().unwrap().finish().unwrap();
+        file
+    }
+
+    #[test]
+    fn pkg_info_is_used_only_when_static() {
+        let read = |text: &str| static_metadata(sdist(text).path(), "p-1.0.tar.gz").unwrap();
+        let static_one = "Metadata-Version: 2.2\nName: p\nVersion: 1.0\nRequires-Dist: six\n\nbody";
+        assert!(read(static_one).unwrap().contains("Requires-Dist: six"));
+        assert!(read("Metadata-Version: 2.1\nName: p\nVersion: 1.0\n").is_none());
+        assert!(
+            read("Metadata-Version: 2.4\nName: p\nVersion: 1.0\nDynamic: Requires-Dist\n")
+                .is_none()
+        );
+    }
+}

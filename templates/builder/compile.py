@@ -1,0 +1,86 @@
+"""pypack: compile .py files to .pyc with the image's own interpreter.
+
+Run by pypack inside a container as:
+    python compile.py OUT IMAGE_DIR=DIR [IMAGE_DIR=DIR ...]
+Each DIR (a path in this container) holds what IMAGE_DIR will hold in the
+image; every .py under it is compiled as if it lived under IMAGE_DIR (that
+path is what tracebacks will show) and the .pyc is written under OUT at
+IMAGE_DIR's __pycache__ path. The pair "@stdlib" compiles the interpreter's
+own standard library in place (its site-packages left out, and files that
+already have a .pyc left alone). Files that do not compile (Python 2 leftovers,
+templates named .py) are skipped, as pip does.
+
+Reproducible: the "unchecked-hash" mode records no timestamp, and the files
+are split into a fixed number of chunks, each compiled in its own fresh
+process in sorted order, so a file's bytes never depend on the machine's
+core count or on what another process compiled first. PYTHONHASHSEED must
+be fixed by the caller (set and frozenset constants are ordered by hash).
+"""
+
+import importlib.util
+import os
+import py_compile
+import subprocess
+import sys
+import sysconfig
+
+CHUNKS = 4
+
+
+SKIPPED_IN_PLACE = {"__pycache__", "site-packages", "dist-packages"}
+
+
+def sources(pairs):
+    found = []
+    for pair in pairs:
+        in_place = pair == "@stdlib"
+        if in_place:
+            image_dir = local_dir = sysconfig.get_paths()["stdlib"]
+        else:
+            image_dir, local_dir = pair.split("=", 1)
+        skipped = SKIPPED_IN_PLACE if in_place else {"__pycache__"}
+        for root, dirs, files in os.walk(local_dir):
+            dirs[:] = sorted(d for d in dirs if d not in skipped)
+            for name in sorted(files):
+                if not name.endswith(".py"):
+                    continue
+                local = os.path.join(root, name)
+                image_path = os.path.join(image_dir, os.path.relpath(local, local_dir))
+                if in_place and os.path.exists(importlib.util.cache_from_source(local)):
+                    continue
+                found.append((local, image_path))
+    return found
+
+
+def compile_chunk(out, pairs, chunk):
+    for number, (local, image_path) in enumerate(sources(pairs)):
+        if number % CHUNKS != chunk:
+            continue
+        target = out + importlib.util.cache_from_source(image_path)
+        try:
+            py_compile.compile(
+                local,
+                cfile=target,
+                dfile=image_path,
+                doraise=True,
+                invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+            )
+        except (py_compile.PyCompileError, SyntaxError, ValueError, UnicodeError):
+            pass
+
+
+def main():
+    if sys.argv[1] == "--chunk":
+        compile_chunk(sys.argv[3], sys.argv[4:], int(sys.argv[2]))
+        return
+    out, pairs = sys.argv[1], sys.argv[2:]
+    workers = [
+        subprocess.Popen([sys.executable, "-s", __file__, "--chunk", str(c), out, *pairs])
+        for c in range(CHUNKS)
+    ]
+    failed = [w.args for w in workers if w.wait() != 0]
+    if failed:
+        sys.exit("compile workers failed: %r" % failed)
+
+
+main()

@@ -1,0 +1,452 @@
+//! The builder, end to end on the real debian12 base (from the host's Debian
+//! archive) and podman: a source distribution with a C extension compiled in
+//! the builder image and called from the running container over HTTP; the
+//! bytecode pypack compiles (present, unchecked-hash, reproducible, absent
+//! with --no-compile); the smoke run catching apps that break at import or
+//! at start; and a clear error when an sdist needs an engine there is none of.
+
+mod common;
+
+use common::wheels::{Listing, TestIndex};
+use common::*;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+const SETUPTOOLS: &str = "setuptools-80.9.0-py3-none-any.whl";
+
+/// `cext-1.0.tar.gz`: a setuptools project with one C module, `cext.add`.
+/// Its PKG-INFO is metadata 2.1, so pypack must build it to learn its
+/// dependencies (as it must for most sdists).
+fn cext_sdist() -> Vec<u8> {
+    let files: [(&str, &str); 4] = [
+        (
+            "pyproject.toml",
+            "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"cext\"\nversion = \"1.0\"\n",
+        ),
+        (
+            "setup.py",
+            "from setuptools import Extension, setup\nsetup(ext_modules=[Extension(\"cext\", [\"cext.c\"])])\n",
+        ),
+        (
+            "cext.c",
+            r#"#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+static PyObject *add(PyObject *self, PyObject *args) {
+    long a, b;
+    if (!PyArg_ParseTuple(args, "ll", &a, &b)) return NULL;
+    return PyLong_FromLong(a + b);
+}
+
+static PyMethodDef methods[] = {{"add", add, METH_VARARGS, "a + b"}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "cext", NULL, -1, methods};
+PyMODINIT_FUNC PyInit_cext(void) { return PyModule_Create(&module); }
+"#,
+        ),
+        (
+            "PKG-INFO",
+            "Metadata-Version: 2.1\nName: cext\nVersion: 1.0\n",
+        ),
+    ];
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut tar = tar::Builder::new(gz);
+    for (name, text) in files {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(text.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(0);
+        header.set_cksum();
+        tar.append_data(&mut header, format!("cext-1.0/{name}"), text.as_bytes())
+            .unwrap();
+    }
+    tar.into_inner().unwrap().finish().unwrap()
+}
+
+/// An index with the cext sdist and the setuptools wheel it builds with.
+fn sdist_index(root: &Path) -> Option<FileServer> {
+    let setuptools = repo().join("sample-apps/wheelhouse").join(SETUPTOOLS);
+    if !required(
+        "sdist index",
+        "sample-apps/wheelhouse (setuptools)",
+        setuptools.exists(),
+    ) {
+        return None;
+    }
+    let mut index = TestIndex::new(root);
+    index.add_bytes(
+        "cext",
+        "cext-1.0.tar.gz",
+        &cext_sdist(),
+        None,
+        Listing::default(),
+    );
+    index.add_bytes(
+        "setuptools",
+        SETUPTOOLS,
+        &fs::read(setuptools).unwrap(),
+        None,
+        Listing::default(),
+    );
+    index.publish();
+    Some(FileServer::start(root))
+}
+
+/// An HTTP app (standard library only) that answers with `cext.add(2, 3)`.
+fn write_cext_app(dir: &Path) {
+    fs::create_dir_all(dir).unwrap();
+    fs::write(dir.join("requirements.txt"), "cext==1.0\n").unwrap();
+    fs::write(
+        dir.join("app.py"),
+        "import http.server\nimport cext\n\n\nclass Handler(http.server.BaseHTTPRequestHandler):\n    def do_GET(self):\n        body = f\"cext.add(2, 3) = {cext.add(2, 3)}\".encode()\n        self.send_response(200)\n        self.end_headers()\n        self.wfile.write(body)\n\n\nif __name__ == \"__main__\":\n    http.server.HTTPServer((\"0.0.0.0\", 8000), Handler).serve_forever()\n",
+    )
+    .unwrap();
+}
+
+struct Container(String);
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = podman(&["rm", "-f", "-t", "0", &self.0]);
+    }
+}
+
+fn json(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn an_sdist_with_a_c_extension_is_built_and_called_in_the_image() {
+    if !podman_available("sdist build") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(server) = sdist_index(&tmp.path().join("index")) else {
+        return;
+    };
+    let app = tmp.path().join("app");
+    write_cext_app(&app);
+    let index_url = format!("{}/simple", server.url);
+    let archive = tmp.path().join("image.tar");
+    let tag = format!("localhost/pypack-cext:{}", std::process::id());
+    let build = |cache: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "build",
+            app.to_str().unwrap(),
+            "--index-url",
+            &index_url,
+            "--json",
+        ];
+        args.extend(extra);
+        pypack(cache, &args)
+    };
+    let out = build(
+        shared_cache(),
+        &["--archive", archive.to_str().unwrap(), "-t", &tag],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary = json(&out);
+    assert_eq!(summary["packages"][0]["name"], "cext");
+    assert_eq!(
+        summary["command"]["argv"],
+        serde_json::json!(["python", "app.py"])
+    );
+    assert_eq!(summary["smoke"]["passed"], true, "{}", summary["smoke"]);
+
+    assert!(
+        podman(&["load", "-i", archive.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let port = free_port();
+    let run = podman(&["run", "-d", "-p", &format!("127.0.0.1:{port}:8000"), &tag]);
+    assert!(run.status.success());
+    let container = Container(String::from_utf8_lossy(&run.stdout).trim().to_string());
+    let response = poll_http(port, "/", 30, |r| r.contains(" 200 "));
+    assert!(
+        response
+            .as_deref()
+            .is_some_and(|r| r.ends_with("cext.add(2, 3) = 5")),
+        "{response:?}"
+    );
+    drop(container);
+    let _ = podman(&["rmi", "-f", &tag]);
+
+    // The built wheel is cached: a lock and a --locked build reuse it, and
+    // the lock records the sdist (PEP 751's `sdist` table) with its hash.
+    let lock = pypack(
+        shared_cache(),
+        &["lock", app.to_str().unwrap(), "--index-url", &index_url],
+    );
+    assert!(lock.status.success(), "{}", stderr(&lock));
+    let text = fs::read_to_string(app.join("pylock.toml")).unwrap();
+    assert!(
+        text.contains("[packages.sdist]") && text.contains("cext-1.0.tar.gz"),
+        "{text}"
+    );
+    let layout = tmp.path().join("layout");
+    let locked = build(
+        shared_cache(),
+        &["--locked", "--output", layout.to_str().unwrap()],
+    );
+    assert!(locked.status.success(), "{}", stderr(&locked));
+    // The venv layer is the same (pylock.toml itself joins the app layer).
+    let venv_layer = |summary: &serde_json::Value| {
+        summary["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["what"].as_str().unwrap().contains("Python packages"))
+            .map(|l| l["digest"].clone())
+            .unwrap()
+    };
+    let locked = json(&locked);
+    assert_eq!(venv_layer(&locked), venv_layer(&summary));
+    assert!(venv_layer(&locked) != serde_json::Value::Null);
+
+    // A fresh cache builds the builder image, the wheel and the image again:
+    // the same digest, C extension included.
+    fs::remove_file(app.join("pylock.toml")).unwrap();
+    let fresh = tempfile::tempdir().unwrap();
+    let again = build(
+        fresh.path(),
+        &["--output", tmp.path().join("again").to_str().unwrap()],
+    );
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(json(&again)["digest"], summary["digest"]);
+
+    // --only-binary :all: rules the sdist out, and says so.
+    let only = build(
+        fresh.path(),
+        &[
+            "--only-binary",
+            ":all:",
+            "--output",
+            tmp.path().join("x").to_str().unwrap(),
+        ],
+    );
+    assert!(!only.status.success());
+    assert!(stderr(&only).contains("cext-1.0.tar.gz is a source distribution (--only-binary)"));
+}
+
+#[test]
+fn without_an_engine_an_sdist_is_a_clear_error_and_nothing_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(server) = sdist_index(&tmp.path().join("index")) else {
+        return;
+    };
+    let app = tmp.path().join("app");
+    write_cext_app(&app);
+    let empty_path = tmp.path().join("bin");
+    fs::create_dir_all(&empty_path).unwrap();
+    let cache = tmp.path().join("cache");
+    let output = tmp.path().join("out");
+    let out = pypack_env(
+        &cache,
+        &[
+            "build",
+            app.to_str().unwrap(),
+            "--index-url",
+            &format!("{}/simple", server.url),
+            "--output",
+            output.to_str().unwrap(),
+        ],
+        &[("PATH", empty_path.to_str().unwrap())],
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    for want in [
+        "cext-1.0.tar.gz is a source distribution",
+        "needs podman or docker",
+        "provide a wheel",
+    ] {
+        assert!(err.contains(want), "'{want}' not in: {err}");
+    }
+    assert!(!output.exists(), "no image may be written");
+    assert!(!cache.join("refs/built-wheel").exists());
+    assert!(!cache.join("refs/resolution").exists());
+}
+
+/// Builds `files` as an app under `tmp` with `--cmd cmd`, no dependencies.
+fn build_app(
+    tmp: &Path,
+    files: &[(&str, &str)],
+    cmd: &str,
+    extra: &[&str],
+) -> (std::process::Output, PathBuf) {
+    let app = tmp.join("app");
+    fs::create_dir_all(&app).unwrap();
+    for (name, text) in files {
+        fs::write(app.join(name), text).unwrap();
+    }
+    let output = tmp.join(format!("out{}", extra.len()));
+    let mut args = vec![
+        "build",
+        app.to_str().unwrap(),
+        "--cmd",
+        cmd,
+        "--output",
+        output.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    (pypack(shared_cache(), &args), output)
+}
+
+#[test]
+fn the_smoke_run_prints_the_traceback_of_an_app_that_does_not_import() {
+    if !podman_available("smoke import") {
+        return;
+    }
+    let files = [
+        ("requirements.txt", ""),
+        ("app.py", "import helpers\n\napp = helpers.make_app()\n"),
+        ("helpers.py", "import flask_that_is_not_installed\n"),
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    let (out, output) = build_app(tmp.path(), &files, "gunicorn app:app", &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    for want in [
+        "smoke run: `app:app` does not import",
+        "Traceback (most recent call last)",
+        "/app/helpers.py",
+        "ModuleNotFoundError: No module named 'flask_that_is_not_installed'",
+        "--no-smoke",
+    ] {
+        assert!(err.contains(want), "'{want}' not in: {err}");
+    }
+    assert!(!output.exists(), "a failed smoke run writes no image");
+
+    let (skipped, output) = build_app(tmp.path(), &files, "gunicorn app:app", &["--no-smoke"]);
+    assert!(skipped.status.success(), "{}", stderr(&skipped));
+    assert!(output.join("index.json").exists());
+}
+
+#[test]
+fn the_smoke_run_starts_a_server_command_and_catches_its_crash() {
+    if !podman_available("smoke http") {
+        return;
+    }
+    let crash = [
+        ("requirements.txt", ""),
+        (
+            "app.py",
+            "import os\nraise SystemExit(f\"missing setting: {os.environ.get('DATABASE_URL')}\")\n",
+        ),
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    let (out, output) = build_app(tmp.path(), &crash, "python app.py", &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("the app exited with status 1"), "{err}");
+    assert!(err.contains("missing setting: None"), "{err}");
+    assert!(!output.exists());
+
+    let serve = [
+        ("requirements.txt", ""),
+        (
+            "app.py",
+            "import http.server\nhttp.server.HTTPServer(('0.0.0.0', 8000), http.server.SimpleHTTPRequestHandler).serve_forever()\n",
+        ),
+    ];
+    let (out, _) = build_app(tmp.path(), &serve, "python app.py", &["--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json(&out)["smoke"]["what"], "answered 200 on port 8000");
+}
+
+/// The layers of an OCI layout written by pypack, as (path → entry) maps.
+fn layers(layout: &Path) -> Vec<Vec<pypack::oci::layer::Entry>> {
+    let read = |digest: &str| {
+        fs::read(
+            layout
+                .join("blobs/sha256")
+                .join(digest.trim_start_matches("sha256:")),
+        )
+        .unwrap()
+    };
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&read(index["manifests"][0]["digest"].as_str().unwrap())).unwrap();
+    manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| pypack::oci::layer::read_layer(&read(l["digest"].as_str().unwrap())).unwrap())
+        .collect()
+}
+
+#[test]
+fn bytecode_is_compiled_for_stdlib_venv_and_app_reproducibly() {
+    if !podman_available("bytecode") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let app = repo().join("sample-apps/flask-hello");
+    let wheelhouse = repo().join("sample-apps/wheelhouse");
+    let build = |cache: &Path, out: &str, extra: &[&str]| {
+        let layout = tmp.path().join(out);
+        let mut args = vec![
+            "build",
+            app.to_str().unwrap(),
+            "--no-index",
+            "--find-links",
+            wheelhouse.to_str().unwrap(),
+            "--no-smoke",
+            "--output",
+            layout.to_str().unwrap(),
+            "--json",
+        ];
+        args.extend(extra);
+        let out = pypack(cache, &args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        (json(&out), layout)
+    };
+    let (first, layout) = build(shared_cache(), "first", &[]);
+    let all: Vec<pypack::oci::layer::Entry> = layers(&layout).into_iter().flatten().collect();
+    for want in [
+        "usr/lib/python3.11/__pycache__/os.cpython-311.pyc",
+        "usr/lib/python3.11/json/__pycache__/decoder.cpython-311.pyc",
+        "app/.venv/lib/python3.11/site-packages/flask/__pycache__/app.cpython-311.pyc",
+        "app/__pycache__/app.cpython-311.pyc",
+    ] {
+        let entry = all
+            .iter()
+            .find(|e| e.path == want)
+            .unwrap_or_else(|| panic!("{want} is not in the image"));
+        let pypack::oci::layer::EntryKind::File(data) = &entry.kind else {
+            panic!("{want} is not a file");
+        };
+        // PEP 552: flags word 0b01 = hash-based, source not checked.
+        assert_eq!(&data[4..8], &[1, 0, 0, 0], "{want} is not unchecked-hash");
+    }
+
+    // A second cache: compiled again from scratch, byte for byte the same.
+    let fresh = tempfile::tempdir().unwrap();
+    let (second, _) = build(fresh.path(), "second", &[]);
+    assert_eq!(first["digest"], second["digest"]);
+    let reused: Vec<bool> = second["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["reused"].as_bool().unwrap())
+        .collect();
+    assert!(reused.iter().all(|r| !r), "{reused:?}");
+
+    let (plain, layout) = build(shared_cache(), "plain", &["--no-compile"]);
+    assert_ne!(plain["digest"], first["digest"]);
+    let pyc: Vec<String> = layers(&layout)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.path.ends_with(".pyc"))
+        .map(|e| e.path)
+        .collect();
+    assert!(pyc.is_empty(), "--no-compile left {pyc:?}");
+    eprintln!(
+        "uncompressed: {} bytes with bytecode, {} without",
+        first["uncompressed_size"], plain["uncompressed_size"]
+    );
+}
