@@ -11,7 +11,7 @@ use crate::builder::smoke::{self, Outcome, SmokeRun};
 use crate::cache::Cache;
 use crate::digest::sha256_hex;
 use crate::http::Http;
-use crate::index::{Index, IndexConfig, IndexSettings};
+use crate::index::{Index, IndexConfig, IndexSettings, SdistBuilder};
 use crate::oci::image::{self, ContainerConfig, Image, LayerSpec};
 use crate::oci::layer::{Entry, LayerBlob, add_parents, write_layer};
 use crate::project::plan::{Overrides, Plan, plan};
@@ -154,7 +154,9 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
         binary: request.steps.binary.clone(),
         sdists: None,
     };
-    let index_config = crate::resolve::app::index_config(&lock_request)?;
+    // With no index configured, a build requirement is "not found" when
+    // (and only if) something needs building.
+    let index_config = crate::resolve::app::build_index_config(&lock_request).unwrap_or_default();
     let index_http = crate::resolve::app::client_for(&index_config, &lock_request)?;
     let sources = SourceBuilder::new(
         engine.as_ref(),
@@ -210,7 +212,7 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
         epoch,
         verbose,
     )?;
-    let app = app_layer(cache, &plan, &venv, compiler.as_ref(), epoch)?;
+    let app = app_layer(cache, &plan, &venv, compiler.as_ref(), &sources, epoch)?;
     let built: Vec<LayerReport> = stdlib.into_iter().chain([deps, app]).collect();
 
     let container = container_config(&base, &plan, request.as_root)?;
@@ -446,6 +448,7 @@ fn app_layer(
     plan: &Plan,
     venv: &Venv,
     compiler: Option<&Compiler>,
+    sources: &SourceBuilder,
     epoch: u64,
 ) -> Result<LayerReport> {
     let mut tree = BTreeMap::new();
@@ -489,12 +492,17 @@ fn app_layer(
             reused: true,
         });
     }
+    let project = match &plan.app_wheel {
+        Some(why) => built_project(cache, plan, venv, sources, &contents)
+            .with_context(|| format!("building the app's own project ({why})"))?,
+        None => local_project(plan, venv)?,
+    };
     for (rel, data, mode) in contents {
         let path = format!("app/{rel}");
         tree.insert(path.clone(), Entry::file(&path, data, mode));
     }
     tree.insert("app".into(), Entry::dir("app", 0o755));
-    for entry in local_project(plan, venv)? {
+    for entry in project {
         tree.insert(entry.path.clone(), entry);
     }
     add_parents(&mut tree)?;
@@ -517,6 +525,33 @@ fn bytecode_key(compiler: Option<&Compiler>) -> String {
         ),
         None => "no bytecode\n".into(),
     }
+}
+
+/// Entries installing the app's own `[project]` into the venv from a wheel
+/// the builder makes of the app's files (for projects whose code compiles).
+fn built_project(
+    cache: &Cache,
+    plan: &Plan,
+    venv: &Venv,
+    sources: &SourceBuilder,
+    contents: &[(String, Vec<u8>, u32)],
+) -> Result<Vec<Entry>> {
+    let project = &plan.pyproject;
+    let name = project.name.as_deref().unwrap_or(&plan.name);
+    let version = project.version.as_deref().unwrap_or("0");
+    let (filename, bytes) = crate::builder::sdist::pack_tree(name, version, contents)?;
+    let hex = cache.put_bytes(&bytes)?;
+    let sdist = crate::index::DistFile {
+        filename,
+        url: format!("file://{}", cache.blob_path(&hex).display()),
+        sha256: Some(hex.clone()),
+        requires_python: None,
+        yanked: false,
+        metadata: None,
+        size: Some(bytes.len() as u64),
+    };
+    let wheel = sources.build_wheel(&sdist, &hex)?;
+    crate::wheel::install(venv, &cache.blob_path(&wheel.sha256), &wheel.filename)
 }
 
 /// Entries installing the app's own `[project]` into the venv, editable-style.
@@ -626,4 +661,23 @@ fn git_origin(app_dir: &Path) -> Option<(String, String)> {
         .map(|u| crate::http::redact(&u))
         .unwrap_or_default();
     Some((source, revision))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_full_image_of_a_slim_one() {
+        let full = |r: &str| full_image_of(&Reference::parse(r).unwrap()).map(|r| r.to_string());
+        assert_eq!(
+            full("localhost:5000/library/python:3.12-slim").as_deref(),
+            Some("localhost:5000/library/python:3.12")
+        );
+        assert_eq!(
+            full("localhost:5000/python:3.12-slim-bookworm").as_deref(),
+            Some("localhost:5000/python:3.12-bookworm")
+        );
+        assert_eq!(full("localhost:5000/distroless/python3:nonroot"), None);
+    }
 }

@@ -346,7 +346,7 @@ fn lock(cli: &Cli, args: &LockArgs) -> Result<()> {
     };
     // An sdist whose metadata is not static has to be built to be locked.
     let engine = pypack::builder::Engine::detect(None)?;
-    let index_config = app::index_config(&request)?;
+    let index_config = app::build_index_config(&request).unwrap_or_default();
     let index_http = app::client_for(&index_config, &request)?;
     let epoch = options.epoch;
     let sources = pypack::builder::sdist::SourceBuilder::new(
@@ -583,6 +583,9 @@ fn build(cli: &Cli, args: &BuildArgs) -> Result<()> {
         eprintln!("base:     {} ({})", plan.recipe.value, plan.recipe.rule);
         eprintln!("command:  {} ({})", plan.cmd.value.join(" "), plan.cmd.rule);
         eprintln!("port:     {} ({})", plan.port.value, plan.port.rule);
+        if let Some(why) = &plan.app_wheel {
+            eprintln!("project:  built into a wheel in the builder ({why})");
+        }
         let source = match report.pin_source {
             app::PinSource::LockFile => "pylock.toml",
             app::PinSource::Cached => "cached resolution",

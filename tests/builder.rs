@@ -22,18 +22,38 @@ const SETUPTOOLS: &str = "setuptools-80.9.0-py3-none-any.whl";
 /// Its PKG-INFO is metadata 2.1, so pypack must build it to learn its
 /// dependencies (as it must for most sdists).
 fn cext_sdist() -> Vec<u8> {
-    let files: [(&str, &str); 4] = [
-        (
-            "pyproject.toml",
-            "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"cext\"\nversion = \"1.0\"\n",
-        ),
-        (
-            "setup.py",
-            "from setuptools import Extension, setup\nsetup(ext_modules=[Extension(\"cext\", [\"cext.c\"])])\n",
-        ),
-        (
-            "cext.c",
-            r#"#define PY_SSIZE_T_CLEAN
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut tar = tar::Builder::new(gz);
+    for (name, text) in CEXT_FILES {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(text.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(0);
+        header.set_cksum();
+        tar.append_data(&mut header, format!("cext-1.0/{name}"), text.as_bytes())
+            .unwrap();
+    }
+    tar.into_inner().unwrap().finish().unwrap()
+}
+
+/// One file of the cext project.
+fn cext_sdist_member(name: &str) -> Vec<u8> {
+    let (_, text) = CEXT_FILES.iter().find(|(n, _)| *n == name).unwrap();
+    text.as_bytes().to_vec()
+}
+
+const CEXT_FILES: [(&str, &str); 4] = [
+    (
+        "pyproject.toml",
+        "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"cext\"\nversion = \"1.0\"\n",
+    ),
+    (
+        "setup.py",
+        "from setuptools import Extension, setup\nsetup(ext_modules=[Extension(\"cext\", [\"cext.c\"])])\n",
+    ),
+    (
+        "cext.c",
+        r#"#define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 static PyObject *add(PyObject *self, PyObject *args) {
@@ -46,25 +66,12 @@ static PyMethodDef methods[] = {{"add", add, METH_VARARGS, "a + b"}, {NULL, NULL
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "cext", NULL, -1, methods};
 PyMODINIT_FUNC PyInit_cext(void) { return PyModule_Create(&module); }
 "#,
-        ),
-        (
-            "PKG-INFO",
-            "Metadata-Version: 2.1\nName: cext\nVersion: 1.0\n",
-        ),
-    ];
-    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    let mut tar = tar::Builder::new(gz);
-    for (name, text) in files {
-        let mut header = tar::Header::new_ustar();
-        header.set_size(text.len() as u64);
-        header.set_mode(0o644);
-        header.set_mtime(0);
-        header.set_cksum();
-        tar.append_data(&mut header, format!("cext-1.0/{name}"), text.as_bytes())
-            .unwrap();
-    }
-    tar.into_inner().unwrap().finish().unwrap()
-}
+    ),
+    (
+        "PKG-INFO",
+        "Metadata-Version: 2.1\nName: cext\nVersion: 1.0\n",
+    ),
+];
 
 /// An index with the cext sdist and the setuptools wheel it builds with.
 fn sdist_index(root: &Path) -> Option<FileServer> {
@@ -156,24 +163,10 @@ fn an_sdist_with_a_c_extension_is_built_and_called_in_the_image() {
     );
     assert_eq!(summary["smoke"]["passed"], true, "{}", summary["smoke"]);
 
-    assert!(
-        podman(&["load", "-i", archive.to_str().unwrap()])
-            .status
-            .success()
+    assert_eq!(
+        load_and_serve(&archive, &tag).as_deref(),
+        Some("cext.add(2, 3) = 5")
     );
-    let port = free_port();
-    let run = podman(&["run", "-d", "-p", &format!("127.0.0.1:{port}:8000"), &tag]);
-    assert!(run.status.success());
-    let container = Container(String::from_utf8_lossy(&run.stdout).trim().to_string());
-    let response = poll_http(port, "/", 30, |r| r.contains(" 200 "));
-    assert!(
-        response
-            .as_deref()
-            .is_some_and(|r| r.ends_with("cext.add(2, 3) = 5")),
-        "{response:?}"
-    );
-    drop(container);
-    let _ = podman(&["rmi", "-f", &tag]);
 
     // The built wheel is cached: a lock and a --locked build reuse it, and
     // the lock records the sdist (PEP 751's `sdist` table) with its hash.
@@ -230,6 +223,191 @@ fn an_sdist_with_a_c_extension_is_built_and_called_in_the_image() {
     );
     assert!(!only.status.success());
     assert!(stderr(&only).contains("cext-1.0.tar.gz is a source distribution (--only-binary)"));
+}
+
+/// Runs `tag` with its port 8000 published and returns the body of `GET /`.
+fn serve_once(tag: &str) -> Option<String> {
+    let port = free_port();
+    let run = podman(&["run", "-d", "-p", &format!("127.0.0.1:{port}:8000"), tag]);
+    assert!(run.status.success());
+    let _container = Container(String::from_utf8_lossy(&run.stdout).trim().to_string());
+    let response = poll_http(port, "/", 30, |r| r.contains(" 200 "))?;
+    response.split("\r\n\r\n").nth(1).map(str::to_string)
+}
+
+/// Loads `archive`, serves it once and removes it; the body of `GET /`.
+fn load_and_serve(archive: &Path, tag: &str) -> Option<String> {
+    assert!(
+        podman(&["load", "-i", archive.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let body = serve_once(tag);
+    let _ = podman(&["rmi", "-f", tag]);
+    body
+}
+
+const FAST_APP: [(&str, &str); 3] = [
+    (
+        "pyproject.toml",
+        r#"[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "fast-app"
+version = "0.1"
+dependencies = []
+
+[tool.setuptools]
+py-modules = ["app"]
+
+[tool.pypack]
+cmd = "python app.py"
+"#,
+    ),
+    (
+        "setup.py",
+        "from setuptools import Extension, setup\nsetup(ext_modules=[Extension(\"fastmath\", [\"fastmath.c\"])])\n",
+    ),
+    (
+        "app.py",
+        r#"import http.server
+import fastmath
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = f"fastmath.add(40, 2) = {fastmath.add(40, 2)}".encode()
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(body)
+
+
+if __name__ == "__main__":
+    http.server.HTTPServer(("0.0.0.0", 8000), Handler).serve_forever()
+"#,
+    ),
+];
+
+#[test]
+fn an_app_project_with_a_c_extension_is_built_into_a_wheel_in_the_builder() {
+    if !podman_available("app project build") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(server) = sdist_index(&tmp.path().join("index")) else {
+        return;
+    };
+    let app = tmp.path().join("app");
+    fs::create_dir_all(&app).unwrap();
+    for (name, text) in FAST_APP {
+        fs::write(app.join(name), text).unwrap();
+    }
+    let c_source = String::from_utf8(cext_sdist_member("cext.c"))
+        .unwrap()
+        .replace("\"cext\"", "\"fastmath\"")
+        .replace("PyInit_cext", "PyInit_fastmath");
+    fs::write(app.join("fastmath.c"), c_source).unwrap();
+    let archive = tmp.path().join("image.tar");
+    let tag = format!("localhost/pypack-fast-app:{}", std::process::id());
+    let out = pypack(
+        shared_cache(),
+        &[
+            "build",
+            app.to_str().unwrap(),
+            "--index-url",
+            &format!("{}/simple", server.url),
+            "--archive",
+            archive.to_str().unwrap(),
+            "-t",
+            &tag,
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "project:  built into a wheel in the builder (its setup.py declares ext_modules"
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        load_and_serve(&archive, &tag).as_deref(),
+        Some("fastmath.add(40, 2) = 42")
+    );
+}
+
+#[test]
+fn a_registry_base_builds_sdists_in_its_builder_image() {
+    if !podman_available("registry builder")
+        || !tool_available("docker-registry", "registry builder")
+    {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(server) = sdist_index(&tmp.path().join("index")) else {
+        return;
+    };
+    let registry = common::registry::start_registry(tmp.path(), None);
+    // The debian12 base and its builder image go to the registry, as a
+    // team's own base and builder image would.
+    let cache = tmp.path().join("cache");
+    let base = format!("localhost:{}/bases/debian12:1", registry.port);
+    let builder = format!("localhost:{}/bases/debian12-builder:1", registry.port);
+    for (reference, extra) in [(&base, None), (&builder, Some("--builder"))] {
+        let layout = tmp.path().join(reference.replace([':', '/'], "_"));
+        let mut args = vec![
+            "base",
+            "build",
+            "--output",
+            layout.to_str().unwrap(),
+            "--push",
+            reference,
+            "--insecure-registry",
+        ];
+        args.extend(extra);
+        let out = pypack(&cache, &args);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let app = tmp.path().join("app");
+    write_cext_app(&app);
+    let index_url = format!("{}/simple", server.url);
+    let archive = tmp.path().join("image.tar");
+    let tag = format!("localhost/pypack-cext-registry:{}", std::process::id());
+    let build = |extra: &[&str]| {
+        let mut args = vec![
+            "build",
+            app.to_str().unwrap(),
+            "--base",
+            &base,
+            "--insecure-registry",
+            "--index-url",
+            &index_url,
+            "--archive",
+            archive.to_str().unwrap(),
+            "-t",
+            &tag,
+        ];
+        args.extend(extra);
+        pypack(&tmp.path().join("app-cache"), &args)
+    };
+    // A base that is not a known -slim image has no default builder image.
+    let none = build(&[]);
+    assert!(!none.status.success());
+    assert!(
+        stderr(&none).contains("pass --builder-image REF"),
+        "{}",
+        stderr(&none)
+    );
+    assert!(!archive.exists());
+
+    let out = build(&["--builder-image", &builder]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        load_and_serve(&archive, &tag).as_deref(),
+        Some("cext.add(2, 3) = 5")
+    );
 }
 
 #[test]

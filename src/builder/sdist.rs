@@ -260,7 +260,7 @@ impl SourceBuilder<'_> {
         };
         let wheel = crate::python::WheelFilename::parse(filename)?;
         let project = crate::index::file_project(&sdist.filename).unwrap_or_default();
-        if crate::index::normalize_name(&wheel.name) != project {
+        if crate::index::normalize_name(&wheel.name) != crate::index::normalize_name(&project) {
             bail!(
                 "{} built a wheel of another project: {filename}",
                 sdist.filename
@@ -359,6 +359,37 @@ impl SourceBuilder<'_> {
     }
 }
 
+/// A source tree packed as an sdist the builder can build: `NAME-VERSION/`
+/// holding `files` (relative path, bytes, mode), sorted, with fixed
+/// timestamps and owners, so the same tree gives the same bytes (and the
+/// same cache key for its wheel). Returns the file name and the bytes.
+pub fn pack_tree(
+    name: &str,
+    version: &str,
+    files: &[(String, Vec<u8>, u32)],
+) -> Result<(String, Vec<u8>)> {
+    let stem = format!(
+        "{}-{version}",
+        crate::index::normalize_name(name).replace('-', "_")
+    );
+    let gz = flate2::GzBuilder::new()
+        .mtime(0)
+        .write(Vec::new(), flate2::Compression::default());
+    let mut tar = tar::Builder::new(gz);
+    let mut sorted: Vec<&(String, Vec<u8>, u32)> = files.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    for (rel, data, mode) in sorted {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(data.len() as u64);
+        header.set_mode(*mode);
+        header.set_mtime(crate::oci::DEFAULT_EPOCH);
+        header.set_cksum();
+        tar.append_data(&mut header, format!("{stem}/{rel}"), data.as_slice())?;
+    }
+    let bytes = tar.into_inner()?.finish()?;
+    Ok((format!("{stem}.tar.gz"), bytes))
+}
+
 /// Puts one layer entry on disk (the build env is mounted, not layered).
 fn write_entry(path: &Path, entry: &Entry) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
@@ -380,4 +411,35 @@ fn write_entry(path: &Path, entry: &Entry) -> Result<()> {
         EntryKind::Hardlink(_) => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_packed_tree_is_the_same_bytes_whatever_the_order() {
+        let a = ("a.py".to_string(), b"x = 1\n".to_vec(), 0o644);
+        let b = ("pkg/b.py".to_string(), b"y = 2\n".to_vec(), 0o755);
+        let (name, one) = pack_tree("My.App", "1.0", &[a.clone(), b.clone()]).unwrap();
+        let (_, two) = pack_tree("My.App", "1.0", &[b, a]).unwrap();
+        assert_eq!(name, "my_app-1.0.tar.gz");
+        assert_eq!(one, two);
+        assert_eq!(
+            crate::index::sdist::sdist_version(&name, "my-app")
+                .unwrap()
+                .to_string(),
+            "1.0"
+        );
+    }
+
+    #[test]
+    fn build_system_defaults_to_setuptools_legacy() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let (_, bytes) = pack_tree("p", "1", &[("setup.py".into(), Vec::new(), 0o644)]).unwrap();
+        std::fs::write(file.path(), bytes).unwrap();
+        let system = build_system(file.path(), "p-1.tar.gz").unwrap();
+        assert_eq!(system.backend, "setuptools.build_meta:__legacy__");
+        assert_eq!(system.requires, ["setuptools>=40.8.0"]);
+    }
 }

@@ -36,6 +36,9 @@ pub struct Plan {
     pub files: Vec<String>,
     /// The app's `pyproject.toml` (empty when it has none).
     pub pyproject: Pyproject,
+    /// Why the app's own project is built into a wheel in the builder (its
+    /// code needs compiling); `None`: it is installed editable-style.
+    pub app_wheel: Option<String>,
 }
 
 /// Python versions of the built-in bases, oldest first, and their recipes.
@@ -49,7 +52,7 @@ pub fn plan(app_dir: &Path, overrides: &Overrides, dependencies: &[String]) -> R
     } else {
         Pyproject::default()
     };
-    refuse_compiling_backend(&pyproject, &pyproject_path)?;
+    let app_wheel = needs_compiling(app_dir, &pyproject);
     let tool = Tool::read(&pyproject, &pyproject_path)?;
     let name = pyproject.name.clone().unwrap_or_else(|| {
         app_dir
@@ -77,10 +80,11 @@ pub fn plan(app_dir: &Path, overrides: &Overrides, dependencies: &[String]) -> R
         port,
         files,
         pyproject,
+        app_wheel,
     })
 }
 
-/// Build backends that compile code: their projects need the builder.
+/// Build backends that compile code: their projects are built in the builder.
 const COMPILING_BACKENDS: &[&str] = &[
     "maturin",
     "scikit_build_core",
@@ -88,20 +92,20 @@ const COMPILING_BACKENDS: &[&str] = &[
     "pdm.backend.build_ext",
 ];
 
-/// Refuses a project whose build backend compiles code: that needs a builder
-/// environment, which pypack does not have yet.
-fn refuse_compiling_backend(project: &Pyproject, path: &Path) -> Result<()> {
+/// Why the app's `[project]` must be built rather than installed
+/// editable-style: a build backend that compiles, or a setuptools
+/// `setup.py` declaring C extensions.
+fn needs_compiling(app_dir: &Path, project: &Pyproject) -> Option<String> {
+    project.name.as_ref()?;
     if let Some(backend) = &project.build_backend
-        && project.name.is_some()
         && COMPILING_BACKENDS.iter().any(|b| backend.starts_with(b))
     {
-        bail!(
-            "{}: the project is built with {backend}, which compiles code; pypack cannot build it yet \
-             (no builder environment). Build its wheel yourself and list that wheel's path in requirements.txt",
-            path.display()
-        );
+        return Some(format!("its build backend {backend} compiles code"));
     }
-    Ok(())
+    let setup = std::fs::read_to_string(app_dir.join("setup.py")).ok()?;
+    setup
+        .contains("ext_modules")
+        .then(|| "its setup.py declares ext_modules, which compile code".to_string())
 }
 
 /// The base recipe alone (for `pypack lock`, which needs no entrypoint).

@@ -111,7 +111,12 @@ pub fn resolve_lock(request: &LockRequest, cache: &Cache) -> Result<(String, Vec
     let (set, sources) =
         crate::project::read_requirements(request.app_dir, &request.extras, request.env)?;
     let inputs = inputs_digest(&sources, request)?;
-    let config = index_config_for(request, &set)?;
+    // An app with no dependencies needs no index (and must not fail for want of one).
+    let config = if set.is_empty() {
+        Default::default()
+    } else {
+        index_config_for(request, &set)?
+    };
     let http = authenticated(&config, request)?;
     let mut index = Index::new(&http, cache, config);
     if let Some(builder) = request.sdists {
@@ -135,9 +140,11 @@ pub fn resolve_lock(request: &LockRequest, cache: &Cache) -> Result<(String, Vec
     Ok((text, pins))
 }
 
-/// The indexes the app's packages come from: command-line flags over the
-/// requirement file's own options over the environment and config files.
-pub fn index_config(request: &LockRequest) -> Result<IndexConfig> {
+/// The indexes the app's packages come from (command-line flags over the
+/// requirement file's own options over the environment and config files),
+/// as build requirements need them: even when the app itself has no
+/// dependencies, since its own project may still need building.
+pub fn build_index_config(request: &LockRequest) -> Result<IndexConfig> {
     let (set, _) =
         crate::project::read_requirements(request.app_dir, &request.extras, request.env)?;
     index_config_for(request, &set)
@@ -160,12 +167,7 @@ fn index_config_for(request: &LockRequest, set: &RequirementSet) -> Result<Index
         project_dir: Some(request.app_dir.to_path_buf()),
         system_root: PathBuf::from("/"),
     };
-    // An app with no dependencies needs no index (and must not fail for want of one).
-    if set.is_empty() {
-        Ok(Default::default())
-    } else {
-        resolve_config(settings, &host)
-    }
+    resolve_config(settings, &host)
 }
 
 /// A client with the credentials for `config`'s indexes (and `~/.netrc`).

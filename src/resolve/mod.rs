@@ -633,3 +633,34 @@ impl DependencyProvider for Provider<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::BinaryPolicy;
+
+    fn policy(options: &[(&str, bool)]) -> BinaryPolicy {
+        let mut p = BinaryPolicy::default();
+        for (value, only) in options {
+            p.apply(value, *only).unwrap();
+        }
+        p
+    }
+
+    #[test]
+    fn binary_policy_follows_pip() {
+        let default = policy(&[]);
+        assert!(default.wheels_allowed("a") && default.sdists_allowed("a"));
+        let only_all = policy(&[(":all:", true)]);
+        assert!(only_all.wheels_allowed("a") && !only_all.sdists_allowed("a"));
+        let no_named = policy(&[("My_Pkg,other", false)]);
+        assert!(!no_named.wheels_allowed("my-pkg") && no_named.wheels_allowed("a"));
+        // The later option wins for a name in both.
+        let later = policy(&[(":all:", false), ("numpy", true)]);
+        assert!(later.wheels_allowed("numpy") && !later.sdists_allowed("numpy"));
+        assert!(!later.wheels_allowed("flask"));
+        let cleared = policy(&[(":all:", true), (":none:", true)]);
+        assert!(cleared.sdists_allowed("a"));
+        let mut bad = BinaryPolicy::default();
+        assert!(bad.apply(":some:", true).is_err());
+    }
+}
