@@ -143,6 +143,22 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
     let target = base.target()?;
 
     let engine = engine_for(&request.steps)?;
+    // Compiling bytecode and the smoke run execute the image's interpreter,
+    // which an engine on another architecture cannot (without emulation).
+    let host = crate::platform::Platform::host();
+    let runs_here = base.image.platform == host;
+    if engine.is_some() && !runs_here {
+        if request.steps.smoke == Some(true) {
+            bail!(
+                "--smoke runs the image, which is for {} while this machine is {host}; drop --smoke",
+                base.image.platform
+            );
+        }
+        eprintln!(
+            "warning: the image is for {} and this machine is {host}: no bytecode is compiled and no smoke run is made",
+            base.image.platform
+        );
+    }
     let lock_request = LockRequest {
         app_dir: request.app_dir,
         target: target.clone(),
@@ -174,6 +190,7 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
     };
     let (pins, pin_source) = pins_for_build(&lock_request, cache, request.locked)?;
     let compiler = match (&engine, request.steps.compile) {
+        (Some(_), true) if !runs_here => None,
         (Some(engine), true) => Some(Compiler {
             engine,
             cache,
@@ -236,7 +253,7 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
     ]);
     let image = image::extend(cache, &base.image, &layers, &container, epoch, &annotations)?;
     let smoke = match (&engine, request.steps.smoke) {
-        (Some(engine), None | Some(true)) => Some(smoke::run(&SmokeRun {
+        (Some(engine), None | Some(true)) if runs_here => Some(smoke::run(&SmokeRun {
             engine,
             cache,
             image: &image,

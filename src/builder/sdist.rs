@@ -231,6 +231,15 @@ impl SourceBuilder<'_> {
                 continue;
             }
             if !output.status.success() {
+                let host = crate::platform::Platform::host();
+                if self.target.platform != host {
+                    bail!(
+                        "the builder image is for {} and this machine is {host}; build on a {} machine (or with emulation set up for the engine), or provide a wheel. The engine said:\n{}",
+                        self.target.platform,
+                        self.target.platform,
+                        tail(&output, 5)
+                    );
+                }
                 let stdout = String::from_utf8_lossy(&output.stdout);
                 let lines: Vec<&str> = stdout.lines().collect();
                 bail!(

@@ -1,5 +1,6 @@
 //! `requirements.txt` in pip's syntax: line continuations, comments,
 //! `${VAR}` expansion, `-r`/`-c` includes, index options, `--pre`,
+//! `--only-binary`/`--no-binary`,
 //! `--require-hashes` and per-line `--hash`, and direct wheel paths or URLs.
 //! Every error names the file and line.
 
@@ -36,6 +37,8 @@ pub struct RequirementSet {
     pub index: IndexSettings,
     pub pre: bool,
     pub require_hashes: bool,
+    /// `--only-binary` (true) / `--no-binary` (false) values, in file order.
+    pub binary: Vec<(String, bool)>,
 }
 
 impl RequirementSet {
@@ -203,8 +206,11 @@ fn parse_line(
                 "--no-index" => set.index.no_index = Some(true),
                 "--pre" => set.pre = true,
                 "--require-hashes" => set.require_hashes = true,
-                "--trusted-host" | "--only-binary" | "--no-binary" | "--prefer-binary"
-                | "--use-feature" => {
+                "--only-binary" | "--no-binary" => {
+                    let value = option_value(&mut iter, word)?;
+                    set.binary.push((value, name == "--only-binary"));
+                }
+                "--trusted-host" | "--prefer-binary" | "--use-feature" => {
                     if !word.contains('=') && name != "--prefer-binary" {
                         iter.next();
                     }
@@ -314,7 +320,8 @@ mod tests {
             "# top comment\n-r base.txt\n-c constraints.txt\n--index-url ${INDEX}/simple\n--extra-index-url=http://extra.example/simple\n\
              flask[async] >= 3.0, \\\n    < 4 ; python_version >= '3.8'\n\
              gunicorn==22.0.0 --hash=sha256:ABCDEF --hash=sha256:012345\n\
-             ./wheels/local_pkg-1.0-py3-none-any.whl\npkg @ https://x.example/pkg-1.0-py3-none-any.whl\n--pre\n",
+             ./wheels/local_pkg-1.0-py3-none-any.whl\npkg @ https://x.example/pkg-1.0-py3-none-any.whl\n--pre\n\
+             --only-binary :all:\n--no-binary=cext\n",
         )
         .unwrap();
         let env = |k: &str| (k == "INDEX").then(|| "http://idx.example".to_string());
@@ -325,6 +332,10 @@ mod tests {
             .map(|r| r.requirement.name.to_string())
             .collect();
         assert_eq!(names, ["requests", "flask", "gunicorn"]);
+        assert_eq!(
+            set.binary,
+            [(":all:".to_string(), true), ("cext".to_string(), false)]
+        );
         assert_eq!(set.constraints[0].requirement.name.to_string(), "urllib3");
         assert_eq!(
             set.index.index_url.as_deref(),

@@ -129,7 +129,10 @@ pub fn resolve_lock(request: &LockRequest, cache: &Cache) -> Result<(String, Vec
         pre: request.pre || set.pre,
         require_hashes: set.require_hashes,
         allow_linux_tag: false,
-        binary: request.binary.clone(),
+        binary: request
+            .binary
+            .after_file_options(&set.binary)
+            .context("--only-binary/--no-binary in the requirement files")?,
     };
     let resolution = resolve(&index, &request.target, &input)?;
     let text = lock::to_toml(&resolution, &inputs, &|file| match &file.sha256 {

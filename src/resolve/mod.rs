@@ -47,6 +47,8 @@ pub struct ResolveInput {
 pub struct BinaryPolicy {
     only_binary: NameSet,
     no_binary: NameSet,
+    /// What was applied, in order (`true`: --only-binary), to replay.
+    applied: Vec<(String, bool)>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -78,6 +80,7 @@ impl BinaryPolicy {
     /// comma-separated names, `:all:` or `:none:`. As with pip, the later
     /// of two contradicting options wins.
     pub fn apply(&mut self, value: &str, only: bool) -> Result<()> {
+        self.applied.push((value.to_string(), only));
         let (this, other) = if only {
             (&mut self.only_binary, &mut self.no_binary)
         } else {
@@ -105,6 +108,15 @@ impl BinaryPolicy {
             }
         }
         Ok(())
+    }
+
+    /// A requirement file's options, then these (so the command line wins).
+    pub fn after_file_options(&self, file: &[(String, bool)]) -> Result<BinaryPolicy> {
+        let mut policy = BinaryPolicy::default();
+        for (value, only) in file.iter().chain(&self.applied) {
+            policy.apply(value, *only)?;
+        }
+        Ok(policy)
     }
 
     pub fn wheels_allowed(&self, name: &str) -> bool {
@@ -660,6 +672,11 @@ mod tests {
         assert!(!later.wheels_allowed("flask"));
         let cleared = policy(&[(":all:", true), (":none:", true)]);
         assert!(cleared.sdists_allowed("a"));
+        let file = [("flask".to_string(), false)];
+        let merged = policy(&[("flask", true)])
+            .after_file_options(&file)
+            .unwrap();
+        assert!(merged.wheels_allowed("flask") && !merged.sdists_allowed("flask"));
         let mut bad = BinaryPolicy::default();
         assert!(bad.apply(":some:", true).is_err());
     }
