@@ -118,47 +118,11 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
         .collect();
     let mut plan = plan(request.app_dir, &request.overrides, &dependencies)?;
     let http = Http::new()?;
-    let (base, base_name) = match &request.base_image {
-        Some((reference, plain_http)) => {
-            plan.recipe = crate::project::plan::Decided {
-                value: reference.to_string(),
-                rule: "--base".into(),
-            };
-            let pulled = crate::base::pulled::pull_base(
-                reference,
-                *plain_http,
-                request.base.platform,
-                cache,
-            )?;
-            (pulled, reference.to_string())
-        }
-        None => {
-            let recipe = Recipe::load(&plan.recipe.value)?;
-            (
-                base::build(&recipe, &request.base, cache, &http)?,
-                format!("pypack base {}", recipe.name),
-            )
-        }
-    };
+    let (base, base_name) = base_for(request, &mut plan, cache, &http)?;
     let target = base.target()?;
 
     let engine = engine_for(&request.steps)?;
-    // Compiling bytecode and the smoke run execute the image's interpreter,
-    // which an engine on another architecture cannot (without emulation).
-    let host = crate::platform::Platform::host();
-    let runs_here = base.image.platform == host;
-    if engine.is_some() && !runs_here {
-        if request.steps.smoke == Some(true) {
-            bail!(
-                "--smoke runs the image, which is for {} while this machine is {host}; drop --smoke",
-                base.image.platform
-            );
-        }
-        eprintln!(
-            "warning: the image is for {} and this machine is {host}: no bytecode is compiled and no smoke run is made",
-            base.image.platform
-        );
-    }
+    let runs_here = engine.is_some() && runs_here(&base, &request.steps)?;
     let lock_request = LockRequest {
         app_dir: request.app_dir,
         target: target.clone(),
@@ -190,8 +154,7 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
     };
     let (pins, pin_source) = pins_for_build(&lock_request, cache, request.locked)?;
     let compiler = match (&engine, request.steps.compile) {
-        (Some(_), true) if !runs_here => None,
-        (Some(engine), true) => Some(Compiler {
+        (Some(engine), true) if runs_here => Some(Compiler {
             engine,
             cache,
             image: &base.image,
@@ -203,7 +166,7 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
             );
             None
         }
-        (_, false) => None,
+        _ => None,
     };
     let venv = Venv {
         path: VENV_DIR.into(),
@@ -271,6 +234,48 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
         layers: built,
         smoke,
     })
+}
+
+/// The base image: pulled from a registry (`--base`) or built from the
+/// plan's recipe; and the name the image's annotations give it.
+fn base_for(
+    request: &BuildRequest,
+    plan: &mut Plan,
+    cache: &Cache,
+    http: &Http,
+) -> Result<(BuiltBase, String)> {
+    if let Some((reference, plain_http)) = &request.base_image {
+        plan.recipe = crate::project::plan::Decided {
+            value: reference.to_string(),
+            rule: "--base".into(),
+        };
+        let pulled =
+            crate::base::pulled::pull_base(reference, *plain_http, request.base.platform, cache)?;
+        return Ok((pulled, reference.to_string()));
+    }
+    let recipe = Recipe::load(&plan.recipe.value)?;
+    let built = base::build(&recipe, &request.base, cache, http)?;
+    Ok((built, format!("pypack base {}", recipe.name)))
+}
+
+/// Whether the engine can run the image (bytecode and the smoke run execute
+/// its interpreter): not when it is for another architecture than this
+/// machine's, which is said once.
+fn runs_here(base: &BuiltBase, steps: &BuilderSteps) -> Result<bool> {
+    let host = crate::platform::Platform::host();
+    let platform = base.image.platform;
+    if platform == host {
+        return Ok(true);
+    }
+    if steps.smoke == Some(true) {
+        bail!(
+            "--smoke runs the image, which is for {platform} while this machine is {host}; drop --smoke"
+        );
+    }
+    eprintln!(
+        "warning: the image is for {platform} and this machine is {host}: no bytecode is compiled and no smoke run is made"
+    );
+    Ok(false)
 }
 
 /// Where sdists get built: the recipe's builder image, or for a registry

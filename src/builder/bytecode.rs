@@ -64,7 +64,7 @@ fn compile(compiler: &Compiler, files: &[Entry], stdlib: bool) -> Result<Vec<Ent
         argv.push("@stdlib".into());
     }
     let mut step = Step {
-        image: engine.ensure_image(cache, image, "localhost/pypack-runtime:cache")?,
+        image: engine.ensure_image(cache, image, "localhost/pypack-runtime")?,
         argv,
         // Set and frozenset constants are marshalled in hash order.
         env: vec![("PYTHONHASHSEED".into(), "0".into())],

@@ -48,12 +48,14 @@ impl Engine {
             .is_ok_and(|s| s.success())
     }
 
-    /// Loads `image` (as a docker-archive) unless the engine has it; returns
-    /// the reference to run it by.
-    pub fn ensure_image(&self, cache: &Cache, image: &Image, tag: &str) -> Result<String> {
+    /// Loads `image` (as a docker-archive) unless the engine has it, named
+    /// `repository:<config digest prefix>` so `podman images` tells what it
+    /// is; returns the reference to run it by.
+    pub fn ensure_image(&self, cache: &Cache, image: &Image, repository: &str) -> Result<String> {
         let id = image.config_digest.clone();
         if !self.has_image(&id) {
-            self.load(cache, image, tag)?;
+            let hex = crate::digest::strip_sha256(&id)?;
+            self.load(cache, image, &format!("{repository}:{}", &hex[..12]))?;
         }
         Ok(id)
     }
@@ -82,6 +84,21 @@ impl Engine {
             );
         }
         Ok(())
+    }
+
+    /// Removes a container at once, running or not (podman would first wait
+    /// out the stop timeout; docker's `rm -f` kills straight away).
+    pub fn remove_container(&self, name: &str) {
+        let mut command = self.command();
+        command.args(["rm", "-f"]);
+        if self.program == "podman" {
+            command.args(["-t", "0"]);
+        }
+        let _ = command
+            .arg(name)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
     }
 
     /// Runs one step to completion and returns what it printed.

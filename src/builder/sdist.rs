@@ -314,7 +314,7 @@ impl SourceBuilder<'_> {
                 self.target.python_version()
             );
         }
-        engine.ensure_image(self.cache, &built.image, "localhost/pypack-builder:cache")?;
+        engine.ensure_image(self.cache, &built.image, "localhost/pypack-builder")?;
         *ready = Some(built.clone());
         Ok(built)
     }

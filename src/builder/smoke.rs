@@ -113,8 +113,8 @@ pub fn run(smoke: &SmokeRun) -> Result<Outcome> {
 
 /// Python run in the image: import, look up, and give up with a traceback
 /// of where it hung when the deadline passes.
-const IMPORT_CODE: &str = "import importlib, signal, sys
-signal.alarm(int(sys.argv[3]))
+const IMPORT_CODE: &str = "import faulthandler, importlib, sys
+faulthandler.dump_traceback_later(int(sys.argv[3]), exit=True)
 obj = importlib.import_module(sys.argv[1])
 for part in sys.argv[2].split('.'):
     obj = getattr(obj, part)
@@ -162,11 +162,7 @@ fn http(smoke: &SmokeRun, port: u16) -> Result<String> {
         );
     }
     let verdict = watch(smoke.engine, &name, host_port, port);
-    let _ = Command::new(&smoke.engine.program)
-        .args(["rm", "-f", "-t", "0", &name])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+    smoke.engine.remove_container(&name);
     verdict
 }
 
