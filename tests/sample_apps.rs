@@ -78,6 +78,29 @@ fn serve_and_get(
 
     if load {
         assert!(String::from_utf8_lossy(&out.stdout).contains("loaded into podman"));
+        // Loading the same image under a second name keeps the first.
+        let second = format!("{tag}-again");
+        let again = pypack(
+            shared_cache(),
+            &[
+                "build",
+                app_dir.to_str().unwrap(),
+                "--no-index",
+                "--find-links",
+                wheelhouse.to_str().unwrap(),
+                "--load",
+                "-t",
+                &second,
+            ],
+        );
+        assert!(again.status.success(), "{}", stderr(&again));
+        for name in [&tag, &second] {
+            assert!(
+                podman(&["image", "exists", name]).status.success(),
+                "{name} is gone"
+            );
+        }
+        let _ = podman(&["rmi", &second]);
     } else {
         assert!(
             podman(&["load", "-i", archive.to_str().unwrap()])

@@ -60,8 +60,80 @@ impl Engine {
         Ok(id)
     }
 
-    /// Writes a docker-archive beside the cache and has the engine load it.
+    /// Puts `image` into the engine's store, named `tag`.
     pub fn load(&self, cache: &Cache, image: &Image, tag: &str) -> Result<()> {
+        if self.program == "podman" && self.pull_layout(cache, image, tag).is_ok() {
+            return Ok(());
+        }
+        self.load_archive(cache, image, tag)
+    }
+
+    /// podman's fast way in: an OCI layout of hard links into the cache,
+    /// which podman reads without copying the layers it already has. podman
+    /// names such an image after the layout's path (which therefore must be
+    /// a valid lower-case name: a symlink under the temp dir points to it);
+    /// that name is swapped for `tag`. Any failure falls back to `load`.
+    fn pull_layout(&self, cache: &Cache, image: &Image, tag: &str) -> Result<()> {
+        let dir = tempfile::tempdir_in(cache.root().join("tmp"))?;
+        let layout = dir.path().join("image");
+        write_output(cache, image, &Output::Layout(layout.clone()), Some(tag))?;
+        let hex = crate::digest::strip_sha256(&image.config_digest)?;
+        let link =
+            std::env::temp_dir().join(format!("pypack-oci-{}-{}", std::process::id(), &hex[..12]));
+        let link_text = link.to_str().context("temp dir is not UTF-8")?.to_string();
+        let valid = link_text.split('/').skip(1).all(|part| {
+            part.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+        });
+        if !valid {
+            bail!("{link_text} cannot name an image");
+        }
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&layout, &link)?;
+        // Names the image has already (a user's tags) stay.
+        let before = self.names(&image.config_digest);
+        let pulled = self.quiet(&["pull", "-q", &format!("oci:{link_text}")]);
+        let _ = std::fs::remove_file(&link);
+        pulled?;
+        let full = crate::oci::layout::full_tag(tag);
+        self.quiet(&["tag", &image.config_digest, &full])?;
+        let link_name = link.file_name().unwrap_or_default().to_string_lossy();
+        for name in self.names(&image.config_digest) {
+            if name.contains(link_name.as_ref()) && !before.contains(&name) {
+                self.quiet(&["untag", &image.config_digest, &name])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The names (`repo:tag`) an image has in the store; none if it is not there.
+    fn names(&self, id: &str) -> Vec<String> {
+        self.command()
+            .args(["image", "inspect", "--format", "{{json .RepoTags}}", id])
+            .output()
+            .ok()
+            .and_then(|o| serde_json::from_slice(&o.stdout).ok())
+            .unwrap_or_default()
+    }
+
+    /// Runs an engine command that must succeed; its output is dropped.
+    fn quiet(&self, args: &[&str]) -> Result<()> {
+        let out = self.command().args(args).output()?;
+        if !out.status.success() {
+            bail!(
+                "{} {} failed: {}",
+                self.program,
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(())
+    }
+
+    /// Writes a docker-archive beside the cache and has the engine load it.
+    fn load_archive(&self, cache: &Cache, image: &Image, tag: &str) -> Result<()> {
         let dir = tempfile::tempdir_in(cache.root().join("tmp"))?;
         let archive = dir.path().join("image.tar");
         write_output(
