@@ -108,6 +108,11 @@ impl Engine {
         Ok(())
     }
 
+    /// Gives the image `id` the name `tag` (it must be in the store).
+    pub fn tag(&self, id: &str, tag: &str) -> Result<()> {
+        self.quiet(&["tag", id, tag])
+    }
+
     /// The names (`repo:tag`) an image has in the store; none if it is not there.
     fn names(&self, id: &str) -> Vec<String> {
         self.command()
@@ -228,18 +233,30 @@ impl Step {
 }
 
 fn works(engine: &str) -> bool {
+    if engine == "podman" {
+        // Daemonless: installed is working (and a lookup spares a process).
+        return on_path(engine);
+    }
     // `docker --version` succeeds without a daemon; `docker info` does not.
-    let probe: &[&str] = if engine == "docker" {
-        &["info", "--format", "{{.ServerVersion}}"]
-    } else {
-        &["--version"]
+    on_path(engine)
+        && Command::new(engine)
+            .args(["info", "--format", "{{.ServerVersion}}"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+}
+
+/// Whether an executable file named `program` is in a PATH directory.
+fn on_path(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(path) = std::env::var_os("PATH") else {
+        return false;
     };
-    Command::new(engine)
-        .args(probe)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    std::env::split_paths(&path).any(|dir| {
+        std::fs::metadata(dir.join(program))
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
 }
 
 /// The last lines of a step's stderr, for an error message.

@@ -86,26 +86,28 @@ pub fn run(smoke: &SmokeRun) -> Result<Outcome> {
     if smoke.cache.get_ref("smoke", &key).is_some() {
         return Ok(Outcome::Cached);
     }
+    // A name of this run's own holds the image while it runs: a concurrent
+    // build of the same image removing its name cannot pull it away.
     let tag = format!(
-        "localhost/pypack-smoke:{}",
-        &crate::digest::strip_sha256(&smoke.image.manifest_digest)?[..16]
+        "localhost/pypack-smoke:{}-{}",
+        &crate::digest::strip_sha256(&smoke.image.manifest_digest)?[..16],
+        std::process::id()
     );
-    let loaded = !smoke.engine.has_image(&smoke.image.config_digest);
-    if loaded {
+    let named = smoke.engine.has_image(&smoke.image.config_digest)
+        && smoke.engine.tag(&smoke.image.config_digest, &tag).is_ok();
+    if !named {
         smoke.engine.load(smoke.cache, smoke.image, &tag)?;
     }
     let result = match &smoke.probe {
-        Probe::Import { module, object } => import(smoke, module, object),
-        Probe::Http { port } => http(smoke, *port),
+        Probe::Import { module, object } => import(smoke, &tag, module, object),
+        Probe::Http { port } => http(smoke, &tag, *port),
     };
-    if loaded {
-        // Only our tag goes; an image the user also tagged stays.
-        let _ = Command::new(&smoke.engine.program)
-            .args(["rmi", &tag])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
+    // Only this name goes; the image stays if it has others (the user's).
+    let _ = Command::new(&smoke.engine.program)
+        .args(["rmi", &tag])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
     let passed = result?;
     smoke.cache.set_ref("smoke", &key, &passed)?;
     Ok(Outcome::Passed(passed))
@@ -120,9 +122,9 @@ for part in sys.argv[2].split('.'):
     obj = getattr(obj, part)
 ";
 
-fn import(smoke: &SmokeRun, module: &str, object: &str) -> Result<String> {
+fn import(smoke: &SmokeRun, image: &str, module: &str, object: &str) -> Result<String> {
     let step = Step {
-        image: smoke.image.config_digest.clone(),
+        image: image.to_string(),
         argv: vec![
             smoke.python.to_string(),
             "-c".into(),
@@ -143,7 +145,7 @@ fn import(smoke: &SmokeRun, module: &str, object: &str) -> Result<String> {
     Ok(format!("{module}:{object} imports"))
 }
 
-fn http(smoke: &SmokeRun, port: u16) -> Result<String> {
+fn http(smoke: &SmokeRun, image: &str, port: u16) -> Result<String> {
     let host_port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let name = format!(
         "pypack-smoke-{}-{}",
@@ -153,7 +155,7 @@ fn http(smoke: &SmokeRun, port: u16) -> Result<String> {
     let started = Command::new(&smoke.engine.program)
         .args(["run", "-d", "--pull=never", "--name", &name, "-p"])
         .arg(format!("127.0.0.1:{host_port}:{port}"))
-        .arg(&smoke.image.config_digest)
+        .arg(image)
         .output()?;
     if !started.status.success() {
         bail!(

@@ -11,9 +11,10 @@ already have a .pyc left alone). Files that do not compile (Python 2 leftovers,
 templates named .py) are skipped, as pip does.
 
 Reproducible: the "unchecked-hash" mode records no timestamp, and the files
-are split into a fixed number of chunks, each compiled in its own fresh
-process in sorted order, so a file's bytes never depend on the machine's
-core count or on what another process compiled first. PYTHONHASHSEED must
+are split into a number of chunks that depends only on how many there are
+(one for a small set, else four), each compiled in its own fresh process in
+sorted order, so a file's bytes never depend on the machine's core count or
+on what another process compiled first. PYTHONHASHSEED must
 be fixed by the caller (set and frozenset constants are ordered by hash).
 """
 
@@ -25,6 +26,7 @@ import sys
 import sysconfig
 
 CHUNKS = 4
+SMALL = 100
 
 
 SKIPPED_IN_PLACE = {"__pycache__", "site-packages", "dist-packages"}
@@ -52,9 +54,9 @@ def sources(pairs):
     return found
 
 
-def compile_chunk(out, pairs, chunk):
+def compile_chunk(out, pairs, chunk, chunks):
     for number, (local, image_path) in enumerate(sources(pairs)):
-        if number % CHUNKS != chunk:
+        if number % chunks != chunk:
             continue
         target = out + importlib.util.cache_from_source(image_path)
         try:
@@ -71,12 +73,20 @@ def compile_chunk(out, pairs, chunk):
 
 def main():
     if sys.argv[1] == "--chunk":
-        compile_chunk(sys.argv[3], sys.argv[4:], int(sys.argv[2]))
+        compile_chunk(sys.argv[4], sys.argv[5:], int(sys.argv[2]), int(sys.argv[3]))
         return
     out, pairs = sys.argv[1], sys.argv[2:]
+    # A few files (an app) are not worth the processes; how many chunks is
+    # decided by the file count alone, so it is the same on every machine.
+    chunks = 1 if len(sources(pairs)) < SMALL else CHUNKS
+    if chunks == 1:
+        compile_chunk(out, pairs, 0, 1)
+        return
     workers = [
-        subprocess.Popen([sys.executable, "-s", __file__, "--chunk", str(c), out, *pairs])
-        for c in range(CHUNKS)
+        subprocess.Popen(
+            [sys.executable, "-s", __file__, "--chunk", str(c), str(chunks), out, *pairs]
+        )
+        for c in range(chunks)
     ]
     failed = [w.args for w in workers if w.wait() != 0]
     if failed:
