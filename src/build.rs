@@ -109,9 +109,9 @@ impl BuildReport {
 }
 
 pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
-    let (requirements, _) =
-        crate::project::read_requirements(request.app_dir, &request.extras, request.env)?;
-    let dependencies: Vec<String> = requirements
+    let parsed = crate::project::read_requirements(request.app_dir, &request.extras, request.env)?;
+    let dependencies: Vec<String> = parsed
+        .0
         .requirements
         .iter()
         .map(|r| crate::index::normalize_name(r.requirement.name.as_ref()))
@@ -133,6 +133,7 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
         home: request.home.clone(),
         binary: request.steps.binary.clone(),
         sdists: None,
+        parsed: parsed.into(),
     };
     // With no index configured, a build requirement is "not found" when
     // (and only if) something needs building.

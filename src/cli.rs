@@ -343,6 +343,7 @@ fn lock(cli: &Cli, args: &LockArgs) -> Result<()> {
         home: std::env::var_os("HOME").map(PathBuf::from),
         binary: args.index.binary()?,
         sdists: None,
+        parsed: Default::default(),
     };
     // An sdist whose metadata is not static has to be built to be locked.
     let engine = pypack::builder::Engine::detect(None)?;

@@ -10,6 +10,7 @@ use crate::index::{Index, IndexConfig, IndexSettings, SdistBuilder};
 use crate::project::RequirementSet;
 use crate::python::Target;
 use anyhow::{Context, Result, bail};
+use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
 
 pub struct LockRequest<'a> {
@@ -25,6 +26,19 @@ pub struct LockRequest<'a> {
     pub binary: BinaryPolicy,
     /// Builds the sdists resolution picks (their metadata may need it).
     pub sdists: Option<&'a dyn SdistBuilder>,
+    /// The app's requirements and the files they came from, read once.
+    pub parsed: OnceCell<(RequirementSet, Vec<PathBuf>)>,
+}
+
+impl LockRequest<'_> {
+    /// The app's requirements and their source files (read at first use).
+    pub fn requirements(&self) -> Result<&(RequirementSet, Vec<PathBuf>)> {
+        if let Some(parsed) = self.parsed.get() {
+            return Ok(parsed);
+        }
+        let parsed = crate::project::read_requirements(self.app_dir, &self.extras, self.env)?;
+        Ok(self.parsed.get_or_init(|| parsed))
+    }
 }
 
 pub struct Locked {
@@ -64,14 +78,13 @@ fn inputs_digest(sources: &[PathBuf], request: &LockRequest) -> Result<String> {
 
 /// Whether `app_dir/pylock.toml` exists and was made from the current inputs.
 pub fn check(request: &LockRequest) -> Result<bool> {
-    let (_, sources) =
-        crate::project::read_requirements(request.app_dir, &request.extras, request.env)?;
+    let (_, sources) = request.requirements()?;
     let path = request.app_dir.join("pylock.toml");
     let Ok(text) = std::fs::read_to_string(&path) else {
         return Ok(false);
     };
     let (_, recorded) = lock::from_toml(&text, &request.target, &path.display().to_string())?;
-    Ok(recorded == inputs_digest(&sources, request)?)
+    Ok(recorded == inputs_digest(sources, request)?)
 }
 
 /// A client that sends the credentials in the index URLs and `~/.netrc`
@@ -108,9 +121,9 @@ pub fn download_client(request: &LockRequest) -> Result<Http> {
 /// Resolves the app's requirements for the target; returns the lock text
 /// and the pins read back from it (so every pin has its sha256).
 pub fn resolve_lock(request: &LockRequest, cache: &Cache) -> Result<(String, Vec<Pin>)> {
-    let (set, sources) =
-        crate::project::read_requirements(request.app_dir, &request.extras, request.env)?;
-    let inputs = inputs_digest(&sources, request)?;
+    let (set, sources) = request.requirements()?;
+    let set = set.clone();
+    let inputs = inputs_digest(sources, request)?;
     // An app with no dependencies needs no index (and must not fail for want of one).
     let config = if set.is_empty() {
         Default::default()
@@ -148,9 +161,8 @@ pub fn resolve_lock(request: &LockRequest, cache: &Cache) -> Result<(String, Vec
 /// as build requirements need them: even when the app itself has no
 /// dependencies, since its own project may still need building.
 pub fn build_index_config(request: &LockRequest) -> Result<IndexConfig> {
-    let (set, _) =
-        crate::project::read_requirements(request.app_dir, &request.extras, request.env)?;
-    index_config_for(request, &set)
+    let (set, _) = request.requirements()?;
+    index_config_for(request, set)
 }
 
 fn index_config_for(request: &LockRequest, set: &RequirementSet) -> Result<IndexConfig> {
@@ -218,9 +230,8 @@ pub fn pins_for_build(
     cache: &Cache,
     locked: bool,
 ) -> Result<(Vec<Pin>, PinSource)> {
-    let (_, sources) =
-        crate::project::read_requirements(request.app_dir, &request.extras, request.env)?;
-    let inputs = inputs_digest(&sources, request)?;
+    let (_, sources) = request.requirements()?;
+    let inputs = inputs_digest(sources, request)?;
     let path = request.app_dir.join("pylock.toml");
     if let Ok(text) = std::fs::read_to_string(&path) {
         let why = match lock::from_toml(&text, &request.target, &path.display().to_string()) {
