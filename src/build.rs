@@ -66,6 +66,8 @@ pub struct BuilderSteps {
     pub binary: BinaryPolicy,
     /// The image sdists are built in when the base is a registry image.
     pub builder_image: Option<Reference>,
+    /// `NAME=VALUE` settings for the smoke run only.
+    pub smoke_env: Vec<String>,
 }
 
 impl Default for BuilderSteps {
@@ -76,6 +78,7 @@ impl Default for BuilderSteps {
             engine: None,
             binary: BinaryPolicy::default(),
             builder_image: None,
+            smoke_env: Vec::new(),
         }
     }
 }
@@ -223,6 +226,7 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
             image: &image,
             python: &venv.python(),
             probe: smoke::probe_for(&plan.cmd.value, plan.port.value),
+            env: &request.steps.smoke_env,
         })?),
         _ => None,
     };

@@ -93,6 +93,10 @@ struct BuildArgs {
     /// Do not run the built image once.
     #[arg(long)]
     no_smoke: bool,
+    /// A NAME=VALUE setting the app needs to start, for the smoke run only (repeatable;
+    /// not written into the image).
+    #[arg(long, value_name = "NAME=VALUE", conflicts_with = "no_smoke")]
+    smoke_env: Vec<String>,
     /// Build on this registry image instead of a recipe's base (e.g. localhost:5000/python:3.12-slim).
     #[arg(long = "base", value_name = "REF", conflicts_with_all = ["recipe", "python"])]
     base_image: Option<String>,
@@ -524,6 +528,7 @@ fn build(cli: &Cli, args: &BuildArgs) -> Result<()> {
                 .as_deref()
                 .map(|r| pypack::registry::RegistriesConf::from_host().resolve(r))
                 .transpose()?,
+            smoke_env: args.smoke_env.clone(),
         },
     };
     let report = pypack::build::build(&request, &cache)?;

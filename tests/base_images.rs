@@ -87,7 +87,7 @@ fn run_in_podman(recipe: &str, format: &str, max_megabytes: f64, os_release_id: 
         "-c",
         "print(open('/etc/os-release').read())",
     ]);
-    podman(&["rmi", "-f", &tag]);
+    podman(&["rmi", &tag]);
     assert!(
         imports.status.success(),
         "stdlib imports failed in {recipe}"

@@ -243,7 +243,9 @@ fn load_and_serve(archive: &Path, tag: &str) -> Option<String> {
             .success()
     );
     let body = serve_once(tag);
-    let _ = podman(&["rmi", "-f", tag]);
+    // Only this name: `rmi -f` would take the image from under a concurrent
+    // test (or smoke run) that names the same image otherwise.
+    let _ = podman(&["rmi", tag]);
     body
 }
 
@@ -508,31 +510,42 @@ fn the_smoke_run_starts_a_server_command_and_catches_its_crash() {
     if !podman_available("smoke http") {
         return;
     }
-    let crash = [
+    // Serves only when its setting is there, as many apps do.
+    let files = [
         ("requirements.txt", ""),
         (
             "app.py",
-            "import os\nraise SystemExit(f\"missing setting: {os.environ.get('DATABASE_URL')}\")\n",
+            "import http.server, os\nif not os.environ.get('DATABASE_URL'):\n    raise SystemExit('missing setting: DATABASE_URL')\nhttp.server.HTTPServer(('0.0.0.0', 8000), http.server.SimpleHTTPRequestHandler).serve_forever()\n",
         ),
     ];
     let tmp = tempfile::tempdir().unwrap();
-    let (out, output) = build_app(tmp.path(), &crash, "python app.py", &[]);
+    let (out, output) = build_app(tmp.path(), &files, "python app.py", &[]);
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("the app exited with status 1"), "{err}");
-    assert!(err.contains("missing setting: None"), "{err}");
+    for want in [
+        "the app exited with status 1",
+        "missing setting: DATABASE_URL",
+        "--smoke-env NAME=VALUE",
+    ] {
+        assert!(err.contains(want), "'{want}' not in: {err}");
+    }
     assert!(!output.exists());
 
-    let serve = [
-        ("requirements.txt", ""),
-        (
-            "app.py",
-            "import http.server\nhttp.server.HTTPServer(('0.0.0.0', 8000), http.server.SimpleHTTPRequestHandler).serve_forever()\n",
-        ),
-    ];
-    let (out, _) = build_app(tmp.path(), &serve, "python app.py", &["--json"]);
+    let (out, output) = build_app(
+        tmp.path(),
+        &files,
+        "python app.py",
+        &["--json", "--smoke-env", "DATABASE_URL=postgres://db/app"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(json(&out)["smoke"]["what"], "answered 200 on port 8000");
+    // The setting was the smoke run's only; the image does not carry it.
+    let inspect = pypack(
+        shared_cache(),
+        &["inspect", output.to_str().unwrap(), "--json"],
+    );
+    assert!(inspect.status.success());
+    assert!(!String::from_utf8_lossy(&inspect.stdout).contains("DATABASE_URL"));
 }
 
 /// The layers of an OCI layout written by pypack, as (path → entry) maps.

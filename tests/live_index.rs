@@ -268,7 +268,7 @@ fn flask_set_installs_and_runs_on_debian12() {
         .args(["run", "--rm", &tag, "python", "-c", IMPORT_AND_RUN])
         .output()
         .unwrap();
-    let _ = Command::new("podman").args(["rmi", "-f", &tag]).output();
+    let _ = Command::new("podman").args(["rmi", &tag]).output();
     let stdout = String::from_utf8_lossy(&run.stdout);
     eprintln!("{stdout}{}", String::from_utf8_lossy(&run.stderr));
     assert!(run.status.success(), "imports or console scripts failed");

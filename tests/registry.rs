@@ -272,7 +272,7 @@ fn flask_hello_on_a_base_from_the_registry_runs_in_podman() {
     let id = String::from_utf8_lossy(&run.stdout).trim().to_string();
     let page = poll_http(port, "/", 30, |r| r.contains("Hello from pypack!"));
     podman(&["rm", "-f", "-t", "0", &id]);
-    podman(&["rmi", "-f", &reference]);
+    podman(&["rmi", &reference]);
     assert!(
         page.is_some(),
         "no page from the image built on the pulled base"

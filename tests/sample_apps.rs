@@ -156,7 +156,7 @@ fn serve_and_get(
     ]);
     assert_eq!(String::from_utf8_lossy(&exists.stdout).trim(), "False");
     drop(running);
-    let _ = podman(&["rmi", "-f", &tag]);
+    let _ = podman(&["rmi", &tag]);
 }
 
 #[test]

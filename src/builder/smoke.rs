@@ -67,6 +67,9 @@ pub struct SmokeRun<'a> {
     /// The interpreter of the image's venv, for the import probe.
     pub python: &'a str,
     pub probe: Probe,
+    /// `NAME=VALUE` settings the app needs to start (`--smoke-env`); they
+    /// are given to the smoke run only, never written into the image.
+    pub env: &'a [String],
 }
 
 /// What happened, for the build's report.
@@ -79,9 +82,12 @@ pub enum Outcome {
 
 /// Runs the probe; an error carries what the app printed.
 pub fn run(smoke: &SmokeRun) -> Result<Outcome> {
+    // Settings are part of what passed, but may be secrets: only their hash is kept.
     let key = format!(
-        "smoke format {SMOKE_FORMAT}\n{}\n{}\n",
-        smoke.image.manifest_digest, smoke.probe
+        "smoke format {SMOKE_FORMAT}\n{}\n{}\nenv {}\n",
+        smoke.image.manifest_digest,
+        smoke.probe,
+        crate::digest::sha256_hex(smoke.env.join("\n").as_bytes())
     );
     if smoke.cache.get_ref("smoke", &key).is_some() {
         return Ok(Outcome::Cached);
@@ -133,12 +139,13 @@ fn import(smoke: &SmokeRun, image: &str, module: &str, object: &str) -> Result<S
             object.into(),
             DEADLINE.as_secs().to_string(),
         ],
+        env: settings(smoke.env)?,
         ..Step::default()
     };
     let output = smoke.engine.run(&step)?;
     if !output.status.success() {
         bail!(
-            "smoke run: `{module}:{object}` does not import in the image:\n{}\nfix the app or its requirements, or build with --no-smoke",
+            "smoke run: `{module}:{object}` does not import in the image:\n{}\nfix the app or its requirements, give it the settings it needs with --smoke-env NAME=VALUE, or build with --no-smoke",
             String::from_utf8_lossy(&output.stderr).trim_end()
         );
     }
@@ -155,6 +162,7 @@ fn http(smoke: &SmokeRun, image: &str, port: u16) -> Result<String> {
     let started = Command::new(&smoke.engine.program)
         .args(["run", "-d", "--pull=never", "--name", &name, "-p"])
         .arg(format!("127.0.0.1:{host_port}:{port}"))
+        .args(smoke.env.iter().flat_map(|e| ["-e", e.as_str()]))
         .arg(image)
         .output()?;
     if !started.status.success() {
@@ -168,6 +176,16 @@ fn http(smoke: &SmokeRun, image: &str, port: u16) -> Result<String> {
     verdict
 }
 
+/// `NAME=VALUE` pairs, checked.
+fn settings(env: &[String]) -> Result<Vec<(String, String)>> {
+    env.iter()
+        .map(|e| match e.split_once('=') {
+            Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
+            _ => bail!("--smoke-env '{e}' is not NAME=VALUE"),
+        })
+        .collect()
+}
+
 /// Polls the port until the app answers, exits, or the deadline passes.
 fn watch(engine: &Engine, name: &str, host_port: u16, port: u16) -> Result<String> {
     let start = Instant::now();
@@ -175,7 +193,7 @@ fn watch(engine: &Engine, name: &str, host_port: u16, port: u16) -> Result<Strin
         if let Some(status) = http_status(host_port) {
             if status >= 500 {
                 bail!(
-                    "smoke run: GET / on port {port} answered {status}; the app printed:\n{}\nfix the app, or build with --no-smoke",
+                    "smoke run: GET / on port {port} answered {status}; the app printed:\n{}\nfix the app, give it the settings it needs with --smoke-env NAME=VALUE, or build with --no-smoke",
                     logs(engine, name)
                 );
             }
@@ -184,7 +202,7 @@ fn watch(engine: &Engine, name: &str, host_port: u16, port: u16) -> Result<Strin
         match exit_code(engine, name)? {
             Some(0) => return Ok("ran to completion with status 0".into()),
             Some(code) => bail!(
-                "smoke run: the app exited with status {code} before answering on port {port}; it printed:\n{}\nfix the app, or build with --no-smoke",
+                "smoke run: the app exited with status {code} before answering on port {port}; it printed:\n{}\nfix the app, give it the settings it needs with --smoke-env NAME=VALUE, or build with --no-smoke",
                 logs(engine, name)
             ),
             None => {}
