@@ -37,25 +37,22 @@ fn serve_and_get(
     let tag = format!("localhost/pypack-sample-{app}:{}", std::process::id());
     let app_dir = repo().join("sample-apps").join(app);
     let wheelhouse = repo().join("sample-apps/wheelhouse");
-    let out = pypack(
-        shared_cache(),
-        &[
+    let build = |extra: &[&str]| {
+        let mut args = vec![
             "build",
             app_dir.to_str().unwrap(),
             "--no-index",
             "--find-links",
             wheelhouse.to_str().unwrap(),
-            if load { "--load" } else { "--archive" },
-            if load {
-                "--engine=podman"
-            } else {
-                archive.to_str().unwrap()
-            },
-            "-t",
-            &tag,
-            "--json",
-        ],
-    );
+        ];
+        args.extend(extra);
+        pypack(shared_cache(), &args)
+    };
+    let out = if load {
+        build(&["--load", "--engine=podman", "-t", &tag, "--json"])
+    } else {
+        build(&["--archive", archive.to_str().unwrap(), "-t", &tag, "--json"])
+    };
     assert!(out.status.success(), "{app}: {}", stderr(&out));
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let megabytes = summary["uncompressed_size"].as_f64().unwrap() / 1e6;
@@ -80,19 +77,7 @@ fn serve_and_get(
         assert!(String::from_utf8_lossy(&out.stdout).contains("loaded into podman"));
         // Loading the same image under a second name keeps the first.
         let second = format!("{tag}-again");
-        let again = pypack(
-            shared_cache(),
-            &[
-                "build",
-                app_dir.to_str().unwrap(),
-                "--no-index",
-                "--find-links",
-                wheelhouse.to_str().unwrap(),
-                "--load",
-                "-t",
-                &second,
-            ],
-        );
+        let again = build(&["--load", "-t", &second]);
         assert!(again.status.success(), "{}", stderr(&again));
         for name in [&tag, &second] {
             assert!(
