@@ -209,7 +209,7 @@ fn watch(engine: &Engine, name: &str, host_port: u16, port: u16) -> Result<Strin
         }
         if start.elapsed() > DEADLINE {
             eprintln!(
-                "warning: smoke run: the app is running but did not answer on port {port} within {} s; counted as started",
+                "warning: smoke run: the app is running but did not answer HTTP on port {port} within {} s; counted as started. If it is a web app, it must listen on 0.0.0.0:{port} (127.0.0.1 is not reachable from outside the container); set the port with --port",
                 DEADLINE.as_secs()
             );
             return Ok(format!("running, no answer on port {port}"));
