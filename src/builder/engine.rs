@@ -48,7 +48,7 @@ impl Engine {
             .is_ok_and(|s| s.success())
     }
 
-    /// Loads `image` (as a docker-archive) unless the engine has it, named
+    /// Puts `image` into the engine's store unless it is there, named
     /// `repository:<config digest prefix>` so `podman images` tells what it
     /// is; returns the reference to run it by.
     pub fn ensure_image(&self, cache: &Cache, image: &Image, repository: &str) -> Result<String> {
