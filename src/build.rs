@@ -121,7 +121,7 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
         .collect();
     let mut plan = plan(request.app_dir, &request.overrides, &dependencies)?;
     let http = Http::new()?;
-    let (base, base_name) = base_for(request, &mut plan, cache, &http)?;
+    let (base, base_name, recipe) = base_for(request, &mut plan, cache, &http)?;
     let target = base.target()?;
 
     let engine = engine_for(&request.steps)?;
@@ -138,20 +138,14 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
         sdists: None,
         parsed: parsed.into(),
     };
-    // With no index configured, a build requirement is "not found" when
-    // (and only if) something needs building.
-    let index_config = crate::resolve::app::build_index_config(&lock_request).unwrap_or_default();
-    let index_http = crate::resolve::app::client_for(&index_config, &lock_request)?;
-    let sources = SourceBuilder::new(
+    let sources = SourceBuilder::for_app(
         engine.as_ref(),
         cache,
-        &index_http,
-        index_config,
-        target.clone(),
-        builder_image_for(request, &plan)?,
+        &lock_request,
+        builder_image_for(request, recipe)?,
         request.base.epoch,
         request.base.verbose,
-    );
+    )?;
     let lock_request = LockRequest {
         sdists: Some(&sources),
         ..lock_request
@@ -242,13 +236,14 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
 }
 
 /// The base image: pulled from a registry (`--base`) or built from the
-/// plan's recipe; and the name the image's annotations give it.
+/// plan's recipe; the name the image's annotations give it; and the recipe,
+/// when there is one.
 fn base_for(
     request: &BuildRequest,
     plan: &mut Plan,
     cache: &Cache,
     http: &Http,
-) -> Result<(BuiltBase, String)> {
+) -> Result<(BuiltBase, String, Option<Recipe>)> {
     if let Some((reference, plain_http)) = &request.base_image {
         plan.recipe = crate::project::plan::Decided {
             value: reference.to_string(),
@@ -256,11 +251,12 @@ fn base_for(
         };
         let pulled =
             crate::base::pulled::pull_base(reference, *plain_http, request.base.platform, cache)?;
-        return Ok((pulled, reference.to_string()));
+        return Ok((pulled, reference.to_string(), None));
     }
     let recipe = Recipe::load(&plan.recipe.value)?;
     let built = base::build(&recipe, &request.base, cache, http)?;
-    Ok((built, format!("pypack base {}", recipe.name)))
+    let name = format!("pypack base {}", recipe.name);
+    Ok((built, name, Some(recipe)))
 }
 
 /// Whether the engine can run the image (bytecode and the smoke run execute
@@ -285,13 +281,15 @@ fn runs_here(base: &BuiltBase, steps: &BuilderSteps) -> Result<bool> {
 
 /// Where sdists get built: the recipe's builder image, or for a registry
 /// base, `--builder-image` or the full image of a known slim one.
-fn builder_image_for(request: &BuildRequest, plan: &Plan) -> Result<BuilderImage> {
-    let Some((base, plain_http)) = &request.base_image else {
-        let recipe = Recipe::load(&plan.recipe.value)?;
+fn builder_image_for(request: &BuildRequest, recipe: Option<Recipe>) -> Result<BuilderImage> {
+    if let Some(recipe) = recipe {
         return Ok(BuilderImage::Recipe(
             Box::new(recipe),
             Box::new(request.base.clone()),
         ));
+    }
+    let Some((base, plain_http)) = &request.base_image else {
+        bail!("internal: a build has neither a recipe nor a --base image");
     };
     let reference = match &request.steps.builder_image {
         Some(r) => r.clone(),

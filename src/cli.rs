@@ -339,7 +339,7 @@ fn lock(cli: &Cli, args: &LockArgs) -> Result<()> {
     let env = |name: &str| std::env::var(name).ok();
     let request = LockRequest {
         app_dir: &args.app,
-        target: target.clone(),
+        target,
         flags: args.index.settings(),
         pre: args.pre,
         extras: args.extra.clone(),
@@ -351,19 +351,15 @@ fn lock(cli: &Cli, args: &LockArgs) -> Result<()> {
     };
     // An sdist whose metadata is not static has to be built to be locked.
     let engine = pypack::builder::Engine::detect(None)?;
-    let index_config = app::build_index_config(&request).unwrap_or_default();
-    let index_http = app::client_for(&index_config, &request)?;
     let epoch = options.epoch;
-    let sources = pypack::builder::sdist::SourceBuilder::new(
+    let sources = pypack::builder::sdist::SourceBuilder::for_app(
         engine.as_ref(),
         &cache,
-        &index_http,
-        index_config,
-        target,
+        &request,
         pypack::builder::sdist::BuilderImage::Recipe(Box::new(recipe), Box::new(options)),
         epoch,
         !cli.quiet,
-    );
+    )?;
     let request = LockRequest {
         sdists: Some(&sources),
         ..request

@@ -34,8 +34,20 @@ impl Engine {
         }))
     }
 
-    fn command(&self) -> Command {
+    /// A command of this engine's (for the builder's own modules).
+    pub(super) fn command(&self) -> Command {
         Command::new(&self.program)
+    }
+
+    /// Takes the name `tag` off its image (errors ignored); the image itself
+    /// goes only when that was its last name.
+    pub fn remove_name(&self, tag: &str) {
+        let _ = self
+            .command()
+            .args(["rmi", tag])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
     }
 
     /// Whether an image with this config digest is in the engine's store.

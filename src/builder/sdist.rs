@@ -15,6 +15,7 @@ use crate::oci::layer::{Entry, EntryKind};
 use crate::project::SourcedRequirement;
 use crate::python::Target;
 use crate::registry::Reference;
+use crate::resolve::app::{LockRequest, build_index_config, client_for};
 use crate::resolve::{BinaryPolicy, ResolveInput, resolve};
 use crate::wheel::{Venv, install_resolution};
 use anyhow::{Context, Result, anyhow, bail};
@@ -46,43 +47,46 @@ pub enum BuilderImage {
 
 pub struct SourceBuilder<'a> {
     /// `None` when no engine is installed: every build is then a clear error.
-    pub engine: Option<&'a Engine>,
-    pub cache: &'a Cache,
-    pub http: &'a Http,
+    engine: Option<&'a Engine>,
+    cache: &'a Cache,
+    /// A client with the credentials of the app's indexes.
+    http: Http,
     /// The indexes build requirements are resolved from (the app's).
-    pub index_config: IndexConfig,
-    pub target: Target,
-    pub image: BuilderImage,
+    index_config: IndexConfig,
+    target: Target,
+    image: BuilderImage,
     /// SOURCE_DATE_EPOCH for the backend, so built wheels are reproducible.
-    pub epoch: u64,
-    pub verbose: bool,
+    epoch: u64,
+    verbose: bool,
     /// The builder image once made and loaded (made at the first sdist).
     ready: Mutex<Option<BuiltBase>>,
 }
 
 impl<'a> SourceBuilder<'a> {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
+    /// A builder for the app of `request`: its target, and its indexes for
+    /// the build requirements (with no index configured, a build
+    /// requirement is "not found" when, and only if, something needs building).
+    pub fn for_app(
         engine: Option<&'a Engine>,
         cache: &'a Cache,
-        http: &'a Http,
-        index_config: IndexConfig,
-        target: Target,
+        request: &LockRequest,
         image: BuilderImage,
         epoch: u64,
         verbose: bool,
-    ) -> SourceBuilder<'a> {
-        SourceBuilder {
+    ) -> Result<SourceBuilder<'a>> {
+        let index_config = build_index_config(request).unwrap_or_default();
+        let http = client_for(&index_config, request)?;
+        Ok(SourceBuilder {
             engine,
             cache,
             http,
             index_config,
-            target,
+            target: request.target.clone(),
             image,
             epoch,
             verbose,
             ready: Mutex::new(None),
-        }
+        })
     }
 }
 
@@ -292,7 +296,7 @@ impl SourceBuilder<'_> {
         let built = match &self.image {
             BuilderImage::Recipe(recipe, options) => {
                 let recipe = recipe.builder_recipe()?;
-                crate::base::build(&recipe, options, self.cache, self.http)?
+                crate::base::build(&recipe, options, self.cache, &self.http)?
             }
             BuilderImage::Registry {
                 reference,
@@ -353,7 +357,7 @@ impl SourceBuilder<'_> {
             binary,
             ..ResolveInput::default()
         };
-        let index = Index::new(self.http, self.cache, self.index_config.clone());
+        let index = Index::new(&self.http, self.cache, self.index_config.clone());
         let resolution = resolve(&index, &self.target, &input)
             .with_context(|| format!("resolving the build requirements of {filename}"))?;
         let entries = install_resolution(&index, &resolution.pins, &venv, false)?;

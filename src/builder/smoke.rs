@@ -11,7 +11,6 @@ use crate::oci::Image;
 use anyhow::{Context, Result, bail};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// How long the app gets to import or to answer.
@@ -109,11 +108,7 @@ pub fn run(smoke: &SmokeRun) -> Result<Outcome> {
         Probe::Http { port } => http(smoke, &tag, *port),
     };
     // Only this name goes; the image stays if it has others (the user's).
-    let _ = Command::new(&smoke.engine.program)
-        .args(["rmi", &tag])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+    smoke.engine.remove_name(&tag);
     let passed = result?;
     smoke.cache.set_ref("smoke", &key, &passed)?;
     Ok(Outcome::Passed(passed))
@@ -159,7 +154,9 @@ fn http(smoke: &SmokeRun, image: &str, port: u16) -> Result<String> {
         std::process::id(),
         crate::unix_now() % 100_000
     );
-    let started = Command::new(&smoke.engine.program)
+    let started = smoke
+        .engine
+        .command()
         .args(["run", "-d", "--pull=never", "--name", &name, "-p"])
         .arg(format!("127.0.0.1:{host_port}:{port}"))
         .args(smoke.env.iter().flat_map(|e| ["-e", e.as_str()]))
@@ -232,7 +229,8 @@ fn http_status(port: u16) -> Option<u16> {
 }
 
 fn exit_code(engine: &Engine, name: &str) -> Result<Option<i32>> {
-    let out = Command::new(&engine.program)
+    let out = engine
+        .command()
         .args([
             "inspect",
             "--format",
@@ -250,7 +248,8 @@ fn exit_code(engine: &Engine, name: &str) -> Result<Option<i32>> {
 }
 
 fn logs(engine: &Engine, name: &str) -> String {
-    let out = Command::new(&engine.program)
+    let out = engine
+        .command()
         .args(["logs", name])
         .output()
         .map(|o| {
