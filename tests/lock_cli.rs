@@ -123,3 +123,77 @@ fn pyproject_dependencies_and_optional_groups() {
             && stderr(&out).contains("web")
     );
 }
+
+/// A licence text as hatchling and meson-python fold it: its blank lines
+/// become lines of spaces, which continue the field (only an empty line ends
+/// the headers). Read wrongly, every Requires-Dist after it is lost.
+const FOLDED_LICENSE: &str = "Copyright (c) 2015-2024, The Developers\nAll rights reserved.\n\nRedistribution and use in source and binary forms are permitted.\n\n----\n\nThis binary distribution also bundles OpenBLAS.\n";
+
+#[test]
+fn dependencies_after_a_folded_license_are_kept() {
+    let s = AppWorld::new(|index| {
+        // Shaped like scipy (meson-python) and altair (hatchling): the licence
+        // comes before Requires-Dist; one is served as a PEP 658 file, one
+        // read from the wheel.
+        let scipy = WheelSpec::new("scipy", "1.14.1")
+            .tag("cp311-cp311-manylinux_2_17_x86_64")
+            .license(FOLDED_LICENSE)
+            .requires(&["numpy<2.3,>=1.23.5", "pytest; extra == 'test'"]);
+        index.add(
+            &scipy,
+            Listing {
+                metadata_file: true,
+                ..Listing::default()
+            },
+        );
+        let altair = WheelSpec::new("altair", "5.4.1")
+            .license(FOLDED_LICENSE)
+            .requires(&[
+                "jinja2",
+                "jsonschema>=3.0",
+                "narwhals>=1.5.2",
+                "packaging",
+                "typing-extensions>=4.10.0; python_version < '3.13'",
+            ]);
+        index.add(&altair, Listing::default());
+        for (name, version) in [
+            ("numpy", "2.1.3"),
+            ("jinja2", "3.1.4"),
+            ("jsonschema", "4.23.0"),
+            ("narwhals", "1.13.0"),
+            ("packaging", "24.2"),
+            ("typing-extensions", "4.12.2"),
+        ] {
+            let spec = WheelSpec::new(name, version).license(FOLDED_LICENSE);
+            index.add(&spec, Listing::default());
+        }
+    });
+    for (requirement, wanted) in [
+        ("scipy", &["scipy==1.14.1", "numpy==2.1.3"][..]),
+        (
+            "altair",
+            &[
+                "altair==5.4.1",
+                "jinja2==3.1.4",
+                "jsonschema==4.23.0",
+                "narwhals==1.13.0",
+                "packaging==24.2",
+                "typing-extensions==4.12.2",
+            ][..],
+        ),
+    ] {
+        fs::write(
+            s.work.join("app/requirements.txt"),
+            format!("{requirement}\n"),
+        )
+        .unwrap();
+        let out = run_lock(&s, &[]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let mut pins: Vec<&str> = stdout.lines().filter(|l| l.contains("==")).collect();
+        let mut wanted = wanted.to_vec();
+        pins.sort();
+        wanted.sort();
+        assert_eq!(pins, wanted, "{requirement}");
+    }
+}

@@ -74,20 +74,15 @@ pub fn static_metadata(path: &Path, filename: &str) -> Result<Option<String>> {
         return Ok(None);
     };
     let text = String::from_utf8_lossy(&data).into_owned();
-    let header = text.split("\n\n").next().unwrap_or("");
-    let field = |line: &str, key: &str| {
-        line.split_once(':')
-            .filter(|(k, _)| k.trim().eq_ignore_ascii_case(key))
-            .map(|(_, v)| v.trim().to_string())
-    };
-    let version = header.lines().find_map(|l| field(l, "Metadata-Version"));
+    let headers = super::metadata::Headers::parse(&text);
+    let version = headers.get("Metadata-Version");
     let Some(version) = version.and_then(|v| Version::from_str(&v).ok()) else {
         bail!("{filename}: PKG-INFO has no valid Metadata-Version");
     };
     if version < Version::new([2, 2]) {
         return Ok(None);
     }
-    let dynamic = header.lines().filter_map(|l| field(l, "Dynamic")).any(|d| {
+    let dynamic = headers.get_all("Dynamic").iter().any(|d| {
         d.eq_ignore_ascii_case("Requires-Dist") || d.eq_ignore_ascii_case("Requires-Python")
     });
     Ok((!dynamic).then_some(text))

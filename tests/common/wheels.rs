@@ -17,6 +17,9 @@ pub struct WheelSpec {
     pub entry_points: Option<&'static str>,
     /// Extra members, listed in RECORD like the rest.
     pub extra_files: Vec<(&'static str, &'static [u8])>,
+    /// A `License:` text, folded over several lines as backends write it
+    /// (continuation lines indented, blank ones holding only spaces).
+    pub license: Option<&'static str>,
 }
 
 impl WheelSpec {
@@ -31,6 +34,11 @@ impl WheelSpec {
 
     pub fn tag(mut self, tag: &'static str) -> WheelSpec {
         self.tag = tag;
+        self
+    }
+
+    pub fn license(mut self, text: &'static str) -> WheelSpec {
+        self.license = Some(text);
         self
     }
 
@@ -53,6 +61,10 @@ impl WheelSpec {
             "Metadata-Version: 2.1\nName: {}\nVersion: {}\n",
             self.name, self.version
         );
+        if let Some(license) = self.license {
+            let folded: Vec<String> = license.lines().map(|l| format!("        {l}")).collect();
+            m.push_str(&format!("License: {}\n", folded.join("\n").trim_start()));
+        }
         if let Some(rp) = self.requires_python {
             m.push_str(&format!("Requires-Python: {rp}\n"));
         }

@@ -3,9 +3,11 @@
 //! checked against the wheel's RECORD, entry-point scripts generated with the
 //! image's interpreter path, and RECORD rewritten for what was installed.
 
+pub mod dist_info;
+
 use crate::oci::layer::{Entry, EntryKind, check_entry_path};
 use anyhow::{Context, Result, bail};
-use base64::Engine as _;
+use dist_info::{RecordRow, hash_matches, parse_entry_points, parse_record, parse_wheel_file};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
@@ -204,8 +206,14 @@ pub fn install(venv: &Venv, wheel_path: &Path, filename: &str) -> Result<Vec<Ent
     let members = read_members(&mut zip, filename)?;
     let dist_info = find_dist_info(&members, &wheel, filename)?;
     let data_dir = format!("{}.data", dist_info.trim_end_matches(".dist-info"));
-    let record = parse_record(text(&members, &format!("{dist_info}/RECORD"), filename)?.as_str())
-        .with_context(|| format!("{filename}: unreadable RECORD"))?;
+    parse_wheel_file(&text(&members, &format!("{dist_info}/WHEEL"), filename)?)
+        .with_context(|| format!("{filename}: {dist_info}/WHEEL"))?;
+    let record: HashMap<String, RecordRow> =
+        parse_record(text(&members, &format!("{dist_info}/RECORD"), filename)?.as_str())
+            .with_context(|| format!("{filename}: unreadable RECORD"))?
+            .into_iter()
+            .map(|row| (row.path.clone(), row))
+            .collect();
     check_against_record(&members, &record, &dist_info, filename)?;
 
     let site = venv.site_packages();
@@ -223,13 +231,18 @@ pub fn install(venv: &Venv, wheel_path: &Path, filename: &str) -> Result<Vec<Ent
         out.insert(dest.clone(), Entry::file(&dest, data, mode));
     }
     if let Some(points) = members.get(&format!("{dist_info}/entry_points.txt")) {
-        for (script, target) in console_scripts(&String::from_utf8_lossy(&points.data)) {
+        let groups = parse_entry_points(&String::from_utf8_lossy(&points.data))
+            .with_context(|| format!("{filename}: {dist_info}/entry_points.txt"))?;
+        let scripts = ["console_scripts", "gui_scripts"]
+            .iter()
+            .flat_map(|g| groups.get(*g).into_iter().flatten());
+        for (script, target) in scripts {
             let dest = format!("{}/{script}", venv.bin());
             check_entry_path(&dest)
                 .with_context(|| format!("{filename}: entry point '{script}'"))?;
             out.insert(
                 dest.clone(),
-                Entry::file(&dest, script_text(&venv.python(), &target)?, 0o755),
+                Entry::file(&dest, script_text(&venv.python(), target)?, 0o755),
             );
         }
     }
@@ -319,42 +332,11 @@ fn text(members: &BTreeMap<String, Member>, name: &str, filename: &str) -> Resul
     Ok(String::from_utf8_lossy(&m.data).into_owned())
 }
 
-/// RECORD rows: path → (algorithm=digest, size); CSV with optional quoting.
-fn parse_record(text: &str) -> Result<HashMap<String, String>> {
-    let mut out = HashMap::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let fields = csv_fields(line);
-        let path = fields.first().context("empty RECORD row")?.clone();
-        out.insert(path, fields.get(1).cloned().unwrap_or_default());
-    }
-    Ok(out)
-}
-
-fn csv_fields(line: &str) -> Vec<String> {
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => fields.push(std::mem::take(&mut field)),
-            (c, _) => field.push(c),
-        }
-    }
-    fields.push(field);
-    fields
-}
-
 /// Every file must be listed in RECORD with a matching sha256 (RECORD itself
 /// and its signatures excepted).
 fn check_against_record(
     members: &BTreeMap<String, Member>,
-    record: &HashMap<String, String>,
+    record: &HashMap<String, RecordRow>,
     dist_info: &str,
     filename: &str,
 ) -> Result<()> {
@@ -362,14 +344,15 @@ fn check_against_record(
         if name.starts_with(&format!("{dist_info}/RECORD")) {
             continue;
         }
-        let Some(hash) = record.get(name) else {
+        let Some(row) = record.get(name) else {
             bail!("{filename}: {name} is not listed in RECORD; refusing the wheel");
         };
-        let Some(expected) = hash.strip_prefix("sha256=") else {
-            bail!("{filename}: RECORD has no sha256 for {name} (got '{hash}')");
+        let Some((algorithm, digest)) = &row.hash else {
+            bail!("{filename}: RECORD has no hash for {name}; refusing the wheel");
         };
-        let actual = record_hash(&member.data);
-        if actual != expected {
+        let matches = hash_matches(algorithm, digest, &member.data)
+            .with_context(|| format!("{filename}: RECORD entry for {name}"))?;
+        if !matches {
             bail!("{filename}: {name} does not match its RECORD hash; refusing the wheel");
         }
     }
@@ -377,7 +360,7 @@ fn check_against_record(
 }
 
 fn record_hash(data: &[u8]) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(data))
+    dist_info::b64(&Sha256::digest(data))
 }
 
 /// Where a wheel member goes; `true` when it is a script from `.data/scripts`.
@@ -428,32 +411,6 @@ fn rewrite_shebang(data: &[u8], python: &str) -> Vec<u8> {
         return out;
     }
     data.to_vec()
-}
-
-/// `[console_scripts]` and `[gui_scripts]` of entry_points.txt: (name, module:attr).
-fn console_scripts(text: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut section = "";
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
-            continue;
-        }
-        if let Some(name) = line.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
-            section = if name == "console_scripts" || name == "gui_scripts" {
-                "scripts"
-            } else {
-                ""
-            };
-            continue;
-        }
-        if section == "scripts"
-            && let Some((name, target)) = line.split_once('=')
-        {
-            out.push((name.trim().to_string(), target.trim().to_string()));
-        }
-    }
-    out
 }
 
 fn script_text(python: &str, target: &str) -> Result<String> {
@@ -668,6 +625,5 @@ pub mod tests {
         assert!(entries.iter().any(|e| e.path == "app/.venv/bin/python"
             && e.kind == EntryKind::Symlink("/usr/bin/python3.11".into())));
         assert_eq!(relative_to("a/b/c", "a/x/y"), "../../b/c");
-        assert_eq!(csv_fields("\"a,b\",sha256=x,3"), ["a,b", "sha256=x", "3"]);
     }
 }
