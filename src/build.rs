@@ -137,6 +137,7 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
         binary: request.steps.binary.clone(),
         sdists: None,
         parsed: parsed.into(),
+        cache: Some(cache),
     };
     let sources = SourceBuilder::for_app(
         engine.as_ref(),

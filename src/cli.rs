@@ -348,6 +348,7 @@ fn lock(cli: &Cli, args: &LockArgs) -> Result<()> {
         binary: args.index.binary()?,
         sdists: None,
         parsed: Default::default(),
+        cache: Some(&cache),
     };
     // An sdist whose metadata is not static has to be built to be locked.
     let engine = pypack::builder::Engine::detect(None)?;

@@ -292,3 +292,45 @@ fn flask_set_installs_and_runs_on_debian12() {
         "{stdout}"
     );
 }
+
+#[test]
+fn with_nothing_configured_a_build_uses_pips_default_index() {
+    let test = "with_nothing_configured_a_build_uses_pips_default_index";
+    if index_url(test).is_none() || !tool_available("pip3", test) {
+        return;
+    }
+    // pypack_env removes every PIP_* setting and points pip's config at
+    // /dev/null: nothing names an index, so the host's pip is asked.
+    let tmp = tempfile::tempdir().unwrap();
+    let app = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-apps/flask-hello");
+    let layout = tmp.path().join("image");
+    let out = pypack(
+        &tmp.path().join("cache"),
+        &[
+            "build",
+            app.to_str().unwrap(),
+            "--no-smoke",
+            "--no-compile",
+            "--output",
+            layout.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("index:    pip's default ("),
+        "{}",
+        stderr(&out)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let packages: Vec<&str> = summary["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        packages.contains(&"flask") && packages.contains(&"gunicorn"),
+        "{packages:?}"
+    );
+}

@@ -197,3 +197,75 @@ fn dependencies_after_a_folded_license_are_kept() {
         assert_eq!(pins, wanted, "{requirement}");
     }
 }
+
+/// A stand-in for the host's pip: a script on PATH whose `install --help`
+/// names `default_index` as pip's default, as pip's own help does.
+fn fake_pip(dir: &std::path::Path, default_index: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::create_dir_all(dir).unwrap();
+    let script = format!(
+        "#!/bin/sh\n/bin/cat <<'HELP'\nPackage Index Options:\n  -i, --index-url <url>       Base URL of the Python Package Index (default\n                              {default_index}). This should point to a\n                              repository compliant with PEP 503.\n  --extra-index-url <url>     Extra URLs of package indexes to use in addition\n                              to --index-url.\nHELP\n"
+    );
+    let pip = dir.join("pip3");
+    fs::write(&pip, script).unwrap();
+    fs::set_permissions(&pip, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// `pypack lock APP <base flags> EXTRA…` with no index flag and PATH = `path`.
+fn lock_with_path(s: &AppWorld, path: &str, extra: &[&str]) -> std::process::Output {
+    let app = s.work.join("app").display().to_string();
+    let mut args: Vec<String> = vec!["lock".into(), app];
+    args.extend(s.base.args());
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    pypack_env(&s.work.join("cache"), &args, &[("PATH", path)])
+}
+
+#[test]
+fn with_no_index_configured_pips_default_is_used() {
+    let s = setup();
+    fs::write(s.work.join("app/requirements.txt"), "webapp-kit\n").unwrap();
+    let bin = s.work.join("bin");
+    fake_pip(&bin, &s.index_url());
+    let out = lock_with_path(&s, bin.to_str().unwrap(), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = format!("index:    pip's default ({}/)", s.index_url());
+    assert!(stderr(&out).contains(&said), "{}", stderr(&out));
+    let lock = fs::read_to_string(s.work.join("app/pylock.toml")).unwrap();
+    assert!(lock.contains("name = \"webapp-kit\""), "{lock}");
+
+    // With find-links too, pip's default index is still consulted (as pip does),
+    // and a missing package names every place that was looked in.
+    let wheels = s.work.join("wheels");
+    fs::create_dir_all(&wheels).unwrap();
+    fs::write(s.work.join("app/requirements.txt"), "not-there\n").unwrap();
+    let out = lock_with_path(
+        &s,
+        bin.to_str().unwrap(),
+        &["--find-links", wheels.to_str().unwrap()],
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    let looked = format!(
+        "not found in {}/ (pip's default), find-links {}",
+        s.index_url(),
+        wheels.display()
+    );
+    assert!(err.contains(&looked), "{err}");
+}
+
+#[test]
+fn with_no_index_and_no_pip_or_uv_the_error_says_how_to_set_one() {
+    let s = setup();
+    fs::write(s.work.join("app/requirements.txt"), "webapp-kit\n").unwrap();
+    let empty = s.work.join("empty-bin");
+    fs::create_dir_all(&empty).unwrap();
+    let out = lock_with_path(&s, empty.to_str().unwrap(), &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("neither pip nor uv is installed") && err.contains("PIP_INDEX_URL"),
+        "{err}"
+    );
+    assert!(!s.work.join("app/pylock.toml").exists());
+}

@@ -284,8 +284,9 @@ fn conflicts_are_explained() {
         w.resolve_for("no-such-package\n", &glibc_amd64())
             .unwrap_err()
     );
+    let index = format!("not found in {}/simple/", w.server.url);
     assert!(
-        err.contains("no-such-package") && err.contains("not found in the configured indexes"),
+        err.contains("no-such-package") && err.contains(&index),
         "{err}"
     );
 }

@@ -3,6 +3,8 @@
 //! pip's config files, then uv's. For each setting the first source that sets
 //! it wins, as in pip. pypack knows no index of its own.
 
+use super::default_index::{ToolIndex, ask_host_tools};
+use crate::cache::Cache;
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 
@@ -39,6 +41,34 @@ pub struct IndexConfig {
     pub find_links: Vec<String>,
     /// Which sources the settings came from, for messages.
     pub origin: Vec<String>,
+    /// Set when the primary index is the one pip (or uv) uses by default.
+    pub tool_default: Option<ToolIndex>,
+}
+
+impl IndexConfig {
+    /// Where packages were looked for, for messages: every index and find-links location.
+    pub fn describe(&self) -> String {
+        let mut places: Vec<String> = self
+            .index_urls
+            .iter()
+            .map(|u| crate::http::redact(u))
+            .collect();
+        if let Some(tool) = &self.tool_default
+            && let Some(first) = places.first_mut()
+        {
+            *first = format!("{first} ({}'s default)", tool.tool);
+        }
+        places.extend(
+            self.find_links
+                .iter()
+                .map(|f| format!("find-links {}", crate::http::redact(f))),
+        );
+        if places.is_empty() {
+            "no index".into()
+        } else {
+            places.join(", ")
+        }
+    }
 }
 
 /// What the host provides: environment variables and files.
@@ -49,6 +79,11 @@ pub struct Host<'a> {
     pub project_dir: Option<PathBuf>,
     /// Where system-wide config files live (`/` on a real host).
     pub system_root: PathBuf,
+    /// Whether to ask the host's pip / uv for their default index when no
+    /// setting names one (off in unit tests).
+    pub ask_tools: bool,
+    /// Where the tools' answer is remembered.
+    pub memo: Option<&'a Cache>,
 }
 
 impl Host<'_> {
@@ -92,28 +127,46 @@ pub fn resolve_config(flags: IndexSettings, host: &Host) -> Result<IndexConfig> 
     }
     let no_index = merged.no_index.unwrap_or(false);
     let mut index_urls = Vec::new();
+    let mut tool_default = None;
     if !no_index {
-        index_urls.extend(merged.index_url.clone());
+        // As in pip: with no index named, the default one is used, also beside find-links.
+        match &merged.index_url {
+            Some(url) => index_urls.push(url.clone()),
+            None if host.ask_tools => {
+                if let Some(tool) = ask_host_tools(host.env, host.memo) {
+                    origin.push(format!("{}'s default index", tool.tool));
+                    index_urls.push(tool.url.clone());
+                    tool_default = Some(tool);
+                }
+            }
+            None => {}
+        }
         index_urls.extend(merged.extra_index_urls.clone().unwrap_or_default());
     }
     let find_links = merged.find_links.clone().unwrap_or_default();
     if index_urls.is_empty() && find_links.is_empty() {
+        let why = if no_index {
+            " (--no-index is set and no --find-links given)"
+        } else if host.ask_tools {
+            ", and neither pip nor uv is installed to say which index they use"
+        } else {
+            ""
+        };
         bail!(
-            "no package index is configured{}. Set one the way pip does: PIP_INDEX_URL=URL \
+            "no package index is configured{why}. Set one the way pip does: PIP_INDEX_URL=URL \
              (or --index-url URL, or index-url in pip.conf / uv.toml), or point --find-links \
-             (PIP_FIND_LINKS) at a directory of wheels",
-            if no_index {
-                " (--no-index is set and no --find-links given)"
-            } else {
-                ""
-            }
+             (PIP_FIND_LINKS) at a directory of wheels"
         );
     }
     let normalize = |u: &String| u.trim().trim_end_matches('/').to_string() + "/";
+    if let Some(tool) = &mut tool_default {
+        tool.url = normalize(&tool.url);
+    }
     Ok(IndexConfig {
         index_urls: index_urls.iter().map(normalize).collect(),
         find_links,
         origin,
+        tool_default,
     })
 }
 
@@ -308,6 +361,8 @@ mod tests {
             home: Some(home.to_path_buf()),
             project_dir: None,
             system_root: home.join("root"),
+            ask_tools: false,
+            memo: None,
         };
         resolve_config(flags, &host)
     }

@@ -3,6 +3,7 @@
 //! wheel), and wheel downloads into the cache with their hash checked.
 
 pub mod config;
+pub mod default_index;
 pub mod metadata;
 pub mod sdist;
 pub mod simple;

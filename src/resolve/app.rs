@@ -28,9 +28,24 @@ pub struct LockRequest<'a> {
     pub sdists: Option<&'a dyn SdistBuilder>,
     /// The app's requirements and the files they came from, read once.
     pub parsed: OnceCell<(RequirementSet, Vec<PathBuf>)>,
+    /// Where answers worth keeping between runs go (the host tools' default index).
+    pub cache: Option<&'a Cache>,
 }
 
 impl LockRequest<'_> {
+    /// The host as index settings see it: environment, home, the app's
+    /// directory (uv.toml, [tool.uv]) and the host's pip / uv to ask.
+    fn host(&self) -> Host<'_> {
+        Host {
+            env: self.env,
+            home: self.home.clone(),
+            project_dir: Some(self.app_dir.to_path_buf()),
+            system_root: PathBuf::from("/"),
+            ask_tools: true,
+            memo: self.cache,
+        }
+    }
+
     /// The app's requirements and their source files (read at first use).
     pub fn requirements(&self) -> Result<&(RequirementSet, Vec<PathBuf>)> {
         if let Some(parsed) = self.parsed.get() {
@@ -108,13 +123,7 @@ fn authenticated(config: &crate::index::IndexConfig, request: &LockRequest) -> R
 /// A client carrying the credentials the app's index settings and `~/.netrc`
 /// give, for fetching locked wheels (with no index configured, netrc only).
 pub fn download_client(request: &LockRequest) -> Result<Http> {
-    let host = Host {
-        env: request.env,
-        home: request.home.clone(),
-        project_dir: Some(request.app_dir.to_path_buf()),
-        system_root: PathBuf::from("/"),
-    };
-    let config = resolve_config(request.flags.clone(), &host).unwrap_or_default();
+    let config = resolve_config(request.flags.clone(), &request.host()).unwrap_or_default();
     authenticated(&config, request)
 }
 
@@ -130,6 +139,13 @@ pub fn resolve_lock(request: &LockRequest, cache: &Cache) -> Result<(String, Vec
     } else {
         index_config_for(request, &set)?
     };
+    if let Some(tool) = &config.tool_default {
+        eprintln!(
+            "index:    {}'s default ({}); set PIP_INDEX_URL or --index-url to use another",
+            tool.tool,
+            redact(&tool.url)
+        );
+    }
     let http = authenticated(&config, request)?;
     let mut index = Index::new(&http, cache, config);
     if let Some(builder) = request.sdists {
@@ -176,13 +192,7 @@ fn index_config_for(request: &LockRequest, set: &RequirementSet) -> Result<Index
         find_links: flags.find_links.clone().or(set.index.find_links.clone()),
         no_index: flags.no_index.or(set.index.no_index),
     };
-    let host = Host {
-        env: request.env,
-        home: request.home.clone(),
-        project_dir: Some(request.app_dir.to_path_buf()),
-        system_root: PathBuf::from("/"),
-    };
-    resolve_config(settings, &host)
+    resolve_config(settings, &request.host())
 }
 
 /// A client with the credentials for `config`'s indexes (and `~/.netrc`).

@@ -352,7 +352,10 @@ impl<'a> Provider<'a> {
             None => self.index.files(name)?.to_vec(),
         };
         if files.is_empty() {
-            self.note(name, "not found in the configured indexes".into());
+            self.note(
+                name,
+                format!("not found in {}", self.index.config.describe()),
+            );
         }
         let python = Version::new([
             self.target.python.0 as u64,
