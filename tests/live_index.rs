@@ -6,132 +6,21 @@
 
 mod common;
 
+use common::parity::*;
 use common::*;
 use pypack::cache::Cache;
 use pypack::http::Http;
-use pypack::index::{Index, IndexConfig, normalize_name};
+use pypack::index::{Index, IndexConfig};
 use pypack::project::requirements::parse_file;
-use pypack::python::Target;
 use pypack::resolve::{ResolveInput, resolve};
-use std::collections::BTreeSet;
 use std::process::Command;
 
 fn index_url(test: &str) -> Option<String> {
-    match std::env::var("PYPACK_TEST_INDEX_URL") {
-        Ok(url) if !url.trim().is_empty() => Some(url.trim().to_string()),
-        _ => {
-            eprintln!(
-                "SKIPPED {test}: set PYPACK_TEST_INDEX_URL to a package index's simple-API URL to run it"
-            );
-            None
-        }
-    }
-}
-
-/// The debian12 base's target, read from a real base build.
-fn debian12_target(cache: &Cache) -> Target {
-    let recipe = pypack::base::Recipe::load("debian12").unwrap();
-    let http = Http::new().unwrap();
-    pypack::base::build(&recipe, &base_options(), cache, &http)
-        .unwrap()
-        .target()
-        .unwrap()
+    live_index_url(test)
 }
 
 fn base_options() -> pypack::base::BaseOptions {
-    pypack::base::BaseOptions {
-        platform: pypack::platform::Platform::parse("linux/amd64").unwrap(),
-        debian_mirror: None,
-        debian_security_mirror: None,
-        keyrings: vec![],
-        insecure: false,
-        refresh: false,
-        epoch: pypack::oci::DEFAULT_EPOCH,
-        verbose: false,
-        host_root: "/".into(),
-    }
-}
-
-fn pypack_pins(url: &str, cache: &Cache, target: &Target, requirements: &str) -> BTreeSet<String> {
-    let http = Http::new().unwrap();
-    let config = IndexConfig {
-        index_urls: vec![format!("{}/", url.trim_end_matches('/'))],
-        ..IndexConfig::default()
-    };
-    let index = Index::new(&http, cache, config);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("requirements.txt");
-    std::fs::write(&path, requirements.replace(' ', "\n")).unwrap();
-    let set = parse_file(&path, &|_| None).unwrap();
-    let input = ResolveInput {
-        requirements: set.requirements,
-        ..ResolveInput::default()
-    };
-    let resolution =
-        resolve(&index, target, &input).unwrap_or_else(|e| panic!("{requirements}: {e:#}"));
-    resolution
-        .pins
-        .iter()
-        .map(|p| format!("{}=={}", p.name, p.version))
-        .collect()
-}
-
-/// pip's own resolution with `--platform` set to every manylinux tag the
-/// target accepts (pip does not widen a single `manylinux_2_N` by itself).
-fn pip_pins(url: &str, target: &Target, requirements: &str) -> BTreeSet<String> {
-    let dir = tempfile::tempdir().unwrap();
-    let report = dir.path().join("report.json");
-    let out = Command::new("python3")
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--dry-run",
-            "--ignore-installed",
-            "--quiet",
-            "--report",
-        ])
-        .arg(&report)
-        .arg("--target")
-        .arg(dir.path().join("target"))
-        .args(
-            target
-                .platform_tags(false)
-                .iter()
-                .flat_map(|t| ["--platform".to_string(), t.clone()]),
-        )
-        .args([
-            "--python-version",
-            &target.python_version(),
-            "--implementation",
-            "cp",
-        ])
-        .args(["--only-binary=:all:", "--index-url", url])
-        .args(requirements.split(' '))
-        .env("PIP_FIND_LINKS", "")
-        .env("PIP_CONFIG_FILE", "/dev/null")
-        .output()
-        .expect("python3 -m pip must be available");
-    assert!(
-        out.status.success(),
-        "pip failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(report).unwrap()).unwrap();
-    report["install"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| {
-            let m = &i["metadata"];
-            format!(
-                "{}=={}",
-                normalize_name(m["name"].as_str().unwrap()),
-                m["version"].as_str().unwrap()
-            )
-        })
-        .collect()
+    live_base_options()
 }
 
 #[test]
@@ -149,8 +38,9 @@ fn resolutions_match_pip_for_linux_amd64_cpython_311() {
         "numpy pandas",
         "requests boto3",
     ] {
-        let ours = pypack_pins(&url, &cache, &target, set);
-        let pips = pip_pins(&url, &target, set);
+        let ours =
+            pypack_pins(&url, &cache, &target, set).unwrap_or_else(|e| panic!("{set}: {e:#}"));
+        let pips = pip_pins(&url, &target, set).unwrap_or_else(|e| panic!("{set}: {e}"));
         eprintln!("{set}: {} packages", ours.len());
         assert_eq!(ours, pips, "{set}: pypack (left) and pip (right) disagree");
     }

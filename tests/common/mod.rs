@@ -2,6 +2,7 @@
 //! signed by the test itself, and a way to run the pypack binary.
 #![allow(dead_code)]
 
+pub mod parity;
 pub mod registry;
 pub mod wheels;
 

@@ -1,0 +1,150 @@
+//! Resolution parity with pip, for the live tests: the same requirements
+//! resolved by pypack's resolver and by the host's pip (`install --dry-run
+//! --report`), both for one target and wheels only.
+
+use pypack::cache::Cache;
+use pypack::http::Http;
+use pypack::index::{Index, IndexConfig, normalize_name};
+use pypack::project::requirements::parse_file;
+use pypack::python::Target;
+use pypack::resolve::{BinaryPolicy, ResolveInput, resolve};
+use std::collections::BTreeSet;
+use std::process::Command;
+
+/// The index named by PYPACK_TEST_INDEX_URL, or `None` after saying the test is skipped.
+pub fn live_index_url(test: &str) -> Option<String> {
+    match std::env::var("PYPACK_TEST_INDEX_URL") {
+        Ok(url) if !url.trim().is_empty() => Some(url.trim().to_string()),
+        _ => {
+            eprintln!(
+                "SKIPPED {test}: set PYPACK_TEST_INDEX_URL to a package index's simple-API URL to run it"
+            );
+            None
+        }
+    }
+}
+
+/// Base options for a real Debian base (the host's apt sources).
+pub fn live_base_options() -> pypack::base::BaseOptions {
+    pypack::base::BaseOptions {
+        platform: pypack::platform::Platform::parse("linux/amd64").unwrap(),
+        debian_mirror: None,
+        debian_security_mirror: None,
+        keyrings: vec![],
+        insecure: false,
+        refresh: false,
+        epoch: pypack::oci::DEFAULT_EPOCH,
+        verbose: false,
+        host_root: "/".into(),
+    }
+}
+
+/// The debian12 base's target, read from a real base build.
+pub fn debian12_target(cache: &Cache) -> Target {
+    let recipe = pypack::base::Recipe::load("debian12").unwrap();
+    let http = Http::new().unwrap();
+    pypack::base::build(&recipe, &live_base_options(), cache, &http)
+        .unwrap()
+        .target()
+        .unwrap()
+}
+
+/// pypack's pins (`name==version`) for space-separated `requirements`,
+/// wheels only (as pip is asked for them).
+pub fn pypack_pins(
+    url: &str,
+    cache: &Cache,
+    target: &Target,
+    requirements: &str,
+) -> anyhow::Result<BTreeSet<String>> {
+    let http = Http::new()?;
+    let config = IndexConfig {
+        index_urls: vec![format!("{}/", url.trim_end_matches('/'))],
+        ..IndexConfig::default()
+    };
+    let index = Index::new(&http, cache, config);
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("requirements.txt");
+    std::fs::write(&path, requirements.replace(' ', "\n"))?;
+    let set = parse_file(&path, &|_| None)?;
+    let mut binary = BinaryPolicy::default();
+    binary.apply(":all:", true)?;
+    let input = ResolveInput {
+        requirements: set.requirements,
+        binary,
+        ..ResolveInput::default()
+    };
+    let resolution = resolve(&index, target, &input)?;
+    Ok(resolution
+        .pins
+        .iter()
+        .map(|p| format!("{}=={}", p.name, p.version))
+        .collect())
+}
+
+/// pip's own resolution with `--platform` set to every manylinux tag the
+/// target accepts (pip does not widen a single `manylinux_2_N` by itself);
+/// `Err` holds pip's complaint when it finds no solution.
+pub fn pip_pins(
+    url: &str,
+    target: &Target,
+    requirements: &str,
+) -> Result<BTreeSet<String>, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let out = Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "--quiet",
+            "--report",
+        ])
+        .arg(&report)
+        .arg("--target")
+        .arg(dir.path().join("target"))
+        .args(
+            target
+                .platform_tags(false)
+                .iter()
+                .flat_map(|t| ["--platform".to_string(), t.clone()]),
+        )
+        .args([
+            "--python-version",
+            &target.python_version(),
+            "--implementation",
+            "cp",
+        ])
+        .args(["--only-binary=:all:", "--index-url", url])
+        .args(requirements.split(' '))
+        .env("PIP_FIND_LINKS", "")
+        .env("PIP_CONFIG_FILE", "/dev/null")
+        .output()
+        .expect("python3 -m pip must be available");
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let last = err
+            .lines()
+            .rfind(|l| l.starts_with("ERROR"))
+            .or_else(|| err.lines().rfind(|l| !l.trim().is_empty()))
+            .unwrap_or("pip failed");
+        return Err(last.to_string());
+    }
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report).unwrap()).unwrap();
+    Ok(report["install"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let m = &i["metadata"];
+            format!(
+                "{}=={}",
+                normalize_name(m["name"].as_str().unwrap()),
+                m["version"].as_str().unwrap()
+            )
+        })
+        .collect())
+}
