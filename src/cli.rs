@@ -5,6 +5,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use pypack::base::{self, BaseOptions, Recipe};
 use pypack::builder::Engine;
 use pypack::cache::Cache;
+use pypack::config::UserConfig;
 use pypack::http::Http;
 use pypack::index::IndexSettings;
 use pypack::oci::{self, Output};
@@ -39,6 +40,9 @@ enum Command {
     Lock(Box<LockArgs>),
     /// Build an image of a Python app directory.
     Build(Box<BuildArgs>),
+    /// Machine-level defaults in the user's config file (Debian mirror, cache dir, engine).
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Show the layers, config and packages of an image layout or archive.
     Inspect {
         /// An OCI layout directory, an oci-archive or a docker-archive.
@@ -181,6 +185,18 @@ impl IndexArgs {
 }
 
 #[derive(Subcommand)]
+enum ConfigCommand {
+    /// Set KEY to VALUE (keys: debian-mirror, debian-security-mirror, cache-dir, engine).
+    Set { key: String, value: String },
+    /// Print KEY's value.
+    Get { key: String },
+    /// Remove KEY.
+    Unset { key: String },
+    /// Print the file's path and every key with its value.
+    List,
+}
+
+#[derive(Subcommand)]
 enum BaseCommand {
     /// Build a base image from a recipe.
     Build(Box<BaseBuildArgs>),
@@ -254,10 +270,21 @@ impl BaseArgs {
 
     fn options_for(&self, recipe: &str, quiet: bool) -> Result<(Recipe, BaseOptions)> {
         let recipe = Recipe::load(recipe)?;
+        let config = UserConfig::from_host()?;
+        // Flag, then environment, then the user's config file; else the host's apt sources.
+        let setting = |flag: &Option<String>, var: &str, key: &str| {
+            flag.clone()
+                .or_else(|| std::env::var(var).ok().filter(|v| !v.trim().is_empty()))
+                .or_else(|| config.get(key).map(str::to_string))
+        };
         let options = BaseOptions {
             platform: Platform::parse(&self.platform)?,
-            debian_mirror: self.debian_mirror.clone(),
-            debian_security_mirror: self.debian_security_mirror.clone(),
+            debian_mirror: setting(&self.debian_mirror, "PYPACK_DEBIAN_MIRROR", "debian-mirror"),
+            debian_security_mirror: setting(
+                &self.debian_security_mirror,
+                "PYPACK_DEBIAN_SECURITY_MIRROR",
+                "debian-security-mirror",
+            ),
             keyrings: self.keyring.clone(),
             insecure: self.insecure,
             refresh: self.refresh,
@@ -304,6 +331,28 @@ impl OutputArgs {
     }
 }
 
+impl Cli {
+    /// `--cache-dir`, else `$PYPACK_CACHE_DIR`, else the config file's
+    /// `cache-dir`, else the platform's cache directory.
+    fn cache(&self) -> Result<Cache> {
+        if self.cache_dir.is_some()
+            || std::env::var_os("PYPACK_CACHE_DIR").is_some_and(|v| !v.is_empty())
+        {
+            return Cache::open(self.cache_dir.as_deref());
+        }
+        let config = UserConfig::from_host()?;
+        Cache::open(config.get("cache-dir").map(std::path::Path::new))
+    }
+}
+
+/// `--engine`, else the config file's `engine` (else pypack detects one).
+fn engine_choice(flag: &Option<String>) -> Result<Option<String>> {
+    if flag.is_some() {
+        return Ok(flag.clone());
+    }
+    Ok(UserConfig::from_host()?.get("engine").map(str::to_string))
+}
+
 pub fn run() -> Result<()> {
     let cli = Cli::parse();
     match &cli.command {
@@ -321,8 +370,43 @@ pub fn run() -> Result<()> {
         Command::Base(BaseCommand::Build(args)) => base_build(&cli, args),
         Command::Lock(args) => lock(&cli, args),
         Command::Build(args) => build(&cli, args),
+        Command::Config(command) => config(command),
         Command::Inspect { image, json } => inspect(image, *json),
     }
+}
+
+fn config(command: &ConfigCommand) -> Result<()> {
+    let mut config = UserConfig::from_host()?;
+    if config.path.as_os_str().is_empty() {
+        bail!("cannot find the config directory: set XDG_CONFIG_HOME or HOME");
+    }
+    match command {
+        ConfigCommand::Set { key, value } => {
+            config.set(key, value)?;
+            println!("{key} = {value} (in {})", config.path.display());
+        }
+        ConfigCommand::Get { key } => match config.get(key) {
+            Some(value) => println!("{value}"),
+            None => pypack::config::known(key)?, // known but not set: nothing to print
+        },
+        ConfigCommand::Unset { key } => {
+            if config.unset(key)? {
+                println!("removed {key} from {}", config.path.display());
+            } else {
+                println!("{key} was not set in {}", config.path.display());
+            }
+        }
+        ConfigCommand::List => {
+            println!("# {}", config.path.display());
+            for (key, about) in pypack::config::KEYS {
+                match config.get(key) {
+                    Some(value) => println!("{key} = {value}"),
+                    None => println!("# {key}: not set ({about})"),
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn lock(cli: &Cli, args: &LockArgs) -> Result<()> {
@@ -333,7 +417,7 @@ fn lock(cli: &Cli, args: &LockArgs) -> Result<()> {
     };
     let decided = recipe_for(&args.app, &overrides)?;
     let (recipe, options) = args.base.options_for(&decided.value, cli.quiet)?;
-    let cache = Cache::open(cli.cache_dir.as_deref())?;
+    let cache = cli.cache()?;
     let http = Http::new()?;
     let target = base::build(&recipe, &options, &cache, &http)?.target()?;
     let env = |name: &str| std::env::var(name).ok();
@@ -351,7 +435,7 @@ fn lock(cli: &Cli, args: &LockArgs) -> Result<()> {
         cache: Some(&cache),
     };
     // An sdist whose metadata is not static has to be built to be locked.
-    let engine = pypack::builder::Engine::detect(None)?;
+    let engine = pypack::builder::Engine::detect(engine_choice(&None)?.as_deref())?;
     let epoch = options.epoch;
     let sources = pypack::builder::sdist::SourceBuilder::for_app(
         engine.as_ref(),
@@ -412,7 +496,7 @@ fn base_build(cli: &Cli, args: &BaseBuildArgs) -> Result<()> {
     if let Some(tag) = &args.output.tag {
         check_tag(tag)?;
     }
-    let cache = Cache::open(cli.cache_dir.as_deref())?;
+    let cache = cli.cache()?;
     let http = Http::new()?;
     let push = args
         .push
@@ -480,11 +564,12 @@ fn build(cli: &Cli, args: &BuildArgs) -> Result<()> {
         .as_deref()
         .map(pypack::registry::Reference::parse)
         .transpose()?;
-    let destination = build_destination(args, &tag)?;
+    let engine = engine_choice(&args.engine)?;
+    let destination = build_destination(args, engine.as_deref(), &tag)?;
     if let Destination::Write(output) = &destination {
         output.check_destination()?;
     }
-    let cache = Cache::open(cli.cache_dir.as_deref())?;
+    let cache = cli.cache()?;
     let env = |name: &str| std::env::var(name).ok();
     let request = pypack::build::BuildRequest {
         app_dir: &args.app,
@@ -518,7 +603,7 @@ fn build(cli: &Cli, args: &BuildArgs) -> Result<()> {
                 (_, true) => Some(false),
                 _ => None,
             },
-            engine: args.engine.clone(),
+            engine: engine.clone(),
             binary: args.index.binary()?,
             builder_image: args
                 .builder_image
@@ -631,18 +716,18 @@ enum Destination {
 
 /// --output / --archive / --load; with none, load into an engine if one is
 /// installed, else write a layout under ./dist/.
-fn build_destination(args: &BuildArgs, tag: &str) -> Result<Destination> {
+fn build_destination(args: &BuildArgs, engine: Option<&str>, tag: &str) -> Result<Destination> {
     if args.output.output.is_some() || args.output.archive.is_some() {
         return Ok(Destination::Write(args.output.resolve(PathBuf::new())));
     }
     if args.push.is_some() && !args.load {
         return Ok(Destination::PushOnly);
     }
-    match Engine::detect(args.engine.as_deref())? {
-        Some(engine) => Ok(Destination::Load(engine)),
-        None if args.load || args.engine.is_some() => bail!(
+    match Engine::detect(engine)? {
+        Some(found) => Ok(Destination::Load(found)),
+        None if args.load || engine.is_some() => bail!(
             "--load needs {} installed (and running); install it, or write with --output DIR / --archive FILE",
-            args.engine.as_deref().unwrap_or("podman or docker")
+            engine.unwrap_or("podman or docker")
         ),
         None => {
             let name = tag

@@ -8,6 +8,7 @@ pub mod base;
 pub mod build;
 pub mod builder;
 pub mod cache;
+pub mod config;
 pub mod debian;
 pub mod digest;
 pub mod glob;

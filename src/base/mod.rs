@@ -240,13 +240,12 @@ fn keyring(recipe: &Recipe, extra: &[PathBuf]) -> Result<Keyring> {
 }
 
 fn archive_config(options: &BaseOptions) -> Result<ArchiveConfig> {
-    let host = read_host_sources(&options.host_root)
-        .map(|s| archive_uris(&s))
-        .unwrap_or_default();
-    let main_uri = options.debian_mirror.clone().or(host.main).context(
-        "no Debian archive configured: the host has no Debian apt source; pass --debian-mirror URL \
-         (the URL of a Debian archive, as in an apt sources line)",
-    )?;
+    let sources = read_host_sources(&options.host_root).unwrap_or_default();
+    let host = archive_uris(&sources);
+    let main_uri = match options.debian_mirror.clone().or(host.main) {
+        Some(uri) => uri,
+        None => bail!("{}", no_archive_message(options, &sources)),
+    };
     let trim = |u: String| u.trim_end_matches('/').to_string();
     Ok(ArchiveConfig {
         main_uri: trim(main_uri),
@@ -259,6 +258,36 @@ fn archive_config(options: &BaseOptions) -> Result<ArchiveConfig> {
         refresh: options.refresh,
         verbose: options.verbose,
     })
+}
+
+/// Why no Debian archive is known, and every way to name one.
+fn no_archive_message(
+    options: &BaseOptions,
+    sources: &[crate::debian::sources::AptSource],
+) -> String {
+    let apt = options.host_root.join("etc/apt");
+    let why = if let Some(ubuntu) = crate::debian::sources::ubuntu_source(sources) {
+        format!(
+            "this host's apt sources are Ubuntu's ({}), and pypack's bases are made of Debian packages, which Ubuntu's archive does not serve",
+            ubuntu.uri
+        )
+    } else if sources.is_empty() {
+        format!(
+            "this host has no apt sources ({} names none)",
+            apt.display()
+        )
+    } else {
+        format!(
+            "none of this host's apt sources ({}) is a Debian archive",
+            apt.display()
+        )
+    };
+    format!(
+        "no Debian archive configured: {why}. Name a Debian archive (the URL in a Debian apt sources line) one of these ways: \
+         set PYPACK_DEBIAN_MIRROR=URL (and PYPACK_DEBIAN_SECURITY_MIRROR=URL for security updates), e.g. in CI; \
+         or run `pypack config set debian-mirror URL` (and `pypack config set debian-security-mirror URL`) once on this machine; \
+         or pass --debian-mirror URL"
+    )
 }
 
 fn build_key<'a>(

@@ -78,8 +78,9 @@ impl Archive<'_> {
         if suite.ends_with("-security") {
             self.config.security_uri.clone().with_context(|| {
                 format!(
-                    "suite '{suite}' needs the Debian security archive, and no apt source names one; \
-                     pass --debian-security-mirror URL"
+                    "suite '{suite}' needs the Debian security archive, and none is configured: \
+                     set PYPACK_DEBIAN_SECURITY_MIRROR=URL, run `pypack config set debian-security-mirror URL`, \
+                     or pass --debian-security-mirror URL"
                 )
             })
         } else {

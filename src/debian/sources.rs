@@ -127,23 +127,40 @@ pub struct ArchiveUris {
 }
 
 /// Picks the archive URIs out of the host's sources: a source serving a
-/// `*-security` suite is the security archive; one serving a plain release or
-/// `*-updates` suite of Debian is the main archive. Sources for other
-/// distributions' suites (e.g. a third-party `nodistro`) are ignored.
+/// Debian `*-security` suite is the security archive; one serving a plain
+/// release or `*-updates` suite of Debian is the main archive. Sources for
+/// other distributions' suites (Ubuntu's `noble-security`, a third-party
+/// `nodistro`) are ignored.
 pub fn archive_uris(sources: &[AptSource]) -> ArchiveUris {
     let mut uris = ArchiveUris::default();
     for s in sources {
         let uri = s.uri.trim_end_matches('/').to_string();
-        if s.suites
+        let debian: Vec<&String> = s.suites.iter().filter(|x| is_debian_suite(x)).collect();
+        if debian
             .iter()
             .any(|suite| suite.ends_with("-security") || suite.ends_with("/updates"))
         {
             uris.security.get_or_insert(uri);
-        } else if s.suites.iter().any(|suite| is_debian_suite(suite)) {
+        } else if !debian.is_empty() {
             uris.main.get_or_insert(uri);
         }
     }
     uris
+}
+
+/// The first source that serves Ubuntu (by its suites' code names or an
+/// `ubuntu` path), for saying plainly why no Debian archive was found.
+pub fn ubuntu_source(sources: &[AptSource]) -> Option<&AptSource> {
+    const UBUNTU: &[&str] = &[
+        "xenial", "bionic", "focal", "jammy", "kinetic", "lunar", "mantic", "noble", "oracular",
+        "plucky", "questing", "resolute",
+    ];
+    sources.iter().find(|s| {
+        s.uri.contains("ubuntu")
+            || s.suites
+                .iter()
+                .any(|suite| UBUNTU.contains(&suite.split(['-', '/']).next().unwrap_or(suite)))
+    })
 }
 
 fn is_debian_suite(suite: &str) -> bool {
@@ -160,7 +177,7 @@ fn is_debian_suite(suite: &str) -> bool {
         "testing",
         "unstable",
     ];
-    let base = suite.split('-').next().unwrap_or(suite);
+    let base = suite.split(['-', '/']).next().unwrap_or(suite);
     NAMES.contains(&base)
 }
 
@@ -224,6 +241,20 @@ mod tests {
             uris.security.as_deref(),
             Some("http://mirror.example/debian-security")
         );
+    }
+
+    #[test]
+    fn ubuntu_sources_are_not_debian() {
+        let text = "Types: deb\nURIs: http://archive.test/ubuntu/\nSuites: noble noble-updates noble-backports\nComponents: main universe\n\n\
+            Types: deb\nURIs: http://security.test/ubuntu/\nSuites: noble-security\nComponents: main\n";
+        let s = parse_deb822(text);
+        assert_eq!(archive_uris(&s), ArchiveUris::default());
+        assert_eq!(
+            ubuntu_source(&s).map(|s| s.uri.as_str()),
+            Some("http://archive.test/ubuntu/")
+        );
+        let debian = parse_one_line("deb http://deb.test/debian bookworm main\n");
+        assert!(ubuntu_source(&debian).is_none());
     }
 
     #[test]
