@@ -120,6 +120,52 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
         .map(|r| crate::index::normalize_name(r.requirement.name.as_ref()))
         .collect();
     let mut plan = plan(request.app_dir, &request.overrides, &dependencies)?;
+    for warning in &plan.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let mut fallbacks: std::collections::VecDeque<_> = match request.base_image {
+        Some(_) => Default::default(),
+        None => std::mem::take(&mut plan.recipe_fallbacks).into(),
+    };
+    let mut first_failure: Option<anyhow::Error> = None;
+    loop {
+        let error = match build_on(request, plan.clone(), parsed.clone(), cache) {
+            Ok(report) => return Ok(report),
+            Err(e) if e.downcast_ref::<NoResolution>().is_some() => e,
+            Err(e) => return Err(e),
+        };
+        let Some(next) = fallbacks.pop_front() else {
+            return Err(first_failure.unwrap_or(error));
+        };
+        // A base chosen as the nearest to a version hint: the next nearest
+        // may have wheels for every pin where this one does not.
+        eprintln!(
+            "warning: {:#}; trying {} ({})",
+            error, next.value, next.rule
+        );
+        first_failure.get_or_insert(error);
+        plan.recipe = next;
+    }
+}
+
+/// Marks a failure to resolve the requirements on the chosen base, which a
+/// fallback base may not have.
+#[derive(Debug)]
+struct NoResolution(String);
+
+impl std::fmt::Display for NoResolution {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the requirements cannot be resolved on {}", self.0)
+    }
+}
+
+/// The build on the plan's base (`plan.recipe`, or `--base`).
+fn build_on(
+    request: &BuildRequest,
+    mut plan: Plan,
+    parsed: (crate::project::RequirementSet, Vec<PathBuf>),
+    cache: &Cache,
+) -> Result<BuildReport> {
     let http = Http::new()?;
     let (base, base_name, recipe) = base_for(request, &mut plan, cache, &http)?;
     let target = base.target()?;
@@ -151,7 +197,8 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
         sdists: Some(&sources),
         ..lock_request
     };
-    let (pins, pin_source) = pins_for_build(&lock_request, cache, request.locked)?;
+    let (pins, pin_source) = pins_for_build(&lock_request, cache, request.locked)
+        .map_err(|e| e.context(NoResolution(format!("{} ({target})", plan.recipe.value))))?;
     let compiler = match (&engine, request.steps.compile) {
         (Some(engine), true) if runs_here => Some(Compiler {
             engine,

@@ -228,7 +228,7 @@ struct BaseArgs {
     /// [default: debian12, or what the app's Python version asks for].
     #[arg(long)]
     recipe: Option<String>,
-    /// Python version of the image (3.11 → debian12, 3.13 → debian13).
+    /// Python version of the image (3.11 → debian12, 3.13 → debian13, 3.14 → debian-forky).
     #[arg(long, conflicts_with = "recipe")]
     python: Option<String>,
     /// Target platform.
@@ -249,6 +249,10 @@ struct BaseArgs {
     /// Fetch the archive indexes again even if a recent copy is cached.
     #[arg(long)]
     refresh: bool,
+    /// Accept a suite index past its Valid-Until date (a snapshot archive or a stale
+    /// mirror; apt's check-valid-until=no). Its signature is still checked.
+    #[arg(long)]
+    allow_expired_index: bool,
 }
 
 impl BaseArgs {
@@ -261,7 +265,9 @@ impl BaseArgs {
                     python: Some(v.clone()),
                     ..Overrides::default()
                 };
-                recipe_for(std::path::Path::new("."), &overrides)?.value
+                recipe_for(std::path::Path::new("."), &overrides)?
+                    .recipe
+                    .value
             }
             (None, None) => "debian12".into(),
         };
@@ -287,6 +293,7 @@ impl BaseArgs {
             ),
             keyrings: self.keyring.clone(),
             insecure: self.insecure,
+            allow_expired: self.allow_expired_index,
             refresh: self.refresh,
             epoch: oci::source_date_epoch()?,
             verbose: !quiet,
@@ -360,9 +367,15 @@ pub fn run() -> Result<()> {
             for (name, _) in base::recipe::BUILTIN_RECIPES {
                 let recipe = Recipe::load(name)?;
                 println!(
-                    "{name}\t{} ({})",
+                    "{name}\tPython {}\t{} ({}){}",
+                    recipe.python.version,
                     recipe.description,
-                    recipe.architectures.join(", ")
+                    recipe.architectures.join(", "),
+                    if recipe.testing {
+                        "\tTESTING: Debian's testing suite, which changes daily"
+                    } else {
+                        ""
+                    }
                 );
             }
             Ok(())
@@ -416,7 +429,10 @@ fn lock(cli: &Cli, args: &LockArgs) -> Result<()> {
         ..Overrides::default()
     };
     let decided = recipe_for(&args.app, &overrides)?;
-    let (recipe, options) = args.base.options_for(&decided.value, cli.quiet)?;
+    if let Some(warning) = &decided.warning {
+        eprintln!("warning: {warning}");
+    }
+    let (recipe, options) = args.base.options_for(&decided.recipe.value, cli.quiet)?;
     let cache = cli.cache()?;
     let http = Http::new()?;
     let target = base::build(&recipe, &options, &cache, &http)?.target()?;

@@ -185,6 +185,46 @@ fn tampered_inrelease_is_refused() {
 }
 
 #[test]
+fn an_expired_index_is_refused_unless_allowed() {
+    let s = setup(&good_packages());
+    s.archive.write_with(
+        &good_packages(),
+        "Valid-Until: Fri, 06 Nov 2020 08:08:01 UTC\n",
+    );
+    let out = s.build("cache", "image");
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("expired on Fri, 06 Nov 2020") && err.contains("--allow-expired-index"),
+        "{err}"
+    );
+    s.assert_nothing_left("cache", None);
+    let mirror = s.archive.mirror_url(&s.server);
+    let out = pypack(
+        &s.work.join("cache"),
+        &[
+            "base",
+            "build",
+            "--recipe",
+            s.recipe.to_str().unwrap(),
+            "--debian-mirror",
+            &mirror,
+            "--keyring",
+            s.archive.keyring_path.to_str().unwrap(),
+            "--allow-expired-index",
+            "--output",
+            s.work.join("out/image").to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("past its Valid-Until (Fri, 06 Nov 2020 08:08:01 UTC); used anyway"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn index_signed_by_an_untrusted_key_is_refused() {
     let s = setup(&good_packages());
     fs::write(&s.archive.keyring_path, public_armor(&generate_key(2))).unwrap();

@@ -20,23 +20,31 @@ impl Drop for Running {
     }
 }
 
-/// Builds `app` (into an archive then `podman load`, or with `--load`), runs
-/// it and GETs its page.
+/// Builds `app` (into an archive then `podman load`, or with `--load`; with
+/// `extra` flags), runs it and GETs its page; returns what the image's
+/// `python --version` says.
 fn serve_and_get(
     app: &str,
     container_port: u16,
     expect: &str,
     max_megabytes: Option<f64>,
     load: bool,
-) {
+    extra: &[&str],
+) -> String {
     if !podman_available(app) {
-        return;
+        return String::new();
     }
     let tmp = tempfile::tempdir().unwrap();
     let archive = tmp.path().join("image.tar");
-    let tag = format!("localhost/pypack-sample-{app}:{}", std::process::id());
+    // Two tests may build the same app with other flags at once: their own names.
+    let variant = &sha256(extra.join(" ").as_bytes())[..8];
+    let tag = format!(
+        "localhost/pypack-sample-{app}:{}-{variant}",
+        std::process::id()
+    );
     let app_dir = repo().join("sample-apps").join(app);
     let wheelhouse = repo().join("sample-apps/wheelhouse");
+    let flags = extra;
     let build = |extra: &[&str]| {
         let mut args = vec![
             "build",
@@ -46,6 +54,7 @@ fn serve_and_get(
             wheelhouse.to_str().unwrap(),
         ];
         args.extend(extra);
+        args.extend(flags);
         pypack(shared_cache(), &args)
     };
     let out = if load {
@@ -140,14 +149,42 @@ fn serve_and_get(
         "import os; print(os.path.exists('/bin/sh'))",
     ]);
     assert_eq!(String::from_utf8_lossy(&exists.stdout).trim(), "False");
+    let version = podman(&["exec", &running.0, "python", "--version"]);
     drop(running);
     let _ = podman(&["rmi", &tag]);
+    String::from_utf8_lossy(&version.stdout).trim().to_string()
 }
 
 #[test]
 fn flask_hello_serves_its_page() {
     // Issue 6's budget, with the bytecode of the stdlib, the venv and the app.
-    serve_and_get("flask-hello", 8000, "Hello from pypack!", Some(65.0), false);
+    let version = serve_and_get(
+        "flask-hello",
+        8000,
+        "Hello from pypack!",
+        Some(65.0),
+        false,
+        &[],
+    );
+    assert!(version.starts_with("Python 3.11."), "{version}");
+}
+
+#[test]
+fn flask_hello_serves_on_python_3_14() {
+    // debian-forky is Debian's testing suite; the mirror this runs against may
+    // serve an index past its Valid-Until (its signature is still checked).
+    let version = serve_and_get(
+        "flask-hello",
+        8000,
+        "Hello from pypack!",
+        None,
+        false,
+        &["--python", "3.14", "--allow-expired-index"],
+    );
+    assert!(
+        version.is_empty() || version.starts_with("Python 3.14."),
+        "{version}"
+    );
 }
 
 #[test]
@@ -158,6 +195,7 @@ fn flask_templates_serves_a_rendered_template() {
         "<li>Bonjour, world</li>",
         None,
         true,
+        &[],
     );
 }
 
@@ -169,6 +207,7 @@ fn fastapi_pyproject_serves_json() {
         "Hello from FastAPI in a pypack image",
         None,
         false,
+        &[],
     );
 }
 

@@ -41,14 +41,20 @@ fi
 # repository, from whatever index pip itself is configured with.
 here=$(cd "$(dirname "$0")/.." && pwd)
 wheelhouse="$here/sample-apps/wheelhouse"
-if [ "$(ls "$wheelhouse"/*.whl 2>/dev/null | wc -l)" -lt "$(grep -c -- '--hash' "$here/sample-apps/wheelhouse.txt")" ]; then
+wanted=$(cat "$here"/sample-apps/wheelhouse*.txt | grep -c -- '--hash')
+if [ "$(ls "$wheelhouse"/*.whl 2>/dev/null | wc -l)" -lt "$wanted" ]; then
   echo "setup: downloading the sample apps' wheels into $wheelhouse"
   command -v python3 >/dev/null 2>&1 || { $SUDO apt-get install -y -qq python3-pip >/dev/null; }
   python3 -m pip --version >/dev/null 2>&1 || { $SUDO apt-get install -y -qq python3-pip >/dev/null; }
-  PIP_FIND_LINKS= python3 -m pip download --quiet --no-deps --only-binary=:all: --require-hashes \
-    --platform manylinux_2_36_x86_64 --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
-    --platform manylinux2014_x86_64 --python-version 3.11 --implementation cp --abi cp311 --abi none --abi abi3 \
-    -r "$here/sample-apps/wheelhouse.txt" -d "$wheelhouse"
+  for version in 3.11 3.14; do
+    list="$here/sample-apps/wheelhouse.txt"
+    [ "$version" = 3.11 ] || list="$here/sample-apps/wheelhouse-cp${version/./}.txt"
+    abi="cp${version/./}"
+    PIP_FIND_LINKS= python3 -m pip download --quiet --no-deps --only-binary=:all: --require-hashes \
+      --platform manylinux_2_36_x86_64 --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
+      --platform manylinux2014_x86_64 --python-version "$version" --implementation cp --abi "$abi" --abi none --abi abi3 \
+      -r "$list" -d "$wheelhouse"
+  done
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

@@ -36,6 +36,9 @@ pub struct BaseOptions {
     /// Keyrings to trust instead of the keys the recipe names.
     pub keyrings: Vec<PathBuf>,
     pub insecure: bool,
+    /// Accept a suite index past its `Valid-Until` date (snapshot archives,
+    /// stale mirrors); its signature is still checked.
+    pub allow_expired: bool,
     pub refresh: bool,
     pub epoch: u64,
     pub verbose: bool,
@@ -255,6 +258,7 @@ fn archive_config(options: &BaseOptions) -> Result<ArchiveConfig> {
             .or(host.security)
             .map(trim),
         insecure: options.insecure,
+        allow_expired: options.allow_expired,
         refresh: options.refresh,
         verbose: options.verbose,
     })

@@ -15,6 +15,10 @@ pub const BUILTIN_RECIPES: &[(&str, &str)] = &[
         "debian13",
         include_str!("../../templates/bases/debian13.toml"),
     ),
+    (
+        "debian-forky",
+        include_str!("../../templates/bases/debian-forky.toml"),
+    ),
 ];
 
 /// Public keys of the Debian archive that pypack trusts out of the box.
@@ -51,6 +55,9 @@ pub struct Recipe {
     pub name: String,
     pub description: String,
     pub suites: Vec<String>,
+    /// The suites are Debian's testing: they change daily and may break.
+    #[serde(default)]
+    pub testing: bool,
     pub components: Vec<String>,
     pub architectures: Vec<String>,
     pub keys: Vec<String>,
@@ -239,7 +246,8 @@ mod tests {
         for (name, _) in BUILTIN_RECIPES {
             let r = Recipe::load(name).unwrap();
             assert_eq!(&r.name, name);
-            assert_eq!(r.shipped_keys().count(), 3);
+            assert_eq!(r.shipped_keys().count(), r.keys.len());
+            assert!(r.shipped_keys().count() >= 2);
             assert!(
                 r.rootfs
                     .dirs

@@ -32,6 +32,8 @@ pub struct ArchiveConfig {
     pub security_uri: Option<String>,
     /// Accept indexes whose signature cannot be verified (with a warning).
     pub insecure: bool,
+    /// Accept an expired `Valid-Until` (with a warning).
+    pub allow_expired: bool,
     /// Fetch the suite indexes again even if a recent copy is cached.
     pub refresh: bool,
     /// Print what is fetched.
@@ -123,9 +125,13 @@ impl Archive<'_> {
         };
         let release = Release::parse(&signed).with_context(|| format!("reading {url}"))?;
         if !self.config.insecure {
-            release
-                .check_valid_until(now)
-                .with_context(|| url.clone())?;
+            match release.check_valid_until(now) {
+                Err(_) if self.config.allow_expired => eprintln!(
+                    "warning: {url} is past its Valid-Until ({}); used anyway because of --allow-expired-index",
+                    release.valid_until.as_deref().unwrap_or("?")
+                ),
+                other => other.with_context(|| url.clone())?,
+            }
         }
         // Only a verified index is kept, so the cache never vouches for a bad one.
         let hex = self.cache.put_bytes(&bytes)?;

@@ -132,7 +132,8 @@ impl Release {
                 parse_rfc2822(text).with_context(|| format!("cannot read Valid-Until '{text}'"))?;
             if until < now {
                 bail!(
-                    "the Release file of '{}' expired on {text}; the mirror serves a stale index",
+                    "the Release file of '{}' expired on {text}; the mirror serves a stale index: use an up-to-date mirror, \
+                     or pass --allow-expired-index to accept it (its signature is still checked)",
                     self.suite
                 );
             }

@@ -3,6 +3,7 @@
 
 pub mod plan;
 pub mod pyproject;
+pub mod python_version;
 pub mod requirements;
 
 pub use requirements::{DirectWheel, RequirementSet, SourcedRequirement};

@@ -3,6 +3,7 @@
 //! `[tool.pypack]`, and the plan records which rule decided it.
 
 use super::pyproject::Pyproject;
+use super::python_version::{BaseChoice, Explicit, choose_base};
 use crate::glob;
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -30,6 +31,11 @@ pub struct Plan {
     /// Image title: the project name, else the directory name.
     pub name: String,
     pub recipe: Decided<String>,
+    /// Bases to try, in order, when the requirements cannot be resolved on
+    /// `recipe` (only when a version hint had no exact base).
+    pub recipe_fallbacks: Vec<Decided<String>>,
+    /// Things the user should know about these choices.
+    pub warnings: Vec<String>,
     pub cmd: Decided<Vec<String>>,
     pub port: Decided<u16>,
     /// Files to ship, relative to the app dir, sorted.
@@ -40,9 +46,6 @@ pub struct Plan {
     /// code needs compiling); `None`: it is installed editable-style.
     pub app_wheel: Option<String>,
 }
-
-/// Python versions of the built-in bases, oldest first, and their recipes.
-const BASES: &[(&str, &str)] = &[("3.11", "debian12"), ("3.13", "debian13")];
 
 /// Decides the plan. `dependencies` are the normalized names the app requires.
 pub fn plan(app_dir: &Path, overrides: &Overrides, dependencies: &[String]) -> Result<Plan> {
@@ -61,7 +64,7 @@ pub fn plan(app_dir: &Path, overrides: &Overrides, dependencies: &[String]) -> R
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or("app".into())
     });
-    let recipe = choose_recipe(app_dir, overrides, &tool, &pyproject)?;
+    let base = choose_recipe(app_dir, overrides, &tool, &pyproject)?;
     let port = choose_port(app_dir, overrides, &tool)?;
     let cmd = choose_cmd(
         app_dir,
@@ -75,7 +78,9 @@ pub fn plan(app_dir: &Path, overrides: &Overrides, dependencies: &[String]) -> R
     Ok(Plan {
         app_dir: app_dir.to_path_buf(),
         name,
-        recipe,
+        recipe: base.recipe,
+        recipe_fallbacks: base.fallbacks,
+        warnings: base.warning.into_iter().collect(),
         cmd,
         port,
         files,
@@ -109,7 +114,7 @@ fn needs_compiling(app_dir: &Path, project: &Pyproject) -> Option<String> {
 }
 
 /// The base recipe alone (for `pypack lock`, which needs no entrypoint).
-pub fn recipe_for(app_dir: &Path, overrides: &Overrides) -> Result<Decided<String>> {
+pub fn recipe_for(app_dir: &Path, overrides: &Overrides) -> Result<BaseChoice> {
     let pyproject_path = app_dir.join("pyproject.toml");
     let pyproject = if pyproject_path.is_file() {
         super::pyproject::read(&pyproject_path)?
@@ -203,87 +208,19 @@ fn choose_recipe(
     overrides: &Overrides,
     tool: &Tool,
     pyproject: &Pyproject,
-) -> Result<Decided<String>> {
-    if let Some(recipe) = &overrides.recipe {
-        return Ok(Decided {
-            value: recipe.clone(),
-            rule: "--recipe".into(),
-        });
-    }
-    let by_version = |version: &str, rule: &str| -> Result<Decided<String>> {
-        let short: String = version
-            .trim()
-            .split('.')
-            .take(2)
-            .collect::<Vec<_>>()
-            .join(".");
-        match BASES.iter().find(|(v, _)| *v == short) {
-            Some((_, recipe)) => Ok(Decided {
-                value: recipe.to_string(),
-                rule: format!("Python {short} from {rule}"),
-            }),
-            None => bail!(
-                "Python {version} (from {rule}) has no base; available: {}",
-                BASES
-                    .iter()
-                    .map(|(v, r)| format!("{v} ({r})"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        }
-    };
-    if let Some(v) = &overrides.python {
-        return by_version(v, "--python");
-    }
-    if let Some(r) = &tool.recipe {
-        return Ok(Decided {
-            value: r.clone(),
-            rule: "[tool.pypack] recipe".into(),
-        });
-    }
-    if let Some(v) = &tool.python {
-        return by_version(v, "[tool.pypack] python");
-    }
-    let dot_python_version = app_dir.join(".python-version");
-    if dot_python_version.is_file() {
-        let text = std::fs::read_to_string(&dot_python_version)?;
-        let version = text
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty() && !l.starts_with('#'))
-            .unwrap_or("")
-            .to_string();
-        return by_version(&version, ".python-version");
-    }
-    if let Some(spec) = &pyproject.requires_python {
-        let specifiers = pep440_rs::VersionSpecifiers::from_str(spec)
-            .map_err(|e| anyhow::anyhow!("pyproject.toml requires-python '{spec}': {e}"))?;
-        // The oldest base that satisfies it: the most widely supported Python.
-        for (version, recipe) in BASES {
-            let full = pep440_rs::Version::from_str(&format!("{version}.0")).expect("valid");
-            if specifiers.contains(&full) {
-                return Ok(Decided {
-                    value: recipe.to_string(),
-                    rule: format!("Python {version} satisfies requires-python {spec}"),
-                });
-            }
-        }
-        bail!(
-            "requires-python '{spec}' matches none of the bases: {}",
-            BASES
-                .iter()
-                .map(|(v, r)| format!("{v} ({r})"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
-    Ok(Decided {
-        value: "debian12".into(),
-        rule: "default (Python 3.11)".into(),
-    })
+) -> Result<BaseChoice> {
+    let explicit = [
+        Explicit {
+            recipe: overrides.recipe.as_deref().map(|r| (r, "--recipe")),
+            python: overrides.python.as_deref().map(|v| (v, "--python")),
+        },
+        Explicit {
+            recipe: tool.recipe.as_deref().map(|r| (r, "[tool.pypack] recipe")),
+            python: tool.python.as_deref().map(|v| (v, "[tool.pypack] python")),
+        },
+    ];
+    choose_base(app_dir, &explicit, pyproject)
 }
-
-use std::str::FromStr;
 
 fn choose_port(app_dir: &Path, overrides: &Overrides, tool: &Tool) -> Result<Decided<u16>> {
     if let Some(text) = &overrides.port {

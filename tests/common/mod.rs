@@ -206,6 +206,11 @@ impl FixtureArchive {
 
     /// Writes the .debs, Packages.xz and a signed InRelease.
     pub fn write(&self, packages: &[FixturePackage]) {
+        self.write_with(packages, "");
+    }
+
+    /// Like `write`, with `fields` (lines ending in `\n`) added to the Release.
+    pub fn write_with(&self, packages: &[FixturePackage], fields: &str) {
         let pool = self.root.join("debian/pool/main");
         std::fs::create_dir_all(&pool).unwrap();
         let mut index = String::new();
@@ -227,7 +232,7 @@ impl FixtureArchive {
         let packages_xz = xz(index.as_bytes());
         std::fs::write(binary.join("Packages.xz"), &packages_xz).unwrap();
         let release = format!(
-            "Origin: Fixture\nSuite: {SUITE}\nCodename: {SUITE}\nArchitectures: amd64\nComponents: main\nSHA256:\n {} {} main/binary-amd64/Packages.xz\n",
+            "Origin: Fixture\nSuite: {SUITE}\nCodename: {SUITE}\n{fields}Architectures: amd64\nComponents: main\nSHA256:\n {} {} main/binary-amd64/Packages.xz\n",
             sha256(&packages_xz),
             packages_xz.len()
         );

@@ -32,6 +32,7 @@ pub fn live_base_options() -> pypack::base::BaseOptions {
         debian_security_mirror: None,
         keyrings: vec![],
         insecure: false,
+        allow_expired: false,
         refresh: false,
         epoch: pypack::oci::DEFAULT_EPOCH,
         verbose: false,
