@@ -3,6 +3,7 @@
 //! kinds of layer, each reused when its inputs are unchanged: the base's,
 //! the venv's (keyed by the pins), and the app's files.
 
+use crate::base::system_libraries::{self, AddedPackage};
 use crate::base::{self, BaseOptions, BuiltBase, Recipe};
 use crate::builder::Engine;
 use crate::builder::bytecode::Compiler;
@@ -50,6 +51,9 @@ pub struct BuildRequest<'a> {
     pub env: &'a dyn Fn(&str) -> Option<String>,
     pub home: Option<PathBuf>,
     pub steps: BuilderSteps,
+    /// Library names the native library audit treats as present
+    /// (`--ignore-missing-library`: files that are never loaded).
+    pub ignore_missing_libraries: Vec<String>,
 }
 
 /// What the builder does for this build.
@@ -98,6 +102,8 @@ pub struct BuildReport {
     pub layers: Vec<LayerReport>,
     /// What the smoke run found; `None` when it did not run.
     pub smoke: Option<Outcome>,
+    /// Debian packages added for libraries the wheels link, and why.
+    pub system_packages: Vec<AddedPackage>,
 }
 
 impl BuildReport {
@@ -189,7 +195,7 @@ fn build_on(
         engine.as_ref(),
         cache,
         &lock_request,
-        builder_image_for(request, recipe)?,
+        builder_image_for(request, recipe.clone())?,
         request.base.epoch,
         request.base.verbose,
     )?;
@@ -229,17 +235,31 @@ fn build_on(
         .transpose()?;
     // Pins carry their URLs and hashes; no index is consulted to fetch them.
     let pinned = Index::new(&downloads, cache, IndexConfig::default()).with_sdist_builder(&sources);
-    let deps = deps_layer(
+    let layering = Layering {
         cache,
-        &pinned,
-        &pins,
-        &venv,
-        compiler.as_ref(),
+        compiler: compiler.as_ref(),
         epoch,
         verbose,
+        machine: target.platform.elf_machine(),
+        scan_time: Default::default(),
+    };
+    let deps = deps_layer(&layering, &pinned, &pins, &venv)?;
+    let app = app_layer(&layering, &plan, &venv, &sources)?;
+    let system = system_layer(
+        request,
+        &layering,
+        &base,
+        &base_name,
+        recipe.as_ref(),
+        &[&deps, &app],
     )?;
-    let app = app_layer(cache, &plan, &venv, compiler.as_ref(), &sources, epoch)?;
-    let built: Vec<LayerReport> = stdlib.into_iter().chain([deps, app]).collect();
+    let system_packages = system.as_ref().map(|s| s.1.clone()).unwrap_or_default();
+    let built: Vec<LayerReport> = system
+        .map(|s| s.0)
+        .into_iter()
+        .chain(stdlib)
+        .chain([deps, app])
+        .collect();
 
     let container = container_config(&base, &plan, request.as_root)?;
     let layers: Vec<LayerSpec> = built
@@ -280,6 +300,7 @@ fn build_on(
         pin_source,
         layers: built,
         smoke,
+        system_packages,
     })
 }
 
@@ -444,17 +465,52 @@ fn with_bytecode(entries: Vec<Entry>, compiler: Option<&Compiler>) -> Result<Vec
     Ok(tree.into_values().collect())
 }
 
-/// The venv with every pinned wheel; reused from the cache when the pins,
-/// the interpreter and the timestamp are the same.
-fn deps_layer(
-    cache: &Cache,
-    index: &Index,
-    pins: &[Pin],
-    venv: &Venv,
-    compiler: Option<&Compiler>,
+/// What the layers of one build are made with.
+struct Layering<'a> {
+    cache: &'a Cache,
+    compiler: Option<&'a Compiler<'a>>,
     epoch: u64,
     verbose: bool,
-) -> Result<LayerReport> {
+    /// The target's ELF machine, for the native library audit.
+    machine: u16,
+    /// Time spent reading the new layers' ELF files (part of the audit's cost).
+    scan_time: std::cell::Cell<std::time::Duration>,
+}
+
+impl Layering<'_> {
+    /// Writes a new layer, remembers it under `key`, and keeps what its
+    /// ELF files need for the audit (while the entries are in memory).
+    fn write(
+        &self,
+        key: &str,
+        what: String,
+        label: &str,
+        entries: &[Entry],
+    ) -> Result<LayerReport> {
+        let blob = {
+            let _progress = crate::progress::Progress::start(
+                &format!("writing the {label} layer"),
+                0,
+                self.verbose,
+            );
+            write_layer(self.cache, entries, self.epoch)?
+        };
+        let started = std::time::Instant::now();
+        crate::audit::layer_libraries(self.cache, &blob, Some(entries), self.machine)?;
+        self.scan_time.set(self.scan_time.get() + started.elapsed());
+        remember_layer(self.cache, key, &blob)?;
+        Ok(LayerReport {
+            what,
+            blob,
+            reused: false,
+        })
+    }
+}
+
+/// The venv with every pinned wheel; reused from the cache when the pins,
+/// the interpreter and the timestamp are the same.
+fn deps_layer(l: &Layering, index: &Index, pins: &[Pin], venv: &Venv) -> Result<LayerReport> {
+    let (cache, compiler, epoch) = (l.cache, l.compiler, l.epoch);
     let mut key = format!(
         "pypack {} deps format {DEPS_FORMAT}\nvenv {} {} {}\nepoch {epoch}\n{}",
         env!("CARGO_PKG_VERSION"),
@@ -479,18 +535,9 @@ fn deps_layer(
             reused: true,
         });
     }
-    let entries = install_resolution(index, pins, venv, verbose)?;
+    let entries = install_resolution(index, pins, venv, l.verbose)?;
     let entries = with_bytecode(entries, compiler)?;
-    let blob = {
-        let _progress = crate::progress::Progress::start("writing the venv layer", 0, verbose);
-        write_layer(cache, &entries, epoch)?
-    };
-    remember_layer(cache, &key, &blob)?;
-    Ok(LayerReport {
-        what,
-        blob,
-        reused: false,
-    })
+    l.write(&key, what, "venv", &entries)
 }
 
 fn cached_layer(cache: &Cache, key: &str) -> Option<LayerBlob> {
@@ -517,13 +564,12 @@ fn remember_layer(cache: &Cache, key: &str, blob: &LayerBlob) -> Result<()> {
 /// The app's files under /app, owned by root and read-only to the app user,
 /// plus the app's own project (if it is one) installed into the venv.
 fn app_layer(
-    cache: &Cache,
+    l: &Layering,
     plan: &Plan,
     venv: &Venv,
-    compiler: Option<&Compiler>,
     sources: &SourceBuilder,
-    epoch: u64,
 ) -> Result<LayerReport> {
+    let (cache, compiler, epoch) = (l.cache, l.compiler, l.epoch);
     let mut tree = BTreeMap::new();
     let mut key = format!(
         "pypack app layer\nepoch {epoch}\nvenv {} {} {}\n{}",
@@ -580,13 +626,70 @@ fn app_layer(
     }
     add_parents(&mut tree)?;
     let entries = with_bytecode(tree.into_values().collect(), compiler)?;
-    let blob = write_layer(cache, &entries, epoch)?;
-    remember_layer(cache, &key, &blob)?;
-    Ok(LayerReport {
-        what,
-        blob,
-        reused: false,
-    })
+    l.write(&key, what, "app", &entries)
+}
+
+/// The native library audit of the venv and app layers against the base:
+/// on a Debian-recipe base, a layer with the packages of what is missing
+/// (and the packages added); on a registry base, an error naming each
+/// missing library and who needs it. `None` when nothing is missing.
+fn system_layer(
+    request: &BuildRequest,
+    l: &Layering,
+    base: &BuiltBase,
+    base_name: &str,
+    recipe: Option<&Recipe>,
+    layers: &[&LayerReport],
+) -> Result<Option<(LayerReport, Vec<AddedPackage>)>> {
+    let started = std::time::Instant::now();
+    let scanned = layers
+        .iter()
+        .map(|layer| crate::audit::layer_libraries(l.cache, &layer.blob, None, l.machine))
+        .collect::<Result<Vec<_>>>()?;
+    let provided = crate::audit::BaseLibraries::of_image(l.cache, &base.image)?;
+    let needs = crate::audit::audit(
+        &scanned.iter().collect::<Vec<_>>(),
+        &provided,
+        &request.ignore_missing_libraries,
+    );
+    if (request.env)("PYPACK_TIMINGS").is_some() {
+        // The reading of new layers' ELF files happened as they were written.
+        let (scan, check) = (l.scan_time.get(), started.elapsed());
+        eprintln!(
+            "timing:   native library audit {:.2} ms (reading ELF files {:.2} ms, checking {:.2} ms; {} libraries missing)",
+            (scan + check).as_secs_f64() * 1e3,
+            scan.as_secs_f64() * 1e3,
+            check.as_secs_f64() * 1e3,
+            needs.len()
+        );
+    }
+    if needs.is_empty() {
+        return Ok(None);
+    }
+    let Some(recipe) = recipe else {
+        let lines: Vec<String> = needs
+            .iter()
+            .map(|n| format!("{} needs {}", system_libraries::who(n), n.library))
+            .collect();
+        bail!(
+            "the image would not run: the base {base_name} lacks libraries the packages link: {}. \
+             Build on a base image that has them (--base REF), or on a recipe base (--python / --recipe), \
+             to which pypack adds the Debian packages that ship them; or, for a file that is never \
+             loaded, pass --ignore-missing-library NAME",
+            lines.join("; ")
+        );
+    };
+    let added =
+        system_libraries::for_needs(recipe, &request.base, l.cache, base, &provided, &needs)?;
+    let report = LayerReport {
+        what: format!(
+            "pypack: {} Debian packages for libraries the Python packages link",
+            added.packages.len()
+        ),
+        blob: added.blob,
+        reused: added.reused,
+    };
+    Ok(Some((report, added.packages)))
 }
 
 /// The part of a layer's key that says whether (and by which interpreter) it was compiled.

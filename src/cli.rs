@@ -114,6 +114,10 @@ struct BuildArgs {
     /// Speak plain HTTP to the --push registry (loopback only).
     #[arg(long)]
     insecure_registry: bool,
+    /// Treat this shared library as present in the image even though no
+    /// package ships it (for a file of a package that is never loaded; repeatable).
+    #[arg(long, value_name = "NAME")]
+    ignore_missing_library: Vec<String>,
     /// Print one JSON summary on stdout instead of text.
     #[arg(long)]
     json: bool,
@@ -628,6 +632,7 @@ fn build(cli: &Cli, args: &BuildArgs) -> Result<()> {
                 .transpose()?,
             smoke_env: args.smoke_env.clone(),
         },
+        ignore_missing_libraries: args.ignore_missing_library.clone(),
     };
     let report = pypack::build::build(&request, &cache)?;
     let went = match &destination {
@@ -696,6 +701,9 @@ fn build(cli: &Cli, args: &BuildArgs) -> Result<()> {
             app::PinSource::Resolved => "resolved now",
         };
         eprintln!("packages: {} ({source})", report.pins.len());
+        for added in &report.system_packages {
+            eprintln!("system:   {} {} ({})", added.name, added.version, added.why);
+        }
         match &report.smoke {
             Some(pypack::builder::smoke::Outcome::Passed(what)) => {
                 eprintln!("smoke:    passed ({what})")
@@ -800,6 +808,7 @@ fn json_summary(report: &pypack::build::BuildReport, tag: &str, went: &str) -> s
             "what": l.what, "reused": l.reused,
         })).collect::<Vec<_>>(),
         "packages": report.pins.iter().map(|p| serde_json::json!({"name": p.name, "version": p.version.to_string()})).collect::<Vec<_>>(),
+        "system_packages": report.system_packages.iter().map(|p| serde_json::json!({"name": p.name, "version": p.version, "why": p.why})).collect::<Vec<_>>(),
         "smoke": match &report.smoke {
             Some(pypack::builder::smoke::Outcome::Passed(what)) => serde_json::json!({"passed": true, "what": what}),
             Some(pypack::builder::smoke::Outcome::Cached) => serde_json::json!({"passed": true, "what": "passed before for this image"}),

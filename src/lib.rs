@@ -4,6 +4,7 @@
 //! The library is split by pipeline stage (see `DESIGN.md` in the shared
 //! folder); the `pypack` binary is a thin clap layer over it.
 
+pub mod audit;
 pub mod base;
 pub mod build;
 pub mod builder;

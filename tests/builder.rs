@@ -22,18 +22,82 @@ const SETUPTOOLS: &str = "setuptools-80.9.0-py3-none-any.whl";
 /// Its PKG-INFO is metadata 2.1, so pypack must build it to learn its
 /// dependencies (as it must for most sdists).
 fn cext_sdist() -> Vec<u8> {
+    sdist("cext-1.0", &CEXT_FILES)
+}
+
+/// A `.tar.gz` sdist whose top directory `top` holds `files`.
+fn sdist(top: &str, files: &[(&str, &str)]) -> Vec<u8> {
     let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     let mut tar = tar::Builder::new(gz);
-    for (name, text) in CEXT_FILES {
+    for (name, text) in files {
         let mut header = tar::Header::new_ustar();
         header.set_size(text.len() as u64);
         header.set_mode(0o644);
         header.set_mtime(0);
         header.set_cksum();
-        tar.append_data(&mut header, format!("cext-1.0/{name}"), text.as_bytes())
+        tar.append_data(&mut header, format!("{top}/{name}"), text.as_bytes())
             .unwrap();
     }
     tar.into_inner().unwrap().finish().unwrap()
+}
+
+/// `cppext-1.0.tar.gz`: one C++ module, `cppext.total`, which links the C++
+/// runtime (libstdc++.so.6): the builder image has it, the runtime base not.
+const CPPEXT_FILES: [(&str, &str); 4] = [
+    (
+        "pyproject.toml",
+        "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"cppext\"\nversion = \"1.0\"\n",
+    ),
+    (
+        "setup.py",
+        "from setuptools import Extension, setup\nsetup(ext_modules=[Extension(\"cppext\", [\"cppext.cpp\"], language=\"c++\")])\n",
+    ),
+    (
+        "cppext.cpp",
+        r#"#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+static long checked_sum(const std::vector<long> &values) {
+    if (values.empty()) throw std::invalid_argument("nothing to add");
+    return std::accumulate(values.begin(), values.end(), 0L);
+}
+
+static PyObject *total(PyObject *self, PyObject *args) {
+    long a, b;
+    if (!PyArg_ParseTuple(args, "ll", &a, &b)) return NULL;
+    try {
+        std::string text = "sum=" + std::to_string(checked_sum({a, b}));
+        return PyUnicode_FromString(text.c_str());
+    } catch (const std::exception &e) {
+        PyErr_SetString(PyExc_ValueError, e.what());
+        return NULL;
+    }
+}
+
+static PyMethodDef methods[] = {{"total", total, METH_VARARGS, "a + b, as text"}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "cppext", NULL, -1, methods};
+PyMODINIT_FUNC PyInit_cppext(void) { return PyModule_Create(&module); }
+"#,
+    ),
+    (
+        "PKG-INFO",
+        "Metadata-Version: 2.1\nName: cppext\nVersion: 1.0\n",
+    ),
+];
+
+/// An HTTP app (standard library only) that answers with `cppext.total(2, 3)`.
+fn write_cppext_app(dir: &Path) {
+    fs::create_dir_all(dir).unwrap();
+    fs::write(dir.join("requirements.txt"), "cppext==1.0\n").unwrap();
+    fs::write(
+        dir.join("app.py"),
+        "import http.server\nimport cppext\n\n\nclass Handler(http.server.BaseHTTPRequestHandler):\n    def do_GET(self):\n        body = f\"cppext says {cppext.total(2, 3)}\".encode()\n        self.send_response(200)\n        self.end_headers()\n        self.wfile.write(body)\n\n\nif __name__ == \"__main__\":\n    http.server.HTTPServer((\"0.0.0.0\", 8000), Handler).serve_forever()\n",
+    )
+    .unwrap();
 }
 
 /// One file of the cext project.
@@ -88,6 +152,13 @@ fn sdist_index(root: &Path) -> Option<FileServer> {
         "cext",
         "cext-1.0.tar.gz",
         &cext_sdist(),
+        None,
+        Listing::default(),
+    );
+    index.add_bytes(
+        "cppext",
+        "cppext-1.0.tar.gz",
+        &sdist("cppext-1.0", &CPPEXT_FILES),
         None,
         Listing::default(),
     );
@@ -223,6 +294,64 @@ fn an_sdist_with_a_c_extension_is_built_and_called_in_the_image() {
     );
     assert!(!only.status.success());
     assert!(stderr(&only).contains("cext-1.0.tar.gz is a source distribution (--only-binary)"));
+}
+
+#[test]
+fn a_library_a_built_wheel_links_is_added_from_debian() {
+    if !podman_available("sdist build (C++)") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(server) = sdist_index(&tmp.path().join("index")) else {
+        return;
+    };
+    let app = tmp.path().join("app");
+    write_cppext_app(&app);
+    let archive = tmp.path().join("image.tar");
+    let tag = format!("localhost/pypack-cppext:{}", std::process::id());
+    let out = pypack(
+        shared_cache(),
+        &[
+            "build",
+            app.to_str().unwrap(),
+            "--index-url",
+            &format!("{}/simple", server.url),
+            "--archive",
+            archive.to_str().unwrap(),
+            "-t",
+            &tag,
+            "--json",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary = json(&out);
+    let added: Vec<&str> = summary["system_packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert!(added.contains(&"libstdc++6"), "{summary}");
+    let why = summary["system_packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "libstdc++6")
+        .unwrap()["why"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        why.starts_with(
+            "libstdc++.so.6, needed by cppext 1.0 (/app/.venv/lib/python3.11/site-packages/cppext."
+        ),
+        "{why}"
+    );
+    assert_eq!(summary["smoke"]["passed"], true, "{}", summary["smoke"]);
+    assert_eq!(
+        load_and_serve(&archive, &tag).as_deref(),
+        Some("cppext says sum=5")
+    );
 }
 
 /// Runs `tag` with its port 8000 published and returns the body of `GET /`.
@@ -410,6 +539,40 @@ fn a_registry_base_builds_sdists_in_its_builder_image() {
         load_and_serve(&archive, &tag).as_deref(),
         Some("cext.add(2, 3) = 5")
     );
+
+    // A C++ module links libstdc++.so.6, which this base lacks: a registry
+    // base gets nothing added, so the build stops, naming who needs what.
+    fs::remove_file(&archive).unwrap();
+    let cpp_app = tmp.path().join("cpp-app");
+    write_cppext_app(&cpp_app);
+    let out = pypack(
+        &tmp.path().join("app-cache"),
+        &[
+            "build",
+            cpp_app.to_str().unwrap(),
+            "--base",
+            &base,
+            "--builder-image",
+            &builder,
+            "--insecure-registry",
+            "--index-url",
+            &index_url,
+            "--archive",
+            archive.to_str().unwrap(),
+        ],
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    for part in [
+        &format!("the base {base} lacks libraries the packages link"),
+        "cppext 1.0 (/app/.venv/lib/python3.11/site-packages/cppext.",
+        "needs libstdc++.so.6",
+        "--base REF",
+        "--ignore-missing-library",
+    ] {
+        assert!(err.contains(part), "'{part}' missing from: {err}");
+    }
+    assert!(!archive.exists(), "nothing may be written");
 }
 
 #[test]

@@ -249,7 +249,8 @@ fn packages_file_with_another_hash_is_refused() {
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(
-        err.contains("Packages.xz") && err.contains("does not match its signed Release"),
+        err.contains("Packages.xz of fixture (checked against its signed Release)")
+            && err.contains("sha256 mismatch"),
         "{err}"
     );
     s.assert_nothing_left("cache", Some(&sha256(&data)));

@@ -170,6 +170,50 @@ fn flask_hello_serves_its_page() {
 }
 
 #[test]
+fn flask_hello_needs_no_system_libraries() {
+    // markupsafe's one extension module links only libc, which the base has:
+    // the native library audit adds no layer, so the image is what it was.
+    let app_dir = repo().join("sample-apps/flask-hello");
+    let wheelhouse = repo().join("sample-apps/wheelhouse");
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("image");
+    let out = pypack_env(
+        shared_cache(),
+        &[
+            "build",
+            app_dir.to_str().unwrap(),
+            "--no-index",
+            "-f",
+            wheelhouse.to_str().unwrap(),
+            "--no-smoke",
+            "--output",
+            layout.to_str().unwrap(),
+            "--json",
+        ],
+        &[("PYPACK_TIMINGS", "1")],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["system_packages"], serde_json::json!([]));
+    let layers: Vec<&str> = summary["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["what"].as_str().unwrap())
+        .collect();
+    assert!(
+        !layers.iter().any(|w| w.contains("Debian packages")),
+        "{layers:?}"
+    );
+    assert!(
+        stderr(&out).contains("native library audit")
+            && stderr(&out).contains("0 libraries missing"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn flask_hello_serves_on_python_3_14() {
     // debian-forky is Debian's testing suite; the mirror this runs against may
     // serve an index past its Valid-Until (its signature is still checked).

@@ -4,6 +4,7 @@
 pub mod pulled;
 pub mod recipe;
 pub mod rootfs;
+pub mod system_libraries;
 
 use crate::cache::Cache;
 use crate::debian::closure::closure;
@@ -209,6 +210,8 @@ pub fn build(
         &annotations(recipe),
     )?;
 
+    crate::audit::BaseLibraries::from_entries(&entries, options.platform)
+        .remember(cache, &image)?;
     let record = CachedBuild {
         manifest: image.manifest_digest.clone(),
         uncompressed_size,

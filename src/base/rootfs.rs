@@ -13,26 +13,8 @@ use std::collections::BTreeMap;
 const MERGED_DIRS: &[&str] = &["bin", "sbin", "lib", "lib32", "lib64", "libx32"];
 
 pub fn assemble(recipe: &Recipe, packages: &[(&Package, Vec<Entry>)]) -> Result<Vec<Entry>> {
-    let mut tree: BTreeMap<String, Entry> = BTreeMap::new();
     let mut merged_used = vec!["bin", "sbin", "lib"];
-    for (package, entries) in packages {
-        for entry in entries {
-            let mut entry = entry.clone();
-            if recipe.usrmerge {
-                if let Some(top) = MERGED_DIRS.iter().find(|d| entry.path == **d) {
-                    if !merged_used.contains(top) {
-                        merged_used.push(top);
-                    }
-                    continue; // the link made below replaces the package's own dir or link
-                }
-                entry.path = merge_usr(&entry.path, &mut merged_used);
-                if let EntryKind::Hardlink(target) = &entry.kind {
-                    entry.kind = EntryKind::Hardlink(merge_usr(target, &mut merged_used));
-                }
-            }
-            insert(&mut tree, entry).with_context(|| format!("package {}", package.name))?;
-        }
-    }
+    let mut tree = package_tree(recipe, packages, &mut merged_used)?;
     if let Some(bundle) = &recipe.ca_bundle {
         let pem = ca_bundle(&tree);
         insert(&mut tree, Entry::file(bundle, pem, 0o644))?;
@@ -43,15 +25,65 @@ pub fn assemble(recipe: &Recipe, packages: &[(&Package, Vec<Entry>)]) -> Result<
             insert(&mut tree, Entry::symlink(dir, &format!("usr/{dir}")))?;
         }
     }
-    if recipe.dpkg_status {
-        for (package, _) in packages {
-            let path = format!("var/lib/dpkg/status.d/{}", package.name);
-            insert(&mut tree, Entry::file(&path, dpkg_status(package), 0o644))?;
-        }
-    }
+    add_status(&mut tree, recipe, packages)?;
     add_recipe_entries(&mut tree, recipe)?;
     crate::oci::layer::add_parents(&mut tree)?;
     Ok(tree.into_values().collect())
+}
+
+/// The files of `packages` as a layer over the recipe's base: the same
+/// merged /usr, dropped files and dpkg status entries, nothing else of the
+/// recipe's (the base has its links, users and CA bundle already).
+pub fn packages_layer(recipe: &Recipe, packages: &[(&Package, Vec<Entry>)]) -> Result<Vec<Entry>> {
+    let mut merged_used = Vec::new();
+    let mut tree = package_tree(recipe, packages, &mut merged_used)?;
+    drop_files(&mut tree, recipe);
+    add_status(&mut tree, recipe, packages)?;
+    crate::oci::layer::add_parents(&mut tree)?;
+    Ok(tree.into_values().collect())
+}
+
+/// Every package's entries in one tree, with /bin, /lib… moved under /usr
+/// on a merged-/usr recipe (`merged_used` collects the top dirs seen).
+fn package_tree(
+    recipe: &Recipe,
+    packages: &[(&Package, Vec<Entry>)],
+    merged_used: &mut Vec<&'static str>,
+) -> Result<BTreeMap<String, Entry>> {
+    let mut tree: BTreeMap<String, Entry> = BTreeMap::new();
+    for (package, entries) in packages {
+        for entry in entries {
+            let mut entry = entry.clone();
+            if recipe.usrmerge {
+                if let Some(top) = MERGED_DIRS.iter().find(|d| entry.path == **d) {
+                    if !merged_used.contains(top) {
+                        merged_used.push(top);
+                    }
+                    continue; // the link the base has replaces the package's own dir or link
+                }
+                entry.path = merge_usr(&entry.path, merged_used);
+                if let EntryKind::Hardlink(target) = &entry.kind {
+                    entry.kind = EntryKind::Hardlink(merge_usr(target, merged_used));
+                }
+            }
+            insert(&mut tree, entry).with_context(|| format!("package {}", package.name))?;
+        }
+    }
+    Ok(tree)
+}
+
+fn add_status(
+    tree: &mut BTreeMap<String, Entry>,
+    recipe: &Recipe,
+    packages: &[(&Package, Vec<Entry>)],
+) -> Result<()> {
+    if recipe.dpkg_status {
+        for (package, _) in packages {
+            let path = format!("var/lib/dpkg/status.d/{}", package.name);
+            insert(tree, Entry::file(&path, dpkg_status(package), 0o644))?;
+        }
+    }
+    Ok(())
 }
 
 /// `lib/x86_64-linux-gnu/libc.so.6` → `usr/lib/x86_64-linux-gnu/libc.so.6`.

@@ -3,6 +3,7 @@
 //! against the hash the step before it vouched for.
 
 pub mod closure;
+pub mod contents;
 pub mod control;
 pub mod deb;
 pub mod packages;
@@ -158,17 +159,44 @@ impl Archive<'_> {
         stats: &FetchStats,
     ) -> Result<Vec<Package>> {
         let base = format!("{component}/binary-{arch}/Packages");
-        let (path, (hash, _size)) = ["xz", "gz", ""]
+        let (url, mut reader) = self
+            .signed_file(index, &base, stats)?
+            .with_context(|| format!("suite {} has no {base} index for {arch}", index.suite))?;
+        let mut text = String::new();
+        reader
+            .read_to_string(&mut text)
+            .with_context(|| format!("decompressing {url}"))?;
+        let mut packages =
+            packages::parse_packages(&text, arch).with_context(|| format!("parsing {url}"))?;
+        for p in &mut packages {
+            p.archive_uri = index.uri.clone();
+        }
+        Ok(packages)
+    }
+
+    /// An index file the suite's signed Release lists as `path` (trying
+    /// `.xz`, `.gz`, then plain), fetched into the cache unless it is there,
+    /// checked against the Release's sha256, and opened for reading
+    /// decompressed; `None` when the Release lists no such file.
+    pub fn signed_file(
+        &self,
+        index: &SuiteIndex,
+        path: &str,
+        stats: &FetchStats,
+    ) -> Result<Option<(String, Box<dyn Read>)>> {
+        let found = ["xz", "gz", ""]
             .iter()
             .map(|ext| {
                 if ext.is_empty() {
-                    base.clone()
+                    path.to_string()
                 } else {
-                    format!("{base}.{ext}")
+                    format!("{path}.{ext}")
                 }
             })
-            .find_map(|path| index.release.sha256.get(&path).map(|h| (path, h.clone())))
-            .with_context(|| format!("suite {} has no {base} index for {arch}", index.suite))?;
+            .find_map(|p| index.release.sha256.get(&p).map(|h| (p, h.clone())));
+        let Some((path, (hash, _size))) = found else {
+            return Ok(None);
+        };
         let dir = format!("{}/dists/{}", index.uri, index.suite);
         let url = if index.release.acquire_by_hash {
             let parent = path.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
@@ -184,28 +212,20 @@ impl Archive<'_> {
             .fetch_to_cache(self.cache, &url, &hash, |_| Ok(()))
             .with_context(|| {
                 format!(
-                    "the {path} of {} does not match its signed Release",
+                    "fetching the {path} of {} (checked against its signed Release)",
                     index.suite
                 )
             })?;
         stats.record(outcome);
-        let compressed = self.cache.read_blob(&hash)?;
-        let mut text = String::new();
+        self.cache.verify_blob(&hash)?;
+        let file = std::fs::File::open(self.cache.blob_path(&hash))?;
+        let file = std::io::BufReader::new(file);
         let reader: Box<dyn Read> = match path.rsplit('.').next() {
-            Some("xz") => Box::new(liblzma::read::XzDecoder::new(compressed.as_slice())),
-            Some("gz") => Box::new(flate2::read::GzDecoder::new(compressed.as_slice())),
-            _ => Box::new(compressed.as_slice()),
+            Some("xz") => Box::new(liblzma::read::XzDecoder::new(file)),
+            Some("gz") => Box::new(flate2::read::GzDecoder::new(file)),
+            _ => Box::new(file),
         };
-        let mut reader = reader;
-        reader
-            .read_to_string(&mut text)
-            .with_context(|| format!("decompressing {url}"))?;
-        let mut packages =
-            packages::parse_packages(&text, arch).with_context(|| format!("parsing {url}"))?;
-        for p in &mut packages {
-            p.archive_uri = index.uri.clone();
-        }
-        Ok(packages)
+        Ok(Some((url, reader)))
     }
 
     /// Downloads (or finds in the cache) every `.deb`, verifies its sha256 and

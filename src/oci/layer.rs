@@ -65,7 +65,7 @@ impl Entry {
 }
 
 /// A layer stored in the cache.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LayerBlob {
     /// `sha256:<hex>` of the gzip stream (the manifest's digest).
     pub digest: String,

@@ -214,7 +214,12 @@ impl FixtureArchive {
         let pool = self.root.join("debian/pool/main");
         std::fs::create_dir_all(&pool).unwrap();
         let mut index = String::new();
+        let mut contents = String::new();
         for p in packages {
+            for member in p.members.iter().filter(|m| m.data.is_some()) {
+                let path = member.path.trim_start_matches("./");
+                contents.push_str(&format!("{path:<60} libs/{}\n", p.name));
+            }
             let deb = make_deb(&p.members);
             let filename = format!("pool/main/{}_1.0_amd64.deb", p.name);
             std::fs::write(self.root.join("debian").join(&filename), &deb).unwrap();
@@ -231,10 +236,14 @@ impl FixtureArchive {
         std::fs::create_dir_all(&binary).unwrap();
         let packages_xz = xz(index.as_bytes());
         std::fs::write(binary.join("Packages.xz"), &packages_xz).unwrap();
+        let contents_gz = gzip(contents.as_bytes());
+        std::fs::write(self.dists().join("main/Contents-amd64.gz"), &contents_gz).unwrap();
         let release = format!(
-            "Origin: Fixture\nSuite: {SUITE}\nCodename: {SUITE}\n{fields}Architectures: amd64\nComponents: main\nSHA256:\n {} {} main/binary-amd64/Packages.xz\n",
+            "Origin: Fixture\nSuite: {SUITE}\nCodename: {SUITE}\n{fields}Architectures: amd64\nComponents: main\nSHA256:\n {} {} main/binary-amd64/Packages.xz\n {} {} main/Contents-amd64.gz\n",
             sha256(&packages_xz),
-            packages_xz.len()
+            packages_xz.len(),
+            sha256(&contents_gz),
+            contents_gz.len()
         );
         self.sign_release(&release);
     }
@@ -333,6 +342,12 @@ pub fn xz(data: &[u8]) -> Vec<u8> {
         .read_to_end(&mut out)
         .unwrap();
     out
+}
+
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut out = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    out.write_all(data).unwrap();
+    out.finish().unwrap()
 }
 
 pub fn sha256(data: &[u8]) -> String {
@@ -514,7 +529,12 @@ pub struct PythonBase {
 
 impl PythonBase {
     pub fn create(work: &Path) -> PythonBase {
-        let packages = vec![
+        PythonBase::create_with(work, Vec::new())
+    }
+
+    /// Like `create`, with `extra` packages in the archive (not in the recipe).
+    pub fn create_with(work: &Path, extra: Vec<FixturePackage>) -> PythonBase {
+        let mut packages = vec![
             FixturePackage {
                 name: "python3.11-minimal".into(),
                 version: "3.11.2-6".into(),
@@ -528,6 +548,7 @@ impl PythonBase {
                 members: vec![file("./lib/x86_64-linux-gnu/libc.so.6", b"\x7fELF")],
             },
         ];
+        packages.extend(extra);
         let archive = FixtureArchive::create(&work.join("mirror"), &packages);
         let server = FileServer::start(&work.join("mirror"));
         let recipe = work.join("fixture.toml");
@@ -564,9 +585,17 @@ pub struct AppWorld {
 impl AppWorld {
     /// `fill` adds the wheels the index serves; `app/` and `out/` start empty.
     pub fn new(fill: impl FnOnce(&mut wheels::TestIndex)) -> AppWorld {
+        AppWorld::with_archive_packages(Vec::new(), fill)
+    }
+
+    /// Like `new`, with `extra` packages in the fixture Debian archive.
+    pub fn with_archive_packages(
+        extra: Vec<FixturePackage>,
+        fill: impl FnOnce(&mut wheels::TestIndex),
+    ) -> AppWorld {
         let tmp = tempfile::tempdir().unwrap();
         let work = tmp.path().to_path_buf();
-        let base = PythonBase::create(&work);
+        let base = PythonBase::create_with(&work, extra);
         let mut index = wheels::TestIndex::new(&work.join("index"));
         fill(&mut index);
         index.publish();
