@@ -12,14 +12,6 @@ use std::path::{Path, PathBuf};
 const IMPORT_CHECK: &str = "import ssl, sqlite3, ctypes, zoneinfo, lzma, bz2, uuid, json; \
     import urllib.request; ssl.create_default_context()";
 
-fn debian_archive_configured(test: &str) -> bool {
-    let sources = pypack::debian::sources::read_host_sources(Path::new("/")).unwrap_or_default();
-    let found = pypack::debian::sources::archive_uris(&sources)
-        .main
-        .is_some();
-    required(test, "a Debian archive in the host's apt sources", found)
-}
-
 fn build(cache: &Path, recipe: &str, platform: &str, output: &[&str]) -> String {
     let mut args = vec!["base", "build", "--recipe", recipe, "--platform", platform];
     args.extend_from_slice(output);

@@ -309,20 +309,7 @@ fn a_library_a_built_wheel_links_is_added_from_debian() {
     write_cppext_app(&app);
     let archive = tmp.path().join("image.tar");
     let tag = format!("localhost/pypack-cppext:{}", std::process::id());
-    let out = pypack(
-        shared_cache(),
-        &[
-            "build",
-            app.to_str().unwrap(),
-            "--index-url",
-            &format!("{}/simple", server.url),
-            "--archive",
-            archive.to_str().unwrap(),
-            "-t",
-            &tag,
-            "--json",
-        ],
-    );
+    let out = build_archive(&app, &server, &archive, &tag, &["--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let summary = json(&out);
     let added: Vec<&str> = summary["system_packages"]
@@ -352,6 +339,29 @@ fn a_library_a_built_wheel_links_is_added_from_debian() {
         load_and_serve(&archive, &tag).as_deref(),
         Some("cppext says sum=5")
     );
+}
+
+/// `pypack build APP --index-url <server> --archive FILE -t TAG EXTRA…`, shared cache.
+fn build_archive(
+    app: &Path,
+    server: &FileServer,
+    archive: &Path,
+    tag: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    let index_url = format!("{}/simple", server.url);
+    let mut args = vec![
+        "build",
+        app.to_str().unwrap(),
+        "--index-url",
+        &index_url,
+        "--archive",
+        archive.to_str().unwrap(),
+        "-t",
+        tag,
+    ];
+    args.extend(extra);
+    pypack(shared_cache(), &args)
 }
 
 /// Runs `tag` with its port 8000 published and returns the body of `GET /`.
@@ -442,19 +452,7 @@ fn an_app_project_with_a_c_extension_is_built_into_a_wheel_in_the_builder() {
     fs::write(app.join("fastmath.c"), c_source).unwrap();
     let archive = tmp.path().join("image.tar");
     let tag = format!("localhost/pypack-fast-app:{}", std::process::id());
-    let out = pypack(
-        shared_cache(),
-        &[
-            "build",
-            app.to_str().unwrap(),
-            "--index-url",
-            &format!("{}/simple", server.url),
-            "--archive",
-            archive.to_str().unwrap(),
-            "-t",
-            &tag,
-        ],
-    );
+    let out = build_archive(&app, &server, &archive, &tag, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(

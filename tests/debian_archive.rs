@@ -65,23 +65,27 @@ fn setup(packages: &[FixturePackage]) -> Setup {
 
 impl Setup {
     fn build(&self, cache: &str, output: &str) -> std::process::Output {
+        self.build_with(cache, output, &[])
+    }
+
+    /// `base build` of the fixture recipe into out/`output`, with `extra` flags.
+    fn build_with(&self, cache: &str, output: &str, extra: &[&str]) -> std::process::Output {
         let mirror = self.archive.mirror_url(&self.server);
         let out = self.work.join("out").join(output);
-        pypack(
-            &self.work.join(cache),
-            &[
-                "base",
-                "build",
-                "--recipe",
-                self.recipe.to_str().unwrap(),
-                "--debian-mirror",
-                &mirror,
-                "--keyring",
-                self.archive.keyring_path.to_str().unwrap(),
-                "--output",
-                out.to_str().unwrap(),
-            ],
-        )
+        let mut args = vec![
+            "base",
+            "build",
+            "--recipe",
+            self.recipe.to_str().unwrap(),
+            "--debian-mirror",
+            &mirror,
+            "--keyring",
+            self.archive.keyring_path.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        pypack(&self.work.join(cache), &args)
     }
 
     /// The refused build left no output, no temp files and no cache entry for `bad`.
@@ -199,23 +203,7 @@ fn an_expired_index_is_refused_unless_allowed() {
         "{err}"
     );
     s.assert_nothing_left("cache", None);
-    let mirror = s.archive.mirror_url(&s.server);
-    let out = pypack(
-        &s.work.join("cache"),
-        &[
-            "base",
-            "build",
-            "--recipe",
-            s.recipe.to_str().unwrap(),
-            "--debian-mirror",
-            &mirror,
-            "--keyring",
-            s.archive.keyring_path.to_str().unwrap(),
-            "--allow-expired-index",
-            "--output",
-            s.work.join("out/image").to_str().unwrap(),
-        ],
-    );
+    let out = s.build_with("cache", "image", &["--allow-expired-index"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("past its Valid-Until (Fri, 06 Nov 2020 08:08:01 UTC); used anyway"),

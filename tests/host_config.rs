@@ -6,22 +6,10 @@
 
 mod common;
 
-use common::wheels::{Listing, WheelSpec};
 use common::*;
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
-
-fn world() -> AppWorld {
-    let world = AppWorld::new(|index| {
-        index.add(&WheelSpec::new("webframe", "1.0"), Listing::default());
-    });
-    world.write_app(&[
-        ("requirements.txt", "webframe\n"),
-        ("main.py", "print('hi')\n"),
-    ]);
-    world
-}
 
 /// Whether `unshare --mount` works here (root, a kernel that allows it).
 fn namespaces_work(test: &str) -> bool {
@@ -102,7 +90,7 @@ fn with_no_apt_sources_the_mirror_comes_from_the_environment_or_the_config_file(
     ) {
         return;
     }
-    let world = world();
+    let world = small_app();
     let empty_apt = world.work.join("empty-apt");
     fs::create_dir_all(&empty_apt).unwrap();
     fs::create_dir_all(world.work.join("out")).unwrap();
@@ -172,7 +160,7 @@ fn ubuntu_apt_sources_are_named_as_such() {
     if !namespaces_work("ubuntu_apt_sources_are_named_as_such") {
         return;
     }
-    let world = world();
+    let world = small_app();
     let ubuntu_apt = world.work.join("ubuntu-apt");
     fs::create_dir_all(ubuntu_apt.join("sources.list.d")).unwrap();
     fs::write(

@@ -15,14 +15,6 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn debian_archive_configured(test: &str) -> bool {
-    let sources = pypack::debian::sources::read_host_sources(Path::new("/")).unwrap_or_default();
-    let found = pypack::debian::sources::archive_uris(&sources)
-        .main
-        .is_some();
-    required(test, "a Debian archive in the host's apt sources", found)
-}
-
 /// An app asking for Python 3.12 (in a `.python-version` with a comment)
 /// and accepting >=3.10, needing `requirements`.
 fn hinted_app(dir: &Path, requirements: &str) -> PathBuf {

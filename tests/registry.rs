@@ -26,14 +26,7 @@ fn auth_file(dir: &Path, registry: &str, user: &str, password: &str) -> PathBuf 
 
 /// A small app built hermetically (fixture base, test index).
 fn app() -> AppWorld {
-    let world = AppWorld::new(|index| {
-        index.add(&WheelSpec::new("webframe", "1.0"), Listing::default());
-    });
-    world.write_app(&[
-        ("requirements.txt", "webframe\n"),
-        ("main.py", "print('hi')\n"),
-    ]);
-    world
+    small_app()
 }
 
 /// Builds the app and pushes it to `reference` over plain HTTP.

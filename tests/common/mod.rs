@@ -573,6 +573,31 @@ impl PythonBase {
     }
 }
 
+/// Whether the host's apt sources name a Debian archive (tests on the real
+/// bases need one; skipped with a reason, or failed in CI, without).
+pub fn debian_archive_configured(test: &str) -> bool {
+    let sources = pypack::debian::sources::read_host_sources(Path::new("/")).unwrap_or_default();
+    let found = pypack::debian::sources::archive_uris(&sources)
+        .main
+        .is_some();
+    required(test, "a Debian archive in the host's apt sources", found)
+}
+
+/// A small app (`main.py`, one wheel from the test index) on the fixture base.
+pub fn small_app() -> AppWorld {
+    let world = AppWorld::new(|index| {
+        index.add(
+            &wheels::WheelSpec::new("webframe", "1.0"),
+            wheels::Listing::default(),
+        );
+    });
+    world.write_app(&[
+        ("requirements.txt", "webframe\n"),
+        ("main.py", "print('hi')\n"),
+    ]);
+    world
+}
+
 /// An app directory, a fixture Python base and a test index, all served on
 /// loopback: everything `pypack lock` and `pypack build` need, no network.
 pub struct AppWorld {
