@@ -237,10 +237,13 @@ impl Walk<'_> {
         &self,
         object: &ElfObject,
         inherited: &[String],
-        seen: &mut HashSet<(String, Vec<String>)>,
+        seen: &mut HashSet<(String, BTreeSet<String>)>,
         missing: &mut BTreeMap<String, BTreeSet<(String, String)>>,
     ) {
-        if !seen.insert((object.path.clone(), inherited.to_vec())) {
+        // Once per object and set of inherited directories: libraries that
+        // need each other (with RPATH $ORIGIN) must not send this round forever.
+        let key = (object.path.clone(), inherited.iter().cloned().collect());
+        if !seen.insert(key) {
             return;
         }
         let facts = &object.facts;
@@ -251,8 +254,11 @@ impl Walk<'_> {
         let mut dirs: Vec<String> = Vec::new();
         let mut passed_on: Vec<String> = Vec::new();
         if runpath.is_empty() {
-            dirs.extend(rpath.iter().cloned());
-            dirs.extend(inherited.iter().cloned());
+            for dir in rpath.iter().chain(inherited) {
+                if !dirs.contains(dir) {
+                    dirs.push(dir.clone());
+                }
+            }
             passed_on = dirs.clone();
         }
         dirs.extend(runpath);
@@ -361,6 +367,31 @@ mod tests {
             &["libstdc++.so.6".into()],
         );
         assert!(ignored.is_empty());
+    }
+
+    #[test]
+    fn libraries_that_need_each_other_are_walked_once() {
+        // As in wheels whose bundled libraries link each other, all with RPATH $ORIGIN.
+        let ext = object("v/pkg/ext.so", &["liba.so"], &["$ORIGIN/../pkg.libs"], &[]);
+        let a = object(
+            "v/pkg.libs/liba.so",
+            &["libb.so", "libc.so.6"],
+            &["$ORIGIN"],
+            &[],
+        );
+        let b = object(
+            "v/pkg.libs/libb.so",
+            &["liba.so", "libgone.so.1"],
+            &["$ORIGIN"],
+            &[],
+        );
+        let layer = LayerLibraries {
+            libraries: vec![a.path.clone(), b.path.clone()],
+            objects: vec![ext, a, b],
+        };
+        let needs = audit(&[&layer], &base(&["libc.so.6"]), &[]);
+        assert_eq!(needs.len(), 1);
+        assert_eq!(needs[0].library, "libgone.so.1");
     }
 
     #[test]
