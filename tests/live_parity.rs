@@ -1,8 +1,9 @@
 //! The resolution parity corpus, against a real index named by
 //! PYPACK_TEST_INDEX_URL (skipped with a printed reason when it is unset;
-//! never part of CI's default run): the 300 most downloaded packages, each
-//! resolved alone, and stacks users deploy, resolved by pypack and by the
-//! host's pip for linux/amd64 CPython 3.11 (the debian12 base), wheels only.
+//! never part of CI's default run): the 300 most downloaded packages (and a
+//! few named others), each resolved alone, and stacks users deploy, resolved
+//! by pypack and by the host's pip for linux/amd64 CPython 3.11 (the debian12
+//! base), wheels only.
 //!
 //! Every result must be equal, or its difference explained in
 //! `tests/fixtures/parity-explained.txt` (and the README). Both failing to
@@ -36,6 +37,10 @@ const STACKS: &[&str] = &[
     "starlette httpx pydantic-settings uvicorn[standard]",
     "polars duckdb matplotlib seaborn",
 ];
+
+/// Packages outside the top 300 that once lost their dependencies (a folded
+/// licence in METADATA), resolved alone too.
+const NAMED: &[&str] = &["altair"];
 
 /// Concurrent resolutions (each is mostly waiting on the network).
 const WORKERS: usize = 6;
@@ -97,7 +102,7 @@ fn corpus() -> Vec<String> {
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .map(|l| l.trim().to_string())
         .take(limit)
-        .chain(STACKS.iter().map(|s| s.to_string()))
+        .chain(NAMED.iter().chain(STACKS).map(|s| s.to_string()))
         .collect()
 }
 
