@@ -119,11 +119,21 @@ impl BuildReport {
 
 pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
     let parsed = crate::project::read_requirements(request.app_dir, &request.extras, request.env)?;
+    // Names, and `name[extra]` for each extra asked for (`fastapi[standard]`).
     let dependencies: Vec<String> = parsed
         .0
         .requirements
         .iter()
-        .map(|r| crate::index::normalize_name(r.requirement.name.as_ref()))
+        .flat_map(|r| {
+            let name = crate::index::normalize_name(r.requirement.name.as_ref());
+            let extras: Vec<String> = r
+                .requirement
+                .extras
+                .iter()
+                .map(|e| format!("{name}[{e}]"))
+                .collect();
+            std::iter::once(name).chain(extras)
+        })
         .collect();
     let mut plan = plan(request.app_dir, &request.overrides, &dependencies)?;
     for warning in &plan.warnings {
@@ -287,7 +297,7 @@ fn build_on(
             cache,
             image: &image,
             python: &venv.python(),
-            probe: smoke::probe_for(&plan.cmd.value, plan.port.value),
+            probe: smoke::probe_for(&plan.cmd.value, plan.port.value, plan.web, &plan.smoke_host),
             env: &request.steps.smoke_env,
         })?),
         _ => None,
@@ -603,6 +613,13 @@ fn app_layer(
     if let Ok(pyproject) = std::fs::read(plan.app_dir.join("pyproject.toml")) {
         key.push_str(&format!("pyproject {}\n", sha256_hex(&pyproject)));
     }
+    if plan.launcher {
+        // The command is a chain: the launcher that runs it ships with the app.
+        let script = crate::project::chain::LAUNCHER_SCRIPT;
+        key.push_str(&format!("launcher {}\n", sha256_hex(script.as_bytes())));
+        let path = crate::project::chain::LAUNCHER.trim_start_matches('/');
+        tree.insert(path.to_string(), Entry::file(path, script, 0o644));
+    }
     let what = format!("pypack: {} app files into {APP_DIR}", plan.files.len());
     if let Some(blob) = cached_layer(cache, &key) {
         return Ok(LayerReport {
@@ -774,6 +791,15 @@ fn container_config(base: &BuiltBase, plan: &Plan, as_root: bool) -> Result<Cont
     config
         .env
         .retain(|e| !overridden.iter().any(|k| e.starts_with(&format!("{k}="))));
+    config.env.retain(|e| {
+        !plan
+            .env
+            .iter()
+            .any(|(k, _)| e.starts_with(&format!("{k}=")))
+    });
+    config
+        .env
+        .extend(plan.env.iter().map(|(k, v)| format!("{k}={v}")));
     config.env.extend([
         format!("PATH={VENV_DIR}/bin:{base_path}"),
         format!("VIRTUAL_ENV={VENV_DIR}"),

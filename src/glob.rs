@@ -1,5 +1,7 @@
 //! Path globs (recipe drop/keep lists, `.dockerignore`, `[tool.pypack] exclude`): `*` matches within one path part,
-//! `**` across parts, `?` one character. `dir/**` also matches `dir` itself.
+//! `**` across parts, `?` one character. `dir/**` also matches `dir` itself,
+//! and `**/name` matches `name` at the top too (zero directories), as in
+//! `.dockerignore` and `.gitignore`.
 
 pub fn matches(pattern: &str, path: &str) -> bool {
     if let Some(dir) = pattern.strip_suffix("/**")
@@ -15,6 +17,11 @@ fn match_bytes(p: &[u8], s: &[u8]) -> bool {
         None => s.is_empty(),
         Some(b'*') if p.get(1) == Some(&b'*') => {
             let rest = &p[2..];
+            if let Some(after) = rest.strip_prefix(b"/")
+                && match_bytes(after, s)
+            {
+                return true; // `**/` standing for no directory at all
+            }
             (0..=s.len()).any(|i| match_bytes(rest, &s[i..]))
         }
         Some(b'*') => {
@@ -58,5 +65,12 @@ mod tests {
         ));
         assert!(matches("etc/?asswd", "etc/passwd"));
         assert!(matches("**/*.pyc", "a/b/c.pyc"));
+        assert!(matches("**/*.pyc", "c.pyc"));
+        assert!(matches(
+            "**/__pycache__/**",
+            "__pycache__/app.cpython-311.pyc"
+        ));
+        assert!(matches("**/.env", ".env"));
+        assert!(!matches("**/.env", "x.env"));
     }
 }

@@ -667,6 +667,111 @@ fn the_smoke_run_prints_the_traceback_of_an_app_that_does_not_import() {
 }
 
 #[test]
+fn a_web_app_that_exits_at_once_fails_the_smoke_run() {
+    if !podman_available("smoke web exit") {
+        return;
+    }
+    // A Procfile web: process is a web app: printing a hint and leaving with
+    // status 0 is no pass.
+    let files = [
+        ("requirements.txt", ""),
+        ("Procfile", "web: python app.py\n"),
+        (
+            "app.py",
+            "print('open http://localhost:8000/ to see the app')\n",
+        ),
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    let app = tmp.path().join("app");
+    fs::create_dir_all(&app).unwrap();
+    for (name, text) in files {
+        fs::write(app.join(name), text).unwrap();
+    }
+    let output = tmp.path().join("out");
+    let out = pypack(
+        shared_cache(),
+        &[
+            "build",
+            app.to_str().unwrap(),
+            "--output",
+            output.to_str().unwrap(),
+        ],
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    for want in [
+        "the app exited with status 0 before answering HTTP on port 8000",
+        "open http://localhost:8000/ to see the app",
+        "--no-smoke",
+    ] {
+        assert!(err.contains(want), "'{want}' not in: {err}");
+    }
+    assert!(!output.exists(), "a failed smoke run writes no image");
+}
+
+#[test]
+fn a_procfile_chain_runs_its_steps_then_the_server_without_a_shell() {
+    if !podman_available("procfile chain") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let app = tmp.path().join("app");
+    fs::create_dir_all(&app).unwrap();
+    let files = [
+        ("requirements.txt", ""),
+        (
+            "Procfile",
+            "release: python migrate.py\nweb: python step_a.py && STEP=two python step_b.py && python server.py --port $PORT\n",
+        ),
+        ("step_a.py", "open('/tmp/a', 'w').write('done')\n"),
+        (
+            "step_b.py",
+            "import os\nopen('/tmp/b', 'w').write(os.environ['STEP'])\n",
+        ),
+        (
+            "server.py",
+            "import http.server, os, sys\nport = int(sys.argv[2])\nclass H(http.server.BaseHTTPRequestHandler):\n    def do_GET(self):\n        body = f\"a={open('/tmp/a').read()} b={open('/tmp/b').read()} port={port} shell={os.path.exists('/bin/sh')}\".encode()\n        self.send_response(200)\n        self.end_headers()\n        self.wfile.write(body)\nhttp.server.HTTPServer(('0.0.0.0', port), H).serve_forever()\n",
+        ),
+    ];
+    for (name, text) in files {
+        fs::write(app.join(name), text).unwrap();
+    }
+    let archive = tmp.path().join("image.tar");
+    let tag = format!("localhost/pypack-chain:{}", std::process::id());
+    let out = pypack(
+        shared_cache(),
+        &[
+            "build",
+            app.to_str().unwrap(),
+            "--archive",
+            archive.to_str().unwrap(),
+            "-t",
+            &tag,
+            "--json",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("Procfile release: `python migrate.py` is not run"),
+        "{err}"
+    );
+    let summary = json(&out);
+    assert!(
+        summary["command"]["rule"]
+            .as_str()
+            .unwrap()
+            .contains("pypack's launcher"),
+        "{summary}"
+    );
+    assert_eq!(summary["smoke"]["passed"], true, "{}", summary["smoke"]);
+    assert_eq!(
+        load_and_serve(&archive, &tag).as_deref(),
+        Some("a=done b=two port=8000 shell=False")
+    );
+}
+
+#[test]
 fn the_smoke_run_starts_a_server_command_and_catches_its_crash() {
     if !podman_available("smoke http") {
         return;

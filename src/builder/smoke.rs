@@ -1,9 +1,12 @@
 //! The smoke run: the finished image, started once in the engine before it
-//! is written anywhere. A command that serves `module:object` (gunicorn,
-//! uvicorn, ...) is checked by importing the module and looking the object
-//! up with the venv's interpreter, which is quick and needs no network; any
-//! other command is started as the image would start and must answer HTTP
-//! on its port (or run to completion with status 0).
+//! is written anywhere. A web app (it has a port) is started as the image
+//! would start and must answer HTTP on its port: exiting first, with any
+//! status, or not answering in time fails; a 5xx answer passes with a
+//! warning. When its command serves `module:object` (gunicorn, uvicorn…), the
+//! module is imported first in the same container, so an import error shows
+//! as its traceback. A command that is no web app (a worker) may also exit 0
+//! or keep running without answering; a `module:object` one is checked by
+//! importing the module alone.
 
 use super::engine::{Engine, Step};
 use crate::cache::Cache;
@@ -17,29 +20,71 @@ use std::time::{Duration, Instant};
 const DEADLINE: Duration = Duration::from_secs(30);
 
 /// Bumped when what a passing smoke run means changes.
-const SMOKE_FORMAT: u32 = 1;
+const SMOKE_FORMAT: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Probe {
     /// Import `module` and look up `object` in it.
     Import { module: String, object: String },
-    /// Run the image's command and GET `/` on `port`.
-    Http { port: u16 },
+    /// Run the command and GET `/` on `port`.
+    Http(HttpProbe),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpProbe {
+    pub port: u16,
+    /// A web app must answer; anything else may also exit 0 or keep quiet.
+    pub web: bool,
+    /// `(module, object)` to import before the command starts.
+    pub precheck: Option<(String, String)>,
+    /// The command (the image's own).
+    pub argv: Vec<String>,
+    /// The `Host` header to send (one the app accepts).
+    pub host: String,
 }
 
 impl std::fmt::Display for Probe {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Probe::Import { module, object } => write!(f, "import {module} and find {object}"),
-            Probe::Http { port } => write!(f, "start the command and GET / on port {port}"),
+            Probe::Http(h) => {
+                if let Some((module, object)) = &h.precheck {
+                    write!(f, "import {module} and find {object}, then ")?;
+                }
+                write!(
+                    f,
+                    "start `{}` and GET / on port {} (Host: {}{})",
+                    h.argv.join(" "),
+                    h.port,
+                    h.host,
+                    if h.web { ", a web app" } else { "" }
+                )
+            }
         }
     }
 }
 
-/// The probe for a command: the first `module:object` argument (an app
-/// server's target; a factory call's parentheses dropped), else HTTP.
-pub fn probe_for(cmd: &[String], port: u16) -> Probe {
-    let target = cmd.iter().skip(1).find_map(|arg| {
+/// The probe for a command: a web app gets the HTTP probe (with an import
+/// check of its `module:object`, if it names one); other commands naming
+/// `module:object` get the import alone; the rest the lenient HTTP probe.
+pub fn probe_for(cmd: &[String], port: u16, web: bool, host: &str) -> Probe {
+    let target = app_target(cmd);
+    match (web, target) {
+        (false, Some((module, object))) => Probe::Import { module, object },
+        (web, precheck) => Probe::Http(HttpProbe {
+            port,
+            web,
+            precheck: precheck.filter(|_| web),
+            argv: cmd.to_vec(),
+            host: host.to_string(),
+        }),
+    }
+}
+
+/// The first `module:object` argument (an app server's target; a factory
+/// call's parentheses dropped).
+fn app_target(cmd: &[String]) -> Option<(String, String)> {
+    cmd.iter().skip(1).find_map(|arg| {
         let (module, object) = arg.split_once(':')?;
         let object = object.split('(').next().unwrap_or(object);
         let dotted = |s: &str| {
@@ -52,11 +97,7 @@ pub fn probe_for(cmd: &[String], port: u16) -> Probe {
                 })
         };
         (dotted(module) && dotted(object)).then(|| (module.to_string(), object.to_string()))
-    });
-    match target {
-        Some((module, object)) => Probe::Import { module, object },
-        None => Probe::Http { port },
-    }
+    })
 }
 
 pub struct SmokeRun<'a> {
@@ -105,7 +146,7 @@ pub fn run(smoke: &SmokeRun) -> Result<Outcome> {
     }
     let result = match &smoke.probe {
         Probe::Import { module, object } => import(smoke, &tag, module, object),
-        Probe::Http { port } => http(smoke, &tag, *port),
+        Probe::Http(probe) => http(smoke, &tag, probe),
     };
     // Only this name goes; the image stays if it has others (the user's).
     smoke.engine.remove_name(&tag);
@@ -147,7 +188,25 @@ fn import(smoke: &SmokeRun, image: &str, module: &str, object: &str) -> Result<S
     Ok(format!("{module}:{object} imports"))
 }
 
-fn http(smoke: &SmokeRun, image: &str, port: u16) -> Result<String> {
+/// Python run before a web app's own command: import its app (a traceback
+/// and status 3 if that fails), then become the command.
+const PRECHECK_CODE: &str = "import importlib, os, sys, traceback
+module, obj, argv = sys.argv[1], sys.argv[2], sys.argv[4:]
+sys.path.insert(0, os.getcwd())
+try:
+    found = importlib.import_module(module)
+    for part in obj.split('.'):
+        found = getattr(found, part)
+except BaseException:
+    traceback.print_exc()
+    print('pypack-smoke: import failed', file=sys.stderr)
+    sys.exit(3)
+del sys.path[0]
+os.execvp(argv[0], argv)
+";
+
+fn http(smoke: &SmokeRun, image: &str, probe: &HttpProbe) -> Result<String> {
+    let port = probe.port;
     let host_port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let name = format!(
         "pypack-smoke-{}-{}",
@@ -161,6 +220,21 @@ fn http(smoke: &SmokeRun, image: &str, port: u16) -> Result<String> {
         .arg(format!("127.0.0.1:{host_port}:{port}"))
         .args(smoke.env.iter().flat_map(|e| ["-e", e.as_str()]))
         .arg(image)
+        .args(match &probe.precheck {
+            Some((module, object)) => {
+                let mut argv = vec![
+                    smoke.python.to_string(),
+                    "-c".into(),
+                    PRECHECK_CODE.into(),
+                    module.clone(),
+                    object.clone(),
+                    "--".into(),
+                ];
+                argv.extend(probe.argv.iter().cloned());
+                argv
+            }
+            None => Vec::new(),
+        })
         .output()?;
     if !started.status.success() {
         bail!(
@@ -168,7 +242,7 @@ fn http(smoke: &SmokeRun, image: &str, port: u16) -> Result<String> {
             String::from_utf8_lossy(&started.stderr).trim()
         );
     }
-    let verdict = watch(smoke.engine, &name, host_port, port);
+    let verdict = watch(smoke.engine, &name, host_port, probe);
     smoke.engine.remove_container(&name);
     verdict
 }
@@ -183,30 +257,55 @@ fn settings(env: &[String]) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
+/// How to fix what the smoke run found, said after each failure.
+const WAYS_OUT: &str = "fix the app, give it the settings it needs with --smoke-env NAME=VALUE, or build with --no-smoke";
+
 /// Polls the port until the app answers, exits, or the deadline passes.
-fn watch(engine: &Engine, name: &str, host_port: u16, port: u16) -> Result<String> {
+fn watch(engine: &Engine, name: &str, host_port: u16, probe: &HttpProbe) -> Result<String> {
+    let port = probe.port;
     let start = Instant::now();
     loop {
-        if let Some(status) = http_status(host_port) {
+        if let Some((status, body)) = http_get(host_port, &probe.host) {
             if status >= 500 {
-                bail!(
-                    "smoke run: GET / on port {port} answered {status}; the app printed:\n{}\nfix the app, give it the settings it needs with --smoke-env NAME=VALUE, or build with --no-smoke",
-                    logs(engine, name)
+                eprintln!(
+                    "warning: smoke run: GET / on port {port} answered {status}; the page began:\n{}",
+                    first_lines(&body, 8)
                 );
             }
             return Ok(format!("answered {status} on port {port}"));
         }
         match exit_code(engine, name)? {
-            Some(0) => return Ok("ran to completion with status 0".into()),
+            Some(3)
+                if probe.precheck.is_some()
+                    && logs(engine, name).contains("pypack-smoke: import failed") =>
+            {
+                let (module, object) = probe.precheck.clone().unwrap_or_default();
+                let printed = logs(engine, name).replace("pypack-smoke: import failed", "");
+                bail!(
+                    "smoke run: `{module}:{object}` does not import in the image:\n{}\n{WAYS_OUT}",
+                    printed.trim_end()
+                );
+            }
+            Some(0) if !probe.web => return Ok("ran to completion with status 0".into()),
             Some(code) => bail!(
-                "smoke run: the app exited with status {code} before answering on port {port}; it printed:\n{}\nfix the app, give it the settings it needs with --smoke-env NAME=VALUE, or build with --no-smoke",
+                "smoke run: the app exited with status {code} before answering HTTP on port {port} (a web app must keep serving); it printed:\n{}\n{WAYS_OUT}",
                 logs(engine, name)
             ),
             None => {}
         }
         if start.elapsed() > DEADLINE {
+            let hint = format!(
+                "it must listen on 0.0.0.0:{port} (127.0.0.1 is not reachable from outside the container); set the port with --port"
+            );
+            if probe.web {
+                bail!(
+                    "smoke run: the app did not answer HTTP on port {port} within {} s; {hint}. It printed:\n{}\n{WAYS_OUT}",
+                    DEADLINE.as_secs(),
+                    logs(engine, name)
+                );
+            }
             eprintln!(
-                "warning: smoke run: the app is running but did not answer HTTP on port {port} within {} s; counted as started. If it is a web app, it must listen on 0.0.0.0:{port} (127.0.0.1 is not reachable from outside the container); set the port with --port",
+                "warning: smoke run: the command is running but did not answer HTTP on port {port} within {} s; counted as started (it is not known to be a web app). If it is one, {hint}",
                 DEADLINE.as_secs()
             );
             return Ok(format!("running, no answer on port {port}"));
@@ -215,17 +314,32 @@ fn watch(engine: &Engine, name: &str, host_port: u16, port: u16) -> Result<Strin
     }
 }
 
-/// The status code of `GET /`, if anything answers HTTP on the port.
-fn http_status(port: u16) -> Option<u16> {
+fn first_lines(text: &str, n: usize) -> String {
+    text.lines().take(n).collect::<Vec<_>>().join("\n")
+}
+
+/// The status and the start of the body of `GET /`, if anything answers
+/// HTTP on the port.
+fn http_get(port: u16, host: &str) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     stream
-        .write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .write_all(format!("GET / HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes())
         .ok()?;
-    let mut head = [0u8; 12];
-    stream.read_exact(&mut head).ok()?;
-    let text = std::str::from_utf8(&head).ok()?;
-    text.strip_prefix("HTTP/")?.split(' ').nth(1)?.parse().ok()
+    let mut response = Vec::new();
+    let _ = stream.take(16 * 1024).read_to_end(&mut response);
+    let text = String::from_utf8_lossy(&response);
+    let status = text
+        .strip_prefix("HTTP/")?
+        .split(' ')
+        .nth(1)?
+        .parse()
+        .ok()?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Some((status, body))
 }
 
 fn exit_code(engine: &Engine, name: &str) -> Result<Option<i32>> {
@@ -277,21 +391,45 @@ mod tests {
             module: m.into(),
             object: o.into(),
         };
+        let http = |cmd: &str, port: u16, web: bool, pre: Option<(&str, &str)>| {
+            Probe::Http(HttpProbe {
+                port,
+                web,
+                precheck: pre.map(|(m, o)| (m.to_string(), o.to_string())),
+                argv: argv(cmd),
+                host: "localhost".into(),
+            })
+        };
         assert_eq!(
-            probe_for(&argv("gunicorn --bind 0.0.0.0:8000 app:app"), 8000),
-            import("app", "app")
+            probe_for(
+                &argv("gunicorn --bind 0.0.0.0:8000 app:app"),
+                8000,
+                true,
+                "localhost"
+            ),
+            http(
+                "gunicorn --bind 0.0.0.0:8000 app:app",
+                8000,
+                true,
+                Some(("app", "app"))
+            )
         );
         assert_eq!(
-            probe_for(&argv("uvicorn pkg.main:create_app() --port 80"), 80),
+            probe_for(
+                &argv("uvicorn pkg.main:create_app() --port 80"),
+                80,
+                false,
+                "localhost"
+            ),
             import("pkg.main", "create_app")
         );
         assert_eq!(
-            probe_for(&argv("python app.py"), 5000),
-            Probe::Http { port: 5000 }
+            probe_for(&argv("python app.py"), 5000, false, "localhost"),
+            http("python app.py", 5000, false, None)
         );
         assert_eq!(
-            probe_for(&argv("gunicorn --bind :8000 app"), 8000),
-            Probe::Http { port: 8000 }
+            probe_for(&argv("gunicorn --bind :8000 app"), 8000, true, "localhost"),
+            http("gunicorn --bind :8000 app", 8000, true, None)
         );
     }
 }

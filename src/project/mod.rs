@@ -1,7 +1,9 @@
 //! The app as pypack sees it. So far: where its requirements come from
 //! (`requirements.txt` in pip's syntax, `pyproject.toml` PEP 621 fields).
 
+pub mod chain;
 pub mod plan;
+pub mod providers;
 pub mod pyproject;
 pub mod python_version;
 pub mod requirements;

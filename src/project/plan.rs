@@ -2,6 +2,7 @@
 //! which port, and which files to ship. Every choice can be set by flag or by
 //! `[tool.pypack]`, and the plan records which rule decided it.
 
+use super::providers::{self, AppContext};
 use super::pyproject::Pyproject;
 use super::python_version::{BaseChoice, Explicit, choose_base};
 use crate::glob;
@@ -38,6 +39,16 @@ pub struct Plan {
     pub warnings: Vec<String>,
     pub cmd: Decided<Vec<String>>,
     pub port: Decided<u16>,
+    /// Environment the command needs (from the provider that chose it).
+    pub env: Vec<(String, String)>,
+    /// The command serves HTTP on `port` (the smoke run then requires an
+    /// answer); `false` for what may be a worker or a tool.
+    pub web: bool,
+    /// The command runs through pypack's launcher (a chain of steps), which
+    /// the app layer then carries.
+    pub launcher: bool,
+    /// The `Host` the smoke run sends (one the app accepts).
+    pub smoke_host: String,
     /// Files to ship, relative to the app dir, sorted.
     pub files: Vec<String>,
     /// The app's `pyproject.toml` (empty when it has none).
@@ -65,24 +76,38 @@ pub fn plan(app_dir: &Path, overrides: &Overrides, dependencies: &[String]) -> R
             .unwrap_or("app".into())
     });
     let base = choose_recipe(app_dir, overrides, &tool, &pyproject)?;
-    let port = choose_port(app_dir, overrides, &tool)?;
-    let cmd = choose_cmd(
-        app_dir,
-        overrides,
-        &tool,
-        &pyproject,
+    let ctx = AppContext {
+        dir: app_dir,
+        pyproject: &pyproject,
         dependencies,
-        port.value,
-    )?;
-    let files = app_files(app_dir, &tool.exclude)?;
+    };
+    let mut warnings: Vec<String> = base.warning.into_iter().collect();
+    let Started {
+        cmd,
+        port,
+        env,
+        web,
+        launcher,
+    } = choose_start(&ctx, overrides, &tool, &mut warnings)?;
+    let (files, secrets) = app_files(app_dir, &tool.exclude, &tool.include)?;
+    if !secrets.is_empty() {
+        warnings.push(format!(
+            "left out of the image as secrets or local data: {} (put one back with a `!NAME` line in .dockerignore or [tool.pypack] include = [\"NAME\"])",
+            secrets.join(", ")
+        ));
+    }
     Ok(Plan {
         app_dir: app_dir.to_path_buf(),
         name,
         recipe: base.recipe,
         recipe_fallbacks: base.fallbacks,
-        warnings: base.warning.into_iter().collect(),
+        warnings,
         cmd,
         port,
+        env,
+        web,
+        launcher,
+        smoke_host: "localhost".into(),
         files,
         pyproject,
         app_wheel,
@@ -125,14 +150,24 @@ pub fn recipe_for(app_dir: &Path, overrides: &Overrides) -> Result<BaseChoice> {
     choose_recipe(app_dir, overrides, &tool, &pyproject)
 }
 
-/// `[tool.pypack]`: python, recipe, cmd, port, exclude.
+/// A command as written: one line (split like a shell would, chains run by
+/// the launcher) or a list of arguments.
+#[derive(Debug, Clone)]
+enum CmdSpec {
+    Text(String),
+    Argv(Vec<String>),
+}
+
+/// `[tool.pypack]`: python, recipe, cmd, port, exclude, include.
 #[derive(Debug, Default)]
 struct Tool {
     python: Option<String>,
     recipe: Option<String>,
-    cmd: Option<Vec<String>>,
+    cmd: Option<CmdSpec>,
     port: Option<u16>,
     exclude: Vec<String>,
+    /// Globs shipped even when a default rule (secrets) leaves them out.
+    include: Vec<String>,
 }
 
 impl Tool {
@@ -151,7 +186,7 @@ impl Tool {
                 )),
             }
         };
-        let known = ["python", "recipe", "cmd", "port", "exclude"];
+        let known = ["python", "recipe", "cmd", "port", "exclude", "include"];
         if let Some(unknown) = table.keys().find(|k| !known.contains(&k.as_str())) {
             bail!(
                 "{}: unknown key '{unknown}' (known: {})",
@@ -161,15 +196,18 @@ impl Tool {
         }
         let cmd = match table.get("cmd") {
             None => None,
-            Some(toml::Value::String(s)) => Some(split_command(s).with_context(|| at("cmd"))?),
-            Some(toml::Value::Array(a)) => Some(
+            Some(toml::Value::String(s)) => {
+                crate::project::chain::parse(s).with_context(|| at("cmd"))?;
+                Some(CmdSpec::Text(s.clone()))
+            }
+            Some(toml::Value::Array(a)) => Some(CmdSpec::Argv(
                 a.iter()
                     .map(|v| v.as_str().map(str::to_string))
                     .collect::<Option<Vec<_>>>()
                     .with_context(|| {
                         format!("{} must be a string or a list of strings", at("cmd"))
                     })?,
-            ),
+            )),
             Some(_) => bail!("{} must be a string or a list of strings", at("cmd")),
         };
         let port = match table.get("port") {
@@ -182,23 +220,26 @@ impl Tool {
             ),
             Some(_) => bail!("{} must be a number", at("port")),
         };
-        let exclude = match table.get("exclude") {
-            None => Vec::new(),
-            Some(v) => v
-                .as_array()
-                .and_then(|a| {
-                    a.iter()
-                        .map(|v| v.as_str().map(str::to_string))
-                        .collect::<Option<Vec<_>>>()
-                })
-                .with_context(|| format!("{} must be a list of glob strings", at("exclude")))?,
+        let globs = |key: &str| -> Result<Vec<String>> {
+            match table.get(key) {
+                None => Ok(Vec::new()),
+                Some(v) => v
+                    .as_array()
+                    .and_then(|a| {
+                        a.iter()
+                            .map(|v| v.as_str().map(str::to_string))
+                            .collect::<Option<Vec<_>>>()
+                    })
+                    .with_context(|| format!("{} must be a list of glob strings", at(key))),
+            }
         };
         Ok(Tool {
             python: string("python")?,
             recipe: string("recipe")?,
             cmd,
             port,
-            exclude,
+            exclude: globs("exclude")?,
+            include: globs("include")?,
         })
     }
 }
@@ -222,7 +263,82 @@ fn choose_recipe(
     choose_base(app_dir, &explicit, pyproject)
 }
 
-fn choose_port(app_dir: &Path, overrides: &Overrides, tool: &Tool) -> Result<Decided<u16>> {
+/// How the app starts in the image.
+struct Started {
+    cmd: Decided<Vec<String>>,
+    port: Decided<u16>,
+    env: Vec<(String, String)>,
+    web: bool,
+    launcher: bool,
+}
+
+/// The command, the port and the command's environment: flags and
+/// `[tool.pypack]` first, then the providers (see `providers`).
+fn choose_start(
+    ctx: &AppContext,
+    overrides: &Overrides,
+    tool: &Tool,
+    warnings: &mut Vec<String>,
+) -> Result<Started> {
+    let explicit_cmd = match (&overrides.cmd, &tool.cmd) {
+        (Some(cmd), _) => Some((CmdSpec::Text(cmd.clone()), "--cmd")),
+        (None, Some(cmd)) => Some((cmd.clone(), "[tool.pypack] cmd")),
+        (None, None) => None,
+    };
+    let claim = match &explicit_cmd {
+        Some(_) => None,
+        None => match providers::claim(ctx)? {
+            Some(found) => Some(found),
+            None => bail!(
+                "no entrypoint found in {}: no Procfile web: line, no Dockerfile CMD, no Django, Streamlit, \
+                 Gradio or Dash app, no WSGI/ASGI app object or factory that a server in the dependencies \
+                 can run, no single [project.scripts] entry, no app.py or main.py. \
+                 Pass --cmd \"...\" or set [tool.pypack] cmd in pyproject.toml",
+                ctx.dir.display()
+            ),
+        },
+    };
+    let port = choose_port(ctx, overrides, tool, claim.as_ref().map(|(_, c)| c))?;
+    let Some((_, claim)) = claim else {
+        let (spec, rule) = explicit_cmd.expect("either a flag or a provider");
+        let start = match spec {
+            CmdSpec::Text(text) => providers::start_from_line(&text, port.value).context(rule)?,
+            CmdSpec::Argv(argv) => providers::Start::argv(argv),
+        };
+        // A server program, or a port someone set, says it is a web app.
+        let web = start.serves_http || port.rule != "default";
+        return Ok(Started {
+            cmd: Decided {
+                value: start.argv,
+                rule: rule.into(),
+            },
+            port,
+            env: start.env,
+            web,
+            launcher: start.launcher,
+        });
+    };
+    warnings.extend(claim.warnings.iter().cloned());
+    let start = (claim.launch)(port.value);
+    let web = claim.web || port.rule != "default" || start.serves_http;
+    Ok(Started {
+        cmd: Decided {
+            value: start.argv,
+            rule: claim.rule,
+        },
+        port,
+        env: start.env,
+        web,
+        launcher: start.launcher,
+    })
+}
+
+fn choose_port(
+    ctx: &AppContext,
+    overrides: &Overrides,
+    tool: &Tool,
+    claim: Option<&providers::Claim>,
+) -> Result<Decided<u16>> {
     if let Some(text) = &overrides.port {
         let port = text
             .trim()
@@ -241,253 +357,24 @@ fn choose_port(app_dir: &Path, overrides: &Overrides, tool: &Tool) -> Result<Dec
             rule: "[tool.pypack] port".into(),
         });
     }
-    let procfile = app_dir.join("Procfile");
-    if let Some(web) = procfile_web(&procfile)? {
-        for pattern in [
-            "--port ",
-            "--port=",
-            "--bind 0.0.0.0:",
-            "-b 0.0.0.0:",
-            "--bind=0.0.0.0:",
-        ] {
-            if let Some(port) = web.split(pattern).nth(1).and_then(leading_number) {
-                return Ok(Decided {
-                    value: port,
-                    rule: "Procfile".into(),
-                });
-            }
-        }
+    if let Some(port) = providers::port(ctx)? {
+        return Ok(port);
     }
-    for module in ["app.py", "main.py", "wsgi.py", "asgi.py", "server.py"] {
-        let Ok(text) = std::fs::read_to_string(app_dir.join(module)) else {
-            continue;
-        };
-        for line in text
-            .lines()
-            .filter(|l| l.contains(".run(") || l.contains("uvicorn.run("))
-        {
-            if let Some(port) = line.split("port=").nth(1).and_then(leading_number) {
-                return Ok(Decided {
-                    value: port,
-                    rule: format!("port= in {module}"),
-                });
-            }
-        }
+    if let Some(claim) = claim
+        && let Some(port) = claim.default_port
+    {
+        return Ok(Decided {
+            value: port,
+            rule: format!(
+                "the default of {}",
+                claim.rule.split(':').next().unwrap_or("its framework")
+            ),
+        });
     }
     Ok(Decided {
         value: 8000,
         rule: "default".into(),
     })
-}
-
-fn leading_number(text: &str) -> Option<u16> {
-    let digits: String = text
-        .trim_start()
-        .chars()
-        .take_while(|c| c.is_ascii_digit())
-        .collect();
-    digits.parse().ok().filter(|p| *p > 0)
-}
-
-fn procfile_web(path: &Path) -> Result<Option<String>> {
-    if !path.is_file() {
-        return Ok(None);
-    }
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("web:").map(|c| c.trim().to_string())))
-}
-
-fn choose_cmd(
-    app_dir: &Path,
-    overrides: &Overrides,
-    tool: &Tool,
-    pyproject: &Pyproject,
-    dependencies: &[String],
-    port: u16,
-) -> Result<Decided<Vec<String>>> {
-    if let Some(cmd) = &overrides.cmd {
-        return Ok(Decided {
-            value: split_command(cmd).context("--cmd")?,
-            rule: "--cmd".into(),
-        });
-    }
-    if let Some(cmd) = &tool.cmd {
-        return Ok(Decided {
-            value: cmd.clone(),
-            rule: "[tool.pypack] cmd".into(),
-        });
-    }
-    if let Some(web) = procfile_web(&app_dir.join("Procfile"))? {
-        // No shell runs in the image, so $PORT is substituted now.
-        let web = web
-            .replace("${PORT}", &port.to_string())
-            .replace("$PORT", &port.to_string());
-        return Ok(Decided {
-            value: split_command(&web).context("Procfile web:")?,
-            rule: "Procfile web:".into(),
-        });
-    }
-    let has = |name: &str| dependencies.iter().any(|d| d == name);
-    let objects = app_objects(app_dir)?;
-    if has("gunicorn")
-        && let Some(o) = objects.iter().find(|o| o.kind == Kind::Wsgi)
-    {
-        let cmd = vec![
-            "gunicorn".into(),
-            "--bind".into(),
-            format!("0.0.0.0:{port}"),
-            o.target(),
-        ];
-        return Ok(Decided {
-            value: cmd,
-            rule: format!("gunicorn in dependencies and WSGI object {}", o.describe()),
-        });
-    }
-    if has("uvicorn")
-        && let Some(o) = objects.iter().find(|o| o.kind == Kind::Asgi)
-    {
-        let cmd = vec![
-            o.target(),
-            "--host".into(),
-            "0.0.0.0".into(),
-            "--port".into(),
-            port.to_string(),
-        ];
-        let cmd = std::iter::once("uvicorn".to_string()).chain(cmd).collect();
-        return Ok(Decided {
-            value: cmd,
-            rule: format!("uvicorn in dependencies and ASGI object {}", o.describe()),
-        });
-    }
-    if pyproject.scripts.len() == 1 {
-        let script = pyproject.scripts[0].clone();
-        return Ok(Decided {
-            value: vec![script.clone()],
-            rule: format!("the single [project.scripts] entry '{script}'"),
-        });
-    }
-    for module in ["app.py", "main.py"] {
-        if app_dir.join(module).is_file() {
-            return Ok(Decided {
-                value: vec!["python".into(), module.into()],
-                rule: format!("{module} found"),
-            });
-        }
-    }
-    bail!(
-        "no entrypoint found in {}: no Procfile web: line, no WSGI/ASGI app object with gunicorn/uvicorn \
-         in the dependencies, no single [project.scripts] entry, no app.py or main.py. \
-         Pass --cmd \"...\" or set [tool.pypack] cmd in pyproject.toml",
-        app_dir.display()
-    )
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Wsgi,
-    Asgi,
-}
-
-#[derive(Debug, Clone)]
-struct AppObject {
-    module: String,
-    name: String,
-    kind: Kind,
-}
-
-impl AppObject {
-    fn target(&self) -> String {
-        format!("{}:{}", self.module, self.name)
-    }
-    fn describe(&self) -> String {
-        format!(
-            "{} ({})",
-            self.target(),
-            if self.kind == Kind::Wsgi {
-                "WSGI"
-            } else {
-                "ASGI"
-            }
-        )
-    }
-}
-
-/// `name = Flask(...)`-style assignments in the usual modules, top level
-/// first, then packages' `__init__.py`/`app.py`/`main.py`/`wsgi.py`/`asgi.py`.
-fn app_objects(app_dir: &Path) -> Result<Vec<AppObject>> {
-    let mut modules: Vec<(String, PathBuf)> =
-        ["wsgi", "asgi", "app", "main", "application", "server"]
-            .iter()
-            .map(|m| (m.to_string(), app_dir.join(format!("{m}.py"))))
-            .collect();
-    let mut packages: Vec<PathBuf> = std::fs::read_dir(app_dir)?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.join("__init__.py").is_file())
-        .collect();
-    packages.sort();
-    for package in packages {
-        let pkg = package
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        for m in ["__init__", "wsgi", "asgi", "app", "main"] {
-            let module = if m == "__init__" {
-                pkg.clone()
-            } else {
-                format!("{pkg}.{m}")
-            };
-            modules.push((module, package.join(format!("{m}.py"))));
-        }
-    }
-    let mut found = Vec::new();
-    for (module, path) in modules {
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            continue;
-        };
-        for line in text.lines().filter(|l| !l.starts_with([' ', '\t', '#'])) {
-            let Some((lhs, rhs)) = line.split_once('=') else {
-                continue;
-            };
-            let name = lhs.trim();
-            if name.is_empty()
-                || !name.chars().all(|c| c.is_alphanumeric() || c == '_')
-                || rhs.starts_with('=')
-            {
-                continue;
-            }
-            let call = rhs
-                .trim()
-                .split('(')
-                .next()
-                .unwrap_or("")
-                .rsplit('.')
-                .next()
-                .unwrap_or("");
-            let kind = match call {
-                "Flask" | "get_wsgi_application" | "Bottle" => Kind::Wsgi,
-                "FastAPI"
-                | "Starlette"
-                | "Quart"
-                | "Litestar"
-                | "get_asgi_application"
-                | "Sanic" => Kind::Asgi,
-                _ => continue,
-            };
-            if rhs.trim().contains('(') {
-                found.push(AppObject {
-                    module: module.clone(),
-                    name: name.to_string(),
-                    kind,
-                });
-            }
-        }
-    }
-    Ok(found)
 }
 
 /// Splits a command like a POSIX shell would split words: whitespace, single
@@ -544,13 +431,50 @@ const ALWAYS_EXCLUDED: &[&str] = &[
     ".dockerignore",
 ];
 
-/// The files to ship: everything under `app_dir` except the fixed exclusions,
-/// `.dockerignore` (Docker's syntax, `!` re-includes) and `exclude` globs.
-pub fn app_files(app_dir: &Path, exclude: &[String]) -> Result<Vec<String>> {
-    let mut rules: Vec<(String, bool)> = ALWAYS_EXCLUDED
+/// Left out unless put back: files that hold secrets or a developer's local
+/// data, which an image (often pushed to a shared registry) must not carry.
+const SECRETS: &[&str] = &[
+    "**/.env",
+    "**/.env.local",
+    "**/.env.*.local",
+    "**/.env.development",
+    "**/.env.production",
+    "**/*.pem",
+    "**/*.key",
+    "**/id_rsa*",
+    "**/id_ecdsa*",
+    "**/id_ed25519*",
+    "**/.git-credentials",
+    "**/.netrc",
+    "**/.pypirc",
+    "**/*.sqlite3",
+    "**/*.sqlite",
+    "**/.streamlit/secrets.toml",
+];
+
+/// Why a file is left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rule {
+    Ship,
+    Fixed,
+    Secret,
+    User,
+}
+
+/// The files to ship: everything under `app_dir` except the fixed
+/// exclusions, secrets and local data (unless put back), `.dockerignore`
+/// (Docker's syntax, `!` re-includes) and `exclude` globs; `include` globs
+/// put files back. Also returns the secret-like files left out.
+pub fn app_files(
+    app_dir: &Path,
+    exclude: &[String],
+    include: &[String],
+) -> Result<(Vec<String>, Vec<String>)> {
+    let mut rules: Vec<(String, Rule)> = ALWAYS_EXCLUDED
         .iter()
-        .map(|p| (p.to_string(), true))
+        .map(|p| (p.to_string(), Rule::Fixed))
         .collect();
+    rules.extend(SECRETS.iter().map(|p| (p.to_string(), Rule::Secret)));
     let dockerignore = app_dir.join(".dockerignore");
     if dockerignore.is_file() {
         for line in std::fs::read_to_string(&dockerignore)?.lines() {
@@ -558,37 +482,52 @@ pub fn app_files(app_dir: &Path, exclude: &[String]) -> Result<Vec<String>> {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let (pattern, excluded) = match line.strip_prefix('!') {
-                Some(p) => (p, false),
-                None => (line, true),
+            let (pattern, rule) = match line.strip_prefix('!') {
+                Some(p) => (p, Rule::Ship),
+                None => (line, Rule::User),
             };
             rules.push((
                 pattern
                     .trim_start_matches("./")
                     .trim_matches('/')
                     .to_string(),
-                excluded,
+                rule,
             ));
         }
     }
     rules.extend(
         exclude
             .iter()
-            .map(|p| (p.trim_matches('/').to_string(), true)),
+            .map(|p| (p.trim_matches('/').to_string(), Rule::User)),
     );
-    let is_excluded = |rel: &str| {
-        let mut excluded = false;
-        for (pattern, exclude) in &rules {
+    rules.extend(
+        include
+            .iter()
+            .map(|p| (p.trim_matches('/').to_string(), Rule::Ship)),
+    );
+    let rule_for = |rel: &str| {
+        let mut decided = Rule::Ship;
+        for (pattern, rule) in &rules {
             if glob::matches(pattern, rel) || glob::matches(&format!("{pattern}/**"), rel) {
-                excluded = *exclude;
+                decided = *rule;
             }
         }
-        excluded
+        decided
     };
     let mut files = Vec::new();
+    let mut secrets = Vec::new();
     crate::walk::walk_sorted(app_dir, "", &mut |_, meta, rel| {
-        if is_excluded(rel) {
-            return Ok(false); // nor anything under it
+        match rule_for(rel) {
+            // A directory a rule leaves out: nor anything under it (unless a
+            // later rule names a file in it, which Docker also cannot do).
+            Rule::Fixed | Rule::User => return Ok(false),
+            Rule::Secret => {
+                if !meta.is_dir() {
+                    secrets.push(rel.to_string());
+                }
+                return Ok(false);
+            }
+            Rule::Ship => {}
         }
         if !meta.is_dir() {
             files.push(rel.to_string());
@@ -596,7 +535,7 @@ pub fn app_files(app_dir: &Path, exclude: &[String]) -> Result<Vec<String>> {
         Ok(true)
     })?;
     files.sort();
-    Ok(files)
+    Ok((files, secrets))
 }
 
 #[cfg(test)]
@@ -631,7 +570,11 @@ mod tests {
             p.cmd.value,
             ["gunicorn", "--bind", "0.0.0.0:8000", "app:app"]
         );
-        assert!(p.cmd.rule.contains("WSGI object app:app"), "{}", p.cmd.rule);
+        assert!(
+            p.cmd.rule.contains("Flask object app:app with gunicorn"),
+            "{}",
+            p.cmd.rule
+        );
         assert_eq!((p.port.value, p.recipe.value.as_str()), (8000, "debian12"));
     }
 
@@ -679,9 +622,19 @@ mod tests {
             "from flask import Flask\napp = Flask(__name__)\nif __name__ == '__main__':\n    app.run(host='0.0.0.0', port=5000)\n",
         )]);
         let p = plan(dir.path(), &Overrides::default(), &deps(&["flask"])).unwrap();
-        assert_eq!(p.cmd.value, ["python", "app.py"]);
+        // No WSGI server: Flask's own, on every address, with a warning.
+        assert_eq!(
+            p.cmd.value,
+            [
+                "flask", "--app", "app", "run", "--host", "0.0.0.0", "--port", "5000"
+            ]
+        );
+        assert!(p.warnings.iter().any(|w| w.contains("development server")));
         assert_eq!(p.port.value, 5000);
         assert_eq!(p.port.rule, "port= in app.py");
+        let script = app(&[("main.py", "print('hello')\n")]);
+        let p = plan(script.path(), &Overrides::default(), &deps(&[])).unwrap();
+        assert_eq!(p.cmd.value, ["python", "main.py"]);
     }
 
     #[test]
@@ -788,8 +741,60 @@ mod tests {
             ("tests/test_app.py", ""),
             (".dockerignore", "*.md\n!README.md\ntests/\n"),
         ]);
-        let files = app_files(dir.path(), &[]).unwrap();
+        let (files, secrets) = app_files(dir.path(), &[], &[]).unwrap();
         assert_eq!(files, ["README.md", "app.py", "pkg/mod.py"]);
+        assert!(secrets.is_empty());
+    }
+
+    #[test]
+    fn secrets_and_local_data_stay_out_unless_put_back() {
+        let dir = app(&[
+            ("app.py", ""),
+            (".env", "SECRET_KEY=x\n"),
+            (".env.example", "SECRET_KEY=\n"),
+            ("db.sqlite3", ""),
+            ("certs/server.key", ""),
+            ("certs/ca.pem", ""),
+            ("config/.netrc", ""),
+            ("data/seed.sqlite3", ""),
+        ]);
+        let (files, secrets) = app_files(dir.path(), &[], &[]).unwrap();
+        assert_eq!(files, [".env.example", "app.py"]);
+        assert_eq!(
+            secrets,
+            [
+                ".env",
+                "certs/ca.pem",
+                "certs/server.key",
+                "config/.netrc",
+                "data/seed.sqlite3",
+                "db.sqlite3"
+            ]
+        );
+        // .dockerignore's `!` and [tool.pypack] include put files back.
+        fs::write(dir.path().join(".dockerignore"), "!certs/ca.pem\n").unwrap();
+        let (files, secrets) = app_files(dir.path(), &[], &["data/*.sqlite3".into()]).unwrap();
+        assert_eq!(
+            files,
+            [
+                ".env.example",
+                "app.py",
+                "certs/ca.pem",
+                "data/seed.sqlite3"
+            ]
+        );
+        assert_eq!(
+            secrets,
+            [".env", "certs/server.key", "config/.netrc", "db.sqlite3"]
+        );
+        let p = plan(dir.path(), &Overrides::default(), &[]).unwrap();
+        assert!(
+            p.warnings
+                .iter()
+                .any(|w| w.starts_with("left out of the image as secrets or local data: .env, ")),
+            "{:?}",
+            p.warnings
+        );
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub struct Pyproject {
     pub optional: BTreeMap<String, Vec<SourcedRequirement>>,
     /// `[tool.pypack]`, kept raw for the project module to read.
     pub tool_pypack: Option<toml::Table>,
+    /// `[tool.fastapi] entrypoint` (`app.main:app`), which `fastapi run` reads.
+    pub fastapi_entrypoint: Option<String>,
 }
 
 pub fn read(path: &Path) -> Result<Pyproject> {
@@ -36,6 +38,12 @@ pub fn read(path: &Path) -> Result<Pyproject> {
             .and_then(|t| t.get("pypack"))
             .and_then(|t| t.as_table())
             .cloned(),
+        fastapi_entrypoint: doc
+            .get("tool")
+            .and_then(|t| t.get("fastapi"))
+            .and_then(|t| t.get("entrypoint"))
+            .and_then(|v| v.as_str())
+            .map(str::to_string),
         ..Pyproject::default()
     };
     let Some(project) = doc.get("project").and_then(|p| p.as_table()) else {

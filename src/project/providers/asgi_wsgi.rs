@@ -1,0 +1,424 @@
+//! WSGI and ASGI apps found in the code: `app = Flask(__name__)`,
+//! `app = FastAPI()`, Starlette, Quart, Litestar, Sanic, Falcon, Bottle, and
+//! app factories (`def create_app():` returning one), in the usual modules at
+//! the top level, in packages, and in packages under `src/`. The server is
+//! the production one already in the dependencies; with none, the
+//! framework's own way to serve (its dev server, with a warning).
+
+use super::{AppContext, Claim, Start};
+use anyhow::Result;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Wsgi,
+    Asgi,
+}
+
+/// An app object or factory in a module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppObject {
+    /// Dotted module, importable from the app dir (or `src/`).
+    pub module: String,
+    /// The variable, or the factory function.
+    pub name: String,
+    pub kind: Kind,
+    /// The framework class, e.g. `Flask`, `FastAPI`.
+    pub framework: String,
+    /// `name` is a function returning the app.
+    pub factory: bool,
+    /// The module lives under `src/`.
+    pub in_src: bool,
+}
+
+impl AppObject {
+    /// `module:name`, or `module:name()` for a factory (gunicorn's syntax).
+    pub fn target(&self) -> String {
+        if self.factory {
+            format!("{}:{}()", self.module, self.name)
+        } else {
+            format!("{}:{}", self.module, self.name)
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "{} {} {}",
+            self.framework,
+            if self.factory { "factory" } else { "object" },
+            self.target()
+        )
+    }
+}
+
+const WSGI: &[&str] = &["Flask", "Bottle", "App"];
+const ASGI: &[&str] = &["FastAPI", "Starlette", "Quart", "Litestar", "Sanic"];
+
+fn kind_of(call: &str) -> Option<(Kind, &'static str)> {
+    if let Some(f) = WSGI.iter().find(|f| **f == call) {
+        // Falcon's class is `falcon.App`; a bare `App(` is taken as Falcon's.
+        return Some((Kind::Wsgi, if *f == "App" { "Falcon" } else { f }));
+    }
+    ASGI.iter().find(|f| **f == call).map(|f| (Kind::Asgi, *f))
+}
+
+/// Every app object and factory, most likely first: what the project
+/// names (`[tool.fastapi] entrypoint`, `.flaskenv`'s `FLASK_APP`), then what
+/// the usual modules define.
+pub fn app_objects(ctx: &AppContext) -> Result<Vec<AppObject>> {
+    let made_by = made_by_factory_kind(ctx);
+    let mut found = Vec::new();
+    for (module, path, in_src) in candidate_modules(ctx)? {
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        found.extend(objects_in(&text, &module, in_src, made_by));
+    }
+    if let Some(named) = named_app(ctx) {
+        // Move (or put) the named one first.
+        let (module, name) = named;
+        let index = found
+            .iter()
+            .position(|o| o.module == module && (name.is_empty() || o.name == name));
+        if let Some(index) = index {
+            let object = found.remove(index);
+            found.insert(0, object);
+        }
+    }
+    Ok(found)
+}
+
+/// The app the project's configuration names: `(module, object)` (object
+/// empty when only the module is named).
+fn named_app(ctx: &AppContext) -> Option<(String, String)> {
+    if let Some(entry) = &ctx.pyproject.fastapi_entrypoint {
+        let (module, object) = entry.split_once(':').unwrap_or((entry, "app"));
+        return Some((module.to_string(), object.to_string()));
+    }
+    let flaskenv = ctx.read(".flaskenv")?;
+    let value = flaskenv
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("FLASK_APP="))?;
+    let value = value.trim().trim_matches(['"', '\'']);
+    let (module, object) = value.split_once(':').unwrap_or((value, ""));
+    let module = module.trim_end_matches(".py").replace('/', ".");
+    let object = object.split('(').next().unwrap_or("").to_string();
+    Some((module, object))
+}
+
+/// What `app = create_app()` at module level makes, judged by the
+/// dependencies (the factory is elsewhere).
+fn made_by_factory_kind(ctx: &AppContext) -> Option<(Kind, &'static str)> {
+    if ctx.has("flask") {
+        Some((Kind::Wsgi, "Flask"))
+    } else if ctx.has("fastapi") {
+        Some((Kind::Asgi, "FastAPI"))
+    } else if ctx.has("quart") {
+        Some((Kind::Asgi, "Quart"))
+    } else {
+        None
+    }
+}
+
+/// Modules where apps usually live: top-level files, then each package's
+/// usual modules, then packages under `src/`.
+fn candidate_modules(ctx: &AppContext) -> Result<Vec<(String, PathBuf, bool)>> {
+    let app_dir = ctx.dir;
+    const TOP: &[&str] = &[
+        "wsgi",
+        "asgi",
+        "app",
+        "main",
+        "application",
+        "server",
+        "api",
+    ];
+    const IN_PACKAGE: &[&str] = &["__init__", "wsgi", "asgi", "app", "main", "server", "api"];
+    let mut modules: Vec<(String, PathBuf, bool)> = TOP
+        .iter()
+        .map(|m| (m.to_string(), app_dir.join(format!("{m}.py")), false))
+        .collect();
+    // The module the project names, wherever it is.
+    if let Some((module, _)) = named_app(ctx) {
+        let path = module.replace('.', "/");
+        for (root, in_src) in [(app_dir.to_path_buf(), false), (app_dir.join("src"), true)] {
+            for file in [format!("{path}.py"), format!("{path}/__init__.py")] {
+                modules.insert(0, (module.clone(), root.join(file), in_src));
+            }
+        }
+    }
+    for (root, in_src) in [(app_dir.to_path_buf(), false), (app_dir.join("src"), true)] {
+        for package in packages_in(&root)? {
+            let name = package
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            for m in IN_PACKAGE {
+                let module = if *m == "__init__" {
+                    name.clone()
+                } else {
+                    format!("{name}.{m}")
+                };
+                modules.push((module, package.join(format!("{m}.py")), in_src));
+            }
+        }
+    }
+    Ok(modules)
+}
+
+/// Directories under `root` holding Python modules (with or without an
+/// `__init__.py`: `fastapi run app/main.py` works for either), sorted.
+fn packages_in(root: &Path) -> Result<Vec<PathBuf>> {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return Ok(Vec::new());
+    };
+    let mut packages: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().unwrap_or_default().to_string_lossy();
+            p.is_dir()
+                && !name.starts_with('.')
+                && name.chars().all(|c| c.is_alphanumeric() || c == '_')
+                && !matches!(
+                    name.as_ref(),
+                    "tests" | "test" | "docs" | "venv" | "node_modules" | "src"
+                )
+                && (p.join("__init__.py").is_file()
+                    || ["main.py", "app.py", "wsgi.py", "asgi.py"]
+                        .iter()
+                        .any(|m| p.join(m).is_file()))
+        })
+        .collect();
+    packages.sort();
+    Ok(packages)
+}
+
+/// Top-level `name = Framework(...)` assignments and `def factory():`
+/// functions whose body makes one.
+fn objects_in(
+    text: &str,
+    module: &str,
+    in_src: bool,
+    made_by_factory: Option<(Kind, &'static str)>,
+) -> Vec<AppObject> {
+    let mut found = Vec::new();
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
+        if line.starts_with([' ', '\t', '#']) {
+            continue;
+        }
+        if let Some(function) = factory_name(line) {
+            // The function's body: the indented lines that follow.
+            let mut body = String::new();
+            while let Some(next) = lines.peek() {
+                if next.trim().is_empty() || next.starts_with([' ', '\t']) {
+                    body.push_str(lines.next().unwrap_or(""));
+                    body.push('\n');
+                } else {
+                    break;
+                }
+            }
+            if let Some((kind, framework)) = body.lines().find_map(|l| {
+                let (_, rhs) = l.split_once('=')?;
+                kind_of(call_name(rhs)?)
+            }) {
+                found.push(AppObject {
+                    module: module.to_string(),
+                    name: function,
+                    kind,
+                    framework: framework.to_string(),
+                    factory: true,
+                    in_src,
+                });
+            }
+            continue;
+        }
+        let Some((lhs, rhs)) = line.split_once('=') else {
+            continue;
+        };
+        let name = lhs.split(':').next().unwrap_or(lhs).trim(); // `app: FastAPI = FastAPI()`
+        if name.is_empty()
+            || !name.chars().all(|c| c.is_alphanumeric() || c == '_')
+            || rhs.starts_with('=')
+        {
+            continue;
+        }
+        let called = call_name(rhs);
+        // `app = create_app()` at module level: an app, made by a factory.
+        let made = called
+            .filter(|c| FACTORIES.contains(c))
+            .and(made_by_factory);
+        if let Some((kind, framework)) = called.and_then(kind_of).or(made) {
+            found.push(AppObject {
+                module: module.to_string(),
+                name: name.to_string(),
+                kind,
+                framework: framework.to_string(),
+                factory: false,
+                in_src,
+            });
+        }
+    }
+    found
+}
+
+/// `Flask` in `flask.Flask(__name__)`; `None` when the text is no call.
+fn call_name(rhs: &str) -> Option<&str> {
+    let rhs = rhs.trim();
+    let (callee, _) = rhs.split_once('(')?;
+    let name = callee.trim().rsplit('.').next()?;
+    (!name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_')).then_some(name)
+}
+
+/// The usual names of app factories.
+const FACTORIES: &[&str] = &[
+    "create_app",
+    "make_app",
+    "app_factory",
+    "create_application",
+    "get_application",
+    "get_app",
+    "build_app",
+];
+
+/// `create_app` in `def create_app(config=None):` for the usual factory names.
+fn factory_name(line: &str) -> Option<String> {
+    let rest = line.strip_prefix("def ")?;
+    let name = rest.split('(').next()?.trim();
+    FACTORIES.contains(&name).then(|| name.to_string())
+}
+
+/// The servers this provider knows, and how each starts an app.
+fn server_command(
+    ctx: &AppContext,
+    app: &AppObject,
+    port: u16,
+) -> Option<(Vec<String>, &'static str)> {
+    let bind = format!("0.0.0.0:{port}");
+    let port = port.to_string();
+    let src = |mut argv: Vec<String>, flag: &str| {
+        if app.in_src {
+            argv.extend([flag.to_string(), "src".to_string()]);
+        }
+        argv
+    };
+    let argv = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+    let target = app.target();
+    let plain = format!("{}:{}", app.module, app.name);
+    match app.kind {
+        Kind::Wsgi if ctx.has("gunicorn") => Some((
+            src(argv(&["gunicorn", "--bind", &bind, &target]), "--chdir"),
+            "gunicorn",
+        )),
+        Kind::Wsgi if ctx.has("waitress") => {
+            let mut words = argv(&["waitress-serve", "--host", "0.0.0.0", "--port", &port]);
+            if app.factory {
+                words.push("--call".into());
+            }
+            words.push(plain);
+            Some((words, "waitress"))
+        }
+        Kind::Asgi
+            if ctx.has("uvicorn") || ctx.has("fastapi[standard]") || ctx.has("fastapi-cli") =>
+        {
+            let mut words = argv(&["uvicorn", &plain, "--host", "0.0.0.0", "--port", &port]);
+            if app.factory {
+                words.push("--factory".into());
+            }
+            Some((src(words, "--app-dir"), "uvicorn"))
+        }
+        Kind::Asgi if ctx.has("hypercorn") => {
+            Some((argv(&["hypercorn", "--bind", &bind, &target]), "hypercorn"))
+        }
+        Kind::Asgi if ctx.has("granian") => {
+            let mut words = argv(&[
+                "granian",
+                "--interface",
+                "asgi",
+                "--host",
+                "0.0.0.0",
+                "--port",
+                &port,
+            ]);
+            if app.factory {
+                words.push("--factory".into());
+            }
+            words.push(plain);
+            Some((words, "granian"))
+        }
+        Kind::Asgi if ctx.has("daphne") && !app.factory => Some((
+            argv(&["daphne", "-b", "0.0.0.0", "-p", &port, &plain]),
+            "daphne",
+        )),
+        Kind::Asgi if app.framework == "Sanic" && ctx.has("sanic") => {
+            let mut words = argv(&["sanic", &plain, "--host", "0.0.0.0", "--port", &port]);
+            if app.factory {
+                words.push("--factory".into());
+            }
+            Some((words, "Sanic's own server"))
+        }
+        _ => None,
+    }
+}
+
+pub fn claim(ctx: &AppContext) -> Result<Option<Claim>> {
+    let objects = app_objects(ctx)?;
+    // The first object a server in the dependencies can run.
+    for app in &objects {
+        if server_command(ctx, app, 0).is_some() {
+            let app = app.clone();
+            let (_, server) = server_command(ctx, &app, 0).expect("checked");
+            let rule = format!("{} with {server} from the dependencies", app.describe());
+            let deps = ctx.dependencies.to_vec();
+            let pyproject = ctx.pyproject.clone();
+            let dir = ctx.dir.to_path_buf();
+            return Ok(Some(Claim::new(rule, move |port| {
+                let ctx = AppContext {
+                    dir: &dir,
+                    pyproject: &pyproject,
+                    dependencies: &deps,
+                };
+                Start::argv(server_command(&ctx, &app, port).expect("checked").0)
+            })));
+        }
+    }
+    // No production server: Flask's own (dev) server, said plainly.
+    if let Some(app) = objects.iter().find(|o| o.framework == "Flask") {
+        let app = app.clone();
+        let mut claim = Claim::new(
+            format!(
+                "{} with flask run (no WSGI server in the dependencies)",
+                app.describe()
+            ),
+            move |port| {
+                let mut argv: Vec<String> = [
+                    "flask",
+                    "--app",
+                    &app.module,
+                    "run",
+                    "--host",
+                    "0.0.0.0",
+                    "--port",
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+                argv.push(port.to_string());
+                let mut start = Start::argv(argv);
+                if app.in_src {
+                    start.env.push(("PYTHONPATH".into(), "/app/src".into()));
+                }
+                start
+            },
+        )
+        .port(5000);
+        claim.warnings.push(
+            "the app is served by Flask's development server: add gunicorn to the dependencies (or pass --server gunicorn) for a production one"
+                .into(),
+        );
+        return Ok(Some(claim));
+    }
+    Ok(None)
+}

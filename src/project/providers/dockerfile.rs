@@ -1,0 +1,265 @@
+//! A `Dockerfile` (or `Containerfile`) in the app dir: its final stage's
+//! `ENTRYPOINT`/`CMD` say how the app starts, `EXPOSE` (or `ENV PORT`) the
+//! port, `ENV` what it needs. They are strong hints; pypack runs none of the
+//! file's other steps, and says which lines it used.
+
+use super::{AppContext, Claim, Start, leading_number};
+use crate::project::plan::{Decided, split_command};
+use anyhow::Result;
+
+/// Programs a command may start with for pypack to run it as it is.
+const RUNNABLE: &[&str] = &[
+    "python",
+    "gunicorn",
+    "uvicorn",
+    "hypercorn",
+    "daphne",
+    "granian",
+    "fastapi",
+    "flask",
+    "streamlit",
+    "waitress-serve",
+    "sanic",
+    "panel",
+    "bokeh",
+    "litestar",
+    "gradio",
+    "celery",
+];
+
+/// What the final stage says.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Stage {
+    entrypoint: Vec<String>,
+    cmd: Vec<String>,
+    expose: Option<u16>,
+    env: Vec<(String, String)>,
+    workdir: Option<String>,
+    /// The `ENTRYPOINT`/`CMD` lines as written, for the rule.
+    lines: Vec<String>,
+}
+
+fn read_stage(ctx: &AppContext) -> Option<(&'static str, Stage)> {
+    ["Dockerfile", "Containerfile"]
+        .into_iter()
+        .find_map(|name| Some((name, parse(&ctx.read(name)?))))
+}
+
+/// Instructions with their continuation lines joined; the last stage only.
+fn parse(text: &str) -> Stage {
+    let mut stage = Stage::default();
+    let mut joined = String::new();
+    let mut instructions = Vec::new();
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if joined.is_empty() && (trimmed.is_empty() || trimmed.starts_with('#')) {
+            continue;
+        }
+        match trimmed.strip_suffix('\\') {
+            Some(part) => {
+                joined.push_str(part);
+                joined.push(' ');
+            }
+            None => {
+                joined.push_str(trimmed);
+                instructions.push(std::mem::take(&mut joined));
+            }
+        }
+    }
+    for instruction in instructions {
+        let (word, rest) = instruction
+            .split_once(char::is_whitespace)
+            .unwrap_or((&instruction, ""));
+        let rest = rest.trim();
+        match word.to_ascii_uppercase().as_str() {
+            "FROM" => stage = Stage::default(),
+            "CMD" => {
+                stage.cmd = command_words(rest);
+                stage.lines.push(instruction.clone());
+            }
+            "ENTRYPOINT" => {
+                stage.entrypoint = command_words(rest);
+                stage.lines.push(instruction.clone());
+            }
+            "EXPOSE" => stage.expose = rest.split_whitespace().find_map(leading_number),
+            "WORKDIR" => stage.workdir = Some(rest.trim_end_matches('/').to_string()),
+            "ENV" => stage.env.extend(env_pairs(rest)),
+            _ => {}
+        }
+    }
+    stage
+}
+
+/// Exec form (a JSON array) or shell form (one string, run by `sh -c`).
+fn command_words(text: &str) -> Vec<String> {
+    if text.starts_with('[')
+        && let Ok(words) = serde_json::from_str::<Vec<String>>(text)
+    {
+        return words;
+    }
+    vec!["/bin/sh".into(), "-c".into(), text.to_string()]
+}
+
+/// `ENV A=1 B="two words"` or the old `ENV A 1`.
+fn env_pairs(text: &str) -> Vec<(String, String)> {
+    let Ok(words) = split_command(text) else {
+        return Vec::new();
+    };
+    if !words[0].contains('=') {
+        return match words.split_first() {
+            Some((name, value)) => vec![(name.clone(), value.join(" "))],
+            None => Vec::new(),
+        };
+    }
+    words
+        .iter()
+        .filter_map(|w| w.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// The command the image would run, as one line of text (for other
+/// providers to look into, e.g. for a gunicorn config file it names).
+pub fn command_text(ctx: &AppContext) -> Option<String> {
+    let (_, stage) = read_stage(ctx)?;
+    let argv: Vec<String> = stage.entrypoint.iter().chain(&stage.cmd).cloned().collect();
+    (!argv.is_empty()).then(|| argv.join(" "))
+}
+
+/// The argv to run without a shell: a `sh -c` script only when it is one
+/// simple command (no `&&`, `;`, pipes or substitutions).
+fn runnable(stage: &Stage) -> Option<Vec<String>> {
+    let mut argv: Vec<String> = stage.entrypoint.iter().chain(&stage.cmd).cloned().collect();
+    let program = |w: &str| w.rsplit('/').next().unwrap_or(w).to_string();
+    if argv.len() >= 3
+        && matches!(program(&argv[0]).as_str(), "sh" | "bash" | "dash")
+        && argv[1] == "-c"
+    {
+        let script = argv[2].trim().trim_start_matches("exec ").to_string();
+        if script.contains("&&")
+            || script.contains(';')
+            || script.contains('|')
+            || script.contains("$(")
+        {
+            return None;
+        }
+        argv = split_command(&script).ok()?;
+    }
+    let first = program(argv.first()?);
+    let base = first.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
+    RUNNABLE.contains(&base).then_some(())?;
+    argv[0] = if base == "python" {
+        "python".into()
+    } else {
+        first
+    };
+    Some(argv)
+}
+
+pub fn claim(ctx: &AppContext) -> Result<Option<Claim>> {
+    let Some((file, stage)) = read_stage(ctx) else {
+        return Ok(None);
+    };
+    let Some(argv) = runnable(&stage) else {
+        return Ok(None);
+    };
+    let workdir = stage
+        .workdir
+        .clone()
+        .filter(|w| w != "/app" && !w.is_empty());
+    const OURS: &[&str] = &[
+        "PATH",
+        "VIRTUAL_ENV",
+        "PYTHONUNBUFFERED",
+        "PYTHONDONTWRITEBYTECODE",
+        "PORT",
+        "HOME",
+    ];
+    let env: Vec<(String, String)> = stage
+        .env
+        .iter()
+        .filter(|(k, _)| !OURS.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    let rule = format!("{file}: {}", stage.lines.join(" + "));
+    let web = stage.expose.is_some() || super::serves_http(&argv);
+    let mut claim = Claim::new(rule, move |port| {
+        let argv = argv
+            .iter()
+            .map(|w| {
+                // The app lives at /app in pypack's image, wherever the Dockerfile put it.
+                let w = match &workdir {
+                    Some(dir) => w.replace(&format!("{dir}/"), "/app/"),
+                    None => w.clone(),
+                };
+                super::procfile::substitute_port(&w, port)
+            })
+            .collect();
+        let mut start = Start::argv(argv);
+        start.env = env.clone();
+        start
+    });
+    claim.web = web;
+    claim.warnings.push(format!(
+        "the command comes from the {file}'s final stage; pypack runs none of its other instructions (RUN, COPY…)"
+    ));
+    Ok(Some(claim))
+}
+
+pub fn port(ctx: &AppContext) -> Result<Option<Decided<u16>>> {
+    let Some((file, stage)) = read_stage(ctx) else {
+        return Ok(None);
+    };
+    if let Some(port) = stage.expose {
+        return Ok(Some(Decided {
+            value: port,
+            rule: format!("EXPOSE in {file}"),
+        }));
+    }
+    let env_port = stage
+        .env
+        .iter()
+        .find(|(k, _)| k == "PORT")
+        .and_then(|(_, v)| leading_number(v));
+    Ok(env_port.map(|port| Decided {
+        value: port,
+        rule: format!("ENV PORT in {file}"),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn final_stage_exec_and_shell_forms() {
+        let text = "FROM python:3.12 AS build\nCMD [\"echo\", \"builder\"]\n\nFROM python:3.12-slim\nWORKDIR /code\nENV APP_MODE=prod \\\n    OTHER=\"a b\"\nENV PORT 9000\nEXPOSE 9000/tcp\nCMD [\"uvicorn\", \"app.main:app\", \"--host\", \"0.0.0.0\", \"--port\", \"9000\"]\n";
+        let stage = parse(text);
+        assert_eq!(stage.cmd[0], "uvicorn");
+        assert_eq!(stage.expose, Some(9000));
+        assert_eq!(stage.workdir.as_deref(), Some("/code"));
+        assert_eq!(
+            stage.env,
+            [
+                ("APP_MODE".to_string(), "prod".to_string()),
+                ("OTHER".to_string(), "a b".to_string()),
+                ("PORT".to_string(), "9000".to_string())
+            ]
+        );
+        assert_eq!(runnable(&stage).unwrap()[1], "app.main:app");
+
+        let shell = parse("FROM python:3.11\nCMD exec gunicorn --bind 0.0.0.0:$PORT app:app\n");
+        assert_eq!(
+            runnable(&shell).unwrap(),
+            ["gunicorn", "--bind", "0.0.0.0:$PORT", "app:app"]
+        );
+        let chain = parse("FROM python:3.11\nCMD python manage.py migrate && gunicorn x.wsgi\n");
+        assert_eq!(runnable(&chain), None);
+        let script = parse("FROM python:3.11\nENTRYPOINT [\"./start.sh\"]\n");
+        assert_eq!(runnable(&script), None);
+        let python = parse(
+            "FROM python:3.11\nENTRYPOINT [\"/usr/local/bin/python3.11\"]\nCMD [\"app.py\"]\n",
+        );
+        assert_eq!(runnable(&python).unwrap(), ["python", "app.py"]);
+    }
+}
