@@ -43,7 +43,11 @@ pub struct BuildRequest<'a> {
     pub index: IndexSettings,
     pub pre: bool,
     pub extras: Vec<String>,
+    /// PEP 735 / Poetry / Pipfile dependency groups to include (`--group`).
+    pub groups: Vec<String>,
     pub locked: bool,
+    /// Resolve afresh even when another tool's lock file fits (`--relock`).
+    pub relock: bool,
     pub as_root: bool,
     /// A registry image to build on instead of a recipe's base, and whether
     /// to speak plain HTTP to its (loopback) registry.
@@ -118,7 +122,12 @@ impl BuildReport {
 }
 
 pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
-    let parsed = crate::project::read_requirements(request.app_dir, &request.extras, request.env)?;
+    let parsed = crate::project::read_requirements(
+        request.app_dir,
+        &request.extras,
+        &request.groups,
+        request.env,
+    )?;
     // Names, and `name[extra]` for each extra asked for (`fastapi[standard]`).
     let dependencies: Vec<String> = parsed
         .0
@@ -194,12 +203,14 @@ fn build_on(
         flags: request.index.clone(),
         pre: request.pre,
         extras: request.extras.clone(),
+        groups: request.groups.clone(),
         env: request.env,
         home: request.home.clone(),
         binary: request.steps.binary.clone(),
         sdists: None,
         parsed: parsed.into(),
         cache: Some(cache),
+        relock: request.relock,
     };
     let sources = SourceBuilder::for_app(
         engine.as_ref(),

@@ -76,9 +76,17 @@ struct BuildArgs {
     /// Include this optional-dependencies group of pyproject.toml (repeatable).
     #[arg(long, value_name = "GROUP")]
     extra: Vec<String>,
-    /// Install exactly APP/pylock.toml; fail if it is missing or stale.
+    /// Include this dependency group: PEP 735 [dependency-groups], a Poetry
+    /// group, or a Pipfile's dev-packages (`dev`) (repeatable).
+    #[arg(long, value_name = "NAME")]
+    group: Vec<String>,
+    /// Install exactly APP/pylock.toml (or a fitting uv.lock, poetry.lock,
+    /// Pipfile.lock, pdm.lock); fail if there is none.
     #[arg(long)]
     locked: bool,
+    /// Resolve afresh, ignoring uv.lock, poetry.lock, Pipfile.lock and pdm.lock.
+    #[arg(long)]
+    relock: bool,
     #[command(flatten)]
     output: OutputArgs,
     /// Load the image into a container engine (podman or docker).
@@ -140,6 +148,10 @@ struct LockArgs {
     /// Include this optional-dependencies group of pyproject.toml (repeatable).
     #[arg(long, value_name = "GROUP")]
     extra: Vec<String>,
+    /// Include this dependency group: PEP 735 [dependency-groups], a Poetry
+    /// group, or a Pipfile's dev-packages (`dev`) (repeatable).
+    #[arg(long, value_name = "NAME")]
+    group: Vec<String>,
 }
 
 #[derive(Args)]
@@ -447,12 +459,14 @@ fn lock(cli: &Cli, args: &LockArgs) -> Result<()> {
         flags: args.index.settings(),
         pre: args.pre,
         extras: args.extra.clone(),
+        groups: args.group.clone(),
         env: &env,
         home: std::env::var_os("HOME").map(PathBuf::from),
         binary: args.index.binary()?,
         sdists: None,
         parsed: Default::default(),
         cache: Some(&cache),
+        relock: false,
     };
     // An sdist whose metadata is not static has to be built to be locked.
     let engine = pypack::builder::Engine::detect(engine_choice(&None)?.as_deref())?;
@@ -603,7 +617,9 @@ fn build(cli: &Cli, args: &BuildArgs) -> Result<()> {
         index: args.index.settings(),
         pre: args.pre,
         extras: args.extra.clone(),
+        groups: args.group.clone(),
         locked: args.locked,
+        relock: args.relock,
         as_root: args.root,
         base_image: args
             .base_image
@@ -695,11 +711,7 @@ fn build(cli: &Cli, args: &BuildArgs) -> Result<()> {
         if let Some(why) = &plan.app_wheel {
             eprintln!("project:  built into a wheel in the builder ({why})");
         }
-        let source = match report.pin_source {
-            app::PinSource::LockFile => "pylock.toml",
-            app::PinSource::Cached => "cached resolution",
-            app::PinSource::Resolved => "resolved now",
-        };
+        let source = pin_source(report.pin_source);
         eprintln!("packages: {} ({source})", report.pins.len());
         for added in &report.system_packages {
             eprintln!("system:   {} {} ({})", added.name, added.version, added.why);
@@ -791,6 +803,16 @@ fn image_name(dir: &str) -> String {
     }
 }
 
+/// Where the pins came from, as the output says it.
+fn pin_source(source: app::PinSource) -> &'static str {
+    match source {
+        app::PinSource::LockFile => "pylock.toml",
+        app::PinSource::Cached => "cached resolution",
+        app::PinSource::Resolved => "resolved now",
+        app::PinSource::ToolLock(file) => file,
+    }
+}
+
 fn json_summary(report: &pypack::build::BuildReport, tag: &str, went: &str) -> serde_json::Value {
     let plan = &report.plan;
     serde_json::json!({
@@ -808,6 +830,7 @@ fn json_summary(report: &pypack::build::BuildReport, tag: &str, went: &str) -> s
             "what": l.what, "reused": l.reused,
         })).collect::<Vec<_>>(),
         "packages": report.pins.iter().map(|p| serde_json::json!({"name": p.name, "version": p.version.to_string()})).collect::<Vec<_>>(),
+        "packages_from": pin_source(report.pin_source),
         "system_packages": report.system_packages.iter().map(|p| serde_json::json!({"name": p.name, "version": p.version, "why": p.why})).collect::<Vec<_>>(),
         "smoke": match &report.smoke {
             Some(pypack::builder::smoke::Outcome::Passed(what)) => serde_json::json!({"passed": true, "what": what}),

@@ -238,7 +238,7 @@ fn bad_input_is_refused_clearly_and_writes_nothing() {
     let image = s.out("image");
     s.refused(
         &["--output", &image],
-        "neither requirements.txt nor pyproject.toml",
+        "has no requirements.txt, no [project] or [tool.poetry] dependencies",
     );
 
     s.write_app(&[("requirements.txt", "webframe\nflask>=\n"), ("main.py", "")]);

@@ -74,7 +74,8 @@ fn bad_requirements_name_file_and_line_and_write_nothing() {
     let out = run_lock(&s, &[]);
     assert!(!out.status.success());
     assert!(
-        stderr(&out).contains("neither requirements.txt nor pyproject.toml"),
+        stderr(&out)
+            .contains("has no requirements.txt, no [project] or [tool.poetry] dependencies"),
         "{}",
         stderr(&out)
     );
@@ -268,4 +269,57 @@ fn with_no_index_and_no_pip_or_uv_the_error_says_how_to_set_one() {
         "{err}"
     );
     assert!(!s.work.join("app/pylock.toml").exists());
+}
+
+#[test]
+fn poetry_pipfile_and_dependency_group_projects_get_their_dependencies() {
+    let s = setup();
+    let pins = |out: &std::process::Output| -> Vec<String> {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.contains("=="))
+            .map(str::to_string)
+            .collect()
+    };
+    // Poetry, no [project], no lock: ^2.0 is >=2.0,<3.0.
+    fs::write(
+        s.work.join("app/pyproject.toml"),
+        "[tool.poetry]\nname = \"svc\"\nversion = \"0.1.0\"\n\n[tool.poetry.dependencies]\npython = \"^3.10\"\nwebapp-kit = \"^2.0\"\n\n[tool.poetry.group.dev.dependencies]\nhelper = \"^1.4\"\n",
+    )
+    .unwrap();
+    let out = run_lock(&s, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(pins(&out), ["helper==1.4", "webapp-kit==2.0"]);
+    let lock = fs::read_to_string(s.work.join("app/pylock.toml")).unwrap();
+    assert!(lock.contains("name = \"webapp-kit\""), "{lock}");
+    fs::remove_file(s.work.join("app/pylock.toml")).unwrap();
+
+    // PEP 735 [dependency-groups] beside [project], only with --group.
+    fs::write(
+        s.work.join("app/pyproject.toml"),
+        "[project]\nname = \"svc\"\nversion = \"0.1\"\ndependencies = []\n\n[dependency-groups]\nserve = [\"webapp-kit>=2\"]\nall = [{include-group = \"serve\"}]\n",
+    )
+    .unwrap();
+    let out = run_lock(&s, &["--group", "all"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(pins(&out), ["helper==1.4", "webapp-kit==2.0"]);
+    let out = run_lock(&s, &["--group", "docs"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no [dependency-groups] 'docs' (it has: all, serve)"),
+        "{}",
+        stderr(&out)
+    );
+    fs::remove_file(s.work.join("app/pyproject.toml")).unwrap();
+    let _ = fs::remove_file(s.work.join("app/pylock.toml"));
+
+    // Pipenv, no lock.
+    fs::write(
+        s.work.join("app/Pipfile"),
+        "[packages]\nwebapp-kit = \"*\"\n\n[dev-packages]\npytest = \"*\"\n\n[requires]\npython_version = \"3.11\"\n",
+    )
+    .unwrap();
+    let out = run_lock(&s, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(pins(&out), ["helper==1.4", "webapp-kit==2.0"]);
 }

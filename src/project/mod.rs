@@ -2,7 +2,10 @@
 //! (`requirements.txt` in pip's syntax, `pyproject.toml` PEP 621 fields).
 
 pub mod chain;
+pub mod locks;
+pub mod pipfile;
 pub mod plan;
+pub mod poetry;
 pub mod providers;
 pub mod pyproject;
 pub mod python_version;
@@ -13,12 +16,17 @@ pub use requirements::{DirectWheel, RequirementSet, SourcedRequirement};
 use anyhow::{Result, bail};
 use std::path::{Path, PathBuf};
 
-/// The app's requirements: `requirements.txt` if present, else the
-/// `[project]` dependencies of `pyproject.toml` plus the optional groups
-/// named in `extras`. Also returns the files read, whose contents key the lock.
+/// The app's requirements and the files they came from (whose contents key
+/// the lock), from the first declaration there is:
+/// 1. `requirements.txt`;
+/// 2. `pyproject.toml` `[project]` dependencies, the optional-dependencies
+///    named in `extras`, the `[dependency-groups]` named in `groups`;
+/// 3. `pyproject.toml` `[tool.poetry.dependencies]` (with Poetry extras and groups);
+/// 4. `Pipfile` `[packages]` (`[dev-packages]` with group `dev`).
 pub fn read_requirements(
     app_dir: &Path,
     extras: &[String],
+    groups: &[String],
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(RequirementSet, Vec<PathBuf>)> {
     if !app_dir.is_dir() {
@@ -29,9 +37,9 @@ pub fn read_requirements(
     }
     let requirements_txt = app_dir.join("requirements.txt");
     if requirements_txt.is_file() {
-        if !extras.is_empty() {
+        if !extras.is_empty() || !groups.is_empty() {
             bail!(
-                "--extra selects optional-dependencies of pyproject.toml, but {} is read instead",
+                "--extra and --group select parts of pyproject.toml, but {} is read instead",
                 requirements_txt.display()
             );
         }
@@ -39,8 +47,12 @@ pub fn read_requirements(
         return Ok((set, vec![requirements_txt]));
     }
     let pyproject_toml = app_dir.join("pyproject.toml");
-    if pyproject_toml.is_file() {
-        let mut project = pyproject::read(&pyproject_toml)?;
+    let pyproject = if pyproject_toml.is_file() {
+        Some(pyproject::read(&pyproject_toml)?)
+    } else {
+        None
+    };
+    if let Some(mut project) = pyproject.clone().filter(|p| p.has_project) {
         let mut requirements = std::mem::take(&mut project.dependencies);
         for extra in extras {
             match project.optional.remove(extra) {
@@ -57,14 +69,79 @@ pub fn read_requirements(
                 ),
             }
         }
-        let set = RequirementSet {
-            requirements,
-            ..RequirementSet::default()
-        };
-        return Ok((set, vec![pyproject_toml]));
+        requirements.extend(dependency_groups(&project, groups, &pyproject_toml)?);
+        return Ok((set_of(requirements), vec![pyproject_toml]));
+    }
+    if let Some(project) = &pyproject
+        && let Some(poetry) = &project.poetry
+        && let Some(mut requirements) = poetry::dependencies(
+            poetry,
+            &pyproject_toml.display().to_string(),
+            extras,
+            groups,
+        )?
+    {
+        // PEP 735 groups may sit beside a Poetry table too.
+        let pep735: Vec<String> = groups
+            .iter()
+            .filter(|g| project.dependency_groups.contains_key(*g))
+            .cloned()
+            .collect();
+        requirements.extend(dependency_groups(project, &pep735, &pyproject_toml)?);
+        return Ok((set_of(requirements), vec![pyproject_toml]));
+    }
+    let pipfile = app_dir.join("Pipfile");
+    if pipfile.is_file() {
+        if !extras.is_empty() {
+            bail!(
+                "--extra selects optional-dependencies of pyproject.toml, but {} is read instead",
+                pipfile.display()
+            );
+        }
+        let requirements = pipfile::dependencies(&pipfile, groups)?;
+        return Ok((set_of(requirements), vec![pipfile]));
+    }
+    if let Some(project) = &pyproject {
+        // Only [dependency-groups] (a uv project with `package = false`…).
+        let requirements = dependency_groups(project, groups, &pyproject_toml)?;
+        if !project.dependency_groups.is_empty() || !groups.is_empty() {
+            return Ok((set_of(requirements), vec![pyproject_toml]));
+        }
     }
     bail!(
-        "{} has neither requirements.txt nor pyproject.toml; add one listing the app's dependencies",
+        "{} has no requirements.txt, no [project] or [tool.poetry] dependencies in pyproject.toml, and no Pipfile; add one listing the app's dependencies",
         app_dir.display()
     )
+}
+
+fn set_of(requirements: Vec<SourcedRequirement>) -> RequirementSet {
+    RequirementSet {
+        requirements,
+        ..RequirementSet::default()
+    }
+}
+
+/// The requirements of the PEP 735 `groups` asked for.
+fn dependency_groups(
+    project: &pyproject::Pyproject,
+    groups: &[String],
+    path: &Path,
+) -> Result<Vec<SourcedRequirement>> {
+    let mut out = Vec::new();
+    for group in groups {
+        match project.dependency_groups.get(group) {
+            Some(requirements) => out.extend(requirements.iter().cloned()),
+            None => bail!(
+                "{} has no [dependency-groups] '{group}' (it has: {})",
+                path.display(),
+                project
+                    .dependency_groups
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+    Ok(out)
 }

@@ -1,4 +1,6 @@
-//! `pyproject.toml`: PEP 621 `[project]` dependencies and optional groups.
+//! `pyproject.toml`: PEP 621 `[project]` dependencies and optional groups,
+//! PEP 735 `[dependency-groups]`, and Poetry's `[tool.poetry]` (kept raw for
+//! `poetry.rs`).
 
 use super::requirements::SourcedRequirement;
 use anyhow::{Context, Result, bail};
@@ -25,6 +27,12 @@ pub struct Pyproject {
     pub tool_pypack: Option<toml::Table>,
     /// `[tool.fastapi] entrypoint` (`app.main:app`), which `fastapi run` reads.
     pub fastapi_entrypoint: Option<String>,
+    /// Whether there is a `[project]` table (a PEP 621 project).
+    pub has_project: bool,
+    /// PEP 735 `[dependency-groups]`, includes resolved.
+    pub dependency_groups: BTreeMap<String, Vec<SourcedRequirement>>,
+    /// `[tool.poetry]`, raw.
+    pub poetry: Option<toml::Table>,
 }
 
 pub fn read(path: &Path) -> Result<Pyproject> {
@@ -44,11 +52,28 @@ pub fn read(path: &Path) -> Result<Pyproject> {
             .and_then(|t| t.get("entrypoint"))
             .and_then(|v| v.as_str())
             .map(str::to_string),
+        poetry: doc
+            .get("tool")
+            .and_then(|t| t.get("poetry"))
+            .and_then(|t| t.as_table())
+            .cloned(),
+        dependency_groups: dependency_groups(&doc, path)?,
         ..Pyproject::default()
     };
     let Some(project) = doc.get("project").and_then(|p| p.as_table()) else {
+        // A Poetry project says its Python in its dependencies.
+        out.requires_python = out.poetry.as_ref().and_then(super::poetry::requires_python);
+        if let Some(name) = out
+            .poetry
+            .as_ref()
+            .and_then(|p| p.get("name"))
+            .and_then(|n| n.as_str())
+        {
+            out.name = Some(name.to_string());
+        }
         return Ok(out);
     };
+    out.has_project = true;
     out.name = project
         .get("name")
         .and_then(|v| v.as_str())
@@ -107,17 +132,7 @@ pub fn read(path: &Path) -> Result<Pyproject> {
                 let spec = item.as_str().with_context(|| {
                     format!("{}: {field} must be a list of strings", path.display())
                 })?;
-                let requirement = Requirement::<VerbatimUrl>::from_str(spec).map_err(|e| {
-                    anyhow::anyhow!(
-                        "{}: {field}: '{spec}' is not a valid requirement: {e}",
-                        path.display()
-                    )
-                })?;
-                Ok(SourcedRequirement {
-                    requirement,
-                    hashes: Vec::new(),
-                    origin: format!("{} {field}", path.display()),
-                })
+                requirement(spec, path, field)
             })
             .collect()
     };
@@ -135,6 +150,82 @@ pub fn read(path: &Path) -> Result<Pyproject> {
                 )?,
             );
         }
+    }
+    Ok(out)
+}
+
+/// One requirement string of `pyproject.toml`, parsed, with where it came from.
+fn requirement(spec: &str, path: &Path, field: &str) -> Result<SourcedRequirement> {
+    let requirement = Requirement::<VerbatimUrl>::from_str(spec).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: {field}: '{spec}' is not a valid requirement: {e}",
+            path.display()
+        )
+    })?;
+    Ok(SourcedRequirement {
+        requirement,
+        hashes: Vec::new(),
+        origin: format!("{} {field}", path.display()),
+    })
+}
+
+/// PEP 735 `[dependency-groups]`: each group's requirements, with
+/// `{include-group = "x"}` entries expanded (a cycle is an error).
+fn dependency_groups(
+    doc: &toml::Table,
+    path: &Path,
+) -> Result<BTreeMap<String, Vec<SourcedRequirement>>> {
+    let Some(groups) = doc.get("dependency-groups").and_then(|g| g.as_table()) else {
+        return Ok(BTreeMap::new());
+    };
+    fn expand(
+        name: &str,
+        groups: &toml::Table,
+        path: &Path,
+        seen: &mut Vec<String>,
+    ) -> Result<Vec<SourcedRequirement>> {
+        if seen.iter().any(|s| s == name) {
+            bail!(
+                "{}: [dependency-groups] {name} includes itself",
+                path.display()
+            );
+        }
+        seen.push(name.to_string());
+        let items = groups
+            .get(name)
+            .and_then(|g| g.as_array())
+            .with_context(|| {
+                format!(
+                    "{}: [dependency-groups] has no list '{name}'",
+                    path.display()
+                )
+            })?;
+        let mut out = Vec::new();
+        for item in items {
+            match item {
+                toml::Value::String(spec) => out.push(requirement(
+                    spec,
+                    path,
+                    &format!("[dependency-groups] {name}"),
+                )?),
+                toml::Value::Table(t) => {
+                    let include = t.get("include-group").and_then(|v| v.as_str()).with_context(|| {
+                        format!("{}: [dependency-groups] {name}: a table must be {{include-group = \"…\"}}", path.display())
+                    })?;
+                    out.extend(expand(include, groups, path, seen)?);
+                }
+                _ => bail!(
+                    "{}: [dependency-groups] {name} holds something that is no requirement",
+                    path.display()
+                ),
+            }
+        }
+        seen.pop();
+        Ok(out)
+    }
+    let mut out = BTreeMap::new();
+    for name in groups.keys() {
+        out.insert(name.clone(), expand(name, groups, path, &mut Vec::new())?);
     }
     Ok(out)
 }

@@ -20,6 +20,8 @@ pub struct LockRequest<'a> {
     pub pre: bool,
     /// Optional-dependency groups of pyproject.toml to include.
     pub extras: Vec<String>,
+    /// Dependency groups to include (`--group`).
+    pub groups: Vec<String>,
     pub env: &'a dyn Fn(&str) -> Option<String>,
     pub home: Option<PathBuf>,
     /// `--only-binary` / `--no-binary`.
@@ -30,6 +32,8 @@ pub struct LockRequest<'a> {
     pub parsed: OnceCell<(RequirementSet, Vec<PathBuf>)>,
     /// Where answers worth keeping between runs go (the host tools' default index).
     pub cache: Option<&'a Cache>,
+    /// Ignore other tools' lock files (`--relock`).
+    pub relock: bool,
 }
 
 impl LockRequest<'_> {
@@ -51,7 +55,8 @@ impl LockRequest<'_> {
         if let Some(parsed) = self.parsed.get() {
             return Ok(parsed);
         }
-        let parsed = crate::project::read_requirements(self.app_dir, &self.extras, self.env)?;
+        let parsed =
+            crate::project::read_requirements(self.app_dir, &self.extras, &self.groups, self.env)?;
         Ok(self.parsed.get_or_init(|| parsed))
     }
 }
@@ -79,6 +84,9 @@ fn inputs_digest(sources: &[PathBuf], request: &LockRequest) -> Result<String> {
         "target {}\npre {}\nextras {:?}\nflags {flags:?}\n",
         request.target, request.pre, request.extras
     );
+    if !request.groups.is_empty() {
+        text.push_str(&format!("groups {:?}\n", request.groups));
+    }
     if request.binary != BinaryPolicy::default() {
         text.push_str(&format!("binary {:?}\n", request.binary));
     }
@@ -220,6 +228,97 @@ pub fn lock_app(request: &LockRequest, cache: &Cache) -> Result<Locked> {
     })
 }
 
+/// The pins of the app's `uv.lock`, `poetry.lock`, `Pipfile.lock` or
+/// `pdm.lock`, when there is one and it fits the declared requirements;
+/// `None` (after saying why) when it is stale.
+fn tool_lock_pins(
+    request: &LockRequest,
+    cache: &Cache,
+) -> Result<Option<(Vec<Pin>, &'static str)>> {
+    let (set, _) = request.requirements()?;
+    let input = crate::project::locks::LockInput {
+        app_dir: request.app_dir,
+        declared: &set.requirements,
+        extras: &request.extras,
+        groups: &request.groups,
+        target: &request.target,
+    };
+    // A lock already turned into pins for these inputs: no index is asked.
+    let lock_file = crate::project::locks::FORMATS
+        .iter()
+        .map(|f| request.app_dir.join(f.file))
+        .find(|p| p.is_file());
+    let Some(lock_file) = lock_file else {
+        return Ok(None);
+    };
+    let (_, sources) = request.requirements()?;
+    let key = format!(
+        "{}\n{} {}\n",
+        inputs_digest(sources, request)?,
+        lock_file.display(),
+        sha256_hex(&std::fs::read(&lock_file)?)
+    );
+    if let Some(text) = cache.get_ref("tool-lock", &key)
+        && let Some((format, text)) = text.split_once('\n')
+        && let Some(format) = crate::project::locks::FORMATS
+            .iter()
+            .find(|f| f.file == format)
+        && let Ok((pins, _)) = lock::from_toml(text, &request.target, "cached lock pins")
+    {
+        return Ok(Some((pins, format.file)));
+    }
+    let Some(locked) = crate::project::locks::read(&input)? else {
+        return Ok(None);
+    };
+    if let Some(why) = crate::project::locks::staleness(&locked, &input) {
+        eprintln!(
+            "warning: not using {}: {why}; resolving again (update the lock with its tool, or pass --relock)",
+            locked.file.display()
+        );
+        return Ok(None);
+    }
+    // Only locks without URLs need the index, so a missing index
+    // configuration matters only then.
+    let config = match index_config_for(request, set) {
+        Ok(config) => config,
+        Err(e)
+            if locked
+                .packages
+                .iter()
+                .flat_map(|p| &p.files)
+                .any(|f| f.url.is_none()) =>
+        {
+            return Err(e);
+        }
+        Err(_) => IndexConfig::default(),
+    };
+    let http = authenticated(&config, request)?;
+    let mut index = Index::new(&http, cache, config);
+    if let Some(builder) = request.sdists {
+        index = index.with_sdist_builder(builder);
+    }
+    let binary = request
+        .binary
+        .after_file_options(&set.binary)
+        .context("--only-binary/--no-binary in the requirement files")?;
+    let pins = super::locked::pins(&locked, &request.target, &index, &binary)?;
+    let resolution = super::Resolution {
+        target: request.target.clone(),
+        pins,
+    };
+    let text = lock::to_toml(
+        &resolution,
+        "from another tool's lock",
+        &|file| match &file.sha256 {
+            Some(h) => Ok(h.clone()),
+            None => index.download(file),
+        },
+    )?;
+    cache.set_ref("tool-lock", &key, &format!("{}\n{text}", locked.format))?;
+    let (pins, _) = lock::from_toml(&text, &request.target, "the lock's pins")?;
+    Ok(Some((pins, locked.format)))
+}
+
 /// Where a build's pins came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PinSource {
@@ -229,6 +328,8 @@ pub enum PinSource {
     Cached,
     /// Resolved now.
     Resolved,
+    /// Another tool's lock file that fits the project (`uv.lock`…).
+    ToolLock(&'static str),
 }
 
 /// The pins a build installs: the app's `pylock.toml` when it matches the
@@ -260,9 +361,15 @@ pub fn pins_for_build(
             "warning: not using {}: {why}; resolving again (`pypack lock` updates it)",
             path.display()
         );
-    } else if locked {
+    }
+    if !request.relock
+        && let Some((pins, format)) = tool_lock_pins(request, cache)?
+    {
+        return Ok((pins, PinSource::ToolLock(format)));
+    }
+    if locked {
         bail!(
-            "--locked needs {}; create it with `pypack lock {}`",
+            "--locked needs {} (or another tool's lock file that fits the project: uv.lock, poetry.lock, Pipfile.lock, pdm.lock); create it with `pypack lock {}`",
             path.display(),
             request.app_dir.display()
         );

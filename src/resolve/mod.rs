@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod lock;
+pub mod locked;
 pub mod ranges;
 
 use crate::index::{DistFile, Index, normalize_name};

@@ -1,0 +1,238 @@
+//! Lock files other tools write, read as inputs: the exact pins of `uv.lock`,
+//! `poetry.lock`, `Pipfile.lock` and `pdm.lock`, selected for the target
+//! (markers evaluated, extras and groups followed) without resolving again.
+//! One file per format, consulted in [`FORMATS`] order; `pylock.toml`
+//! (PEP 751, pypack's own) is read by `resolve::lock`.
+//!
+//! A lock is used when it fits the project: every requirement the project
+//! declares (for the target) is locked at a version it allows. Otherwise it
+//! is stale, and the build says so and resolves.
+
+mod pdm;
+mod pipfile;
+mod poetry;
+mod uv;
+
+use crate::project::requirements::SourcedRequirement;
+use crate::python::Target;
+use anyhow::{Result, bail};
+use pep508_rs::{ExtraName, MarkerEnvironment, MarkerTree};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// A package as a lock pins it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockedPackage {
+    /// Normalized.
+    pub name: String,
+    pub version: String,
+    /// Its distribution files (wheels and sdists) as the lock lists them.
+    pub files: Vec<LockedFile>,
+    /// Normalized names of what it depends on, for the target.
+    pub dependencies: Vec<String>,
+}
+
+/// A file of a locked package: some locks give a URL, some only a name,
+/// `Pipfile.lock` only hashes (the file is then found in the index).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LockedFile {
+    pub filename: Option<String>,
+    pub url: Option<String>,
+    pub sha256: Option<String>,
+    pub size: Option<u64>,
+}
+
+/// The packages a lock file pins for the target.
+#[derive(Debug, Clone)]
+pub struct LockedSet {
+    pub file: PathBuf,
+    /// `uv.lock`, `poetry.lock`…
+    pub format: &'static str,
+    pub packages: Vec<LockedPackage>,
+}
+
+/// What the readers need: the project's declared requirements (to check the
+/// lock fits), the extras and groups asked for, and the target.
+pub struct LockInput<'a> {
+    pub app_dir: &'a Path,
+    pub declared: &'a [SourcedRequirement],
+    pub extras: &'a [String],
+    pub groups: &'a [String],
+    pub target: &'a Target,
+}
+
+impl LockInput<'_> {
+    pub fn env(&self) -> MarkerEnvironment {
+        self.target.marker_environment()
+    }
+}
+
+/// A lock format: its file name and reader.
+pub struct Format {
+    pub file: &'static str,
+    pub read: fn(&Path, &LockInput) -> Result<Vec<LockedPackage>>,
+}
+
+pub const FORMATS: &[Format] = &[
+    Format {
+        file: "uv.lock",
+        read: uv::read,
+    },
+    Format {
+        file: "poetry.lock",
+        read: poetry::read,
+    },
+    Format {
+        file: "Pipfile.lock",
+        read: pipfile::read,
+    },
+    Format {
+        file: "pdm.lock",
+        read: pdm::read,
+    },
+];
+
+/// The first lock file in the app dir, read for the target.
+pub fn read(input: &LockInput) -> Result<Option<LockedSet>> {
+    for format in FORMATS {
+        let path = input.app_dir.join(format.file);
+        if !path.is_file() {
+            continue;
+        }
+        let packages = (format.read)(&path, input)?;
+        return Ok(Some(LockedSet {
+            file: path,
+            format: format.file,
+            packages,
+        }));
+    }
+    Ok(None)
+}
+
+/// Why the lock does not fit the declared requirements, if it does not:
+/// a requirement (true on the target) not locked, or locked at a version it
+/// does not allow.
+pub fn staleness(set: &LockedSet, input: &LockInput) -> Option<String> {
+    let env = input.env();
+    let locked: BTreeMap<&str, &str> = set
+        .packages
+        .iter()
+        .map(|p| (p.name.as_str(), p.version.as_str()))
+        .collect();
+    for declared in input.declared {
+        let requirement = &declared.requirement;
+        if !requirement.marker.evaluate(&env, &[]) {
+            continue;
+        }
+        let name = crate::index::normalize_name(requirement.name.as_ref());
+        let Some(version) = locked.get(name.as_str()) else {
+            return Some(format!("{name} ({}) is not in it", declared.origin));
+        };
+        if let Some(pep508_rs::VersionOrUrl::VersionSpecifier(specs)) = &requirement.version_or_url
+            && let Ok(v) = pep440_rs::Version::from_str(version)
+            && !specs.contains(&v)
+        {
+            return Some(format!(
+                "it pins {name} {version}, which {} does not allow ({})",
+                declared.origin, specs
+            ));
+        }
+    }
+    None
+}
+
+/// Whether a lock's marker text holds on the target (no marker: yes).
+pub fn marker_holds(
+    marker: Option<&str>,
+    env: &MarkerEnvironment,
+    extras: &[String],
+) -> Result<bool> {
+    let Some(text) = marker.map(str::trim).filter(|m| !m.is_empty()) else {
+        return Ok(true);
+    };
+    let tree =
+        MarkerTree::from_str(text).map_err(|e| anyhow::anyhow!("bad marker '{text}': {e}"))?;
+    let extras: Vec<ExtraName> = extras
+        .iter()
+        .filter_map(|e| ExtraName::from_str(e).ok())
+        .collect();
+    Ok(tree.evaluate(env, &extras))
+}
+
+/// `sha256:abc…` → `abc…`; other algorithms are not used.
+pub fn sha256_of(hash: &str) -> Option<String> {
+    hash.strip_prefix("sha256:").map(str::to_string)
+}
+
+/// The file name at the end of a URL.
+pub fn filename_of(url: &str) -> Option<String> {
+    let path = url.split(['?', '#']).next()?;
+    let name = path.rsplit('/').next()?;
+    (!name.is_empty()).then(|| name.to_string())
+}
+
+/// A dependency edge in a lock: (name, extras to follow in it, marker).
+pub type Edge = (String, Vec<String>, Option<String>);
+
+/// Walks a lock's dependency graph from `roots` (name, extras).
+/// `edges(name, base, extras)` gives a package's dependency edges: its own
+/// when `base` (the first visit), and those of each extra in `extras`.
+/// Returns every package reached on the target, with the extras it was
+/// reached with.
+pub fn walk(
+    roots: Vec<(String, Vec<String>)>,
+    env: &MarkerEnvironment,
+    mut edges: impl FnMut(&str, bool, &[String]) -> Result<Vec<Edge>>,
+) -> Result<BTreeMap<String, BTreeSet<String>>> {
+    let mut reached: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut queue = roots;
+    while let Some((name, extras)) = queue.pop() {
+        let (first, new_extras) = match reached.get_mut(&name) {
+            None => {
+                reached.insert(name.clone(), extras.iter().cloned().collect());
+                (true, extras.clone())
+            }
+            Some(known) => {
+                let new: Vec<String> = extras
+                    .iter()
+                    .filter(|e| !known.contains(*e))
+                    .cloned()
+                    .collect();
+                known.extend(new.iter().cloned());
+                (false, new)
+            }
+        };
+        if !first && new_extras.is_empty() {
+            continue;
+        }
+        for (dep, dep_extras, marker) in edges(&name, first, &new_extras)? {
+            // A dependency's marker may test the extras it came through.
+            if marker_holds(marker.as_deref(), env, &extras)? {
+                queue.push((dep, dep_extras));
+            }
+        }
+    }
+    Ok(reached)
+}
+
+/// An error for a lock this reader cannot use.
+pub fn unusable(path: &Path, why: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{}: {why}; fix or remove it, or pass --relock to resolve afresh",
+        path.display()
+    )
+}
+
+/// Fails on a lock version this reader does not know.
+pub fn check_version(path: &Path, found: Option<i64>, known: &[i64]) -> Result<()> {
+    if let Some(v) = found
+        && !known.contains(&v)
+    {
+        bail!(unusable(
+            path,
+            format!("lock version {v} is not one pypack reads ({known:?})")
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,157 @@
+//! `poetry.lock`: packages with their files (names and hashes, no URLs: the
+//! files are found in the index) and `[package.dependencies]` (a constraint,
+//! or a table with markers, extras, `optional`); an optional dependency is
+//! followed only through the package extras that list it.
+
+use super::{Edge, LockInput, LockedFile, LockedPackage, sha256_of, unusable, walk};
+use crate::index::normalize_name;
+use anyhow::{Context, Result};
+use std::path::Path;
+
+/// A package's edges: its required dependencies when `base`, and those its
+/// `extras` list.
+fn edges(package: &toml::Table, base: bool, extras: &[String]) -> Vec<Edge> {
+    let Some(deps) = package.get("dependencies").and_then(|d| d.as_table()) else {
+        return Vec::new();
+    };
+    let wanted_by_extras: Vec<String> = extras
+        .iter()
+        .filter_map(|e| package.get("extras")?.get(e)?.as_array())
+        .flatten()
+        .filter_map(|d| d.as_str())
+        .map(|d| {
+            normalize_name(
+                d.split([' ', '(', '[', ';', '<', '>', '=', '!', '~'])
+                    .next()
+                    .unwrap_or(d),
+            )
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (name, spec) in deps {
+        let name = normalize_name(name);
+        let specs: Vec<&toml::Value> = match spec {
+            toml::Value::Array(a) => a.iter().collect(),
+            other => vec![other],
+        };
+        for spec in specs {
+            let optional = spec.get("optional").and_then(|o| o.as_bool()) == Some(true);
+            let wanted = if optional {
+                wanted_by_extras.contains(&name)
+            } else {
+                base
+            };
+            if !wanted {
+                continue;
+            }
+            let extras = spec
+                .get("extras")
+                .and_then(|x| x.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let marker = spec
+                .get("markers")
+                .and_then(|m| m.as_str())
+                .map(str::to_string);
+            out.push((name.clone(), extras, marker));
+        }
+    }
+    out
+}
+
+pub fn read(path: &Path, input: &LockInput) -> Result<Vec<LockedPackage>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let doc: toml::Table =
+        toml::from_str(&text).map_err(|e| unusable(path, format!("not valid TOML: {e}")))?;
+    let packages: Vec<&toml::Table> = doc
+        .get("package")
+        .and_then(|p| p.as_array())
+        .map(|a| a.iter().filter_map(|p| p.as_table()).collect())
+        .unwrap_or_default();
+    let find = |name: &str| {
+        packages.iter().copied().find(|p| {
+            p.get("name")
+                .and_then(|n| n.as_str())
+                .map(normalize_name)
+                .as_deref()
+                == Some(name)
+        })
+    };
+    let env = input.env();
+    let roots = input
+        .declared
+        .iter()
+        .filter(|r| r.requirement.marker.evaluate(&env, &[]))
+        .map(|r| {
+            (
+                normalize_name(r.requirement.name.as_ref()),
+                r.requirement.extras.iter().map(|e| e.to_string()).collect(),
+            )
+        })
+        .collect();
+    let mut missing = None;
+    let reached = walk(roots, &env, |name, base, extras| match find(name) {
+        Some(package) => Ok(edges(package, base, extras)),
+        None => {
+            missing.get_or_insert_with(|| name.to_string());
+            Ok(Vec::new())
+        }
+    })?;
+    if let Some(name) = missing {
+        return Err(unusable(
+            path,
+            format!("it does not lock {name}, which the project needs"),
+        ));
+    }
+    let mut out = Vec::new();
+    for (name, extras) in &reached {
+        let package = find(name).expect("reached packages are locked");
+        if let Some(kind) = package
+            .get("source")
+            .and_then(|s| s.get("type"))
+            .and_then(|t| t.as_str())
+            .filter(|t| ["git", "directory", "file"].contains(t))
+        {
+            return Err(unusable(
+                path,
+                format!(
+                    "{name} comes from a {kind} source, which pypack does not install; publish it to an index or point --find-links at a wheel of it"
+                ),
+            ));
+        }
+        let files = package
+            .get("files")
+            .and_then(|f| f.as_array())
+            .into_iter()
+            .flatten()
+            .map(|f| LockedFile {
+                filename: f.get("file").and_then(|x| x.as_str()).map(str::to_string),
+                url: f.get("url").and_then(|x| x.as_str()).map(str::to_string),
+                sha256: f.get("hash").and_then(|h| h.as_str()).and_then(sha256_of),
+                size: None,
+            })
+            .collect();
+        let extras: Vec<String> = extras.iter().cloned().collect();
+        let dependencies = edges(package, true, &extras)
+            .into_iter()
+            .map(|(d, _, _)| d)
+            .filter(|d| reached.contains_key(d))
+            .collect();
+        out.push(LockedPackage {
+            name: name.clone(),
+            version: package
+                .get("version")
+                .and_then(|v| v.as_str())
+                .with_context(|| format!("{}: {name} has no version", path.display()))?
+                .to_string(),
+            files,
+            dependencies,
+        });
+    }
+    Ok(out)
+}

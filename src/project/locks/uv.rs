@@ -1,0 +1,187 @@
+//! `uv.lock`: packages with their sources, wheels (URL and hash) and
+//! dependency edges (with markers and extras); the project itself is the
+//! package whose source is `editable`/`virtual` `.`, and its dev groups are
+//! `[package.dev-dependencies]`.
+
+use super::{
+    Edge, LockInput, LockedFile, LockedPackage, check_version, filename_of, marker_holds,
+    sha256_of, unusable, walk,
+};
+use crate::index::normalize_name;
+use anyhow::{Context, Result};
+use std::path::Path;
+
+fn edges_of(list: Option<&toml::Value>) -> Vec<Edge> {
+    list.and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            let name = normalize_name(e.get("name")?.as_str()?);
+            let extras = e
+                .get("extra")
+                .and_then(|x| x.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let marker = e.get("marker").and_then(|m| m.as_str()).map(str::to_string);
+            Some((name, extras, marker))
+        })
+        .collect()
+}
+
+fn file(entry: &toml::Value) -> LockedFile {
+    let url = entry
+        .get("url")
+        .and_then(|u| u.as_str())
+        .map(str::to_string);
+    LockedFile {
+        filename: entry
+            .get("filename")
+            .and_then(|f| f.as_str())
+            .map(str::to_string)
+            .or_else(|| url.as_deref().and_then(filename_of)),
+        url,
+        sha256: entry
+            .get("hash")
+            .and_then(|h| h.as_str())
+            .and_then(sha256_of),
+        size: entry
+            .get("size")
+            .and_then(|s| s.as_integer())
+            .map(|s| s as u64),
+    }
+}
+
+pub fn read(path: &Path, input: &LockInput) -> Result<Vec<LockedPackage>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let doc: toml::Table =
+        toml::from_str(&text).map_err(|e| unusable(path, format!("not valid TOML: {e}")))?;
+    check_version(path, doc.get("version").and_then(|v| v.as_integer()), &[1])?;
+    let packages: Vec<&toml::Table> = doc
+        .get("package")
+        .and_then(|p| p.as_array())
+        .map(|a| a.iter().filter_map(|p| p.as_table()).collect())
+        .unwrap_or_default();
+    let env = input.env();
+    let is_project = |p: &toml::Table| {
+        p.get("source").and_then(|s| s.as_table()).is_some_and(|s| {
+            ["editable", "virtual"]
+                .iter()
+                .any(|k| s.get(*k).and_then(|v| v.as_str()) == Some("."))
+        })
+    };
+    // The same name at several versions (split by markers): the one whose
+    // resolution markers hold on the target.
+    let pick = |name: &str| -> Result<Option<&toml::Table>> {
+        let candidates: Vec<&toml::Table> = packages
+            .iter()
+            .copied()
+            .filter(|p| {
+                p.get("name")
+                    .and_then(|n| n.as_str())
+                    .map(normalize_name)
+                    .as_deref()
+                    == Some(name)
+            })
+            .filter(|p| !is_project(p))
+            .collect();
+        if candidates.len() <= 1 {
+            return Ok(candidates.into_iter().next());
+        }
+        for candidate in &candidates {
+            let markers: Vec<&str> = candidate
+                .get("resolution-markers")
+                .and_then(|m| m.as_array())
+                .map(|a| a.iter().filter_map(|m| m.as_str()).collect())
+                .unwrap_or_default();
+            let mut holds = markers.is_empty();
+            for marker in markers {
+                holds |= marker_holds(Some(marker), &env, &[])?;
+            }
+            if holds {
+                return Ok(Some(candidate));
+            }
+        }
+        Ok(candidates.into_iter().next())
+    };
+    let roots: Vec<(String, Vec<String>)> = input
+        .declared
+        .iter()
+        .filter(|r| r.requirement.marker.evaluate(&env, &[]))
+        .map(|r| {
+            (
+                normalize_name(r.requirement.name.as_ref()),
+                r.requirement.extras.iter().map(|e| e.to_string()).collect(),
+            )
+        })
+        .collect();
+    let mut missing = None;
+    let reached = walk(roots, &env, |name, base, extras| {
+        let Some(package) = pick(name)? else {
+            missing.get_or_insert_with(|| name.to_string());
+            return Ok(Vec::new());
+        };
+        let mut edges = Vec::new();
+        if base {
+            edges.extend(edges_of(package.get("dependencies")));
+        }
+        let optional = package.get("optional-dependencies");
+        for extra in extras {
+            edges.extend(edges_of(optional.and_then(|o| o.get(extra))));
+        }
+        Ok(edges)
+    })?;
+    if let Some(name) = missing {
+        return Err(unusable(
+            path,
+            format!("it does not lock {name}, which the project needs"),
+        ));
+    }
+    let mut out = Vec::new();
+    for name in reached.keys() {
+        let package = pick(name)?.expect("reached packages are locked");
+        if let Some(source) = package.get("source").and_then(|s| s.as_table())
+            && let Some(kind) = ["git", "path", "directory", "editable"]
+                .iter()
+                .find(|k| source.contains_key(**k))
+        {
+            return Err(unusable(
+                path,
+                format!(
+                    "{name} comes from a {kind} source, which pypack does not install; publish it to an index or point --find-links at a wheel of it"
+                ),
+            ));
+        }
+        let mut files: Vec<LockedFile> = package
+            .get("wheels")
+            .and_then(|w| w.as_array())
+            .into_iter()
+            .flatten()
+            .map(file)
+            .collect();
+        files.extend(package.get("sdist").map(file));
+        let dependencies = edges_of(package.get("dependencies"))
+            .into_iter()
+            .filter(|(dep, _, marker)| {
+                reached.contains_key(dep)
+                    && marker_holds(marker.as_deref(), &env, &[]).unwrap_or(true)
+            })
+            .map(|(dep, _, _)| dep)
+            .collect();
+        out.push(LockedPackage {
+            name: name.clone(),
+            version: package
+                .get("version")
+                .and_then(|v| v.as_str())
+                .with_context(|| format!("{}: {name} has no version", path.display()))?
+                .to_string(),
+            files,
+            dependencies,
+        });
+    }
+    Ok(out)
+}
