@@ -16,6 +16,7 @@ use crate::index::{Index, IndexConfig, IndexSettings, SdistBuilder};
 use crate::oci::image::{self, ContainerConfig, Image, LayerSpec};
 use crate::oci::layer::{Entry, LayerBlob, add_parents, write_layer};
 use crate::project::plan::{Overrides, Plan, plan};
+use crate::project::providers::BuildStep;
 use crate::registry::Reference;
 use crate::resolve::BinaryPolicy;
 use crate::resolve::Pin;
@@ -301,7 +302,34 @@ fn build_on(
             base.image.manifest_digest.clone(),
         ),
     ]);
-    let image = image::extend(cache, &base.image, &layers, &container, epoch, &annotations)?;
+    let mut image = image::extend(cache, &base.image, &layers, &container, epoch, &annotations)?;
+    let mut built = built;
+    // Build steps run in the image as it is so far; their output is one more layer.
+    let steps = match (&engine, runs_here) {
+        (Some(engine), true) => step_layers(engine, cache, &image, &plan, &venv, request, epoch)?,
+        _ => {
+            if !plan.build_steps.is_empty() {
+                eprintln!(
+                    "warning: the build steps ({}) need the image to run here, in podman or docker; the image has none of their output",
+                    plan.build_steps
+                        .iter()
+                        .map(describe_step)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            Vec::new()
+        }
+    };
+    if !steps.is_empty() {
+        let mut layers = layers;
+        layers.extend(steps.iter().map(|l| LayerSpec {
+            blob: l.blob.clone(),
+            created_by: l.what.clone(),
+        }));
+        image = image::extend(cache, &base.image, &layers, &container, epoch, &annotations)?;
+        built.extend(steps);
+    }
     let smoke = match (&engine, request.steps.smoke) {
         (Some(engine), None | Some(true)) if runs_here => Some(smoke::run(&SmokeRun {
             engine,
@@ -323,6 +351,73 @@ fn build_on(
         smoke,
         system_packages,
     })
+}
+
+fn describe_step(step: &BuildStep) -> String {
+    match step {
+        BuildStep::Collectstatic { .. } => "Django's collectstatic".into(),
+    }
+}
+
+/// The layers the plan's build steps make, run in `image` (reused when the
+/// image and the step's settings are the same).
+fn step_layers(
+    engine: &Engine,
+    cache: &Cache,
+    image: &Image,
+    plan: &Plan,
+    venv: &Venv,
+    request: &BuildRequest,
+    epoch: u64,
+) -> Result<Vec<LayerReport>> {
+    let mut layers = Vec::new();
+    for step in &plan.build_steps {
+        let BuildStep::Collectstatic { settings_module } = step;
+        let settings = smoke::settings(&request.steps.smoke_env)?;
+        let key = format!(
+            "pypack {} collectstatic format 1\nimage {}\nsettings {settings_module}\nenv {}\nepoch {epoch}\n",
+            env!("CARGO_PKG_VERSION"),
+            image.manifest_digest,
+            sha256_hex(request.steps.smoke_env.join("\n").as_bytes())
+        );
+        let what = format!(
+            "pypack: static files collected by manage.py collectstatic ({settings_module})"
+        );
+        if let Some(blob) = cached_layer(cache, &key) {
+            layers.push(LayerReport {
+                what,
+                blob,
+                reused: true,
+            });
+            continue;
+        }
+        let entries = crate::builder::collectstatic::collect(
+            engine,
+            cache,
+            image,
+            &venv.python(),
+            settings_module,
+            &settings,
+        )?;
+        if entries.is_empty() {
+            eprintln!(
+                "note: the Django settings set no STATIC_ROOT at build time: no static files were collected"
+            );
+            continue;
+        }
+        let mut tree: BTreeMap<String, Entry> =
+            entries.into_iter().map(|e| (e.path.clone(), e)).collect();
+        add_parents(&mut tree)?;
+        let entries: Vec<Entry> = tree.into_values().collect();
+        let blob = write_layer(cache, &entries, epoch)?;
+        remember_layer(cache, &key, &blob)?;
+        layers.push(LayerReport {
+            what,
+            blob,
+            reused: false,
+        });
+    }
+    Ok(layers)
 }
 
 /// The base image: pulled from a registry (`--base`) or built from the
@@ -624,6 +719,9 @@ fn app_layer(
     if let Ok(pyproject) = std::fs::read(plan.app_dir.join("pyproject.toml")) {
         key.push_str(&format!("pyproject {}\n", sha256_hex(&pyproject)));
     }
+    for dir in &plan.writable {
+        key.push_str(&format!("writable {}\n", dir.value));
+    }
     if plan.launcher {
         // The command is a chain: the launcher that runs it ships with the app.
         let script = crate::project::chain::LAUNCHER_SCRIPT;
@@ -651,6 +749,18 @@ fn app_layer(
     tree.insert("app".into(), Entry::dir("app", 0o755));
     for entry in project {
         tree.insert(entry.path.clone(), entry);
+    }
+    // What the app writes to is its own; the rest of /app stays root's.
+    for dir in &plan.writable {
+        let path = format!("app/{}", dir.value);
+        tree.entry(path.clone())
+            .or_insert_with(|| Entry::dir(&path, 0o755));
+        for (p, entry) in tree.iter_mut() {
+            if *p == path || p.starts_with(&format!("{path}/")) {
+                entry.uid = 65532;
+                entry.gid = 65532;
+            }
+        }
     }
     add_parents(&mut tree)?;
     let entries = with_bytecode(tree.into_values().collect(), compiler)?;
@@ -798,6 +908,7 @@ fn container_config(base: &BuiltBase, plan: &Plan, as_root: bool) -> Result<Cont
         "PYTHONDONTWRITEBYTECODE",
         "PORT",
         "VIRTUAL_ENV",
+        "HOME",
     ];
     config
         .env
@@ -816,6 +927,7 @@ fn container_config(base: &BuiltBase, plan: &Plan, as_root: bool) -> Result<Cont
         format!("VIRTUAL_ENV={VENV_DIR}"),
         "PYTHONUNBUFFERED=1".to_string(),
         "PYTHONDONTWRITEBYTECODE=1".to_string(),
+        format!("HOME={}", if as_root { "/root" } else { "/home/nonroot" }),
         format!("PORT={}", plan.port.value),
     ]);
     config.working_dir = Some(APP_DIR.into());

@@ -708,6 +708,12 @@ fn build(cli: &Cli, args: &BuildArgs) -> Result<()> {
         eprintln!("base:     {} ({})", plan.recipe.value, plan.recipe.rule);
         eprintln!("command:  {} ({})", plan.cmd.value.join(" "), plan.cmd.rule);
         eprintln!("port:     {} ({})", plan.port.value, plan.port.rule);
+        for dir in &plan.writable {
+            eprintln!(
+                "writable: /app/{} ({}; owned by 65532)",
+                dir.value, dir.rule
+            );
+        }
         if let Some(why) = &plan.app_wheel {
             eprintln!("project:  built into a wheel in the builder ({why})");
         }
@@ -825,6 +831,7 @@ fn json_summary(report: &pypack::build::BuildReport, tag: &str, went: &str) -> s
         "base": {"recipe": plan.recipe.value, "rule": plan.recipe.rule, "digest": report.base.image.manifest_digest},
         "command": {"argv": plan.cmd.value, "rule": plan.cmd.rule},
         "port": {"value": plan.port.value, "rule": plan.port.rule},
+        "writable": plan.writable.iter().map(|d| serde_json::json!({"path": format!("/app/{}", d.value), "rule": d.rule})).collect::<Vec<_>>(),
         "layers": report.layers.iter().map(|l| serde_json::json!({
             "digest": l.blob.digest, "size": l.blob.size, "uncompressed_size": l.blob.uncompressed_size,
             "what": l.what, "reused": l.reused,

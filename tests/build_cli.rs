@@ -68,9 +68,17 @@ fn builds_an_image_with_the_app_conventions() {
         ("static/style.css", "body {}\n"),
         ("notes.txt", "not shipped\n"),
         (".dockerignore", "notes.txt\n"),
+        (".env", "SECRET_KEY=from-a-laptop\n"),
+        ("config/deploy.pem", "-----BEGIN PRIVATE KEY-----\n"),
     ]);
     let out = s.build(&["--output", &s.out("image"), "-t", "myapp:1.0", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("left out of the image as secrets or local data: .env, config/deploy.pem"),
+        "{}",
+        stderr(&out)
+    );
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         summary["command"]["argv"],
@@ -106,6 +114,7 @@ fn builds_an_image_with_the_app_conventions() {
         "PYTHONUNBUFFERED=1",
         "PYTHONDONTWRITEBYTECODE=1",
         "PORT=8000",
+        "HOME=/home/nonroot",
     ] {
         assert!(env.contains(&want), "{want} not in {env:?}");
     }
@@ -143,8 +152,10 @@ fn builds_an_image_with_the_app_conventions() {
         "{app:?}"
     );
     assert!(
-        !app.iter()
-            .any(|p| p.contains("notes.txt") || p.contains(".dockerignore")),
+        !app.iter().any(|p| p.contains("notes.txt")
+            || p.contains(".dockerignore")
+            || p.ends_with(".env")
+            || p.ends_with(".pem")),
         "{app:?}"
     );
 

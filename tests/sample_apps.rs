@@ -30,6 +30,7 @@ fn serve_and_get(
     max_megabytes: Option<f64>,
     load: bool,
     extra: &[&str],
+    more: &dyn Fn(u16),
 ) -> String {
     if !podman_available(app) {
         return String::new();
@@ -130,6 +131,7 @@ fn serve_and_get(
         response.contains(expect),
         "{app}: '{expect}' not in {response}"
     );
+    more(host_port);
 
     let uid = podman(&[
         "exec",
@@ -165,6 +167,7 @@ fn flask_hello_serves_its_page() {
         Some(65.0),
         false,
         &[],
+        &|_| {},
     );
     assert!(version.starts_with("Python 3.11."), "{version}");
 }
@@ -224,6 +227,7 @@ fn flask_hello_serves_on_python_3_14() {
         None,
         false,
         &["--python", "3.14", "--allow-expired-index"],
+        &|_| {},
     );
     assert!(
         version.is_empty() || version.starts_with("Python 3.14."),
@@ -240,6 +244,7 @@ fn flask_templates_serves_a_rendered_template() {
         None,
         true,
         &[],
+        &|_| {},
     );
 }
 
@@ -252,6 +257,7 @@ fn fastapi_pyproject_serves_json() {
         None,
         false,
         &[],
+        &|_| {},
     );
 }
 
@@ -280,4 +286,91 @@ fn flask_hello_builds_reproducibly_from_two_caches() {
     let a = digest(&tmp.path().join("cache-a"), "a");
     let b = digest(&tmp.path().join("cache-b"), "b");
     assert_eq!(a, b);
+}
+
+/// The body of `GET path` on the host port.
+fn get(port: u16, path: &str) -> String {
+    let response = poll_http(port, path, 10, |r| r.starts_with("HTTP/1."))
+        .unwrap_or_else(|| panic!("no answer for {path}"));
+    assert!(response.contains(" 200 "), "{path}: {response}");
+    response
+}
+
+#[test]
+fn django_notes_migrates_at_start_and_serves_collected_static_files() {
+    serve_and_get(
+        "django-notes",
+        8000,
+        "<li>Packed by pypack, migrated at start</li>",
+        None,
+        false,
+        &[],
+        &|port| {
+            // The stylesheet's hashed name comes from the manifest that
+            // collectstatic wrote at build time; WhiteNoise serves it.
+            let page = get(port, "/");
+            let href = page
+                .split("href=\"")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .expect("a stylesheet link");
+            assert!(
+                href.starts_with("/static/notes/site.") && href.ends_with(".css"),
+                "{href}"
+            );
+            assert!(get(port, href).contains("notes-site-stylesheet"));
+        },
+    );
+}
+
+#[test]
+fn flask_factory_writes_to_its_instance_folder_as_nonroot() {
+    serve_and_get(
+        "flask-factory",
+        8000,
+        "guestbook visits: 1",
+        None,
+        false,
+        &[],
+        &|port| assert!(get(port, "/").contains("guestbook visits: 2")),
+    );
+}
+
+#[test]
+fn the_port_of_a_gunicorn_config_file_is_the_image_port() {
+    serve_and_get(
+        "flask-gunicorn-conf",
+        5050,
+        "served on the port gunicorn.conf.py names",
+        None,
+        false,
+        &[],
+        &|_| {},
+    );
+}
+
+#[test]
+fn a_dockerfile_cmd_alone_says_how_the_app_starts() {
+    serve_and_get(
+        "dockerfile-cmd",
+        7000,
+        "portal started the way its Dockerfile says",
+        None,
+        false,
+        &[],
+        &|_| {},
+    );
+}
+
+#[test]
+fn a_poetry_project_installs_its_lock() {
+    serve_and_get(
+        "poetry-api",
+        8000,
+        "\"service\":\"poetry-api\"",
+        None,
+        true,
+        &[],
+        &|_| {},
+    );
 }

@@ -6,6 +6,7 @@
 //! the finished image once.
 
 pub mod bytecode;
+pub mod collectstatic;
 pub mod engine;
 pub mod sdist;
 pub mod smoke;

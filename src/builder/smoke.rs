@@ -248,7 +248,7 @@ fn http(smoke: &SmokeRun, image: &str, probe: &HttpProbe) -> Result<String> {
 }
 
 /// `NAME=VALUE` pairs, checked.
-fn settings(env: &[String]) -> Result<Vec<(String, String)>> {
+pub fn settings(env: &[String]) -> Result<Vec<(String, String)>> {
     env.iter()
         .map(|e| match e.split_once('=') {
             Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),

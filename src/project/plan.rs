@@ -49,6 +49,11 @@ pub struct Plan {
     pub launcher: bool,
     /// The `Host` the smoke run sends (one the app accepts).
     pub smoke_host: String,
+    /// Work done at build time in the image (Django's collectstatic).
+    pub build_steps: Vec<providers::BuildStep>,
+    /// Directories under /app the app writes to, made its own (65532);
+    /// the rest of /app stays read-only to it.
+    pub writable: Vec<Decided<String>>,
     /// Files to ship, relative to the app dir, sorted.
     pub files: Vec<String>,
     /// The app's `pyproject.toml` (empty when it has none).
@@ -88,6 +93,9 @@ pub fn plan(app_dir: &Path, overrides: &Overrides, dependencies: &[String]) -> R
         env,
         web,
         launcher,
+        smoke_host,
+        steps,
+        writable,
     } = choose_start(&ctx, overrides, &tool, &mut warnings)?;
     let (files, secrets) = app_files(app_dir, &tool.exclude, &tool.include)?;
     if !secrets.is_empty() {
@@ -107,7 +115,9 @@ pub fn plan(app_dir: &Path, overrides: &Overrides, dependencies: &[String]) -> R
         env,
         web,
         launcher,
-        smoke_host: "localhost".into(),
+        smoke_host: smoke_host.unwrap_or_else(|| "localhost".into()),
+        build_steps: steps,
+        writable: writable_dirs(writable, &tool)?,
         files,
         pyproject,
         app_wheel,
@@ -168,6 +178,8 @@ struct Tool {
     exclude: Vec<String>,
     /// Globs shipped even when a default rule (secrets) leaves them out.
     include: Vec<String>,
+    /// Directories the app writes to.
+    writable: Vec<String>,
 }
 
 impl Tool {
@@ -186,7 +198,9 @@ impl Tool {
                 )),
             }
         };
-        let known = ["python", "recipe", "cmd", "port", "exclude", "include"];
+        let known = [
+            "python", "recipe", "cmd", "port", "exclude", "include", "writable",
+        ];
         if let Some(unknown) = table.keys().find(|k| !known.contains(&k.as_str())) {
             bail!(
                 "{}: unknown key '{unknown}' (known: {})",
@@ -240,6 +254,7 @@ impl Tool {
             port,
             exclude: globs("exclude")?,
             include: globs("include")?,
+            writable: globs("writable")?,
         })
     }
 }
@@ -263,6 +278,37 @@ fn choose_recipe(
     choose_base(app_dir, &explicit, pyproject)
 }
 
+/// The providers' writable directories and `[tool.pypack] writable`, each
+/// a relative path inside the app dir.
+fn writable_dirs(found: Vec<Decided<String>>, tool: &Tool) -> Result<Vec<Decided<String>>> {
+    let mut out: Vec<Decided<String>> = Vec::new();
+    let listed = tool.writable.iter().map(|w| Decided {
+        value: w.clone(),
+        rule: "[tool.pypack] writable".into(),
+    });
+    for dir in found.into_iter().chain(listed) {
+        let value = dir
+            .value
+            .trim_start_matches("./")
+            .trim_end_matches('/')
+            .to_string();
+        if value.is_empty() || value.starts_with('/') || value.split('/').any(|p| p == "..") {
+            bail!(
+                "writable directory '{}' ({}) must be a relative path inside the app",
+                dir.value,
+                dir.rule
+            );
+        }
+        if !out.iter().any(|d| d.value == value) {
+            out.push(Decided {
+                value,
+                rule: dir.rule,
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// How the app starts in the image.
 struct Started {
     cmd: Decided<Vec<String>>,
@@ -270,6 +316,9 @@ struct Started {
     env: Vec<(String, String)>,
     web: bool,
     launcher: bool,
+    smoke_host: Option<String>,
+    steps: Vec<providers::BuildStep>,
+    writable: Vec<Decided<String>>,
 }
 
 /// The command, the port and the command's environment: flags and
@@ -307,6 +356,8 @@ fn choose_start(
         };
         // A server program, or a port someone set, says it is a web app.
         let web = start.serves_http || port.rule != "default";
+        let aspects = providers::aspects(ctx);
+        warnings.extend(aspects.warnings);
         return Ok(Started {
             cmd: Decided {
                 value: start.argv,
@@ -316,6 +367,9 @@ fn choose_start(
             env: start.env,
             web,
             launcher: start.launcher,
+            smoke_host: aspects.smoke_host,
+            steps: aspects.steps,
+            writable: aspects.writable,
         });
     };
     warnings.extend(claim.warnings.iter().cloned());
@@ -330,6 +384,9 @@ fn choose_start(
         env: start.env,
         web,
         launcher: start.launcher,
+        smoke_host: claim.smoke_host,
+        steps: claim.steps,
+        writable: claim.writable,
     })
 }
 

@@ -365,8 +365,44 @@ fn server_command(
 
 pub fn claim(ctx: &AppContext) -> Result<Option<Claim>> {
     let objects = app_objects(ctx)?;
+    if objects.is_empty() {
+        return Ok(None);
+    }
+    let claim = served(ctx, &objects)?;
+    Ok(claim.map(|claim| with_instance_folder(ctx, &objects, claim)))
+}
+
+/// A Flask app's instance folder (`instance/`, next to the package) is
+/// written to when the app uses it: made writable.
+fn with_instance_folder(ctx: &AppContext, objects: &[AppObject], claim: Claim) -> Claim {
+    let flask_modules: Vec<&AppObject> =
+        objects.iter().filter(|o| o.framework == "Flask").collect();
+    if flask_modules.is_empty() {
+        return claim;
+    }
+    let uses_instance = ctx.dir.join("instance").is_dir()
+        || flask_modules.iter().any(|o| {
+            let path = o.module.replace('.', "/");
+            let root = if o.in_src { "src/" } else { "" };
+            [
+                format!("{root}{path}.py"),
+                format!("{root}{path}/__init__.py"),
+            ]
+            .iter()
+            .filter_map(|f| ctx.read(f))
+            .any(|t| t.contains("instance_path") || t.contains("instance_relative_config"))
+        });
+    if uses_instance {
+        claim.writable("instance", "the Flask app uses its instance folder".into())
+    } else {
+        claim
+    }
+}
+
+/// The claim of the first app a server can run (or Flask's dev server).
+fn served(ctx: &AppContext, objects: &[AppObject]) -> Result<Option<Claim>> {
     // The first object a server in the dependencies can run.
-    for app in &objects {
+    for app in objects {
         if server_command(ctx, app, 0).is_some() {
             let app = app.clone();
             let (_, server) = server_command(ctx, &app, 0).expect("checked");

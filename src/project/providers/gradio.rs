@@ -22,6 +22,8 @@ pub fn claim(ctx: &AppContext) -> Result<Option<Claim>> {
                 .with_env("GRADIO_SERVER_PORT", port.to_string())
                 .with_env("GRADIO_ANALYTICS_ENABLED", "False")
         })
-        .port(7860),
+        .port(7860)
+        .writable("flagged", "Gradio saves flagged examples there".into())
+        .writable(".gradio", "Gradio keeps its state there".into()),
     ))
 }

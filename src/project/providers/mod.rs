@@ -88,6 +88,12 @@ pub struct Claim {
     pub launch: Launch,
     /// The command serves HTTP (a script may be a worker or a CLI instead).
     pub web: bool,
+    /// A `Host` header the app accepts, for the smoke run.
+    pub smoke_host: Option<String>,
+    /// Work done at build time in the image (Django's collectstatic).
+    pub steps: Vec<BuildStep>,
+    /// Directories under /app the app writes to, and why.
+    pub writable: Vec<Decided<String>>,
     /// Things to tell the user (a dev server started for want of another…).
     pub warnings: Vec<String>,
 }
@@ -99,14 +105,33 @@ impl Claim {
             default_port: None,
             launch: Box::new(launch),
             web: true,
+            smoke_host: None,
+            steps: Vec::new(),
+            writable: Vec::new(),
             warnings: Vec::new(),
         }
+    }
+
+    fn writable(mut self, dir: &str, why: String) -> Claim {
+        self.writable.push(Decided {
+            value: dir.to_string(),
+            rule: why,
+        });
+        self
     }
 
     fn port(mut self, port: u16) -> Claim {
         self.default_port = Some(port);
         self
     }
+}
+
+/// Work a provider asks to be done at build time, in a container of the
+/// image, whose output becomes a layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuildStep {
+    /// `manage.py collectstatic` with these settings.
+    Collectstatic { settings_module: String },
 }
 
 /// A command provider.
@@ -188,11 +213,25 @@ pub const PORTS: &[PortProvider] = &[
 /// The first command provider that claims the app, with its name.
 pub fn claim(ctx: &AppContext) -> Result<Option<(&'static str, Claim)>> {
     for provider in COMMANDS {
-        if let Some(claim) = (provider.claim)(ctx)? {
+        if let Some(mut claim) = (provider.claim)(ctx)? {
+            // A Django project needs its static files and Host whatever starts it.
+            if let Some(project) = django::project(ctx) {
+                claim = django::with_django_extras(claim, &project);
+            }
             return Ok(Some((provider.name, claim)));
         }
     }
     Ok(None)
+}
+
+/// What the app's kind adds whatever decided its command (also `--cmd`):
+/// for a Django project, collectstatic, the smoke run's Host, a warning.
+pub fn aspects(ctx: &AppContext) -> Claim {
+    let claim = Claim::new(String::new(), |_| Start::argv(Vec::new()));
+    match django::project(ctx) {
+        Some(project) => django::with_django_extras(claim, &project),
+        None => claim,
+    }
 }
 
 /// The first port a port provider finds.
