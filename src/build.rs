@@ -49,6 +49,8 @@ pub struct BuildRequest<'a> {
     pub locked: bool,
     /// Resolve afresh even when another tool's lock file fits (`--relock`).
     pub relock: bool,
+    /// A production server to add to the requirements (`--server`).
+    pub server: Option<String>,
     pub as_root: bool,
     /// A registry image to build on instead of a recipe's base, and whether
     /// to speak plain HTTP to its (loopback) registry.
@@ -123,12 +125,13 @@ impl BuildReport {
 }
 
 pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
-    let parsed = crate::project::read_requirements(
+    let mut parsed = crate::project::read_requirements(
         request.app_dir,
         &request.extras,
         &request.groups,
         request.env,
     )?;
+    add_server(&mut parsed.0, request.server.as_deref())?;
     // Names, and `name[extra]` for each extra asked for (`fastapi[standard]`).
     let dependencies: Vec<String> = parsed
         .0
@@ -174,6 +177,45 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
     }
 }
 
+/// The servers `--server` can add, and the requirement each adds.
+const SERVERS: &[(&str, &str)] = &[
+    ("gunicorn", "gunicorn"),
+    ("uvicorn", "uvicorn"),
+    ("granian", "granian"),
+    ("hypercorn", "hypercorn"),
+    ("waitress", "waitress"),
+];
+
+/// Adds the `--server` package to the requirements (detection then finds
+/// it like any dependency).
+fn add_server(set: &mut crate::project::RequirementSet, server: Option<&str>) -> Result<()> {
+    let Some(server) = server else {
+        return Ok(());
+    };
+    let Some((_, requirement)) = SERVERS.iter().find(|(name, _)| *name == server) else {
+        bail!(
+            "--server {server}: pypack knows {}",
+            SERVERS
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    };
+    let already = set
+        .requirements
+        .iter()
+        .any(|r| crate::index::normalize_name(r.requirement.name.as_ref()) == *requirement);
+    if !already {
+        set.requirements.push(crate::project::SourcedRequirement {
+            requirement: std::str::FromStr::from_str(requirement).expect("a valid requirement"),
+            hashes: Vec::new(),
+            origin: format!("--server {server}"),
+        });
+    }
+    Ok(())
+}
+
 /// Marks a failure to resolve the requirements on the chosen base, which a
 /// fallback base may not have.
 #[derive(Debug)]
@@ -212,6 +254,7 @@ fn build_on(
         parsed: parsed.into(),
         cache: Some(cache),
         relock: request.relock,
+        added: request.server.clone().into_iter().collect(),
     };
     let sources = SourceBuilder::for_app(
         engine.as_ref(),

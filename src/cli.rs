@@ -87,6 +87,10 @@ struct BuildArgs {
     /// Resolve afresh, ignoring uv.lock, poetry.lock, Pipfile.lock and pdm.lock.
     #[arg(long)]
     relock: bool,
+    /// Add this production server to the dependencies and serve the app with it
+    /// (gunicorn, uvicorn, granian, hypercorn, waitress).
+    #[arg(long, value_name = "NAME")]
+    server: Option<String>,
     #[command(flatten)]
     output: OutputArgs,
     /// Load the image into a container engine (podman or docker).
@@ -467,6 +471,7 @@ fn lock(cli: &Cli, args: &LockArgs) -> Result<()> {
         parsed: Default::default(),
         cache: Some(&cache),
         relock: false,
+        added: Vec::new(),
     };
     // An sdist whose metadata is not static has to be built to be locked.
     let engine = pypack::builder::Engine::detect(engine_choice(&None)?.as_deref())?;
@@ -620,6 +625,7 @@ fn build(cli: &Cli, args: &BuildArgs) -> Result<()> {
         groups: args.group.clone(),
         locked: args.locked,
         relock: args.relock,
+        server: args.server.clone(),
         as_root: args.root,
         base_image: args
             .base_image

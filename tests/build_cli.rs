@@ -435,3 +435,45 @@ fn private_index_credentials_reach_locked_downloads_but_not_the_lock() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+#[test]
+fn server_adds_a_production_server_to_the_dependencies() {
+    let s = setup();
+    s.write_app(&[
+        ("requirements.txt", "webframe\n"),
+        (
+            "app.py",
+            "import webframe\napp = webframe.Flask(__name__)\n",
+        ),
+    ]);
+    let out = s.build(&["--output", &s.out("dev"), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("development server"),
+        "{}",
+        stderr(&out)
+    );
+    let out = s.build(&["--output", &s.out("prod"), "--json", "--server", "gunicorn"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        summary["command"]["argv"],
+        serde_json::json!(["gunicorn", "--bind", "0.0.0.0:8000", "app:app"])
+    );
+    assert!(
+        summary["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "gunicorn"),
+        "{summary}"
+    );
+    let out = s.build(&["--output", &s.out("x"), "--server", "apache"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("--server apache: pypack knows gunicorn"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!s.work.join("out/x").exists());
+}

@@ -374,3 +374,18 @@ fn a_poetry_project_installs_its_lock() {
         &|_| {},
     );
 }
+
+#[test]
+fn a_fastapi_src_project_installs_its_uv_lock() {
+    // Its only [project.scripts] entry is a hello-world script: the FastAPI
+    // app in src/ is what serves.
+    serve_and_get(
+        "fastapi-uv",
+        8000,
+        "{\"tasks\":3,\"done\":2}",
+        None,
+        false,
+        &[],
+        &|port| assert!(get(port, "/tasks/3").contains("\"title\":\"ship it\"")),
+    );
+}

@@ -41,19 +41,20 @@ fi
 # repository, from whatever index pip itself is configured with.
 here=$(cd "$(dirname "$0")/.." && pwd)
 wheelhouse="$here/sample-apps/wheelhouse"
-wanted=$(cat "$here"/sample-apps/wheelhouse*.txt | grep -c -- '--hash')
+wanted=$(cat "$here"/sample-apps/wheelhouse*.txt | grep -o 'sha256:[0-9a-f]*' | sort -u | wc -l)
 if [ "$(ls "$wheelhouse"/*.whl 2>/dev/null | wc -l)" -lt "$wanted" ]; then
   echo "setup: downloading the sample apps' wheels into $wheelhouse"
   command -v python3 >/dev/null 2>&1 || { $SUDO apt-get install -y -qq python3-pip >/dev/null; }
   python3 -m pip --version >/dev/null 2>&1 || { $SUDO apt-get install -y -qq python3-pip >/dev/null; }
-  for version in 3.11 3.14; do
-    list="$here/sample-apps/wheelhouse.txt"
-    [ "$version" = 3.11 ] || list="$here/sample-apps/wheelhouse-cp${version/./}.txt"
+  # One pip download per list: a list holds one version of each package.
+  for list in wheelhouse.txt wheelhouse-fastapi-uv.txt wheelhouse-cp314.txt; do
+    version=3.11
+    [ "$list" = wheelhouse-cp314.txt ] && version=3.14
     abi="cp${version/./}"
     PIP_FIND_LINKS= python3 -m pip download --quiet --no-deps --only-binary=:all: --require-hashes \
       --platform manylinux_2_36_x86_64 --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
       --platform manylinux2014_x86_64 --python-version "$version" --implementation cp --abi "$abi" --abi none --abi abi3 \
-      -r "$list" -d "$wheelhouse"
+      -r "$here/sample-apps/$list" -d "$wheelhouse"
   done
 fi
 

@@ -34,6 +34,9 @@ pub struct LockRequest<'a> {
     pub cache: Option<&'a Cache>,
     /// Ignore other tools' lock files (`--relock`).
     pub relock: bool,
+    /// Requirements added on the command line (`--server gunicorn`), already
+    /// in `parsed`; part of what a resolution is keyed by.
+    pub added: Vec<String>,
 }
 
 impl LockRequest<'_> {
@@ -86,6 +89,9 @@ fn inputs_digest(sources: &[PathBuf], request: &LockRequest) -> Result<String> {
     );
     if !request.groups.is_empty() {
         text.push_str(&format!("groups {:?}\n", request.groups));
+    }
+    if !request.added.is_empty() {
+        text.push_str(&format!("added {:?}\n", request.added));
     }
     if request.binary != BinaryPolicy::default() {
         text.push_str(&format!("binary {:?}\n", request.binary));

@@ -32,17 +32,21 @@ fn edges_of(list: Option<&toml::Value>) -> Vec<Edge> {
         .collect()
 }
 
+/// A wheel or sdist entry: `url` for an index's file, `path` for one of a
+/// find-links directory (found again by its name among the find-links).
 fn file(entry: &toml::Value) -> LockedFile {
     let url = entry
         .get("url")
         .and_then(|u| u.as_str())
         .map(str::to_string);
+    let path = entry.get("path").and_then(|p| p.as_str());
     LockedFile {
         filename: entry
             .get("filename")
             .and_then(|f| f.as_str())
             .map(str::to_string)
-            .or_else(|| url.as_deref().and_then(filename_of)),
+            .or_else(|| url.as_deref().and_then(filename_of))
+            .or_else(|| path.and_then(filename_of)),
         url,
         sha256: entry
             .get("hash")
