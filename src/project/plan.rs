@@ -309,6 +309,22 @@ fn writable_dirs(found: Vec<Decided<String>>, tool: &Tool) -> Result<Vec<Decided
     Ok(out)
 }
 
+/// Apps found that no server in the dependencies can run, said with the fix.
+fn unserved_apps(ctx: &AppContext) -> Result<String> {
+    let apps = providers::app_objects(ctx)?;
+    let Some(app) = apps.first() else {
+        return Ok(String::new());
+    };
+    let server = match app.kind {
+        providers::Kind::Asgi => "uvicorn",
+        providers::Kind::Wsgi => "gunicorn",
+    };
+    Ok(format!(
+        " It found {}, but no server in the dependencies runs it: add {server} to them, or pass --server {server}.",
+        app.describe()
+    ))
+}
+
 /// How the app starts in the image.
 struct Started {
     cmd: Decided<Vec<String>>,
@@ -341,9 +357,10 @@ fn choose_start(
             None => bail!(
                 "no entrypoint found in {}: no Procfile web: line, no Dockerfile CMD, no Django, Streamlit, \
                  Gradio or Dash app, no WSGI/ASGI app object or factory that a server in the dependencies \
-                 can run, no single [project.scripts] entry, no app.py or main.py. \
+                 can run, no single [project.scripts] entry, no app.py or main.py.{} \
                  Pass --cmd \"...\" or set [tool.pypack] cmd in pyproject.toml",
-                ctx.dir.display()
+                ctx.dir.display(),
+                unserved_apps(ctx)?
             ),
         },
     };
@@ -769,6 +786,18 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("unknown key 'prot'")
+        );
+    }
+
+    #[test]
+    fn an_app_no_server_can_run_says_which_to_add() {
+        let dir = app(&[("api.py", "from fastapi import FastAPI\napi = FastAPI()\n")]);
+        let err = plan(dir.path(), &Overrides::default(), &deps(&["fastapi"]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("It found FastAPI object api:api") && err.contains("--server uvicorn"),
+            "{err}"
         );
     }
 

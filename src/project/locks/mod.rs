@@ -216,6 +216,80 @@ pub fn walk(
     Ok(reached)
 }
 
+/// The declared requirements true on the target, as walk roots (name, extras).
+pub fn roots(input: &LockInput, env: &MarkerEnvironment) -> Vec<(String, Vec<String>)> {
+    input
+        .declared
+        .iter()
+        .filter(|r| r.requirement.marker.evaluate(env, &[]))
+        .map(|r| {
+            (
+                crate::index::normalize_name(r.requirement.name.as_ref()),
+                r.requirement.extras.iter().map(|e| e.to_string()).collect(),
+            )
+        })
+        .collect()
+}
+
+/// A TOML lock file, parsed (an error naming it when it is no TOML).
+pub fn read_toml(path: &Path) -> Result<toml::Table> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| unusable(path, format!("not valid TOML: {e}")))
+}
+
+/// The `[[package]]` tables of a TOML lock.
+pub fn package_tables(doc: &toml::Table) -> Vec<&toml::Table> {
+    doc.get("package")
+        .and_then(|p| p.as_array())
+        .map(|a| a.iter().filter_map(|p| p.as_table()).collect())
+        .unwrap_or_default()
+}
+
+/// A package table's normalized name.
+pub fn name_of(package: &toml::Table) -> Option<String> {
+    package
+        .get("name")
+        .and_then(|n| n.as_str())
+        .map(crate::index::normalize_name)
+}
+
+/// A package table's version (an error naming the lock when it has none).
+pub fn version_of(package: &toml::Table, name: &str, path: &Path) -> Result<String> {
+    package
+        .get("version")
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+        .ok_or_else(|| unusable(path, format!("{name} has no version")))
+}
+
+/// `files = [{file = "…", hash = "sha256:…"}]` (Poetry, PDM; `url` optional).
+pub fn listed_files(package: &toml::Table) -> Vec<LockedFile> {
+    package
+        .get("files")
+        .and_then(|f| f.as_array())
+        .into_iter()
+        .flatten()
+        .map(|f| LockedFile {
+            filename: f.get("file").and_then(|x| x.as_str()).map(str::to_string),
+            url: f.get("url").and_then(|x| x.as_str()).map(str::to_string),
+            sha256: f.get("hash").and_then(|h| h.as_str()).and_then(sha256_of),
+            size: None,
+        })
+        .collect()
+}
+
+/// Fails when the walk reached a name the lock does not hold.
+pub fn check_reached(path: &Path, missing: Option<String>) -> Result<()> {
+    match missing {
+        Some(name) => Err(unusable(
+            path,
+            format!("it does not lock {name}, which the project needs"),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// An error for a lock this reader cannot use.
 pub fn unusable(path: &Path, why: impl std::fmt::Display) -> anyhow::Error {
     anyhow::anyhow!(

@@ -2,9 +2,12 @@
 //! dependencies as PEP 508 strings; a package locked with extras is an
 //! entry of its own (`extras = [...]`) holding what those extras add.
 
-use super::{Edge, LockInput, LockedFile, LockedPackage, sha256_of, unusable, walk};
+use super::{
+    Edge, LockInput, LockedPackage, check_reached, listed_files, name_of, package_tables,
+    read_toml, roots, unusable, version_of, walk,
+};
 use crate::index::normalize_name;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use pep508_rs::{Requirement, VerbatimUrl};
 use std::path::Path;
 use std::str::FromStr;
@@ -42,42 +45,18 @@ fn dependency_edges(p: &toml::Table, path: &Path) -> Result<Vec<Edge>> {
 }
 
 pub fn read(path: &Path, input: &LockInput) -> Result<Vec<LockedPackage>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let doc: toml::Table =
-        toml::from_str(&text).map_err(|e| unusable(path, format!("not valid TOML: {e}")))?;
-    let packages: Vec<&toml::Table> = doc
-        .get("package")
-        .and_then(|p| p.as_array())
-        .map(|a| a.iter().filter_map(|p| p.as_table()).collect())
-        .unwrap_or_default();
+    let doc = read_toml(path)?;
+    let packages = package_tables(&doc);
     let named = |name: &str| -> Vec<&toml::Table> {
         packages
             .iter()
             .copied()
-            .filter(|p| {
-                p.get("name")
-                    .and_then(|n| n.as_str())
-                    .map(normalize_name)
-                    .as_deref()
-                    == Some(name)
-            })
+            .filter(|p| name_of(p).as_deref() == Some(name))
             .collect()
     };
     let env = input.env();
-    let roots = input
-        .declared
-        .iter()
-        .filter(|r| r.requirement.marker.evaluate(&env, &[]))
-        .map(|r| {
-            (
-                normalize_name(r.requirement.name.as_ref()),
-                r.requirement.extras.iter().map(|e| e.to_string()).collect(),
-            )
-        })
-        .collect();
     let mut missing = None;
-    let reached = walk(roots, &env, |name, base, extras| {
+    let reached = walk(roots(input, &env), &env, |name, base, extras| {
         let entries = named(name);
         if entries.is_empty() {
             missing.get_or_insert_with(|| name.to_string());
@@ -96,12 +75,7 @@ pub fn read(path: &Path, input: &LockInput) -> Result<Vec<LockedPackage>> {
         }
         Ok(edges)
     })?;
-    if let Some(name) = missing {
-        return Err(unusable(
-            path,
-            format!("it does not lock {name}, which the project needs"),
-        ));
-    }
+    check_reached(path, missing)?;
     let mut out = Vec::new();
     for name in reached.keys() {
         let entries = named(name);
@@ -110,18 +84,6 @@ pub fn read(path: &Path, input: &LockInput) -> Result<Vec<LockedPackage>> {
             .find(|p| entry_extras(p).is_empty())
             .or(entries.first())
             .expect("reached packages are locked");
-        let files = base
-            .get("files")
-            .and_then(|f| f.as_array())
-            .into_iter()
-            .flatten()
-            .map(|f| LockedFile {
-                filename: f.get("file").and_then(|x| x.as_str()).map(str::to_string),
-                url: f.get("url").and_then(|x| x.as_str()).map(str::to_string),
-                sha256: f.get("hash").and_then(|h| h.as_str()).and_then(sha256_of),
-                size: None,
-            })
-            .collect();
         let dependencies = dependency_edges(base, path)?
             .into_iter()
             .map(|(d, _, _)| d)
@@ -129,12 +91,8 @@ pub fn read(path: &Path, input: &LockInput) -> Result<Vec<LockedPackage>> {
             .collect();
         out.push(LockedPackage {
             name: name.clone(),
-            version: base
-                .get("version")
-                .and_then(|v| v.as_str())
-                .with_context(|| format!("{}: {name} has no version", path.display()))?
-                .to_string(),
-            files,
+            version: version_of(base, name, path)?,
+            files: listed_files(base),
             dependencies,
         });
     }

@@ -3,9 +3,12 @@
 //! or a table with markers, extras, `optional`); an optional dependency is
 //! followed only through the package extras that list it.
 
-use super::{Edge, LockInput, LockedFile, LockedPackage, sha256_of, unusable, walk};
+use super::{
+    Edge, LockInput, LockedPackage, check_reached, listed_files, name_of, package_tables,
+    read_toml, roots, unusable, version_of, walk,
+};
 use crate::index::normalize_name;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use std::path::Path;
 
 /// A package's edges: its required dependencies when `base`, and those its
@@ -64,50 +67,26 @@ fn edges(package: &toml::Table, base: bool, extras: &[String]) -> Vec<Edge> {
 }
 
 pub fn read(path: &Path, input: &LockInput) -> Result<Vec<LockedPackage>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let doc: toml::Table =
-        toml::from_str(&text).map_err(|e| unusable(path, format!("not valid TOML: {e}")))?;
-    let packages: Vec<&toml::Table> = doc
-        .get("package")
-        .and_then(|p| p.as_array())
-        .map(|a| a.iter().filter_map(|p| p.as_table()).collect())
-        .unwrap_or_default();
+    let doc = read_toml(path)?;
+    let packages = package_tables(&doc);
     let find = |name: &str| {
-        packages.iter().copied().find(|p| {
-            p.get("name")
-                .and_then(|n| n.as_str())
-                .map(normalize_name)
-                .as_deref()
-                == Some(name)
-        })
+        packages
+            .iter()
+            .copied()
+            .find(|p| name_of(p).as_deref() == Some(name))
     };
     let env = input.env();
-    let roots = input
-        .declared
-        .iter()
-        .filter(|r| r.requirement.marker.evaluate(&env, &[]))
-        .map(|r| {
-            (
-                normalize_name(r.requirement.name.as_ref()),
-                r.requirement.extras.iter().map(|e| e.to_string()).collect(),
-            )
-        })
-        .collect();
     let mut missing = None;
-    let reached = walk(roots, &env, |name, base, extras| match find(name) {
-        Some(package) => Ok(edges(package, base, extras)),
-        None => {
-            missing.get_or_insert_with(|| name.to_string());
-            Ok(Vec::new())
+    let reached = walk(roots(input, &env), &env, |name, base, extras| {
+        match find(name) {
+            Some(package) => Ok(edges(package, base, extras)),
+            None => {
+                missing.get_or_insert_with(|| name.to_string());
+                Ok(Vec::new())
+            }
         }
     })?;
-    if let Some(name) = missing {
-        return Err(unusable(
-            path,
-            format!("it does not lock {name}, which the project needs"),
-        ));
-    }
+    check_reached(path, missing)?;
     let mut out = Vec::new();
     for (name, extras) in &reached {
         let package = find(name).expect("reached packages are locked");
@@ -124,18 +103,6 @@ pub fn read(path: &Path, input: &LockInput) -> Result<Vec<LockedPackage>> {
                 ),
             ));
         }
-        let files = package
-            .get("files")
-            .and_then(|f| f.as_array())
-            .into_iter()
-            .flatten()
-            .map(|f| LockedFile {
-                filename: f.get("file").and_then(|x| x.as_str()).map(str::to_string),
-                url: f.get("url").and_then(|x| x.as_str()).map(str::to_string),
-                sha256: f.get("hash").and_then(|h| h.as_str()).and_then(sha256_of),
-                size: None,
-            })
-            .collect();
         let extras: Vec<String> = extras.iter().cloned().collect();
         let dependencies = edges(package, true, &extras)
             .into_iter()
@@ -144,12 +111,8 @@ pub fn read(path: &Path, input: &LockInput) -> Result<Vec<LockedPackage>> {
             .collect();
         out.push(LockedPackage {
             name: name.clone(),
-            version: package
-                .get("version")
-                .and_then(|v| v.as_str())
-                .with_context(|| format!("{}: {name} has no version", path.display()))?
-                .to_string(),
-            files,
+            version: version_of(package, name, path)?,
+            files: listed_files(package),
             dependencies,
         });
     }

@@ -4,11 +4,11 @@
 //! `[package.dev-dependencies]`.
 
 use super::{
-    Edge, LockInput, LockedFile, LockedPackage, check_version, filename_of, marker_holds,
-    sha256_of, unusable, walk,
+    Edge, LockInput, LockedFile, LockedPackage, check_reached, check_version, filename_of,
+    marker_holds, name_of, package_tables, read_toml, roots, sha256_of, unusable, version_of, walk,
 };
 use crate::index::normalize_name;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use std::path::Path;
 
 fn edges_of(list: Option<&toml::Value>) -> Vec<Edge> {
@@ -60,16 +60,9 @@ fn file(entry: &toml::Value) -> LockedFile {
 }
 
 pub fn read(path: &Path, input: &LockInput) -> Result<Vec<LockedPackage>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let doc: toml::Table =
-        toml::from_str(&text).map_err(|e| unusable(path, format!("not valid TOML: {e}")))?;
+    let doc = read_toml(path)?;
     check_version(path, doc.get("version").and_then(|v| v.as_integer()), &[1])?;
-    let packages: Vec<&toml::Table> = doc
-        .get("package")
-        .and_then(|p| p.as_array())
-        .map(|a| a.iter().filter_map(|p| p.as_table()).collect())
-        .unwrap_or_default();
+    let packages = package_tables(&doc);
     let env = input.env();
     let is_project = |p: &toml::Table| {
         p.get("source").and_then(|s| s.as_table()).is_some_and(|s| {
@@ -84,13 +77,7 @@ pub fn read(path: &Path, input: &LockInput) -> Result<Vec<LockedPackage>> {
         let candidates: Vec<&toml::Table> = packages
             .iter()
             .copied()
-            .filter(|p| {
-                p.get("name")
-                    .and_then(|n| n.as_str())
-                    .map(normalize_name)
-                    .as_deref()
-                    == Some(name)
-            })
+            .filter(|p| name_of(p).as_deref() == Some(name))
             .filter(|p| !is_project(p))
             .collect();
         if candidates.len() <= 1 {
@@ -112,19 +99,8 @@ pub fn read(path: &Path, input: &LockInput) -> Result<Vec<LockedPackage>> {
         }
         Ok(candidates.into_iter().next())
     };
-    let roots: Vec<(String, Vec<String>)> = input
-        .declared
-        .iter()
-        .filter(|r| r.requirement.marker.evaluate(&env, &[]))
-        .map(|r| {
-            (
-                normalize_name(r.requirement.name.as_ref()),
-                r.requirement.extras.iter().map(|e| e.to_string()).collect(),
-            )
-        })
-        .collect();
     let mut missing = None;
-    let reached = walk(roots, &env, |name, base, extras| {
+    let reached = walk(roots(input, &env), &env, |name, base, extras| {
         let Some(package) = pick(name)? else {
             missing.get_or_insert_with(|| name.to_string());
             return Ok(Vec::new());
@@ -139,12 +115,7 @@ pub fn read(path: &Path, input: &LockInput) -> Result<Vec<LockedPackage>> {
         }
         Ok(edges)
     })?;
-    if let Some(name) = missing {
-        return Err(unusable(
-            path,
-            format!("it does not lock {name}, which the project needs"),
-        ));
-    }
+    check_reached(path, missing)?;
     let mut out = Vec::new();
     for name in reached.keys() {
         let package = pick(name)?.expect("reached packages are locked");
@@ -178,11 +149,7 @@ pub fn read(path: &Path, input: &LockInput) -> Result<Vec<LockedPackage>> {
             .collect();
         out.push(LockedPackage {
             name: name.clone(),
-            version: package
-                .get("version")
-                .and_then(|v| v.as_str())
-                .with_context(|| format!("{}: {name} has no version", path.display()))?
-                .to_string(),
+            version: version_of(package, name, path)?,
             files,
             dependencies,
         });
