@@ -323,3 +323,20 @@ fn poetry_pipfile_and_dependency_group_projects_get_their_dependencies() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(pins(&out), ["helper==1.4", "webapp-kit==2.0"]);
 }
+
+#[test]
+fn a_pyproject_with_tool_settings_only_means_no_dependencies() {
+    let s = setup();
+    fs::write(
+        s.work.join("app/pyproject.toml"),
+        "[tool.black]\nline-length = 100\n",
+    )
+    .unwrap();
+    let out = run_lock(&s, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("(0 packages for"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

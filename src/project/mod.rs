@@ -102,11 +102,10 @@ pub fn read_requirements(
         return Ok((set_of(requirements), vec![pipfile]));
     }
     if let Some(project) = &pyproject {
-        // Only [dependency-groups] (a uv project with `package = false`…).
+        // No [project] and no Poetry table (tool settings only, or just
+        // [dependency-groups]): the groups asked for, else no dependencies.
         let requirements = dependency_groups(project, groups, &pyproject_toml)?;
-        if !project.dependency_groups.is_empty() || !groups.is_empty() {
-            return Ok((set_of(requirements), vec![pyproject_toml]));
-        }
+        return Ok((set_of(requirements), vec![pyproject_toml]));
     }
     bail!(
         "{} has no requirements.txt, no [project] or [tool.poetry] dependencies in pyproject.toml, and no Pipfile; add one listing the app's dependencies",
