@@ -287,10 +287,13 @@ fn watch(engine: &Engine, name: &str, host_port: u16, probe: &HttpProbe) -> Resu
                 );
             }
             Some(0) if !probe.web => return Ok("ran to completion with status 0".into()),
-            Some(code) => bail!(
-                "smoke run: the app exited with status {code} before answering HTTP on port {port} (a web app must keep serving); it printed:\n{}\n{WAYS_OUT}",
-                logs(engine, name)
-            ),
+            Some(code) => {
+                let printed = logs(engine, name);
+                bail!(
+                    "smoke run: the app exited with status {code} before answering HTTP on port {port} (a web app must keep serving); it printed:\n{printed}\n{}{WAYS_OUT}",
+                    hint_for(&printed)
+                )
+            }
             None => {}
         }
         if start.elapsed() > DEADLINE {
@@ -312,6 +315,26 @@ fn watch(engine: &Engine, name: &str, host_port: u16, probe: &HttpProbe) -> Resu
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// A likely cause, said before the ways out, for output that shows one.
+fn hint_for(printed: &str) -> String {
+    let writes_beside_code = [
+        "unable to open database file",
+        "attempt to write a readonly database",
+        "Read-only file system",
+        "Permission denied: '/app",
+        "PermissionError: [Errno 13]",
+    ]
+    .iter()
+    .any(|sign| printed.contains(sign));
+    if writes_beside_code {
+        return "it looks like the app writes next to its code (an SQLite file in /app?), and /app is read-only to it: \
+                keep such files in a directory listed in [tool.pypack] writable = [\"data\"], or point the app at \
+                another database with --smoke-env (and the same setting when you run it). Then: "
+            .into();
+    }
+    String::new()
 }
 
 fn first_lines(text: &str, n: usize) -> String {
@@ -383,6 +406,17 @@ mod tests {
 
     fn argv(s: &str) -> Vec<String> {
         s.split(' ').map(str::to_string).collect()
+    }
+
+    #[test]
+    fn hints_at_writes_beside_the_code() {
+        let sqlite = "sqlalchemy.exc.OperationalError: (sqlite3.OperationalError) unable to open database file";
+        assert!(hint_for(sqlite).contains("[tool.pypack] writable"));
+        assert!(
+            hint_for("OSError: [Errno 30] Read-only file system: '/app/app.db'")
+                .contains("/app is read-only")
+        );
+        assert_eq!(hint_for("ModuleNotFoundError: No module named 'flask'"), "");
     }
 
     #[test]
