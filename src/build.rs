@@ -34,7 +34,7 @@ const NONROOT: &str = "65532:65532";
 /// Bumped when the venv layer's content for the same pins changes.
 const DEPS_FORMAT: u32 = 1;
 /// Bumped when the compile script's output for the same sources changes.
-const BYTECODE_FORMAT: u32 = 2;
+const BYTECODE_FORMAT: u32 = 3;
 
 pub struct BuildRequest<'a> {
     pub app_dir: &'a Path,
@@ -109,6 +109,9 @@ pub struct BuildReport {
     pub layers: Vec<LayerReport>,
     /// What the smoke run found; `None` when it did not run.
     pub smoke: Option<Outcome>,
+    /// The image as the smoke run left it in the engine (when it ran now
+    /// and passed): a `--load` names it rather than loading it again.
+    pub held: Option<crate::builder::engine::HeldImage>,
     /// Debian packages added for libraries the wheels link, and why.
     pub system_packages: Vec<AddedPackage>,
 }
@@ -270,21 +273,26 @@ fn build_on(
     };
     let (pins, pin_source) = pins_for_build(&lock_request, cache, request.locked)
         .map_err(|e| e.context(NoResolution(format!("{} ({target})", plan.recipe.value))))?;
-    let compiler = match (&engine, request.steps.compile) {
-        (Some(engine), true) if runs_here => Some(Compiler {
-            engine,
+    // A recipe base is made of signature-checked Debian packages: its
+    // interpreter may run unpacked on this machine; a registry base's only
+    // in a container (as every base's does with PYPACK_BYTECODE_IN=container).
+    let unpacked_allowed = request.base_image.is_none()
+        && (request.env)("PYPACK_BYTECODE_IN").as_deref() != Some("container");
+    let compiler = match request.steps.compile {
+        true => Compiler::new(
             cache,
-            image: &base.image,
-            python: &base.python_executable,
-        }),
-        (None, true) => {
-            eprintln!(
-                "warning: no podman or docker: the image gets no bytecode and starts slower; install one, or pass --no-compile"
-            );
-            None
-        }
-        _ => None,
+            &base.image,
+            &base.python_executable,
+            unpacked_allowed,
+            engine.as_ref().filter(|_| runs_here),
+        ),
+        false => None,
     };
+    if compiler.is_none() && request.steps.compile && engine.is_none() {
+        eprintln!(
+            "warning: no podman or docker: the image gets no bytecode and starts slower; install one, or pass --no-compile"
+        );
+    }
     let venv = Venv {
         path: VENV_DIR.into(),
         base_python: base.python_executable.clone(),
@@ -373,16 +381,24 @@ fn build_on(
         image = image::extend(cache, &base.image, &layers, &container, epoch, &annotations)?;
         built.extend(steps);
     }
-    let smoke = match (&engine, request.steps.smoke) {
-        (Some(engine), None | Some(true)) if runs_here => Some(smoke::run(&SmokeRun {
-            engine,
-            cache,
-            image: &image,
-            python: &venv.python(),
-            probe: smoke::probe_for(&plan.cmd.value, plan.port.value, plan.web, &plan.smoke_host),
-            env: &request.steps.smoke_env,
-        })?),
-        _ => None,
+    let (smoke, held) = match (&engine, request.steps.smoke) {
+        (Some(engine), None | Some(true)) if runs_here => {
+            let (outcome, held) = smoke::run(&SmokeRun {
+                engine,
+                cache,
+                image: &image,
+                python: &venv.python(),
+                probe: smoke::probe_for(
+                    &plan.cmd.value,
+                    plan.port.value,
+                    plan.web,
+                    &plan.smoke_host,
+                ),
+                env: &request.steps.smoke_env,
+            })?;
+            (Some(outcome), held)
+        }
+        _ => (None, None),
     };
     Ok(BuildReport {
         image,
@@ -392,6 +408,7 @@ fn build_on(
         pin_source,
         layers: built,
         smoke,
+        held,
         system_packages,
     })
 }

@@ -14,6 +14,8 @@ use pypack::project::plan::{Overrides, recipe_for};
 use pypack::resolve::app::{self, LockRequest};
 use std::path::PathBuf;
 
+mod run;
+
 #[derive(Parser)]
 #[command(
     name = "pypack",
@@ -40,6 +42,9 @@ enum Command {
     Lock(Box<LockArgs>),
     /// Build an image of a Python app directory.
     Build(Box<BuildArgs>),
+    /// Build (as `build` does, into the engine) and serve the app on localhost;
+    /// with --watch, rebuild and restart on every change.
+    Run(Box<run::RunArgs>),
     /// Machine-level defaults in the user's config file (Debian mirror, cache dir, engine).
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -403,6 +408,7 @@ pub fn run() -> Result<()> {
         Command::Base(BaseCommand::Build(args)) => base_build(&cli, args),
         Command::Lock(args) => lock(&cli, args),
         Command::Build(args) => build(&cli, args),
+        Command::Run(args) => run::run(&cli, args),
         Command::Config(command) => config(command),
         Command::Inspect { image, json } => inspect(image, *json),
     }
@@ -585,6 +591,12 @@ fn check_tag(tag: &str) -> Result<()> {
 }
 
 fn build(cli: &Cli, args: &BuildArgs) -> Result<()> {
+    build_image(cli, args, false).map(|_| ())
+}
+
+/// An image built as `build` does, its name, and its destination said;
+/// `load` makes the engine the destination whatever the flags say.
+fn build_image(cli: &Cli, args: &BuildArgs, load: bool) -> Result<Built> {
     let (_, base_options) = args.base.options_for("debian12", cli.quiet || args.json)?;
     let name_hint = args
         .app
@@ -604,7 +616,16 @@ fn build(cli: &Cli, args: &BuildArgs) -> Result<()> {
         .map(pypack::registry::Reference::parse)
         .transpose()?;
     let engine = engine_choice(&args.engine)?;
-    let destination = build_destination(args, engine.as_deref(), &tag)?;
+    let destination = match load {
+        true => match Engine::detect(engine.as_deref())? {
+            Some(found) => Destination::Load(found),
+            None => bail!(
+                "{} is not installed (or not running): `pypack run` starts the image in it; install podman",
+                engine.as_deref().unwrap_or("podman or docker")
+            ),
+        },
+        false => build_destination(args, engine.as_deref(), &tag)?,
+    };
     if let Destination::Write(output) = &destination {
         output.check_destination()?;
     }
@@ -656,14 +677,21 @@ fn build(cli: &Cli, args: &BuildArgs) -> Result<()> {
         },
         ignore_missing_libraries: args.ignore_missing_library.clone(),
     };
-    let report = pypack::build::build(&request, &cache)?;
+    let mut report = pypack::build::build(&request, &cache)?;
+    let held = report.held.take();
     let went = match &destination {
         Destination::Write(output) => {
             oci::write_output(&cache, &report.image, output, Some(&tag))?;
             output.describe()
         }
         Destination::Load(engine) => {
-            engine.load(&cache, &report.image, &tag)?;
+            // The smoke run left the image in the engine: it only needs its name.
+            match &held {
+                Some(h) if h.engine() == engine => {
+                    engine.tag(&report.image.config_digest, &oci::layout::full_tag(&tag))?
+                }
+                _ => engine.load(&cache, &report.image, &tag)?,
+            }
             format!(
                 "loaded into {} as {}",
                 engine.program,
@@ -707,7 +735,7 @@ fn build(cli: &Cli, args: &BuildArgs) -> Result<()> {
             "{}",
             serde_json::to_string_pretty(&json_summary(&report, &tag, &went))?
         );
-        return Ok(());
+        return Ok(Built { report, tag });
     }
     let plan = &report.plan;
     if !cli.quiet {
@@ -753,7 +781,14 @@ fn build(cli: &Cli, args: &BuildArgs) -> Result<()> {
         report.image.manifest_digest,
         report.uncompressed_size() as f64 / 1e6
     );
-    Ok(())
+    Ok(Built { report, tag })
+}
+
+/// What `build_image` made.
+struct Built {
+    pub report: pypack::build::BuildReport,
+    /// The image's name (as given or derived from the app directory).
+    pub tag: String,
 }
 
 enum Destination {

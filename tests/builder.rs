@@ -893,6 +893,27 @@ fn bytecode_is_compiled_for_stdlib_venv_and_app_reproducibly() {
         .collect();
     assert!(reused.iter().all(|r| !r), "{reused:?}");
 
+    // The image's interpreter unpacked on this machine (the default for a
+    // recipe base) and in a container compile the very same bytes.
+    let in_container = tempfile::tempdir().unwrap();
+    let out = pypack_env(
+        in_container.path(),
+        &[
+            "build",
+            app.to_str().unwrap(),
+            "--no-index",
+            "--find-links",
+            wheelhouse.to_str().unwrap(),
+            "--no-smoke",
+            "--output",
+            tmp.path().join("in-container").to_str().unwrap(),
+            "--json",
+        ],
+        &[("PYPACK_BYTECODE_IN", "container")],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json(&out)["digest"], first["digest"]);
+
     let (plain, layout) = build(shared_cache(), "plain", &["--no-compile"]);
     assert_ne!(plain["digest"], first["digest"]);
     let pyc: Vec<String> = layers(&layout)
@@ -906,4 +927,97 @@ fn bytecode_is_compiled_for_stdlib_venv_and_app_reproducibly() {
         "uncompressed: {} bytes with bytecode, {} without",
         first["uncompressed_size"], plain["uncompressed_size"]
     );
+}
+
+/// `pypack run --watch`: the app served on the given localhost port; an
+/// edit of app.py rebuilt and served; Ctrl-C (SIGINT) stops and removes the
+/// container, and pypack exits 0.
+#[test]
+fn pypack_run_serves_the_app_and_serves_an_edit_with_watch() {
+    if !podman_available("pypack run") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let app = tmp.path().join("runapp");
+    fs::create_dir(&app).unwrap();
+    fs::copy(
+        repo().join("sample-apps/flask-hello/requirements.txt"),
+        app.join("requirements.txt"),
+    )
+    .unwrap();
+    let page = |text: &str| {
+        format!(
+            "from flask import Flask\n\napp = Flask(__name__)\n\n\n@app.get(\"/\")\ndef hello():\n    return \"{text}\\n\"\n"
+        )
+    };
+    fs::write(app.join("app.py"), page("first version")).unwrap();
+    let port = free_port();
+    let log = tmp.path().join("run.log");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pypack"))
+        .args(["run", app.to_str().unwrap(), "--watch", "--publish"])
+        .arg(port.to_string())
+        .args(["--no-index", "--find-links"])
+        .arg(repo().join("sample-apps/wheelhouse"))
+        .args(["-t", "pypack-test/runapp"])
+        .env("PYPACK_CACHE_DIR", shared_cache())
+        .env("PIP_CONFIG_FILE", "/dev/null")
+        .env_remove("PIP_INDEX_URL")
+        .stdout(fs::File::create(&log).unwrap())
+        .stderr(fs::File::create(tmp.path().join("run.err")).unwrap())
+        .spawn()
+        .unwrap();
+    let printed = || {
+        format!(
+            "{}{}",
+            fs::read_to_string(&log).unwrap_or_default(),
+            fs::read_to_string(tmp.path().join("run.err")).unwrap_or_default()
+        )
+    };
+    let first = poll_http(port, "/", 180, |r| r.contains("first version"));
+    if first.is_none() {
+        let _ = child.kill();
+        panic!("the first version was not served:\n{}", printed());
+    }
+    assert!(
+        printed().contains(&format!("http://127.0.0.1:{port}/")),
+        "{}",
+        printed()
+    );
+    fs::write(app.join("app.py"), page("second version")).unwrap();
+    let second = poll_http(port, "/", 120, |r| r.contains("second version"));
+    // SIGINT, as Ctrl-C sends it.
+    interrupt(child.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let log_text = printed();
+    assert!(second.is_some(), "the edit was not served:\n{log_text}");
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "pypack run did not stop cleanly on SIGINT ({status:?}):\n{log_text}"
+    );
+    let left = podman(&["ps", "-a", "--format", "{{.Names}}"]);
+    let name = format!("pypack-run-{}", child.id());
+    assert!(
+        !String::from_utf8_lossy(&left.stdout).contains(&name),
+        "{name} was left behind"
+    );
+    assert!(http_get(port, "/").is_none(), "still serving after Ctrl-C");
+    podman(&["rmi", "pypack-test/runapp"]);
+}
+
+fn interrupt(pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
 }

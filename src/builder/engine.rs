@@ -72,26 +72,58 @@ impl Engine {
         Ok(id)
     }
 
-    /// Puts `image` into the engine's store, named `tag`.
+    /// Puts `image` into the engine's store, named `tag`: a new name for
+    /// it when it is there already, else loaded.
     pub fn load(&self, cache: &Cache, image: &Image, tag: &str) -> Result<()> {
-        if self.program == "podman" && self.pull_layout(cache, image, tag).is_ok() {
-            return Ok(());
+        let full = crate::oci::layout::full_tag(tag);
+        if self.has_image(&image.config_digest) {
+            return self.tag(&image.config_digest, &full);
         }
-        self.load_archive(cache, image, tag)
+        let held = self.hold(cache, image)?;
+        self.tag(&image.config_digest, &full)?;
+        drop(held);
+        Ok(())
+    }
+
+    /// Puts `image` into the engine's store under a name of this process's
+    /// own, which holds it there (a concurrent build removing its names
+    /// cannot take it away) until the `HeldImage` is dropped; the image goes
+    /// with that name unless it has others by then.
+    pub fn hold(&self, cache: &Cache, image: &Image) -> Result<HeldImage> {
+        static HOLDS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let hex = crate::digest::strip_sha256(&image.config_digest)?;
+        let unique = format!(
+            "{}-{}-{}",
+            &hex[..12],
+            std::process::id(),
+            HOLDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let name = if self.program == "podman" {
+            match self.load_layout(cache, image, &unique) {
+                Ok(name) => name,
+                Err(_) => {
+                    self.load_archive(cache, image, &format!("localhost/pypack-hold:{unique}"))?
+                }
+            }
+        } else {
+            self.load_archive(cache, image, &format!("localhost/pypack-hold:{unique}"))?
+        };
+        Ok(HeldImage {
+            engine: self.clone(),
+            name,
+        })
     }
 
     /// podman's fast way in: an OCI layout of hard links into the cache,
     /// which podman reads without copying the layers it already has. podman
     /// names such an image after the layout's path (which therefore must be
     /// a valid lower-case name: a symlink under the temp dir points to it);
-    /// that name is swapped for `tag`. Any failure falls back to `load`.
-    fn pull_layout(&self, cache: &Cache, image: &Image, tag: &str) -> Result<()> {
+    /// that name, unique to this load, is returned.
+    fn load_layout(&self, cache: &Cache, image: &Image, unique: &str) -> Result<String> {
         let dir = tempfile::tempdir_in(cache.root().join("tmp"))?;
         let layout = dir.path().join("image");
-        write_output(cache, image, &Output::Layout(layout.clone()), Some(tag))?;
-        let hex = crate::digest::strip_sha256(&image.config_digest)?;
-        let link =
-            std::env::temp_dir().join(format!("pypack-oci-{}-{}", std::process::id(), &hex[..12]));
+        write_output(cache, image, &Output::Layout(layout.clone()), None)?;
+        let link = std::env::temp_dir().join(format!("pypack-hold-{unique}"));
         let link_text = link.to_str().context("temp dir is not UTF-8")?.to_string();
         let valid = link_text.split('/').skip(1).all(|part| {
             part.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
@@ -104,35 +136,28 @@ impl Engine {
         }
         let _ = std::fs::remove_file(&link);
         std::os::unix::fs::symlink(&layout, &link)?;
-        // Names the image has already (a user's tags) stay.
-        let before = self.names(&image.config_digest);
-        let pulled = self.quiet(&["pull", "-q", &format!("oci:{link_text}")]);
+        let out = self.command().args(["load", "-i", &link_text]).output();
         let _ = std::fs::remove_file(&link);
-        pulled?;
-        let full = crate::oci::layout::full_tag(tag);
-        self.quiet(&["tag", &image.config_digest, &full])?;
-        let link_name = link.file_name().unwrap_or_default().to_string_lossy();
-        for name in self.names(&image.config_digest) {
-            if name.contains(link_name.as_ref()) && !before.contains(&name) {
-                self.quiet(&["untag", &image.config_digest, &name])?;
-            }
+        let out = out?;
+        if !out.status.success() {
+            bail!(
+                "podman load failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
         }
-        Ok(())
+        // "Loaded image: localhost/tmp/pypack-hold-…:latest" (older podman: "Loaded image(s): …").
+        let text = String::from_utf8_lossy(&out.stdout);
+        let name = text
+            .lines()
+            .find_map(|l| l.split_once(": ").map(|(_, n)| n.trim().to_string()))
+            .filter(|n| n.contains(&format!("pypack-hold-{unique}")))
+            .unwrap_or_else(|| format!("localhost{link_text}:latest"));
+        Ok(name)
     }
 
     /// Gives the image `id` the name `tag` (it must be in the store).
     pub fn tag(&self, id: &str, tag: &str) -> Result<()> {
         self.quiet(&["tag", id, tag])
-    }
-
-    /// The names (`repo:tag`) an image has in the store; none if it is not there.
-    fn names(&self, id: &str) -> Vec<String> {
-        self.command()
-            .args(["image", "inspect", "--format", "{{json .RepoTags}}", id])
-            .output()
-            .ok()
-            .and_then(|o| serde_json::from_slice(&o.stdout).ok())
-            .unwrap_or_default()
     }
 
     /// Runs an engine command that must succeed; its output is dropped.
@@ -149,8 +174,9 @@ impl Engine {
         Ok(())
     }
 
-    /// Writes a docker-archive beside the cache and has the engine load it.
-    fn load_archive(&self, cache: &Cache, image: &Image, tag: &str) -> Result<()> {
+    /// Writes a docker-archive beside the cache and has the engine load it,
+    /// named `tag` (which is returned).
+    fn load_archive(&self, cache: &Cache, image: &Image, tag: &str) -> Result<String> {
         let dir = tempfile::tempdir_in(cache.root().join("tmp"))?;
         let archive = dir.path().join("image.tar");
         write_output(
@@ -172,7 +198,7 @@ impl Engine {
                 String::from_utf8_lossy(&out.stderr).trim()
             );
         }
-        Ok(())
+        Ok(tag.to_string())
     }
 
     /// Removes a container at once, running or not (podman would first wait
@@ -220,6 +246,28 @@ impl Engine {
             .stdin(Stdio::null())
             .output()
             .with_context(|| format!("running {}", self.program))
+    }
+}
+
+/// An image in the engine's store under a name of one build's own; the
+/// name is removed when this is dropped.
+#[derive(Debug)]
+pub struct HeldImage {
+    engine: Engine,
+    /// The name to run it by.
+    pub name: String,
+}
+
+impl HeldImage {
+    /// The engine that holds it.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+}
+
+impl Drop for HeldImage {
+    fn drop(&mut self) {
+        self.engine.remove_name(&self.name);
     }
 }
 

@@ -8,12 +8,10 @@
 //! or keep running without answering; a `module:object` one is checked by
 //! importing the module alone.
 
-use super::engine::{Engine, Step};
+use super::engine::{Engine, HeldImage, Step};
 use crate::cache::Cache;
 use crate::oci::Image;
 use anyhow::{Context, Result, bail};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 /// How long the app gets to import or to answer.
@@ -120,8 +118,9 @@ pub enum Outcome {
     Cached,
 }
 
-/// Runs the probe; an error carries what the app printed.
-pub fn run(smoke: &SmokeRun) -> Result<Outcome> {
+/// Runs the probe; an error carries what the app printed. On a pass that
+/// was run now, the image stays in the engine, held for the caller.
+pub fn run(smoke: &SmokeRun) -> Result<(Outcome, Option<HeldImage>)> {
     // Settings are part of what passed, but may be secrets: only their hash is kept.
     let key = format!(
         "smoke format {SMOKE_FORMAT}\n{}\n{}\nenv {}\n",
@@ -130,29 +129,18 @@ pub fn run(smoke: &SmokeRun) -> Result<Outcome> {
         crate::digest::sha256_hex(smoke.env.join("\n").as_bytes())
     );
     if smoke.cache.get_ref("smoke", &key).is_some() {
-        return Ok(Outcome::Cached);
+        return Ok((Outcome::Cached, None));
     }
     // A name of this run's own holds the image while it runs: a concurrent
-    // build of the same image removing its name cannot pull it away.
-    let tag = format!(
-        "localhost/pypack-smoke:{}-{}",
-        &crate::digest::strip_sha256(&smoke.image.manifest_digest)?[..16],
-        std::process::id()
-    );
-    let named = smoke.engine.has_image(&smoke.image.config_digest)
-        && smoke.engine.tag(&smoke.image.config_digest, &tag).is_ok();
-    if !named {
-        smoke.engine.load(smoke.cache, smoke.image, &tag)?;
-    }
-    let result = match &smoke.probe {
-        Probe::Import { module, object } => import(smoke, &tag, module, object),
-        Probe::Http(probe) => http(smoke, &tag, probe),
-    };
-    // Only this name goes; the image stays if it has others (the user's).
-    smoke.engine.remove_name(&tag);
-    let passed = result?;
+    // build of the same image removing its name cannot pull it away. On a
+    // failure it goes (and the image with it, unless it has other names).
+    let held = smoke.engine.hold(smoke.cache, smoke.image)?;
+    let passed = match &smoke.probe {
+        Probe::Import { module, object } => import(smoke, &held.name, module, object),
+        Probe::Http(probe) => http(smoke, &held.name, probe),
+    }?;
     smoke.cache.set_ref("smoke", &key, &passed)?;
-    Ok(Outcome::Passed(passed))
+    Ok((Outcome::Passed(passed), Some(held)))
 }
 
 /// Python run in the image: import, look up, and give up with a traceback
@@ -188,63 +176,153 @@ fn import(smoke: &SmokeRun, image: &str, module: &str, object: &str) -> Result<S
     Ok(format!("{module}:{object} imports"))
 }
 
-/// Python run before a web app's own command: import its app (a traceback
-/// and status 3 if that fails), then become the command.
-const PRECHECK_CODE: &str = "import importlib, os, sys, traceback
-module, obj, argv = sys.argv[1], sys.argv[2], sys.argv[4:]
-sys.path.insert(0, os.getcwd())
-try:
-    found = importlib.import_module(module)
-    for part in obj.split('.'):
-        found = getattr(found, part)
-except BaseException:
-    traceback.print_exc()
-    print('pypack-smoke: import failed', file=sys.stderr)
-    sys.exit(3)
-del sys.path[0]
-os.execvp(argv[0], argv)
-";
+/// The probe run as the container's first process: it starts the image's
+/// command, asks it for a page from inside the container (which has no
+/// network), and prints one verdict line.
+const PROBE_SCRIPT: &str = include_str!("../../templates/builder/smoke_probe.py");
+
+/// How much longer than the probe's own deadline the container may take
+/// (starting, stopping) before it is killed.
+const GRACE: Duration = Duration::from_secs(30);
 
 fn http(smoke: &SmokeRun, image: &str, probe: &HttpProbe) -> Result<String> {
     let port = probe.port;
-    let host_port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let name = format!(
         "pypack-smoke-{}-{}",
         std::process::id(),
         crate::unix_now() % 100_000
     );
-    let started = smoke
-        .engine
-        .command()
-        .args(["run", "-d", "--pull=never", "--name", &name, "-p"])
-        .arg(format!("127.0.0.1:{host_port}:{port}"))
+    let (module, object) = probe.precheck.clone().unwrap_or_default();
+    let mut argv = vec![
+        smoke.python.to_string(),
+        "-c".into(),
+        PROBE_SCRIPT.into(),
+        port.to_string(),
+        probe.host.clone(),
+        DEADLINE.as_secs().to_string(),
+        if probe.web { "1" } else { "0" }.into(),
+        module.clone(),
+        object.clone(),
+        "--".into(),
+    ];
+    argv.extend(probe.argv.iter().cloned());
+    let mut command = smoke.engine.command();
+    command
+        .args([
+            "run",
+            "--rm",
+            "--pull=never",
+            "--network=none",
+            "--name",
+            &name,
+        ])
         .args(smoke.env.iter().flat_map(|e| ["-e", e.as_str()]))
         .arg(image)
-        .args(match &probe.precheck {
-            Some((module, object)) => {
-                let mut argv = vec![
-                    smoke.python.to_string(),
-                    "-c".into(),
-                    PRECHECK_CODE.into(),
-                    module.clone(),
-                    object.clone(),
-                    "--".into(),
-                ];
-                argv.extend(probe.argv.iter().cloned());
-                argv
-            }
-            None => Vec::new(),
-        })
-        .output()?;
-    if !started.status.success() {
+        .args(&argv);
+    let (verdict, printed) = run_probe(smoke, command, &name)?;
+    let printed = printed.trim_end().to_string();
+    let verdict: serde_json::Value = match verdict {
+        Some(v) => v,
+        None => bail!("smoke run: the image did not start: {printed}"),
+    };
+    if let Some(status) = verdict["answered"].as_u64() {
+        if status >= 500 {
+            eprintln!(
+                "warning: smoke run: GET / on port {port} answered {status}; the page began:\n{}",
+                first_lines(verdict["body"].as_str().unwrap_or_default(), 8)
+            );
+        }
+        return Ok(format!("answered {status} on port {port}"));
+    }
+    let reachable = format!(
+        "it must listen on 0.0.0.0:{port} (127.0.0.1 is not reachable from outside the container); set the port with --port"
+    );
+    if verdict.get("loopback").is_some() {
+        if probe.web {
+            bail!(
+                "smoke run: the app answers on port {port} only on the container's loopback, so no published port reaches it; {reachable}. It printed:\n{printed}\n{WAYS_OUT}"
+            );
+        }
+        eprintln!(
+            "warning: smoke run: the command answers on port {port} only on the container's loopback; counted as started (it is not known to be a web app). If it is one, {reachable}"
+        );
+        return Ok(format!("answered on loopback only, port {port}"));
+    }
+    if let Some(code) = verdict["exited"].as_i64() {
+        if code == 3 && probe.precheck.is_some() && printed.contains("pypack-smoke: import failed")
+        {
+            bail!(
+                "smoke run: `{module}:{object}` does not import in the image:\n{}\n{WAYS_OUT}",
+                printed
+                    .replace("pypack-smoke: import failed", "")
+                    .trim_end()
+            );
+        }
+        if code == 0 && !probe.web {
+            return Ok("ran to completion with status 0".into());
+        }
         bail!(
-            "smoke run: the image did not start: {}",
-            String::from_utf8_lossy(&started.stderr).trim()
+            "smoke run: the app exited with status {code} before answering HTTP on port {port} (a web app must keep serving); it printed:\n{printed}\n{}{WAYS_OUT}",
+            hint_for(&printed)
         );
     }
-    let verdict = watch(smoke.engine, &name, host_port, probe);
-    smoke.engine.remove_container(&name);
-    verdict
+    // The deadline passed with the command still running.
+    if probe.web {
+        bail!(
+            "smoke run: the app did not answer HTTP on port {port} within {} s; {reachable}. It printed:\n{printed}\n{WAYS_OUT}",
+            DEADLINE.as_secs()
+        );
+    }
+    eprintln!(
+        "warning: smoke run: the command is running but did not answer HTTP on port {port} within {} s; counted as started (it is not known to be a web app). If it is one, {reachable}",
+        DEADLINE.as_secs()
+    );
+    Ok(format!("running, no answer on port {port}"))
+}
+
+/// Runs the probe's container to its end (killing it past the deadline):
+/// the verdict line it printed, if any, and everything else it printed.
+fn run_probe(
+    smoke: &SmokeRun,
+    mut command: std::process::Command,
+    name: &str,
+) -> Result<(Option<serde_json::Value>, String)> {
+    let work = tempfile::tempdir_in(smoke.cache.root().join("tmp"))?;
+    let (out_path, err_path) = (work.path().join("stdout"), work.path().join("stderr"));
+    let mut child = command
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&out_path)?)
+        .stderr(std::fs::File::create(&err_path)?)
+        .spawn()
+        .with_context(|| format!("running {}", smoke.engine.program))?;
+    let start = Instant::now();
+    loop {
+        if child.try_wait()?.is_some() {
+            break;
+        }
+        if start.elapsed() > DEADLINE + GRACE {
+            smoke.engine.remove_container(name);
+            let _ = child.kill();
+            let _ = child.wait();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
+    let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
+    let mut verdict = None;
+    let mut printed = String::new();
+    for line in stdout.lines() {
+        match line.strip_prefix("pypack-smoke: ") {
+            Some(json) if json.starts_with('{') => verdict = serde_json::from_str(json).ok(),
+            _ => {
+                printed.push_str(line);
+                printed.push('\n');
+            }
+        }
+    }
+    printed.push_str(&stderr);
+    Ok((verdict, printed))
 }
 
 /// `NAME=VALUE` pairs, checked.
@@ -259,63 +337,6 @@ pub fn settings(env: &[String]) -> Result<Vec<(String, String)>> {
 
 /// How to fix what the smoke run found, said after each failure.
 const WAYS_OUT: &str = "fix the app, give it the settings it needs with --smoke-env NAME=VALUE, or build with --no-smoke";
-
-/// Polls the port until the app answers, exits, or the deadline passes.
-fn watch(engine: &Engine, name: &str, host_port: u16, probe: &HttpProbe) -> Result<String> {
-    let port = probe.port;
-    let start = Instant::now();
-    loop {
-        if let Some((status, body)) = http_get(host_port, &probe.host) {
-            if status >= 500 {
-                eprintln!(
-                    "warning: smoke run: GET / on port {port} answered {status}; the page began:\n{}",
-                    first_lines(&body, 8)
-                );
-            }
-            return Ok(format!("answered {status} on port {port}"));
-        }
-        match exit_code(engine, name)? {
-            Some(3)
-                if probe.precheck.is_some()
-                    && logs(engine, name).contains("pypack-smoke: import failed") =>
-            {
-                let (module, object) = probe.precheck.clone().unwrap_or_default();
-                let printed = logs(engine, name).replace("pypack-smoke: import failed", "");
-                bail!(
-                    "smoke run: `{module}:{object}` does not import in the image:\n{}\n{WAYS_OUT}",
-                    printed.trim_end()
-                );
-            }
-            Some(0) if !probe.web => return Ok("ran to completion with status 0".into()),
-            Some(code) => {
-                let printed = logs(engine, name);
-                bail!(
-                    "smoke run: the app exited with status {code} before answering HTTP on port {port} (a web app must keep serving); it printed:\n{printed}\n{}{WAYS_OUT}",
-                    hint_for(&printed)
-                )
-            }
-            None => {}
-        }
-        if start.elapsed() > DEADLINE {
-            let hint = format!(
-                "it must listen on 0.0.0.0:{port} (127.0.0.1 is not reachable from outside the container); set the port with --port"
-            );
-            if probe.web {
-                bail!(
-                    "smoke run: the app did not answer HTTP on port {port} within {} s; {hint}. It printed:\n{}\n{WAYS_OUT}",
-                    DEADLINE.as_secs(),
-                    logs(engine, name)
-                );
-            }
-            eprintln!(
-                "warning: smoke run: the command is running but did not answer HTTP on port {port} within {} s; counted as started (it is not known to be a web app). If it is one, {hint}",
-                DEADLINE.as_secs()
-            );
-            return Ok(format!("running, no answer on port {port}"));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 /// A likely cause, said before the ways out, for output that shows one.
 fn hint_for(printed: &str) -> String {
@@ -339,65 +360,6 @@ fn hint_for(printed: &str) -> String {
 
 fn first_lines(text: &str, n: usize) -> String {
     text.lines().take(n).collect::<Vec<_>>().join("\n")
-}
-
-/// The status and the start of the body of `GET /`, if anything answers
-/// HTTP on the port.
-fn http_get(port: u16, host: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    stream
-        .write_all(format!("GET / HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes())
-        .ok()?;
-    let mut response = Vec::new();
-    let _ = stream.take(16 * 1024).read_to_end(&mut response);
-    let text = String::from_utf8_lossy(&response);
-    let status = text
-        .strip_prefix("HTTP/")?
-        .split(' ')
-        .nth(1)?
-        .parse()
-        .ok()?;
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Some((status, body))
-}
-
-fn exit_code(engine: &Engine, name: &str) -> Result<Option<i32>> {
-    let out = engine
-        .command()
-        .args([
-            "inspect",
-            "--format",
-            "{{.State.Running}} {{.State.ExitCode}}",
-            name,
-        ])
-        .output()
-        .context("inspecting the smoke container")?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut fields = text.split_whitespace();
-    match (fields.next(), fields.next()) {
-        (Some("false"), Some(code)) => Ok(Some(code.parse().unwrap_or(-1))),
-        _ => Ok(None),
-    }
-}
-
-fn logs(engine: &Engine, name: &str) -> String {
-    let out = engine
-        .command()
-        .args(["logs", name])
-        .output()
-        .map(|o| {
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&o.stdout),
-                String::from_utf8_lossy(&o.stderr)
-            )
-        })
-        .unwrap_or_default();
-    out.trim_end().to_string()
 }
 
 #[cfg(test)]

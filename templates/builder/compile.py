@@ -1,13 +1,16 @@
 """pypack: compile .py files to .pyc with the image's own interpreter.
 
-Run by pypack inside a container as:
+Run by pypack (in a container, or on the host through the image's own
+loader and libraries: PYPACK_PYTHON then holds, as JSON, the argv that
+starts this interpreter) as:
     python compile.py OUT IMAGE_DIR=DIR [IMAGE_DIR=DIR ...]
 Each DIR (a path in this container) holds what IMAGE_DIR will hold in the
 image; every .py under it is compiled as if it lived under IMAGE_DIR (that
 path is what tracebacks will show) and the .pyc is written under OUT at
 IMAGE_DIR's __pycache__ path. The pair "@stdlib" compiles the interpreter's
 own standard library in place (its site-packages left out, and files that
-already have a .pyc left alone). Files that do not compile (Python 2 leftovers,
+already have a .pyc left alone); "@stdlib=ROOT" does so for an interpreter
+whose image is unpacked at ROOT. Files that do not compile (Python 2 leftovers,
 templates named .py) are skipped, as pip does.
 
 Reproducible: the "unchecked-hash" mode records no timestamp, and the files
@@ -19,6 +22,7 @@ be fixed by the caller (set and frozenset constants are ordered by hash).
 """
 
 import importlib.util
+import json
 import os
 import py_compile
 import subprocess
@@ -35,9 +39,12 @@ SKIPPED_IN_PLACE = {"__pycache__", "site-packages", "dist-packages"}
 def sources(pairs):
     found = []
     for pair in pairs:
-        in_place = pair == "@stdlib"
+        in_place = pair == "@stdlib" or pair.startswith("@stdlib=")
         if in_place:
-            image_dir = local_dir = sysconfig.get_paths()["stdlib"]
+            local_dir = sysconfig.get_paths()["stdlib"]
+            image_dir = local_dir
+            if pair != "@stdlib":
+                image_dir = "/" + os.path.relpath(local_dir, pair.split("=", 1)[1])
         else:
             image_dir, local_dir = pair.split("=", 1)
         skipped = SKIPPED_IN_PLACE if in_place else {"__pycache__"}
@@ -82,9 +89,10 @@ def main():
     if chunks == 1:
         compile_chunk(out, pairs, 0, 1)
         return
+    python = json.loads(os.environ.get("PYPACK_PYTHON") or "null") or [sys.executable]
     workers = [
         subprocess.Popen(
-            [sys.executable, "-s", __file__, "--chunk", str(c), str(chunks), out, *pairs]
+            [*python, "-s", __file__, "--chunk", str(c), str(chunks), out, *pairs]
         )
         for c in range(chunks)
     ]

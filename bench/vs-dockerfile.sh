@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# pypack against `podman build` of the multi-stage Dockerfile users write
+# today (bench/dockerfile/Dockerfile), on sample-apps/flask-hello, offline
+# from the vendored wheelhouse, both ending with the image in podman's store:
+#   cold - pypack with an empty cache (it also fetches and builds its base);
+#          podman build --no-cache (its two bases already local)
+#   warm - nothing changed since the last build
+#   edit - app.py edited since the last build
+# The peer's bases are made once by mmdebstrap from the host's apt sources
+# (the suite pypack's default base uses) and imported into podman; they are
+# kept for the next run. Runs alternate (pypack, then podman) so both see the
+# same machine state; prints every run, the medians and the ratios, and the
+# peak memory of pypack's cold builds.
+# Usage: bench/vs-dockerfile.sh [runs]   (needs podman; see tests/setup.sh)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-5}
+suite=${BENCH_SUITE:-bookworm}
+sources=${BENCH_APT_SOURCES:-/etc/apt/sources.list.d/debian.sources}
+
+cargo build --release --quiet
+bin=$PWD/target/release/pypack
+work=$(mktemp -d)
+cleanup() {
+  podman rmi -f pypack-bench/vs:pypack pypack-bench/vs:dockerfile >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+. bench/lib.sh
+
+# The peer's bases: minbase + python3 (runtime), + venv and pip (builder).
+peer_base() { # name packages
+  local image=localhost/pypack-bench/$suite-$1
+  podman image exists "$image" && return
+  command -v mmdebstrap >/dev/null || apt-get install -y -q mmdebstrap >/dev/null
+  echo "building $image with mmdebstrap (once)" >&2
+  mmdebstrap --quiet --variant=minbase --include="$2" "$suite" - "$sources" | podman import -q - "$image" >/dev/null
+}
+peer_base runtime python3
+peer_base builder python3,python3-venv,python3-pip
+
+# One build context for both: the app (pypack builds it in place) and the wheels.
+mkdir -p "$work/ctx/wheels"
+cp -r sample-apps/flask-hello "$work/ctx/app"
+cp sample-apps/wheelhouse/*.whl "$work/ctx/wheels/"
+sed "s/bookworm-/$suite-/" bench/dockerfile/Dockerfile > "$work/ctx/Dockerfile"
+
+pypack_build() { # cache-dir
+  env PYPACK_CACHE_DIR="$1" "$bin" -q build "$work/ctx/app" --no-index -f "$work/ctx/wheels" \
+    --load -t pypack-bench/vs:pypack
+}
+podman_build() { # flags
+  podman build -q "$@" -t pypack-bench/vs:dockerfile "$work/ctx"
+}
+# peak_kib CMD...: runs CMD and prints its peak resident memory in KiB.
+peak_kib() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
+
+pc=(); dc=(); pw=(); dw=(); pe=(); de=(); rss=()
+for i in $(seq "$runs"); do
+  cache="$work/cache-$i"
+  pc+=("$(seconds pypack_build "$cache")")
+  dc+=("$(seconds podman_build --no-cache)")
+  pw+=("$(seconds pypack_build "$cache")")
+  dw+=("$(seconds podman_build)")
+  echo "# edit $i" >> "$work/ctx/app/app.py"
+  pe+=("$(seconds pypack_build "$cache")")
+  de+=("$(seconds podman_build)")
+  rm -rf "$cache"
+  rss+=("$(peak_kib env PYPACK_CACHE_DIR="$cache" "$bin" -q build "$work/ctx/app" --no-index -f "$work/ctx/wheels" --no-smoke --output "$work/out-$i")")
+  rm -rf "$cache" "$work/out-$i"
+done
+# Both must have produced a working image: one request each.
+for tag in pypack dockerfile; do
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  name=pypack-bench-vs-$tag-$$
+  podman run -d --rm --name "$name" -p "127.0.0.1:$port:8000" "pypack-bench/vs:$tag" >/dev/null
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/" >/dev/null && break; sleep 0.1; done
+  echo "$tag image answers: $(curl -s "http://127.0.0.1:$port/")"
+  podman stop -t 0 "$name" >/dev/null
+done
+
+row() { # label pypack-times podman-times
+  local a b
+  a=$(printf '%s\n' $2 | median)
+  b=$(printf '%s\n' $3 | median)
+  printf '| %s | %s s | %s s | %s |\n' "$1" "$a" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f", a / b}')"
+  echo "  pypack: $2; podman build: $3" >&2
+}
+echo "flask-hello, $runs alternating runs each, medians ($(nproc) cores, $(date -u +%F))"
+echo "| case | pypack | podman build | ratio |"
+echo "|---|---|---|---|"
+row cold "${pc[*]}" "${dc[*]}"
+row warm "${pw[*]}" "${dw[*]}"
+row edit "${pe[*]}" "${de[*]}"
+echo "peak RSS of pypack's cold build (--no-smoke, to a layout): $(printf '%s\n' "${rss[@]}" | median) KiB median"

@@ -1,0 +1,367 @@
+//! The runtime image's own interpreter, run on this machine without a
+//! container: the image's layers unpacked once into the cache, the
+//! interpreter started through the image's dynamic loader with the image's
+//! library directories, so it is the same binary with the same libraries as
+//! in a container, at a fraction of a container's start-up cost. Used only
+//! for images pypack assembled from signature-checked Debian packages and
+//! for this machine's architecture; anything else runs in the engine.
+
+use crate::cache::Cache;
+use crate::oci::Image;
+use crate::oci::layer::check_entry_path;
+use anyhow::{Context, Result, bail};
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
+use std::process::Command;
+
+/// Bumped when what an unpacked tree holds changes.
+const UNPACK_FORMAT: u32 = 2;
+
+#[derive(Debug, Clone)]
+pub struct UnpackedPython {
+    /// The image's files.
+    root: PathBuf,
+    /// The image's dynamic loader (its PT_INTERP), inside `root`.
+    loader: PathBuf,
+    /// The image's library directories, inside `root`.
+    library_path: Vec<PathBuf>,
+    /// The interpreter, inside `root`.
+    python: PathBuf,
+}
+
+impl UnpackedPython {
+    /// The interpreter `python` (a path in the image) of `image`, unpacked
+    /// into the cache (once per image), when it starts here.
+    pub fn prepare(cache: &Cache, image: &Image, python: &str) -> Result<UnpackedPython> {
+        if image.platform != crate::platform::Platform::host() {
+            bail!(
+                "the image is for {}, this machine is {}",
+                image.platform,
+                crate::platform::Platform::host()
+            );
+        }
+        let root = unpacked_root(cache, image)?;
+        let python_path = inside(&root, python)?;
+        let elf = std::fs::read(&python_path)
+            .with_context(|| format!("reading {}", python_path.display()))?;
+        let interp = goblin::elf::Elf::parse(&elf)
+            .with_context(|| format!("{python} is not an ELF file"))?
+            .interpreter
+            .context("the interpreter names no dynamic loader")?
+            .to_string();
+        let loader = inside(&root, &interp)?;
+        let multiarch = image.platform.multiarch();
+        let library_path = [
+            format!("/usr/lib/{multiarch}"),
+            format!("/lib/{multiarch}"),
+            "/usr/lib".to_string(),
+            "/lib".to_string(),
+        ]
+        .iter()
+        .filter_map(|dir| inside(&root, dir).ok())
+        .filter(|dir| dir.is_dir())
+        .collect();
+        let unpacked = UnpackedPython {
+            root,
+            loader,
+            library_path,
+            python: python_path,
+        };
+        // Whether it starts here is tried once per unpacked image and machine.
+        let started = unpacked.root.join(".pypack-started-here");
+        if !started.exists() {
+            let out = unpacked
+                .command()
+                .args(["-c", "import sys, zlib, marshal"])
+                .output()
+                .context("starting the unpacked interpreter")?;
+            if !out.status.success() {
+                bail!(
+                    "the unpacked interpreter does not start here: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                );
+            }
+            std::fs::write(&started, b"")?;
+        }
+        Ok(unpacked)
+    }
+
+    /// The argv that starts the interpreter (before its own arguments).
+    pub fn argv(&self) -> Vec<String> {
+        let library_path = self
+            .library_path
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(":");
+        vec![
+            self.loader.to_string_lossy().into_owned(),
+            "--library-path".into(),
+            library_path,
+            self.python.to_string_lossy().into_owned(),
+        ]
+    }
+
+    /// A command starting the interpreter with an empty environment, and
+    /// writing no bytecode of its own into the unpacked tree (the stdlib's
+    /// would then count as compiled already).
+    pub fn command(&self) -> Command {
+        let argv = self.argv();
+        let mut command = Command::new(&argv[0]);
+        command
+            .args(&argv[1..])
+            .env_clear()
+            .env("PYTHONDONTWRITEBYTECODE", "1");
+        command
+    }
+
+    /// Where a path of the image is on this machine.
+    pub fn host_path(&self, image_path: &str) -> Result<PathBuf> {
+        inside(&self.root, image_path)
+    }
+}
+
+/// The image's files in the cache, unpacked on first use (into a temporary
+/// directory renamed into place, so a directory there is always complete).
+fn unpacked_root(cache: &Cache, image: &Image) -> Result<PathBuf> {
+    let hex = crate::digest::strip_sha256(&image.config_digest)?;
+    let dir = cache
+        .root()
+        .join("unpacked")
+        .join(format!("{UNPACK_FORMAT}-{hex}"));
+    if dir.is_dir() {
+        return Ok(dir);
+    }
+    std::fs::create_dir_all(cache.root().join("unpacked"))?;
+    let work = tempfile::tempdir_in(cache.root().join("tmp"))?;
+    let root = work.path().join("root");
+    std::fs::create_dir(&root)?;
+    for layer in &image.layers {
+        let hex = crate::digest::strip_sha256(&layer.digest)?;
+        let file = std::fs::File::open(cache.blob_path(hex))
+            .with_context(|| format!("layer {} is not in the cache", layer.digest))?;
+        unpack_layer(&root, file).with_context(|| format!("unpacking layer {}", layer.digest))?;
+    }
+    match std::fs::rename(&root, &dir) {
+        Ok(()) => Ok(dir),
+        // Another build unpacked the same image first.
+        Err(_) if dir.is_dir() => Ok(dir),
+        Err(e) => Err(e).with_context(|| format!("moving the unpacked image to {}", dir.display())),
+    }
+}
+
+/// Applies one gzip (or plain) tar layer onto `root`: files, directories,
+/// links; whiteouts remove. Nothing is written through a symlink, and
+/// device files are not made.
+fn unpack_layer(root: &Path, file: std::fs::File) -> Result<()> {
+    let mut reader = std::io::BufReader::new(file);
+    let mut magic = [0u8; 2];
+    let gzip = reader.read(&mut magic)? == 2 && magic == [0x1f, 0x8b];
+    let stream = std::io::Read::chain(std::io::Cursor::new(magic), reader);
+    let stream: Box<dyn Read> = if gzip {
+        Box::new(flate2::read::GzDecoder::new(stream))
+    } else {
+        Box::new(stream)
+    };
+    let mut archive = tar::Archive::new(stream);
+    for member in archive.entries()? {
+        let mut member = member?;
+        let rel = member
+            .path()?
+            .to_string_lossy()
+            .trim_start_matches("./")
+            .trim_matches('/')
+            .to_string();
+        if rel.is_empty() {
+            continue;
+        }
+        check_entry_path(&rel)?;
+        let target = root.join(&rel);
+        if through_symlink(root, &rel) {
+            continue;
+        }
+        let name = rel.rsplit('/').next().unwrap_or(&rel);
+        if let Some(hidden) = name.strip_prefix(".wh.") {
+            let parent = target.parent().context("whiteout without a parent")?;
+            if hidden == ".wh..opq" {
+                continue;
+            }
+            let gone = parent.join(hidden);
+            let _ = std::fs::remove_dir_all(&gone).or_else(|_| std::fs::remove_file(&gone));
+            continue;
+        }
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let mode = member.header().mode()? & 0o777;
+        match member.header().entry_type() {
+            tar::EntryType::Directory => {
+                std::fs::create_dir_all(&target)?;
+                set_mode(&target, mode | 0o700)?;
+            }
+            tar::EntryType::Symlink => {
+                let link = member.link_name()?.context("a symlink without a target")?;
+                remove_existing(&target);
+                std::os::unix::fs::symlink(link, &target)?;
+            }
+            tar::EntryType::Link => {
+                let link = member
+                    .link_name()?
+                    .context("a hard link without a target")?;
+                let link = link.to_string_lossy().trim_start_matches('/').to_string();
+                check_entry_path(&link)?;
+                if through_symlink(root, &link) {
+                    continue;
+                }
+                remove_existing(&target);
+                std::fs::hard_link(root.join(&link), &target)?;
+            }
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                remove_existing(&target);
+                let mut out = std::fs::File::create(&target)?;
+                std::io::copy(&mut member, &mut out)?;
+                set_mode(&target, mode | 0o600)?;
+            }
+            // Devices, FIFOs: nothing the interpreter reads.
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    Ok(())
+}
+
+fn remove_existing(path: &Path) {
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if meta.is_dir() {
+            let _ = std::fs::remove_dir_all(path);
+        } else {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Whether a parent of `rel` under `root` is a symlink on disk (writing
+/// there could land outside `root`).
+fn through_symlink(root: &Path, rel: &str) -> bool {
+    let mut at = root.to_path_buf();
+    let parts: Vec<&str> = rel.split('/').collect();
+    for part in &parts[..parts.len().saturating_sub(1)] {
+        at.push(part);
+        if std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Where the image path `path` is under `root`, following the image's
+/// symlinks as the image would (absolute targets are relative to `root`).
+fn inside(root: &Path, path: &str) -> Result<PathBuf> {
+    let mut resolved = root.to_path_buf();
+    let mut pending: Vec<String> = split(path);
+    pending.reverse();
+    let mut hops = 0;
+    while let Some(part) = pending.pop() {
+        match part.as_str() {
+            "." => continue,
+            ".." => {
+                if resolved != root {
+                    resolved.pop();
+                }
+                continue;
+            }
+            _ => {}
+        }
+        let next = resolved.join(&part);
+        match std::fs::symlink_metadata(&next) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                hops += 1;
+                if hops > 40 {
+                    bail!("{path}: too many symlinks in the image");
+                }
+                let target = std::fs::read_link(&next)?.to_string_lossy().into_owned();
+                if target.starts_with('/') {
+                    resolved = root.to_path_buf();
+                }
+                let mut parts = split(&target);
+                parts.reverse();
+                pending.extend(parts);
+            }
+            Ok(_) => resolved = next,
+            Err(_) => bail!("{path} is not in the image"),
+        }
+    }
+    debug_assert!(resolved.starts_with(root));
+    Ok(resolved)
+}
+
+fn split(path: &str) -> Vec<String> {
+    Path::new(path)
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+            Component::ParentDir => Some("..".into()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_paths_resolve_inside_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("usr/lib/x86_64-linux-gnu")).unwrap();
+        std::fs::write(root.join("usr/lib/x86_64-linux-gnu/ld.so"), b"").unwrap();
+        std::os::unix::fs::symlink("usr/lib", root.join("lib")).unwrap();
+        std::fs::create_dir_all(root.join("usr/lib64")).unwrap();
+        std::os::unix::fs::symlink(
+            "/lib/x86_64-linux-gnu/ld.so",
+            root.join("usr/lib64/ld-linux.so"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("usr/lib64", root.join("lib64")).unwrap();
+        std::os::unix::fs::symlink("../../../../etc", root.join("usr/lib/escape")).unwrap();
+        assert_eq!(
+            inside(root, "/lib64/ld-linux.so").unwrap(),
+            root.join("usr/lib/x86_64-linux-gnu/ld.so")
+        );
+        // `..` stops at the image's root, as it does in the image.
+        assert!(inside(root, "/usr/lib/escape").is_err());
+        assert!(inside(root, "/missing").is_err());
+    }
+
+    #[test]
+    fn nothing_is_written_through_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir(&root).unwrap();
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut link = tar::Header::new_gnu();
+        link.set_entry_type(tar::EntryType::Symlink);
+        link.set_size(0);
+        link.set_mode(0o777);
+        tar.append_link(&mut link, "evil", outside.path()).unwrap();
+        let mut file = tar::Header::new_gnu();
+        file.set_size(2);
+        file.set_mode(0o644);
+        tar.append_data(&mut file, "evil/planted", &b"hi"[..])
+            .unwrap();
+        tar.append_data(&mut file, "usr/kept", &b"ok"[..]).unwrap();
+        let bytes = tar.into_inner().unwrap();
+        let path = dir.path().join("layer.tar");
+        std::fs::write(&path, bytes).unwrap();
+        unpack_layer(&root, std::fs::File::open(&path).unwrap()).unwrap();
+        assert!(!outside.path().join("planted").exists());
+        assert_eq!(std::fs::read(root.join("usr/kept")).unwrap(), b"ok");
+    }
+}
