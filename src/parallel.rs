@@ -2,12 +2,55 @@
 //! on a few threads, results come back in the order of the input.
 
 use anyhow::{Result, bail};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
 
 /// Threads for network-bound work: enough to hide latency, few enough to be
 /// polite to a mirror or an index.
 pub const WORKERS: usize = 8;
+
+/// At most one holder per core of CPU- and memory-heavy work done by the
+/// network workers (decompressing a package): more at once only adds the
+/// buffers, not speed.
+pub struct CpuPermits {
+    busy: Mutex<usize>,
+    freed: Condvar,
+}
+
+pub struct CpuPermit<'a>(&'a CpuPermits);
+
+impl CpuPermits {
+    pub const fn new() -> CpuPermits {
+        CpuPermits {
+            busy: Mutex::new(0),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// Waits until fewer holders than cores hold one.
+    pub fn acquire(&self) -> CpuPermit<'_> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let mut busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
+        while *busy >= cores {
+            busy = self.freed.wait(busy).unwrap_or_else(|e| e.into_inner());
+        }
+        *busy += 1;
+        CpuPermit(self)
+    }
+}
+
+impl Default for CpuPermits {
+    fn default() -> Self {
+        CpuPermits::new()
+    }
+}
+
+impl Drop for CpuPermit<'_> {
+    fn drop(&mut self) {
+        *self.0.busy.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        self.0.freed.notify_one();
+    }
+}
 
 /// Runs `work` on every item on up to `workers` threads and returns the
 /// results in item order. Once an item fails no new item is started, and the

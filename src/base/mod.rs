@@ -178,9 +178,14 @@ pub fn build(
                 recipe.name
             )
         })?;
+    // The chosen few outlive the index of tens of thousands.
+    let selected: Vec<crate::debian::packages::Package> = selected.into_iter().cloned().collect();
+    drop(index);
+    release_freed_memory();
+    let selected: Vec<&crate::debian::packages::Package> = selected.iter().collect();
     let extracted = archive.fetch_debs(&selected, &stats)?;
-    let packages: Vec<_> = selected.iter().copied().zip(extracted).collect();
-    let entries = rootfs::assemble(recipe, &packages)?;
+    let mut packages: Vec<_> = selected.iter().copied().zip(extracted).collect();
+    let entries = rootfs::assemble(recipe, &mut packages)?;
     check_python(recipe, &entries)?;
 
     let blob = {
@@ -229,6 +234,17 @@ pub fn build(
         python_full_version,
         libc,
     })
+}
+
+/// Hands memory freed by the main thread back to the system: the allocator
+/// keeps it for that thread otherwise, while the package workers that come
+/// next allocate from arenas of their own.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 fn keyring(recipe: &Recipe, extra: &[PathBuf]) -> Result<Keyring> {

@@ -3,7 +3,7 @@
 //! additions and removals, and every parent directory present.
 
 use super::recipe::Recipe;
-use crate::debian::packages::Package;
+use crate::debian::packages::{Package, STATUS_FIELDS};
 use crate::glob;
 use crate::oci::layer::{Entry, EntryKind, check_entry_path};
 use anyhow::{Context, Result};
@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 /// Top-level directories that merged-/usr systems turn into links into /usr.
 const MERGED_DIRS: &[&str] = &["bin", "sbin", "lib", "lib32", "lib64", "libx32"];
 
-pub fn assemble(recipe: &Recipe, packages: &[(&Package, Vec<Entry>)]) -> Result<Vec<Entry>> {
+/// The packages' entries are moved out (`packages` keeps the packages).
+pub fn assemble(recipe: &Recipe, packages: &mut [(&Package, Vec<Entry>)]) -> Result<Vec<Entry>> {
     let mut merged_used = vec!["bin", "sbin", "lib"];
     let mut tree = package_tree(recipe, packages, &mut merged_used)?;
     if let Some(bundle) = &recipe.ca_bundle {
@@ -34,7 +35,10 @@ pub fn assemble(recipe: &Recipe, packages: &[(&Package, Vec<Entry>)]) -> Result<
 /// The files of `packages` as a layer over the recipe's base: the same
 /// merged /usr, dropped files and dpkg status entries, nothing else of the
 /// recipe's (the base has its links, users and CA bundle already).
-pub fn packages_layer(recipe: &Recipe, packages: &[(&Package, Vec<Entry>)]) -> Result<Vec<Entry>> {
+pub fn packages_layer(
+    recipe: &Recipe,
+    packages: &mut [(&Package, Vec<Entry>)],
+) -> Result<Vec<Entry>> {
     let mut merged_used = Vec::new();
     let mut tree = package_tree(recipe, packages, &mut merged_used)?;
     drop_files(&mut tree, recipe);
@@ -47,13 +51,13 @@ pub fn packages_layer(recipe: &Recipe, packages: &[(&Package, Vec<Entry>)]) -> R
 /// on a merged-/usr recipe (`merged_used` collects the top dirs seen).
 fn package_tree(
     recipe: &Recipe,
-    packages: &[(&Package, Vec<Entry>)],
+    packages: &mut [(&Package, Vec<Entry>)],
     merged_used: &mut Vec<&'static str>,
 ) -> Result<BTreeMap<String, Entry>> {
     let mut tree: BTreeMap<String, Entry> = BTreeMap::new();
-    for (package, entries) in packages {
-        for entry in entries {
-            let mut entry = entry.clone();
+    for (package, entries) in packages.iter_mut() {
+        // Moved, not copied: a base's files are tens of megabytes.
+        for mut entry in std::mem::take(entries) {
             if recipe.usrmerge {
                 if let Some(top) = MERGED_DIRS.iter().find(|d| entry.path == **d) {
                     if !merged_used.contains(top) {
@@ -80,7 +84,7 @@ fn add_status(
     if recipe.dpkg_status {
         for (package, _) in packages {
             let path = format!("var/lib/dpkg/status.d/{}", package.name);
-            insert(tree, Entry::file(&path, dpkg_status(package), 0o644))?;
+            insert(tree, Entry::file(&path, dpkg_status(package)?, 0o644))?;
         }
     }
     Ok(())
@@ -159,29 +163,13 @@ fn drop_files(tree: &mut BTreeMap<String, Entry>, recipe: &Recipe) {
 }
 
 /// The package's index paragraph as dpkg's status file has it, for scanners.
-fn dpkg_status(package: &Package) -> Vec<u8> {
-    const KEEP: &[&str] = &[
-        "Package",
-        "Source",
-        "Version",
-        "Architecture",
-        "Maintainer",
-        "Installed-Size",
-        "Pre-Depends",
-        "Depends",
-        "Provides",
-        "Multi-Arch",
-        "Priority",
-        "Section",
-        "Homepage",
-        "Description",
-    ];
+fn dpkg_status(package: &Package) -> Result<Vec<u8>> {
     let mut out = String::new();
     let mut keeping = false;
-    for line in package.paragraph.lines() {
+    for line in package.status_paragraph()?.lines() {
         if !line.starts_with([' ', '\t']) {
             let name = line.split(':').next().unwrap_or("");
-            keeping = KEEP.contains(&name);
+            keeping = STATUS_FIELDS.contains(&name);
             if keeping && name == "Package" {
                 out.push_str(line);
                 out.push_str("\nStatus: install ok installed\n");
@@ -193,7 +181,7 @@ fn dpkg_status(package: &Package) -> Vec<u8> {
             out.push('\n');
         }
     }
-    out.into_bytes()
+    Ok(out.into_bytes())
 }
 
 fn add_recipe_entries(tree: &mut BTreeMap<String, Entry>, recipe: &Recipe) -> Result<()> {
@@ -262,7 +250,11 @@ mod tests {
                 0o644,
             ),
         ];
-        let tree = assemble(&recipe, &[(&libc, libc_entries), (&certs, cert_entries)]).unwrap();
+        let tree = assemble(
+            &recipe,
+            &mut [(&libc, libc_entries), (&certs, cert_entries)],
+        )
+        .unwrap();
         let get = |p: &str| tree.iter().find(|e| e.path == p);
         assert!(get("usr/lib/x86_64-linux-gnu/libc.so.6").is_some());
         assert_eq!(

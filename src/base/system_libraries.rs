@@ -143,8 +143,8 @@ fn make(
         )
     })?;
     let extracted = archive.fetch_debs(&selected, &stats)?;
-    let packages: Vec<_> = selected.iter().copied().zip(extracted).collect();
-    let mut entries = super::rootfs::packages_layer(recipe, &packages)?;
+    let mut packages: Vec<_> = selected.iter().copied().zip(extracted).collect();
+    let mut entries = super::rootfs::packages_layer(recipe, &mut packages)?;
     entries.push(ld_so_cache(provided, &entries, options)?);
     let blob = write_layer(cache, &entries, options.epoch)?;
     let added = selected
@@ -317,7 +317,13 @@ pub fn who(need: &Need) -> String {
 fn dependent_of(name: &str, selected: &[&crate::debian::packages::Package]) -> String {
     selected
         .iter()
-        .find(|p| p.depends.iter().flatten().any(|d| d.name == name))
+        .find(|p| {
+            p.depends()
+                .unwrap_or_default()
+                .iter()
+                .flatten()
+                .any(|d| d.name == name)
+        })
         .map(|p| p.name.clone())
         .unwrap_or_else(|| "the added packages".into())
 }

@@ -56,8 +56,8 @@ pub fn closure<'a>(
         if let Some(parent) = parent {
             needed_by.insert(chosen.name.clone(), parent);
         }
-        for dep in &chosen.depends {
-            queue.push_back((dep.clone(), Some(chosen.name.clone())));
+        for dep in chosen.depends()? {
+            queue.push_back((dep, Some(chosen.name.clone())));
         }
         selected.insert(chosen.name.clone(), chosen);
     }

@@ -60,7 +60,8 @@ impl Archive<'_> {
         {
             return Ok(table);
         }
-        let Some((url, reader)) = self.signed_file(suite, &path, stats)? else {
+        let Some(super::SignedFile { url, reader, .. }) = self.signed_file(suite, &path, stats)?
+        else {
             return Ok(LibraryOwners::new());
         };
         let _progress = crate::progress::Progress::start(

@@ -159,17 +159,47 @@ impl Archive<'_> {
         stats: &FetchStats,
     ) -> Result<Vec<Package>> {
         let base = format!("{component}/binary-{arch}/Packages");
-        let (url, mut reader) = self
+        let SignedFile {
+            url,
+            sha256: hash,
+            reader,
+        } = self
             .signed_file(index, &base, stats)?
             .with_context(|| format!("suite {} has no {base} index for {arch}", index.suite))?;
-        let mut text = String::new();
-        reader
-            .read_to_string(&mut text)
-            .with_context(|| format!("decompressing {url}"))?;
-        let mut packages =
-            packages::parse_packages(&text, arch).with_context(|| format!("parsing {url}"))?;
+        // The decompressed index is kept beside the cache's blobs: package
+        // paragraphs are read back from it (not held in memory), and the
+        // next read of the same index needs no decompression.
+        let dir = self.cache.root().join("debian-index");
+        std::fs::create_dir_all(&dir)?;
+        let plain = std::sync::Arc::new(dir.join(format!("{hash}.txt")));
+        let read = |reader: Box<dyn Read>| {
+            packages::read_packages(
+                std::io::BufReader::with_capacity(1 << 16, reader),
+                arch,
+                Some(plain.clone()),
+            )
+            .with_context(|| format!("reading {url}"))
+        };
+        let mut packages = if plain.is_file() {
+            read(Box::new(std::fs::File::open(plain.as_path())?))?
+        } else {
+            let copy = tempfile::NamedTempFile::new_in(self.cache.root().join("tmp"))?;
+            let tee = Tee {
+                inner: reader,
+                copy: std::io::BufWriter::new(copy.as_file()),
+            };
+            let packages = read(Box::new(tee))?;
+            // Another build may have put the same file there meanwhile.
+            if let Err(e) = copy.persist(plain.as_path())
+                && !plain.is_file()
+            {
+                return Err(e.error).context("keeping the decompressed index");
+            }
+            packages
+        };
+        let uri: std::sync::Arc<str> = std::sync::Arc::from(index.uri.as_str());
         for p in &mut packages {
-            p.archive_uri = index.uri.clone();
+            p.archive_uri = uri.clone();
         }
         Ok(packages)
     }
@@ -183,8 +213,10 @@ impl Archive<'_> {
         index: &SuiteIndex,
         path: &str,
         stats: &FetchStats,
-    ) -> Result<Option<(String, Box<dyn Read>)>> {
-        let found = ["xz", "gz", ""]
+    ) -> Result<Option<SignedFile>> {
+        // gzip before xz: a few more bytes to fetch, but it decompresses
+        // several times faster (a suite's main Packages: 0.25 s against 1.1 s).
+        let found = ["gz", "xz", ""]
             .iter()
             .map(|ext| {
                 if ext.is_empty() {
@@ -225,7 +257,11 @@ impl Archive<'_> {
             Some("gz") => Box::new(flate2::read::GzDecoder::new(file)),
             _ => Box::new(file),
         };
-        Ok(Some((url, reader)))
+        Ok(Some(SignedFile {
+            url,
+            sha256: hash,
+            reader,
+        }))
     }
 
     /// Downloads (or finds in the cache) every `.deb`, verifies its sha256 and
@@ -260,6 +296,7 @@ impl Archive<'_> {
         let outcome = self
             .http
             .fetch_to_cache(self.cache, &url, &package.sha256, |path| {
+                let _permit = EXTRACTING.acquire();
                 let data = std::fs::read(path)?;
                 extracted = Some(deb::extract(&data, &name)?);
                 Ok(())
@@ -268,8 +305,40 @@ impl Archive<'_> {
         stats.record(outcome);
         match extracted {
             Some(entries) => Ok(entries),
-            None => deb::extract(&self.cache.read_blob(&package.sha256)?, &name),
+            None => {
+                let _permit = EXTRACTING.acquire();
+                deb::extract(&self.cache.read_blob(&package.sha256)?, &name)
+            }
         }
+    }
+}
+
+/// An index file the Release lists: where it came from, its (compressed)
+/// sha256 as the Release gives it, and its contents decompressed.
+pub struct SignedFile {
+    pub url: String,
+    pub sha256: String,
+    pub reader: Box<dyn Read>,
+}
+
+/// Packages being unpacked at once (each holds its .deb, its data.tar and
+/// an xz dictionary): one per core.
+static EXTRACTING: crate::parallel::CpuPermits = crate::parallel::CpuPermits::new();
+
+/// A reader that writes what is read from it to `copy` as well.
+struct Tee<R, W> {
+    inner: R,
+    copy: W,
+}
+
+impl<R: Read, W: std::io::Write> Read for Tee<R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 {
+            self.copy.flush()?;
+        }
+        self.copy.write_all(&buf[..n])?;
+        Ok(n)
     }
 }
 

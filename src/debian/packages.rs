@@ -48,17 +48,62 @@ pub struct Package {
     pub name: String,
     pub version: String,
     pub architecture: String,
-    /// Pre-Depends followed by Depends.
-    pub depends: Vec<DepGroup>,
+    /// Pre-Depends followed by Depends, as the index writes them: parsed
+    /// (`depends()`) only for the packages a closure reaches, since holding
+    /// every package's parsed relations took most of a build's memory.
+    pub depends_field: String,
     /// Virtual names this package provides, with an optional provided version.
     pub provides: Vec<(String, Option<String>)>,
     pub filename: String,
     pub size: u64,
     pub sha256: String,
-    /// The index paragraph as published, for the image's dpkg status entry.
-    pub paragraph: String,
+    /// Where the index paragraph as published is: what the image's dpkg
+    /// status entry is made of (`status_paragraph()`).
+    pub paragraph: Paragraph,
     /// Archive base URI that `filename` is relative to (set by the archive client).
-    pub archive_uri: String,
+    pub archive_uri: std::sync::Arc<str>,
+}
+
+/// A package's index paragraph: kept in memory (an index parsed from text),
+/// or a span of the decompressed index file in the cache, read back only for
+/// the packages an image holds (keeping every package's took tens of MB).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Paragraph {
+    Inline(String),
+    InFile {
+        path: std::sync::Arc<std::path::PathBuf>,
+        offset: u64,
+        len: usize,
+    },
+}
+
+impl Package {
+    /// Its index paragraph, `STATUS_FIELDS` only.
+    pub fn status_paragraph(&self) -> Result<String> {
+        match &self.paragraph {
+            Paragraph::Inline(text) => Ok(status_fields(text)),
+            Paragraph::InFile { path, offset, len } => {
+                use std::os::unix::fs::FileExt;
+                let mut bytes = vec![0; *len];
+                std::fs::File::open(path.as_path())
+                    .and_then(|f| f.read_exact_at(&mut bytes, *offset))
+                    .with_context(|| {
+                        format!(
+                            "reading the index entry of {} from {}",
+                            self.name,
+                            path.display()
+                        )
+                    })?;
+                Ok(status_fields(&String::from_utf8_lossy(&bytes)))
+            }
+        }
+    }
+
+    /// Its Pre-Depends and Depends, parsed.
+    pub fn depends(&self) -> Result<Vec<DepGroup>> {
+        parse_relations(&self.depends_field)
+            .with_context(|| format!("the Depends of package {} {}", self.name, self.version))
+    }
 }
 
 /// Parses a `Depends`-style field.
@@ -105,44 +150,125 @@ fn parse_dep(text: &str) -> Result<Dep> {
     })
 }
 
+/// The fields of an index paragraph that an image's dpkg status entry keeps
+/// (scanners read them); the rest (Filename, hashes, tags…) is dropped.
+pub const STATUS_FIELDS: &[&str] = &[
+    "Package",
+    "Source",
+    "Version",
+    "Architecture",
+    "Maintainer",
+    "Installed-Size",
+    "Pre-Depends",
+    "Depends",
+    "Provides",
+    "Multi-Arch",
+    "Priority",
+    "Section",
+    "Homepage",
+    "Description",
+];
+
 /// Parses a Packages file, keeping only packages installable on `arch`.
 pub fn parse_packages(text: &str, arch: &str) -> Result<Vec<Package>> {
+    read_packages(text.as_bytes(), arch, None)
+}
+
+/// Reads a Packages file one paragraph at a time (the whole file, tens of
+/// megabytes, is never held), keeping only packages installable on `arch`.
+/// With `file` (the same bytes, decompressed, on disk), paragraphs are
+/// recorded as spans of it rather than kept.
+pub fn read_packages(
+    mut reader: impl std::io::BufRead,
+    arch: &str,
+    file: Option<std::sync::Arc<std::path::PathBuf>>,
+) -> Result<Vec<Package>> {
     let mut out = Vec::new();
-    for paragraph in text.split("\n\n").filter(|p| !p.trim().is_empty()) {
-        let field = |name: &str| field(paragraph, name);
-        let architecture = field("Architecture").unwrap_or_default();
-        if architecture != arch && architecture != "all" {
-            continue;
+    let mut paragraph = String::new();
+    // Bytes read so far, and where the paragraph being read began.
+    let (mut position, mut began) = (0u64, 0u64);
+    loop {
+        let start = paragraph.len();
+        let read = reader.read_line(&mut paragraph)?;
+        position += read as u64;
+        let blank = read > 0 && paragraph[start..].trim().is_empty();
+        if blank {
+            paragraph.truncate(start);
         }
-        let name = field("Package").context("a Packages entry has no Package field")?;
-        let context = || format!("package {name}");
-        let mut depends =
-            parse_relations(&field("Pre-Depends").unwrap_or_default()).with_context(context)?;
-        depends
-            .extend(parse_relations(&field("Depends").unwrap_or_default()).with_context(context)?);
-        let provides = parse_relations(&field("Provides").unwrap_or_default())
-            .with_context(context)?
-            .into_iter()
-            .flatten()
-            .map(|d| (d.name, d.constraint.map(|(_, v)| v)))
-            .collect();
-        out.push(Package {
-            version: field("Version").with_context(|| format!("package {name} has no Version"))?,
-            filename: field("Filename")
-                .with_context(|| format!("package {name} has no Filename"))?,
-            size: field("Size").and_then(|s| s.parse().ok()).unwrap_or(0),
-            sha256: field("SHA256")
-                .with_context(|| format!("package {name} has no SHA256"))?
-                .to_ascii_lowercase(),
-            architecture,
-            depends,
-            provides,
-            paragraph: paragraph.trim().to_string(),
-            archive_uri: String::new(),
-            name,
-        });
+        if read == 0 || blank {
+            if !paragraph.trim().is_empty() {
+                let at = match &file {
+                    Some(path) => Paragraph::InFile {
+                        path: path.clone(),
+                        offset: began,
+                        len: paragraph.len(),
+                    },
+                    None => Paragraph::Inline(paragraph.clone()),
+                };
+                if let Some(package) = parse_paragraph(&paragraph, arch, at)? {
+                    out.push(package);
+                }
+            }
+            paragraph.clear();
+            began = position;
+            if read == 0 {
+                return Ok(out);
+            }
+        }
     }
-    Ok(out)
+}
+
+fn parse_paragraph(paragraph: &str, arch: &str, at: Paragraph) -> Result<Option<Package>> {
+    let field = |name: &str| field(paragraph, name);
+    let architecture = field("Architecture").unwrap_or_default();
+    if architecture != arch && architecture != "all" {
+        return Ok(None);
+    }
+    let name = field("Package").context("a Packages entry has no Package field")?;
+    let context = || format!("package {name}");
+    let depends_field = [field("Pre-Depends"), field("Depends")]
+        .into_iter()
+        .flatten()
+        .filter(|f| !f.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let provides = parse_relations(&field("Provides").unwrap_or_default())
+        .with_context(context)?
+        .into_iter()
+        .flatten()
+        .map(|d| (d.name, d.constraint.map(|(_, v)| v)))
+        .collect();
+    Ok(Some(Package {
+        version: field("Version").with_context(|| format!("package {name} has no Version"))?,
+        filename: field("Filename").with_context(|| format!("package {name} has no Filename"))?,
+        size: field("Size").and_then(|s| s.parse().ok()).unwrap_or(0),
+        sha256: field("SHA256")
+            .with_context(|| format!("package {name} has no SHA256"))?
+            .to_ascii_lowercase(),
+        architecture,
+        depends_field,
+        provides,
+        paragraph: at,
+        archive_uri: std::sync::Arc::from(""),
+        name,
+    }))
+}
+
+/// `paragraph` with only its `STATUS_FIELDS` (continuation lines kept with theirs).
+fn status_fields(paragraph: &str) -> String {
+    let mut out = String::new();
+    let mut keeping = false;
+    for line in paragraph.trim().lines() {
+        if !line.starts_with([' ', '\t']) {
+            keeping = STATUS_FIELDS.contains(&line.split(':').next().unwrap_or(""));
+        }
+        if keeping {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out.truncate(out.trim_end().len());
+    out
 }
 
 /// Every package of the configured suites, by name, for one architecture.
@@ -162,7 +288,11 @@ impl PackageIndex {
                     list.push(p.name.clone());
                 }
             }
-            self.by_name.entry(p.name.clone()).or_default().push(p);
+            // Most names have one version: a list sized for one.
+            self.by_name
+                .entry(p.name.clone())
+                .or_insert_with(|| Vec::with_capacity(1))
+                .push(p);
         }
     }
 
