@@ -40,12 +40,25 @@ pub struct Index<'a> {
     cache: &'a Cache,
     pub config: IndexConfig,
     sdist_builder: Option<&'a dyn SdistBuilder>,
-    pages: Mutex<HashMap<String, Arc<Vec<DistFile>>>>,
+    /// One slot per project: a second asker (the resolver, a prefetch
+    /// worker) waits for the first one's request instead of repeating it.
+    pages: Mutex<HashMap<String, Slot<Arc<Vec<DistFile>>>>>,
     find_links: Mutex<Option<Arc<Vec<DistFile>>>>,
-    metadata: Mutex<HashMap<String, Arc<CoreMetadata>>>,
+    metadata: Mutex<HashMap<String, Slot<Arc<CoreMetadata>>>>,
 }
 
 /// PEP 503 name normalization: lower case, runs of `-_.` become `-`.
+/// A value fetched once: the first caller fills it, later ones (on any
+/// thread) wait for it and get the same answer, an error as its text.
+type Slot<T> = Arc<std::sync::OnceLock<Result<T, String>>>;
+
+fn filled<T: Clone>(slot: &Slot<T>, fetch: impl FnOnce() -> Result<T>) -> Result<T> {
+    match slot.get_or_init(|| fetch().map_err(|e| format!("{e:#}"))) {
+        Ok(value) => Ok(value.clone()),
+        Err(text) => Err(anyhow::anyhow!("{text}")),
+    }
+}
+
 pub fn normalize_name(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut last_sep = false;
@@ -90,9 +103,17 @@ impl<'a> Index<'a> {
     /// find-links locations (merged, as pip does).
     pub fn files(&self, name: &str) -> Result<Arc<Vec<DistFile>>> {
         let name = normalize_name(name);
-        if let Some(files) = self.pages.lock().unwrap().get(&name) {
-            return Ok(files.clone());
-        }
+        let slot = self
+            .pages
+            .lock()
+            .unwrap()
+            .entry(name.clone())
+            .or_default()
+            .clone();
+        filled(&slot, || self.fetch_files(&name))
+    }
+
+    fn fetch_files(&self, name: &str) -> Result<Arc<Vec<DistFile>>> {
         let mut files = Vec::new();
         for base in &self.config.index_urls {
             let url = format!("{base}{name}/");
@@ -115,9 +136,7 @@ impl<'a> Index<'a> {
                 files.push(file.clone());
             }
         }
-        let files = Arc::new(files);
-        self.pages.lock().unwrap().insert(name, files.clone());
-        Ok(files)
+        Ok(Arc::new(files))
     }
 
     fn find_links_files(&self) -> Result<Arc<Vec<DistFile>>> {
@@ -151,9 +170,17 @@ impl<'a> Index<'a> {
     /// The core metadata of a wheel: its PEP 658 file when the index has one,
     /// else the METADATA inside the wheel (which is then already cached).
     pub fn metadata(&self, file: &DistFile) -> Result<Arc<CoreMetadata>> {
-        if let Some(m) = self.metadata.lock().unwrap().get(&file.url) {
-            return Ok(m.clone());
-        }
+        let slot = self
+            .metadata
+            .lock()
+            .unwrap()
+            .entry(file.url.clone())
+            .or_default()
+            .clone();
+        filled(&slot, || self.fetch_metadata(file))
+    }
+
+    fn fetch_metadata(&self, file: &DistFile) -> Result<Arc<CoreMetadata>> {
         let text = match &file.metadata {
             _ if sdist::is_sdist(&file.filename) => self.sdist_metadata(file)?,
             Some(hash) => {
@@ -175,14 +202,9 @@ impl<'a> Index<'a> {
                 }
             },
         };
-        let parsed = Arc::new(
-            metadata::parse(&text).with_context(|| format!("metadata of {}", file.filename))?,
-        );
-        self.metadata
-            .lock()
-            .unwrap()
-            .insert(file.url.clone(), parsed.clone());
-        Ok(parsed)
+        Ok(Arc::new(metadata::parse(&text).with_context(|| {
+            format!("metadata of {}", file.filename)
+        })?))
     }
 
     /// An sdist's static PKG-INFO, else the METADATA of the wheel built from it.

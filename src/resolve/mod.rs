@@ -6,6 +6,7 @@
 pub mod app;
 pub mod lock;
 pub mod locked;
+pub mod prefetch;
 pub mod ranges;
 
 use crate::index::{DistFile, Index, normalize_name};
@@ -191,11 +192,29 @@ struct Provider<'a> {
     chosen: RefCell<HashMap<(String, Version), DistFile>>,
     /// Why files were passed over, per package, for the error message.
     notes: RefCell<BTreeMap<String, Vec<String>>>,
+    /// Fetches ahead of the resolver what it will likely ask for next.
+    prefetcher: Option<&'a prefetch::Prefetcher<'a>>,
 }
 
 pub fn resolve(index: &Index, target: &Target, input: &ResolveInput) -> Result<Resolution> {
-    let provider = Provider::new(index, target, input)?;
-    let selected = match pubgrub::resolve(&provider, Node::Root, Version::new([0u64])) {
+    let prefetcher = prefetch::Prefetcher::new(index, target, input.allow_linux_tag);
+    let mut provider = Provider::new(index, target, input)?;
+    provider.prefetcher = Some(&prefetcher);
+    // PubGrub decides on this thread; a few others fetch ahead of it.
+    let outcome = std::thread::scope(|scope| {
+        for _ in 0..crate::parallel::WORKERS {
+            scope.spawn(|| prefetcher.work());
+        }
+        // Boxed: PubGrub's error holds its whole derivation tree.
+        let outcome = Box::new(pubgrub::resolve(
+            &provider,
+            Node::Root,
+            Version::new([0u64]),
+        ));
+        prefetcher.finish();
+        outcome
+    });
+    let selected = match *outcome {
         Ok(selected) => selected,
         Err(PubGrubError::NoSolution(tree)) => {
             // The root's version is an artefact of the algorithm; keep it out of the text.
@@ -332,6 +351,7 @@ impl<'a> Provider<'a> {
             candidates: RefCell::default(),
             chosen: RefCell::default(),
             notes: RefCell::default(),
+            prefetcher: None,
         })
     }
 
@@ -476,6 +496,12 @@ impl<'a> Provider<'a> {
             for extra in &req.extras {
                 add(Node::Extra(name.clone(), normalize_name(extra.as_ref())));
             }
+        }
+        if let Some(prefetcher) = self.prefetcher {
+            prefetcher.want(merged.keys().filter_map(|node| match node {
+                Node::Package(name) => Some(name.as_str()),
+                _ => None,
+            }));
         }
         merged.into_iter().collect()
     }

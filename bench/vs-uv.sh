@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Resolution: `pypack lock` against `uv pip compile --no-build` for the same
+# target (linux/amd64, manylinux_2_36, CPython 3.11: pypack's debian12 base)
+# on three sets, alternating runs:
+#   cold - empty caches (pypack's holds only its base, built once before:
+#          the Debian side is not resolution)
+#   warm - caches filled by the cold run (pylock.toml / the output removed)
+# Checks both pick the same pins, and prints medians, ratios and the peak
+# memory of pypack's cold lock. Both use the host's configured package index
+# (pip's / uv's settings). uv comes from PATH, else is installed with pip
+# into a throwaway venv.
+# Usage: bench/vs-uv.sh [runs]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-5}
+
+cargo build --release --quiet
+bin=$PWD/target/release/pypack
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+. bench/lib.sh
+
+uv=$(command -v uv || true)
+if [ -z "$uv" ]; then
+  python3 -m venv "$work/uv-venv" >/dev/null
+  "$work/uv-venv/bin/pip" install -q uv >/dev/null
+  uv=$work/uv-venv/bin/uv
+fi
+echo "uv: $("$uv" --version)"
+
+declare -A sets=(
+  [web]="fastapi[standard] django sqlalchemy requests boto3 celery pandas"
+  [data]="numpy pandas scipy scikit-learn matplotlib seaborn statsmodels pyarrow polars jupyterlab"
+  [flask]="flask gunicorn python-dotenv flask-sqlalchemy"
+)
+
+# A cache with the base in it, copied for every cold run.
+env PYPACK_CACHE_DIR="$work/base-cache" "$bin" -q base build --output "$work/base-out" >/dev/null
+rm -rf "$work/base-out"
+
+pypack_lock() { # cache app
+  rm -f "$2/pylock.toml"
+  env PYPACK_CACHE_DIR="$1" "$bin" -q lock "$2"
+}
+uv_compile() { # cache app
+  "$uv" pip compile -q --no-build --cache-dir "$1" --python-version 3.11 \
+    --python-platform x86_64-manylinux_2_36 "$2/requirements.txt" -o "$2/uv.txt"
+}
+# peak_kib CMD...: runs CMD and prints its peak resident memory in KiB.
+peak_kib() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
+
+echo "| set | pypack cold | uv cold | ratio | pypack warm | uv warm | ratio | pypack cold peak RSS |"
+echo "|---|---|---|---|---|---|---|---|"
+for set in web data flask; do
+  app=$work/$set
+  mkdir -p "$app"
+  tr ' ' '\n' <<<"${sets[$set]}" > "$app/requirements.txt"
+  pc=(); uc=(); pw=(); uw=(); rss=()
+  for i in $(seq "$runs"); do
+    rm -rf "$work/pc" "$work/uc"
+    cp -a "$work/base-cache" "$work/pc"
+    pc+=("$(seconds pypack_lock "$work/pc" "$app")")
+    uc+=("$(seconds uv_compile "$work/uc" "$app")")
+    pw+=("$(seconds pypack_lock "$work/pc" "$app")")
+    uw+=("$(seconds uv_compile "$work/uc" "$app")")
+    rm -rf "$work/pc"
+    cp -a "$work/base-cache" "$work/pc"
+    rm -f "$app/pylock.toml"
+    rss+=("$(peak_kib env PYPACK_CACHE_DIR="$work/pc" "$bin" -q lock "$app")")
+  done
+  # Same pins: names (normalized) and versions from both outputs.
+  python3 - "$app" <<'PY'
+import re, sys, tomllib
+app = sys.argv[1]
+norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()
+ours = {norm(p["name"]): p["version"] for p in tomllib.load(open(f"{app}/pylock.toml", "rb"))["packages"]}
+theirs = {}
+for line in open(f"{app}/uv.txt"):
+    m = re.match(r"^([A-Za-z0-9_.\-]+)(\[[^\]]*\])?==([^\s;]+)", line)
+    if m:
+        theirs[norm(m.group(1))] = m.group(3)
+diff = {k: (ours.get(k), theirs.get(k)) for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k)}
+print(f"  {app.rsplit('/', 1)[1]}: {len(ours)} pins, same as uv" if not diff else f"  DIFFERENT PINS: {diff}", file=sys.stderr)
+PY
+  m() { printf '%s\n' "$@" | median; }
+  r() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+  a=$(m "${pc[@]}"); b=$(m "${uc[@]}"); c=$(m "${pw[@]}"); d=$(m "${uw[@]}")
+  printf '| %s | %s s | %s s | %s | %s s | %s s | %s | %s MiB |\n' "$set" "$a" "$b" "$(r "$a" "$b")" "$c" "$d" "$(r "$c" "$d")" \
+    "$(printf '%s\n' "${rss[@]}" | median | awk '{printf "%.0f", $1 / 1024}')"
+  echo "  pypack cold: ${pc[*]}; uv cold: ${uc[*]}; pypack warm: ${pw[*]}; uv warm: ${uw[*]}" >&2
+done
