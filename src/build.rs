@@ -239,6 +239,7 @@ fn build_on(
 ) -> Result<BuildReport> {
     let http = Http::new()?;
     let (base, base_name, recipe) = base_for(request, &mut plan, cache, &http)?;
+    crate::mark("base ready");
     let target = base.target()?;
 
     let engine = engine_for(&request.steps)?;
@@ -267,12 +268,11 @@ fn build_on(
         request.base.epoch,
         request.base.verbose,
     )?;
+    crate::mark("sdist builder ready");
     let lock_request = LockRequest {
         sdists: Some(&sources),
         ..lock_request
     };
-    let (pins, pin_source) = pins_for_build(&lock_request, cache, request.locked)
-        .map_err(|e| e.context(NoResolution(format!("{} ({target})", plan.recipe.value))))?;
     // A recipe base is made of signature-checked Debian packages: its
     // interpreter may run unpacked on this machine; a registry base's only
     // in a container (as every base's does with PYPACK_BYTECODE_IN=container).
@@ -288,6 +288,7 @@ fn build_on(
         ),
         false => None,
     };
+    crate::mark("interpreter unpacked");
     if compiler.is_none() && request.steps.compile && engine.is_none() {
         eprintln!(
             "warning: no podman or docker: the image gets no bytecode and starts slower; install one, or pass --no-compile"
@@ -302,10 +303,6 @@ fn build_on(
     let epoch = request.base.epoch;
     let verbose = request.base.verbose;
     let downloads = crate::resolve::app::download_client(&lock_request)?;
-    let stdlib = compiler
-        .as_ref()
-        .map(|c| stdlib_layer(c, &base, epoch))
-        .transpose()?;
     // Pins carry their URLs and hashes; no index is consulted to fetch them.
     let pinned = Index::new(&downloads, cache, IndexConfig::default()).with_sdist_builder(&sources);
     let layering = Layering {
@@ -316,8 +313,36 @@ fn build_on(
         machine: target.platform.elf_machine(),
         scan_time: Default::default(),
     };
-    let deps = deps_layer(&layering, &pinned, &pins, &venv)?;
-    let app = app_layer(&layering, &plan, &venv, &sources)?;
+    let (pins, pin_source, stdlib, deps, app) = std::thread::scope(|scope| -> Result<_> {
+        // The standard library's bytecode depends on the base alone: it is
+        // compiled while the pins are found and the venv and app are made.
+        let stdlib_job = compiler.as_ref().map(|c| {
+            scope.spawn(|| {
+                let layer = stdlib_layer(c, &base, epoch);
+                crate::mark("stdlib bytecode layer written");
+                layer
+            })
+        });
+        let pinned_layers = (|| -> Result<_> {
+            let (pins, pin_source) =
+                pins_for_build(&lock_request, cache, request.locked).map_err(|e| {
+                    e.context(NoResolution(format!("{} ({target})", plan.recipe.value)))
+                })?;
+            crate::mark("pins found");
+            let deps = deps_layer(&layering, &pinned, &pins, &venv)?;
+            crate::mark("venv layer written");
+            let app = app_layer(&layering, &plan, &venv, &sources)?;
+            crate::mark("app layer written");
+            Ok((pins, pin_source, deps, app))
+        })();
+        let stdlib = stdlib_job.map(|job| {
+            job.join()
+                .unwrap_or_else(|_| bail!("compiling the standard library's bytecode panicked"))
+        });
+        // A resolution failure comes first: the build may go on on another base.
+        let (pins, pin_source, deps, app) = pinned_layers?;
+        Ok((pins, pin_source, stdlib.transpose()?, deps, app))
+    })?;
     let system = system_layer(
         request,
         &layering,
@@ -326,6 +351,7 @@ fn build_on(
         recipe.as_ref(),
         &[&deps, &app],
     )?;
+    crate::mark("native library audit done");
     let system_packages = system.as_ref().map(|s| s.1.clone()).unwrap_or_default();
     let built: Vec<LayerReport> = system
         .map(|s| s.0)

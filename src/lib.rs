@@ -35,3 +35,15 @@ pub fn unix_now() -> u64 {
         .map(|d| d.as_secs())
         .unwrap_or(0)
 }
+
+/// With `PYPACK_TIMINGS` set, says on stderr that a step of the build is
+/// done, with the seconds since the first such mark: the profile that the
+/// speed work is measured by.
+pub fn mark(step: &str) {
+    static START: std::sync::OnceLock<Option<std::time::Instant>> = std::sync::OnceLock::new();
+    let start =
+        START.get_or_init(|| std::env::var_os("PYPACK_TIMINGS").map(|_| std::time::Instant::now()));
+    if let Some(start) = start {
+        eprintln!("timing: {:7.3} s  {step}", start.elapsed().as_secs_f64());
+    }
+}

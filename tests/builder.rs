@@ -1021,3 +1021,77 @@ fn interrupt(pid: u32) {
         .unwrap();
     assert!(status.success());
 }
+
+/// A build killed (SIGKILL) at any point leaves no output and no partial
+/// file beside it, and the cache it was filling still gives the same image
+/// as a fresh one.
+#[test]
+fn a_killed_build_leaves_nothing_behind_and_the_cache_stays_sound() {
+    if !debian_archive_configured("killed build") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let out_dir = tmp.path().join("out");
+    fs::create_dir(&out_dir).unwrap();
+    let layout = out_dir.join("image");
+    let app = repo().join("sample-apps/flask-hello");
+    let wheelhouse = repo().join("sample-apps/wheelhouse");
+    let args = |layout: &Path| -> Vec<String> {
+        [
+            "build",
+            app.to_str().unwrap(),
+            "--no-index",
+            "--find-links",
+            wheelhouse.to_str().unwrap(),
+            "--no-smoke",
+            "--output",
+            layout.to_str().unwrap(),
+            "--json",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    // Killed early and late: while the base is fetched, while the venv and
+    // bytecode are made, while layers are written.
+    for millis in [300u64, 900, 1600, 2400, 3200] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pypack"))
+            .args(args(&layout))
+            .env("PYPACK_CACHE_DIR", &cache)
+            .env("PIP_CONFIG_FILE", "/dev/null")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(millis));
+        let finished = child.try_wait().unwrap().is_some();
+        let _ = child.kill();
+        let _ = child.wait();
+        if finished {
+            // Faster than the kill: the layout is whole; start again.
+            fs::remove_dir_all(&layout).unwrap();
+            continue;
+        }
+        assert!(
+            files_under(&out_dir).is_empty(),
+            "killed after {millis} ms, it left {:?}",
+            files_under(&out_dir)
+        );
+    }
+    let out = pypack(
+        &cache,
+        &args(&layout).iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let fresh = tempfile::tempdir().unwrap();
+    let again = pypack(
+        fresh.path(),
+        &args(&tmp.path().join("fresh"))
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(json(&out)["digest"], json(&again)["digest"]);
+}

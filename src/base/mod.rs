@@ -183,7 +183,9 @@ pub fn build(
     drop(index);
     release_freed_memory();
     let selected: Vec<&crate::debian::packages::Package> = selected.iter().collect();
+    crate::mark("Debian packages chosen");
     let extracted = archive.fetch_debs(&selected, &stats)?;
+    crate::mark("Debian packages fetched and unpacked");
     let mut packages: Vec<_> = selected.iter().copied().zip(extracted).collect();
     let entries = rootfs::assemble(recipe, &mut packages)?;
     check_python(recipe, &entries)?;
@@ -193,6 +195,7 @@ pub fn build(
             crate::progress::Progress::start("writing the base layer", 0, options.verbose);
         write_layer(cache, &entries, options.epoch)?
     };
+    crate::mark("base layer written");
     let uncompressed_size = blob.uncompressed_size;
     let package_list: Vec<(String, String)> = selected
         .iter()
