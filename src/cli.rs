@@ -186,6 +186,25 @@ struct IndexArgs {
 }
 
 impl IndexArgs {
+    /// When nothing here or in pip's environment names an index, the host's
+    /// tools will be asked for their default: start that now, while the
+    /// base is checked.
+    fn ask_default_early(&self, cache: &Cache) {
+        let named = self.index_url.is_some()
+            || self.no_index
+            || [
+                "PIP_INDEX_URL",
+                "PIP_NO_INDEX",
+                "UV_INDEX_URL",
+                "UV_DEFAULT_INDEX",
+            ]
+            .iter()
+            .any(|v| std::env::var_os(v).is_some());
+        if !named {
+            pypack::index::default_index::ask_early(cache.clone());
+        }
+    }
+
     fn settings(&self) -> IndexSettings {
         let list = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
         IndexSettings {
@@ -460,6 +479,7 @@ fn lock(cli: &Cli, args: &LockArgs) -> Result<()> {
     }
     let (recipe, options) = args.base.options_for(&decided.recipe.value, cli.quiet)?;
     let cache = cli.cache()?;
+    args.index.ask_default_early(&cache);
     let http = Http::new()?;
     let target = base::build(&recipe, &options, &cache, &http)?.target()?;
     let env = |name: &str| std::env::var(name).ok();
@@ -630,6 +650,7 @@ fn build_image(cli: &Cli, args: &BuildArgs, load: bool) -> Result<Built> {
         output.check_destination()?;
     }
     let cache = cli.cache()?;
+    args.index.ask_default_early(&cache);
     let env = |name: &str| std::env::var(name).ok();
     let request = pypack::build::BuildRequest {
         app_dir: &args.app,

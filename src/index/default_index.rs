@@ -7,8 +7,10 @@
 
 use crate::cache::Cache;
 use anyhow::{Result, bail};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// An index a host tool uses by default.
@@ -62,9 +64,32 @@ pub fn ask_host_tools(
     env: &dyn Fn(&str) -> Option<String>,
     memo: Option<&Cache>,
 ) -> Option<ToolIndex> {
+    // Answers given in this process, by PATH: an asker waits for one in
+    // progress (`ask_early`'s) instead of starting the tool again.
+    static ANSWERS: Mutex<BTreeMap<String, Option<ToolIndex>>> = Mutex::new(BTreeMap::new());
     let path = env("PATH").unwrap_or_default();
+    let mut answers = ANSWERS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(answer) = answers.get(&path) {
+        return answer.clone();
+    }
+    let answer = ask(&path, memo);
+    answers.insert(path, answer.clone());
+    answer
+}
+
+/// Starts asking the host's tools on a thread of its own, for a command
+/// that will likely need the answer after other work (a tool such as pip
+/// takes a few tenths of a second to start): `ask_host_tools` then finds
+/// it, or waits for it.
+pub fn ask_early(memo: Cache) {
+    std::thread::spawn(move || {
+        ask_host_tools(&|name| std::env::var(name).ok(), Some(&memo));
+    });
+}
+
+fn ask(path: &str, memo: Option<&Cache>) -> Option<ToolIndex> {
     for asker in ASKERS {
-        let Some(program) = find_on_path(asker.program, &path) else {
+        let Some(program) = find_on_path(asker.program, path) else {
             continue;
         };
         let key = memo_key(asker, &program);
