@@ -699,7 +699,7 @@ fn build_image(cli: &Cli, args: &BuildArgs, load: bool) -> Result<Built> {
         ignore_missing_libraries: args.ignore_missing_library.clone(),
     };
     let mut report = pypack::build::build(&request, &cache)?;
-    let held = report.held.take();
+    let mut held = report.held.take();
     let went = match &destination {
         Destination::Write(output) => {
             oci::write_output(&cache, &report.image, output, Some(&tag))?;
@@ -707,9 +707,10 @@ fn build_image(cli: &Cli, args: &BuildArgs, load: bool) -> Result<Built> {
         }
         Destination::Load(engine) => {
             // The smoke run left the image in the engine: it only needs its name.
-            match &held {
+            match held.take() {
                 Some(h) if h.engine() == engine => {
-                    engine.tag(&report.image.config_digest, &oci::layout::full_tag(&tag))?
+                    engine.tag(&report.image.config_digest, &oci::layout::full_tag(&tag))?;
+                    h.release_in_background();
                 }
                 _ => engine.load(&cache, &report.image, &tag)?,
             }
@@ -721,6 +722,7 @@ fn build_image(cli: &Cli, args: &BuildArgs, load: bool) -> Result<Built> {
         }
         Destination::PushOnly => String::new(),
     };
+    pypack::mark("image at its destination");
     let went = match &push {
         Some(reference) => {
             // Blobs of a base pulled from the same registry can be mounted, not uploaded.

@@ -190,11 +190,19 @@ pub fn build(
     let entries = rootfs::assemble(recipe, &mut packages)?;
     check_python(recipe, &entries)?;
 
-    let blob = {
+    // While the layer is compressed, its files are written out for the
+    // bytecode step to run the interpreter from (for this machine only).
+    let (blob, early_tree) = std::thread::scope(|scope| {
+        let tree = (options.platform == crate::platform::Platform::host())
+            .then(|| scope.spawn(|| crate::builder::unpacked::EarlyTree::write(cache, &entries)));
         let _progress =
             crate::progress::Progress::start("writing the base layer", 0, options.verbose);
-        write_layer(cache, &entries, options.epoch)?
-    };
+        let blob = write_layer(cache, &entries, options.epoch);
+        // Only a head start: a tree that could not be written is made later.
+        let tree = tree.and_then(|t| t.join().ok()).and_then(Result::ok);
+        (blob, tree)
+    });
+    let blob = blob?;
     crate::mark("base layer written");
     let uncompressed_size = blob.uncompressed_size;
     let package_list: Vec<(String, String)> = selected
@@ -220,6 +228,9 @@ pub fn build(
 
     crate::audit::BaseLibraries::from_entries(&entries, options.platform)
         .remember(cache, &image)?;
+    if let Some(tree) = early_tree {
+        let _ = tree.keep(cache, &image);
+    }
     let record = CachedBuild {
         manifest: image.manifest_digest.clone(),
         uncompressed_size,

@@ -76,8 +76,9 @@ impl Engine {
     /// it when it is there already, else loaded.
     pub fn load(&self, cache: &Cache, image: &Image, tag: &str) -> Result<()> {
         let full = crate::oci::layout::full_tag(tag);
-        if self.has_image(&image.config_digest) {
-            return self.tag(&image.config_digest, &full);
+        // Naming an image the engine has is one command; it fails when it has not.
+        if self.tag(&image.config_digest, &full).is_ok() {
+            return Ok(());
         }
         let held = self.hold(cache, image)?;
         self.tag(&image.config_digest, &full)?;
@@ -262,6 +263,22 @@ impl HeldImage {
     /// The engine that holds it.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// Lets the name go without waiting, for an image that has another
+    /// name by now (so only the name goes): the engine's command finishes
+    /// on its own, after pypack if need be.
+    pub fn release_in_background(self) {
+        let mut command = self.engine.command();
+        command
+            .args(["rmi", &self.name])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Ok(mut child) = command.spawn() {
+            // Reaped by a thread when pypack runs on (`pypack run`).
+            std::thread::spawn(move || child.wait());
+            std::mem::forget(self);
+        }
     }
 }
 

@@ -8,7 +8,7 @@
 
 use crate::cache::Cache;
 use crate::oci::Image;
-use crate::oci::layer::check_entry_path;
+use crate::oci::layer::{Entry, EntryKind, check_entry_path};
 use anyhow::{Context, Result, bail};
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
@@ -121,18 +121,22 @@ impl UnpackedPython {
     }
 }
 
+/// Where `image`'s files are unpacked in the cache.
+fn unpacked_dir(cache: &Cache, image: &Image) -> Result<PathBuf> {
+    let hex = crate::digest::strip_sha256(&image.config_digest)?;
+    Ok(cache
+        .root()
+        .join("unpacked")
+        .join(format!("{UNPACK_FORMAT}-{hex}")))
+}
+
 /// The image's files in the cache, unpacked on first use (into a temporary
 /// directory renamed into place, so a directory there is always complete).
 fn unpacked_root(cache: &Cache, image: &Image) -> Result<PathBuf> {
-    let hex = crate::digest::strip_sha256(&image.config_digest)?;
-    let dir = cache
-        .root()
-        .join("unpacked")
-        .join(format!("{UNPACK_FORMAT}-{hex}"));
+    let dir = unpacked_dir(cache, image)?;
     if dir.is_dir() {
         return Ok(dir);
     }
-    std::fs::create_dir_all(cache.root().join("unpacked"))?;
     let work = tempfile::tempdir_in(cache.root().join("tmp"))?;
     let root = work.path().join("root");
     std::fs::create_dir(&root)?;
@@ -142,12 +146,77 @@ fn unpacked_root(cache: &Cache, image: &Image) -> Result<PathBuf> {
             .with_context(|| format!("layer {} is not in the cache", layer.digest))?;
         unpack_layer(&root, file).with_context(|| format!("unpacking layer {}", layer.digest))?;
     }
-    match std::fs::rename(&root, &dir) {
+    adopt(cache, image, &root)
+}
+
+/// Moves a complete tree of `image`'s files into place.
+fn adopt(cache: &Cache, image: &Image, root: &Path) -> Result<PathBuf> {
+    let dir = unpacked_dir(cache, image)?;
+    std::fs::create_dir_all(cache.root().join("unpacked"))?;
+    match std::fs::rename(root, &dir) {
         Ok(()) => Ok(dir),
         // Another build unpacked the same image first.
         Err(_) if dir.is_dir() => Ok(dir),
         Err(e) => Err(e).with_context(|| format!("moving the unpacked image to {}", dir.display())),
     }
+}
+
+/// A one-layer image's files written from the layer's entries while they are
+/// in memory (a base being built): `keep` puts them in place once the image
+/// exists, sparing the first bytecode step from unpacking the layer again.
+pub struct EarlyTree {
+    work: tempfile::TempDir,
+}
+
+impl EarlyTree {
+    pub fn write(cache: &Cache, entries: &[Entry]) -> Result<EarlyTree> {
+        let work = tempfile::tempdir_in(cache.root().join("tmp"))?;
+        let root = work.path().join("root");
+        std::fs::create_dir(&root)?;
+        for entry in entries {
+            place(&root, entry)?;
+        }
+        Ok(EarlyTree { work })
+    }
+
+    pub fn keep(self, cache: &Cache, image: &Image) -> Result<()> {
+        adopt(cache, image, &self.work.path().join("root")).map(|_| ())
+    }
+}
+
+fn place(root: &Path, entry: &Entry) -> Result<()> {
+    check_entry_path(&entry.path)?;
+    if through_symlink(root, &entry.path) {
+        return Ok(());
+    }
+    let target = root.join(&entry.path);
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mode = entry.mode & 0o777;
+    match &entry.kind {
+        EntryKind::Dir => {
+            std::fs::create_dir_all(&target)?;
+            set_mode(&target, mode | 0o700)?;
+        }
+        EntryKind::Symlink(link) => {
+            remove_existing(&target);
+            std::os::unix::fs::symlink(link, &target)?;
+        }
+        EntryKind::Hardlink(link) => {
+            check_entry_path(link)?;
+            if !through_symlink(root, link) {
+                remove_existing(&target);
+                std::fs::hard_link(root.join(link), &target)?;
+            }
+        }
+        EntryKind::File(data) => {
+            remove_existing(&target);
+            std::fs::write(&target, data)?;
+            set_mode(&target, mode | 0o600)?;
+        }
+    }
+    Ok(())
 }
 
 /// Applies one gzip (or plain) tar layer onto `root`: files, directories,
