@@ -913,6 +913,42 @@ fn bytecode_is_compiled_for_stdlib_venv_and_app_reproducibly() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(json(&out)["digest"], first["digest"]);
+    // The same on debian13, whose stdlib has a link out of it
+    // (sitecustomize.py → /etc/python3.13/…) that must resolve in the image,
+    // not on this machine.
+    let plain_app = tmp.path().join("plain-app");
+    fs::create_dir(&plain_app).unwrap();
+    fs::write(plain_app.join("requirements.txt"), "").unwrap();
+    fs::write(plain_app.join("main.py"), "print('hi')\n").unwrap();
+    let digests: Vec<serde_json::Value> = [("host", "host"), ("container", "container")]
+        .iter()
+        .map(|(name, mode)| {
+            let cache = tempfile::tempdir().unwrap();
+            let out = pypack_env(
+                cache.path(),
+                &[
+                    "build",
+                    plain_app.to_str().unwrap(),
+                    "--python",
+                    "3.13",
+                    "--no-index",
+                    "--no-smoke",
+                    "--output",
+                    tmp.path().join(format!("py313-{name}")).to_str().unwrap(),
+                    "--json",
+                ],
+                &[("PYPACK_BYTECODE_IN", mode)],
+            );
+            assert!(out.status.success(), "{}", stderr(&out));
+            assert!(
+                !stderr(&out).contains("compiling bytecode"),
+                "{}",
+                stderr(&out)
+            );
+            json(&out)["digest"].clone()
+        })
+        .collect();
+    assert_eq!(digests[0], digests[1]);
 
     let (plain, layout) = build(shared_cache(), "plain", &["--no-compile"]);
     assert_ne!(plain["digest"], first["digest"]);

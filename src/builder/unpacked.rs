@@ -15,7 +15,7 @@ use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 
 /// Bumped when what an unpacked tree holds changes.
-const UNPACK_FORMAT: u32 = 2;
+const UNPACK_FORMAT: u32 = 3;
 
 #[derive(Debug, Clone)]
 pub struct UnpackedPython {
@@ -201,7 +201,7 @@ fn place(root: &Path, entry: &Entry) -> Result<()> {
         }
         EntryKind::Symlink(link) => {
             remove_existing(&target);
-            std::os::unix::fs::symlink(link, &target)?;
+            std::os::unix::fs::symlink(contained_link(&entry.path, link), &target)?;
         }
         EntryKind::Hardlink(link) => {
             check_entry_path(link)?;
@@ -271,7 +271,7 @@ fn unpack_layer(root: &Path, file: std::fs::File) -> Result<()> {
             tar::EntryType::Symlink => {
                 let link = member.link_name()?.context("a symlink without a target")?;
                 remove_existing(&target);
-                std::os::unix::fs::symlink(link, &target)?;
+                std::os::unix::fs::symlink(contained_link(&rel, &link.to_string_lossy()), &target)?;
             }
             tar::EntryType::Link => {
                 let link = member
@@ -296,6 +296,34 @@ fn unpack_layer(root: &Path, file: std::fs::File) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A symlink's target as a relative path that resolves, from the link at
+/// `path`, to what the image resolves it to: an absolute target is the
+/// image's root, not this machine's (Debian's `sitecustomize.py` links to
+/// `/etc/python3.X/…`), and `..` stops at the image's root.
+fn contained_link(path: &str, target: &str) -> String {
+    let parent: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    let parent = &parent[..parent.len().saturating_sub(1)];
+    let mut resolved: Vec<&str> = match target.starts_with('/') {
+        true => Vec::new(),
+        false => parent.to_vec(),
+    };
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                resolved.pop();
+            }
+            part => resolved.push(part),
+        }
+    }
+    let mut relative = "../".repeat(parent.len());
+    relative.push_str(&resolved.join("/"));
+    match relative.trim_end_matches('/') {
+        "" => ".".to_string(),
+        trimmed => trimmed.to_string(),
+    }
 }
 
 fn set_mode(path: &Path, mode: u32) -> Result<()> {
@@ -406,6 +434,28 @@ mod tests {
         // `..` stops at the image's root, as it does in the image.
         assert!(inside(root, "/usr/lib/escape").is_err());
         assert!(inside(root, "/missing").is_err());
+    }
+
+    #[test]
+    fn links_resolve_inside_the_image() {
+        assert_eq!(
+            contained_link(
+                "usr/lib/python3.13/sitecustomize.py",
+                "/etc/python3.13/sitecustomize.py"
+            ),
+            "../../../etc/python3.13/sitecustomize.py"
+        );
+        assert_eq!(contained_link("lib64", "usr/lib64"), "usr/lib64");
+        assert_eq!(
+            contained_link("usr/lib/a/libz.so.1", "libz.so.1.3"),
+            "../../../usr/lib/a/libz.so.1.3"
+        );
+        // `..` beyond the root stays at the root, as in the image.
+        assert_eq!(
+            contained_link("usr/bin/x", "../../../../../etc/shadow"),
+            "../../etc/shadow"
+        );
+        assert_eq!(contained_link("bin", "/"), ".");
     }
 
     #[test]
