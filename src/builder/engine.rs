@@ -91,14 +91,7 @@ impl Engine {
     /// cannot take it away) until the `HeldImage` is dropped; the image goes
     /// with that name unless it has others by then.
     pub fn hold(&self, cache: &Cache, image: &Image) -> Result<HeldImage> {
-        static HOLDS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let hex = crate::digest::strip_sha256(&image.config_digest)?;
-        let unique = format!(
-            "{}-{}-{}",
-            &hex[..12],
-            std::process::id(),
-            HOLDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        );
+        let unique = unique_name(image)?;
         let name = if self.program == "podman" {
             match self.load_layout(cache, image, &unique) {
                 Ok(name) => name,
@@ -115,45 +108,48 @@ impl Engine {
         })
     }
 
-    /// podman's fast way in: an OCI layout of hard links into the cache,
-    /// which podman reads without copying the layers it already has. podman
-    /// names such an image after the layout's path (which therefore must be
-    /// a valid lower-case name: a symlink under the temp dir points to it);
-    /// that name, unique to this load, is returned.
-    fn load_layout(&self, cache: &Cache, image: &Image, unique: &str) -> Result<String> {
-        let dir = tempfile::tempdir_in(cache.root().join("tmp"))?;
-        let layout = dir.path().join("image");
-        write_output(cache, image, &Output::Layout(layout.clone()), None)?;
-        let link = std::env::temp_dir().join(format!("pypack-hold-{unique}"));
-        let link_text = link.to_str().context("temp dir is not UTF-8")?.to_string();
-        let valid = link_text.split('/').skip(1).all(|part| {
-            part.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-                && part
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
-        });
-        if !valid {
-            bail!("{link_text} cannot name an image");
+    /// Runs `first` on `image` and keeps it held: podman is given the image
+    /// as an OCI layout reference (`oci:PATH`), which it loads as part of
+    /// that run, one command fewer than loading first; other engines load
+    /// it, then run. The image is held (as by `hold`) whatever `first` gives.
+    pub fn hold_running<T>(
+        &self,
+        cache: &Cache,
+        image: &Image,
+        first: impl FnOnce(&str) -> Result<T>,
+    ) -> Result<(Result<T>, HeldImage)> {
+        if self.program != "podman" {
+            let held = self.hold(cache, image)?;
+            return Ok((first(&held.name), held));
         }
-        let _ = std::fs::remove_file(&link);
-        std::os::unix::fs::symlink(&layout, &link)?;
-        let out = self.command().args(["load", "-i", &link_text]).output();
-        let _ = std::fs::remove_file(&link);
-        let out = out?;
+        let staged = StagedLayout::new(cache, image, &unique_name(image)?)?;
+        let result = first(&format!("oci:{}", staged.link_text));
+        Ok((
+            result,
+            HeldImage {
+                engine: self.clone(),
+                name: staged.name.clone(),
+            },
+        ))
+    }
+
+    /// podman's fast way in: an OCI layout of hard links into the cache,
+    /// which podman reads without copying the layers it already has; it
+    /// names the image after the layout's path, a name unique to this load,
+    /// which is returned.
+    fn load_layout(&self, cache: &Cache, image: &Image, unique: &str) -> Result<String> {
+        let staged = StagedLayout::new(cache, image, unique)?;
+        let out = self
+            .command()
+            .args(["load", "-i", &staged.link_text])
+            .output()?;
         if !out.status.success() {
             bail!(
                 "podman load failed: {}",
                 String::from_utf8_lossy(&out.stderr).trim()
             );
         }
-        // "Loaded image: localhost/tmp/pypack-hold-…:latest" (older podman: "Loaded image(s): …").
-        let text = String::from_utf8_lossy(&out.stdout);
-        let name = text
-            .lines()
-            .find_map(|l| l.split_once(": ").map(|(_, n)| n.trim().to_string()))
-            .filter(|n| n.contains(&format!("pypack-hold-{unique}")))
-            .unwrap_or_else(|| format!("localhost{link_text}:latest"));
-        Ok(name)
+        Ok(staged.name.clone())
     }
 
     /// Gives the image `id` the name `tag` (it must be in the store).
@@ -221,6 +217,10 @@ impl Engine {
     pub fn run(&self, step: &Step) -> Result<ProcessOutput> {
         let mut command = self.command();
         command.args(["run", "--rm", "--pull=never"]);
+        if self.program == "podman" {
+            // An `oci:` image is loaded by the run; its progress is noise here.
+            command.arg("-q");
+        }
         if !step.network {
             command.arg("--network=none");
         }
@@ -247,6 +247,62 @@ impl Engine {
             .stdin(Stdio::null())
             .output()
             .with_context(|| format!("running {}", self.program))
+    }
+}
+
+/// A name of this process's own for a hold of `image`.
+fn unique_name(image: &Image) -> Result<String> {
+    static HOLDS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let hex = crate::digest::strip_sha256(&image.config_digest)?;
+    Ok(format!(
+        "{}-{}-{}",
+        &hex[..12],
+        std::process::id(),
+        HOLDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ))
+}
+
+/// An OCI layout of `image` (hard links into the cache) behind a symlink
+/// whose path is a valid lower-case image name, as podman names an image
+/// read from a layout after its path; both go when this is dropped.
+struct StagedLayout {
+    _dir: tempfile::TempDir,
+    link: PathBuf,
+    link_text: String,
+    /// The name podman gives the image it reads from `link`.
+    name: String,
+}
+
+impl StagedLayout {
+    fn new(cache: &Cache, image: &Image, unique: &str) -> Result<StagedLayout> {
+        let dir = tempfile::tempdir_in(cache.root().join("tmp"))?;
+        let layout = dir.path().join("image");
+        write_output(cache, image, &Output::Layout(layout.clone()), None)?;
+        let link = std::env::temp_dir().join(format!("pypack-hold-{unique}"));
+        let link_text = link.to_str().context("temp dir is not UTF-8")?.to_string();
+        let valid = link_text.split('/').skip(1).all(|part| {
+            part.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+        });
+        if !valid {
+            bail!("{link_text} cannot name an image");
+        }
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&layout, &link)?;
+        Ok(StagedLayout {
+            _dir: dir,
+            name: format!("localhost{link_text}:latest"),
+            link,
+            link_text,
+        })
+    }
+}
+
+impl Drop for StagedLayout {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.link);
     }
 }
 

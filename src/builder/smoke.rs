@@ -136,12 +136,14 @@ pub fn run(smoke: &SmokeRun) -> Result<(Outcome, Option<HeldImage>)> {
     // A name of this run's own holds the image while it runs: a concurrent
     // build of the same image removing its name cannot pull it away. On a
     // failure it goes (and the image with it, unless it has other names).
-    let held = smoke.engine.hold(smoke.cache, smoke.image)?;
-    crate::mark("image loaded into the engine for the smoke run");
-    let passed = match &smoke.probe {
-        Probe::Import { module, object } => import(smoke, &held.name, module, object),
-        Probe::Http(probe) => http(smoke, &held.name, probe),
-    }?;
+    let (passed, held) =
+        smoke
+            .engine
+            .hold_running(smoke.cache, smoke.image, |image| match &smoke.probe {
+                Probe::Import { module, object } => import(smoke, image, module, object),
+                Probe::Http(probe) => http(smoke, image, probe),
+            })?;
+    let passed = passed?;
     crate::mark("smoke run passed");
     smoke.cache.set_ref("smoke", &key, &passed)?;
     Ok((Outcome::Passed(passed), Some(held)))
