@@ -38,6 +38,33 @@ impl Cache {
         &self.root
     }
 
+    /// Marks `used` (an entry of `dir`: a kept index, an unpacked image) as
+    /// used now, and removes the entries of `dir` not used for `max_age`:
+    /// such derived copies are large and a new one comes with every update
+    /// of what they are made from. Failures are ignored: it is tidying only.
+    pub fn tidy(&self, dir: &Path, used: &Path, max_age: std::time::Duration) {
+        let now = std::time::SystemTime::now();
+        let _ = fs::File::open(used).and_then(|f| f.set_modified(now));
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let stale = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| now.duration_since(t).ok())
+                .is_some_and(|age| age > max_age);
+            if stale && path != used {
+                let _ = match path.is_dir() {
+                    true => fs::remove_dir_all(&path),
+                    false => fs::remove_file(&path),
+                };
+            }
+        }
+    }
+
     pub fn blob_path(&self, hex: &str) -> PathBuf {
         self.root.join("blobs/sha256").join(hex)
     }
@@ -217,6 +244,38 @@ fn default_cache_dir() -> Result<PathBuf> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn tidy_removes_what_was_not_used_for_long() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(Some(&dir.path().join("cache"))).unwrap();
+        let kept = dir.path().join("kept");
+        std::fs::create_dir(&kept).unwrap();
+        let week_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(8 * 24 * 3600);
+        let old = |name: &str| {
+            let path = kept.join(name);
+            std::fs::write(&path, b"x").unwrap();
+            std::fs::File::open(&path)
+                .unwrap()
+                .set_modified(week_ago)
+                .unwrap();
+            path
+        };
+        let (stale, used) = (old("stale.txt"), old("used.txt"));
+        let fresh = kept.join("fresh.txt");
+        std::fs::write(&fresh, b"x").unwrap();
+        cache.tidy(&kept, &used, std::time::Duration::from_secs(7 * 24 * 3600));
+        assert!(!stale.exists());
+        assert!(used.exists() && fresh.exists());
+        // Used now: it is not stale the next time.
+        let age = std::fs::metadata(&used)
+            .unwrap()
+            .modified()
+            .unwrap()
+            .elapsed()
+            .unwrap();
+        assert!(age < std::time::Duration::from_secs(60));
+    }
+
     use super::*;
 
     #[test]

@@ -17,6 +17,9 @@ use std::process::Command;
 /// Bumped when what an unpacked tree holds changes.
 const UNPACK_FORMAT: u32 = 3;
 
+/// How long an unpacked image is kept unused.
+const KEEP_UNUSED: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
 #[derive(Debug, Clone)]
 pub struct UnpackedPython {
     /// The image's files.
@@ -135,6 +138,11 @@ fn unpacked_dir(cache: &Cache, image: &Image) -> Result<PathBuf> {
 fn unpacked_root(cache: &Cache, image: &Image) -> Result<PathBuf> {
     let dir = unpacked_dir(cache, image)?;
     if dir.is_dir() {
+        // Kept while used; an unpacked base not used for a week goes
+        // (a base is rebuilt with every security update).
+        if let Some(parent) = dir.parent() {
+            cache.tidy(parent, &dir, KEEP_UNUSED);
+        }
         return Ok(dir);
     }
     let work = tempfile::tempdir_in(cache.root().join("tmp"))?;

@@ -180,7 +180,10 @@ impl Archive<'_> {
             )
             .with_context(|| format!("reading {url}"))
         };
+        // Kept while used; an index not used for a week goes.
+        let tidy = || self.cache.tidy(&dir, plain.as_path(), KEEP_UNUSED);
         let mut packages = if plain.is_file() {
+            tidy();
             read(Box::new(std::fs::File::open(plain.as_path())?))?
         } else {
             let copy = tempfile::NamedTempFile::new_in(self.cache.root().join("tmp"))?;
@@ -195,6 +198,7 @@ impl Archive<'_> {
             {
                 return Err(e.error).context("keeping the decompressed index");
             }
+            tidy();
             packages
         };
         let uri: std::sync::Arc<str> = std::sync::Arc::from(index.uri.as_str());
@@ -312,6 +316,9 @@ impl Archive<'_> {
         }
     }
 }
+
+/// How long a derived copy (a decompressed index) is kept unused.
+const KEEP_UNUSED: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 
 /// An index file the Release lists: where it came from, its (compressed)
 /// sha256 as the Release gives it, and its contents decompressed.

@@ -137,7 +137,7 @@ def main():
             verdict({"exited": code}, pid)
         if time.monotonic() - start > deadline:
             verdict({"timeout": True, "listening": listening_addresses(port)}, pid)
-        time.sleep(0.05)
+        time.sleep(0.02)
 
 
 main()
