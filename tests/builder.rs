@@ -836,29 +836,38 @@ fn layers(layout: &Path) -> Vec<Vec<pypack::oci::layer::Entry>> {
         .collect()
 }
 
+/// `pypack build` of flask-hello offline from the wheelhouse, without the
+/// smoke run, into the OCI layout `layout`, with the JSON summary.
+fn flask_hello_to_layout(layout: &Path) -> Vec<String> {
+    let app = repo().join("sample-apps/flask-hello");
+    let wheelhouse = repo().join("sample-apps/wheelhouse");
+    [
+        "build",
+        app.to_str().unwrap(),
+        "--no-index",
+        "--find-links",
+        wheelhouse.to_str().unwrap(),
+        "--no-smoke",
+        "--output",
+        layout.to_str().unwrap(),
+        "--json",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
 #[test]
 fn bytecode_is_compiled_for_stdlib_venv_and_app_reproducibly() {
     if !podman_available("bytecode") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let app = repo().join("sample-apps/flask-hello");
-    let wheelhouse = repo().join("sample-apps/wheelhouse");
     let build = |cache: &Path, out: &str, extra: &[&str]| {
         let layout = tmp.path().join(out);
-        let mut args = vec![
-            "build",
-            app.to_str().unwrap(),
-            "--no-index",
-            "--find-links",
-            wheelhouse.to_str().unwrap(),
-            "--no-smoke",
-            "--output",
-            layout.to_str().unwrap(),
-            "--json",
-        ];
-        args.extend(extra);
-        let out = pypack(cache, &args);
+        let mut args = flask_hello_to_layout(&layout);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let out = pypack(cache, &args.iter().map(String::as_str).collect::<Vec<_>>());
         assert!(out.status.success(), "{}", stderr(&out));
         (json(&out), layout)
     };
@@ -896,19 +905,10 @@ fn bytecode_is_compiled_for_stdlib_venv_and_app_reproducibly() {
     // The image's interpreter unpacked on this machine (the default for a
     // recipe base) and in a container compile the very same bytes.
     let in_container = tempfile::tempdir().unwrap();
+    let args = flask_hello_to_layout(&tmp.path().join("in-container"));
     let out = pypack_env(
         in_container.path(),
-        &[
-            "build",
-            app.to_str().unwrap(),
-            "--no-index",
-            "--find-links",
-            wheelhouse.to_str().unwrap(),
-            "--no-smoke",
-            "--output",
-            tmp.path().join("in-container").to_str().unwrap(),
-            "--json",
-        ],
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
         &[("PYPACK_BYTECODE_IN", "container")],
     );
     assert!(out.status.success(), "{}", stderr(&out));
@@ -1071,24 +1071,7 @@ fn a_killed_build_leaves_nothing_behind_and_the_cache_stays_sound() {
     let out_dir = tmp.path().join("out");
     fs::create_dir(&out_dir).unwrap();
     let layout = out_dir.join("image");
-    let app = repo().join("sample-apps/flask-hello");
-    let wheelhouse = repo().join("sample-apps/wheelhouse");
-    let args = |layout: &Path| -> Vec<String> {
-        [
-            "build",
-            app.to_str().unwrap(),
-            "--no-index",
-            "--find-links",
-            wheelhouse.to_str().unwrap(),
-            "--no-smoke",
-            "--output",
-            layout.to_str().unwrap(),
-            "--json",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-    };
+    let args = flask_hello_to_layout;
     // Killed early and late: while the base is fetched, while the venv and
     // bytecode are made, while layers are written.
     for millis in [300u64, 900, 1600, 2400, 3200] {
