@@ -118,11 +118,14 @@ impl Engine {
         image: &Image,
         first: impl FnOnce(&str) -> Result<T>,
     ) -> Result<(Result<T>, HeldImage)> {
-        if self.program != "podman" {
+        let staged = match self.program.as_str() {
+            "podman" => StagedLayout::new(cache, image, &unique_name(image)?).ok(),
+            _ => None,
+        };
+        let Some(staged) = staged else {
             let held = self.hold(cache, image)?;
             return Ok((first(&held.name), held));
-        }
-        let staged = StagedLayout::new(cache, image, &unique_name(image)?)?;
+        };
         let result = first(&format!("oci:{}", staged.link_text));
         Ok((
             result,
@@ -149,7 +152,14 @@ impl Engine {
                 String::from_utf8_lossy(&out.stderr).trim()
             );
         }
-        Ok(staged.name.clone())
+        // "Loaded image: localhost/tmp/pypack-hold-…:latest" (older podman:
+        // "Loaded image(s): …"); the name it is expected to give otherwise.
+        let text = String::from_utf8_lossy(&out.stdout);
+        Ok(text
+            .lines()
+            .find_map(|l| l.split_once(": ").map(|(_, n)| n.trim().to_string()))
+            .filter(|n| n.contains(&format!("pypack-hold-{unique}")))
+            .unwrap_or_else(|| staged.name.clone()))
     }
 
     /// Gives the image `id` the name `tag` (it must be in the store).

@@ -6,9 +6,8 @@
 //! a small probe. When its command serves `module:object` (gunicorn,
 //! uvicorn…) and it stops before answering, the module is then imported on
 //! its own, so an import error shows as its traceback. A command that is no
-//! web app (a worker) may also exit 0
-//! or keep running without answering; a `module:object` one is checked by
-//! importing the module alone.
+//! web app (a worker) may also exit 0 or keep running without answering; a
+//! `module:object` one is checked by importing the module alone.
 
 use super::engine::{Engine, HeldImage, Step};
 use crate::cache::Cache;

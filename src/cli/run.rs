@@ -57,14 +57,15 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<()> {
     if build.json {
         bail!("`pypack run` prints the app's logs; --json belongs to `pypack build`");
     }
-    // Caught, not fatal: the app is stopped and removed before pypack exits.
+    let built = build_image(cli, build, true)?;
+    // From here Ctrl-C is caught, not fatal: the app is stopped and removed
+    // before pypack exits (a rebuild under way finishes first).
     let handler = on_signal as extern "C" fn(libc::c_int) as *const () as libc::sighandler_t;
     // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
     unsafe {
         libc::signal(libc::SIGINT, handler);
         libc::signal(libc::SIGTERM, handler);
     }
-    let built = build_image(cli, build, true)?;
     let engine = Engine::detect(super::engine_choice(&build.engine)?.as_deref())?
         .ok_or_else(|| anyhow::anyhow!("no podman or docker to run the image in"))?;
     let port = built.report.plan.port.value;
@@ -77,6 +78,7 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<()> {
     let mut serving = Serving::start(&engine, &name, &tag, host_port, port)?;
     let mut digest = built.report.image.manifest_digest.clone();
     let mut seen = snapshot(&build.app);
+    let mut exit_said = false;
     loop {
         std::thread::sleep(Duration::from_millis(200));
         if STOP.load(Ordering::SeqCst) {
@@ -90,7 +92,10 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<()> {
                 }
                 return Ok(());
             }
-            eprintln!("pypack run: the app exited ({status}); waiting for a change to rebuild");
+            if !exit_said {
+                eprintln!("pypack run: the app exited ({status}); waiting for a change to rebuild");
+                exit_said = true;
+            }
         }
         if !args.watch {
             continue;
@@ -105,7 +110,11 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<()> {
             "pypack run: a change in {}; rebuilding",
             build.app.display()
         );
-        match build_image(cli, build, true) {
+        let rebuilt = build_image(cli, build, true);
+        if STOP.load(Ordering::SeqCst) {
+            break;
+        }
+        match rebuilt {
             Ok(rebuilt) if rebuilt.report.image.manifest_digest == digest && serving.running() => {
                 eprintln!("pypack run: the image is unchanged; still serving it");
             }
@@ -113,6 +122,7 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<()> {
                 drop(serving);
                 digest = rebuilt.report.image.manifest_digest.clone();
                 serving = Serving::start(&engine, &name, &tag, host_port, port)?;
+                exit_said = false;
             }
             Err(e) => eprintln!("error: {e:#}\npypack run: still serving the previous image"),
         }
