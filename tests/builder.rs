@@ -1019,8 +1019,22 @@ fn pypack_run_serves_the_app_and_serves_an_edit_with_watch() {
         "{}",
         printed()
     );
+    let first_id = String::from_utf8_lossy(
+        &podman(&[
+            "image",
+            "inspect",
+            "--format",
+            "{{.Id}}",
+            "pypack-test/runapp",
+        ])
+        .stdout,
+    )
+    .trim()
+    .to_string();
     fs::write(app.join("app.py"), page("second version")).unwrap();
     let second = poll_http(port, "/", 120, |r| r.contains("second version"));
+    // The replaced version, named by nothing now, is not left behind.
+    let first_left = podman(&["image", "exists", &first_id]).status.success();
     // SIGINT, as Ctrl-C sends it.
     interrupt(child.id());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -1036,6 +1050,10 @@ fn pypack_run_serves_the_app_and_serves_an_edit_with_watch() {
     };
     let log_text = printed();
     assert!(second.is_some(), "the edit was not served:\n{log_text}");
+    assert!(
+        !first_left,
+        "the first version's image {first_id} was left in podman"
+    );
     assert!(
         status.is_some_and(|s| s.success()),
         "pypack run did not stop cleanly on SIGINT ({status:?}):\n{log_text}"

@@ -50,6 +50,21 @@ impl Engine {
             .status();
     }
 
+    /// Removes the image `id` if nothing names it any more (a build's
+    /// previous version whose name went to the new one); an image a user
+    /// named, or a container uses, stays.
+    pub fn remove_if_unnamed(&self, id: &str) {
+        let names = self
+            .command()
+            .args(["image", "inspect", "--format", "{{len .RepoTags}}", id])
+            .output();
+        let unnamed = names
+            .is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == "0");
+        if unnamed {
+            self.remove_name(id);
+        }
+    }
+
     /// Whether an image with this config digest is in the engine's store.
     pub fn has_image(&self, config_digest: &str) -> bool {
         self.command()

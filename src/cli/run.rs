@@ -77,6 +77,7 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<()> {
     let tag = pypack::oci::layout::full_tag(&built.tag);
     let mut serving = Serving::start(&engine, &name, &tag, host_port, port)?;
     let mut digest = built.report.image.manifest_digest.clone();
+    let mut image_id = built.report.image.config_digest.clone();
     let mut seen = snapshot(&build.app);
     let mut exit_said = false;
     loop {
@@ -120,7 +121,13 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<()> {
             }
             Ok(rebuilt) => {
                 drop(serving);
+                // The image it replaces has lost its name to the new one: it
+                // goes, unless something else still names or uses it.
+                if rebuilt.report.image.config_digest != image_id {
+                    engine.remove_if_unnamed(&image_id);
+                }
                 digest = rebuilt.report.image.manifest_digest.clone();
+                image_id = rebuilt.report.image.config_digest.clone();
                 serving = Serving::start(&engine, &name, &tag, host_port, port)?;
                 exit_said = false;
             }
