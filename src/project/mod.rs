@@ -11,6 +11,18 @@ pub mod pyproject;
 pub mod python_version;
 pub mod requirements;
 
+/// An app directory holding `files` (path, text), for the detection tests.
+#[cfg(test)]
+pub(crate) fn test_app(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in files {
+        let p = dir.path().join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    dir
+}
+
 pub use requirements::{DirectWheel, RequirementSet, SourcedRequirement};
 
 use anyhow::{Result, bail};

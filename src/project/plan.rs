@@ -617,15 +617,7 @@ mod tests {
     use super::*;
     use std::fs;
 
-    fn app(files: &[(&str, &str)]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        for (path, text) in files {
-            let p = dir.path().join(path);
-            fs::create_dir_all(p.parent().unwrap()).unwrap();
-            fs::write(p, text).unwrap();
-        }
-        dir
-    }
+    use crate::project::test_app as app;
 
     fn deps(names: &[&str]) -> Vec<String> {
         names.iter().map(|s| s.to_string()).collect()

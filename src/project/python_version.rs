@@ -464,13 +464,7 @@ fn python_image(image: &str, file: &str) -> Option<Hint> {
 mod tests {
     use super::*;
 
-    fn app(files: &[(&str, &str)]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        for (path, text) in files {
-            std::fs::write(dir.path().join(path), text).unwrap();
-        }
-        dir
-    }
+    use crate::project::test_app as app;
 
     fn hint(files: &[(&str, &str)]) -> Option<(u32, u32, String)> {
         let dir = app(files);

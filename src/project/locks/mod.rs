@@ -246,6 +246,18 @@ pub fn package_tables(doc: &toml::Table) -> Vec<&toml::Table> {
         .unwrap_or_default()
 }
 
+/// A TOML array of strings (extras, groups), its non-strings skipped; empty when absent.
+pub fn strings(value: Option<&toml::Value>) -> Vec<String> {
+    value
+        .and_then(|x| x.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// A package table's normalized name.
 pub fn name_of(package: &toml::Table) -> Option<String> {
     package

@@ -13,14 +13,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 fn entry_extras(p: &toml::Table) -> Vec<String> {
-    p.get("extras")
-        .and_then(|x| x.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
+    super::strings(p.get("extras"))
 }
 
 fn dependency_edges(p: &toml::Table, path: &Path) -> Result<Vec<Edge>> {

@@ -47,15 +47,7 @@ fn edges(package: &toml::Table, base: bool, extras: &[String]) -> Vec<Edge> {
             if !wanted {
                 continue;
             }
-            let extras = spec
-                .get("extras")
-                .and_then(|x| x.as_array())
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|x| x.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let extras = super::strings(spec.get("extras"));
             let marker = spec
                 .get("markers")
                 .and_then(|m| m.as_str())

@@ -17,15 +17,7 @@ fn edges_of(list: Option<&toml::Value>) -> Vec<Edge> {
         .flatten()
         .filter_map(|e| {
             let name = normalize_name(e.get("name")?.as_str()?);
-            let extras = e
-                .get("extra")
-                .and_then(|x| x.as_array())
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|x| x.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let extras = super::strings(e.get("extra"));
             let marker = e.get("marker").and_then(|m| m.as_str()).map(str::to_string);
             Some((name, extras, marker))
         })

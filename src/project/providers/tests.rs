@@ -2,17 +2,8 @@
 
 use super::*;
 use crate::project::pyproject::Pyproject;
-use std::fs;
 
-fn app(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (path, text) in files {
-        let p = dir.path().join(path);
-        fs::create_dir_all(p.parent().unwrap()).unwrap();
-        fs::write(p, text).unwrap();
-    }
-    dir
-}
+use crate::project::test_app as app;
 
 /// What the claiming provider said, with its command run for a port.
 struct Claimed {
