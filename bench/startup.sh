@@ -30,7 +30,7 @@ build() { # tag flags...
 build compiled
 build plain --no-compile
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 
 # first_response TAG: starts the app and prints the seconds until it answers.
 first_response() {

@@ -52,8 +52,6 @@ pypack_build() { # cache-dir
 podman_build() { # flags
   podman build -q "$@" -t pypack-bench/vs:dockerfile "$work/ctx"
 }
-# peak_kib CMD...: runs CMD and prints its peak resident memory in KiB.
-peak_kib() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
 
 pc=(); dc=(); pw=(); dw=(); pe=(); de=(); rss=()
 for i in $(seq "$runs"); do
@@ -71,7 +69,7 @@ for i in $(seq "$runs"); do
 done
 # Both must have produced a working image: one request each.
 for tag in pypack dockerfile; do
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  port=$(free_port)
   name=pypack-bench-vs-$tag-$$
   podman run -d --rm --name "$name" -p "127.0.0.1:$port:8000" "pypack-bench/vs:$tag" >/dev/null
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/" >/dev/null && break; sleep 0.1; done

@@ -51,8 +51,6 @@ uv_compile() { # cache app
   "$uv" pip compile -q --no-build --cache-dir "$1" --python-version 3.11 \
     --python-platform x86_64-manylinux_2_36 "$2/requirements.txt" -o "$2/uv.txt"
 }
-# peak_kib CMD...: runs CMD and prints its peak resident memory in KiB.
-peak_kib() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
 
 echo "| set | pypack cold | uv cold | ratio | pypack warm | uv warm | ratio | pypack cold peak RSS |"
 echo "|---|---|---|---|---|---|---|---|"
