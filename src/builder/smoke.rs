@@ -207,9 +207,6 @@ fn http(smoke: &SmokeRun, image: &str, probe: &HttpProbe) -> Result<String> {
         port.to_string(),
         probe.host.clone(),
         DEADLINE.as_secs().to_string(),
-        if probe.web { "1" } else { "0" }.into(),
-        String::new(),
-        String::new(),
         "--".into(),
     ];
     argv.extend(probe.argv.iter().cloned());

@@ -253,55 +253,46 @@ fn unpack_layer(root: &Path, file: std::fs::File) -> Result<()> {
             continue;
         }
         check_entry_path(&rel)?;
-        let target = root.join(&rel);
         if through_symlink(root, &rel) {
             continue;
         }
         let name = rel.rsplit('/').next().unwrap_or(&rel);
         if let Some(hidden) = name.strip_prefix(".wh.") {
-            let parent = target.parent().context("whiteout without a parent")?;
-            if hidden == ".wh..opq" {
-                continue;
+            if hidden != ".wh..opq" {
+                let gone = root.join(&rel).with_file_name(hidden);
+                let _ = std::fs::remove_dir_all(&gone).or_else(|_| std::fs::remove_file(&gone));
             }
-            let gone = parent.join(hidden);
-            let _ = std::fs::remove_dir_all(&gone).or_else(|_| std::fs::remove_file(&gone));
             continue;
         }
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        let mode = member.header().mode()? & 0o777;
-        match member.header().entry_type() {
-            tar::EntryType::Directory => {
-                std::fs::create_dir_all(&target)?;
-                set_mode(&target, mode | 0o700)?;
-            }
-            tar::EntryType::Symlink => {
-                let link = member.link_name()?.context("a symlink without a target")?;
-                remove_existing(&target);
-                std::os::unix::fs::symlink(contained_link(&rel, &link.to_string_lossy()), &target)?;
-            }
+        let link = || -> Result<String> {
+            let link = member.link_name()?.context("a link without a target")?;
+            Ok(link.to_string_lossy().into_owned())
+        };
+        let kind = match member.header().entry_type() {
+            tar::EntryType::Directory => EntryKind::Dir,
+            tar::EntryType::Symlink => EntryKind::Symlink(link()?),
             tar::EntryType::Link => {
-                let link = member
-                    .link_name()?
-                    .context("a hard link without a target")?;
-                let link = link.to_string_lossy().trim_start_matches('/').to_string();
-                check_entry_path(&link)?;
-                if through_symlink(root, &link) {
-                    continue;
-                }
-                remove_existing(&target);
-                std::fs::hard_link(root.join(&link), &target)?;
+                EntryKind::Hardlink(link()?.trim_start_matches('/').to_string())
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
-                remove_existing(&target);
-                let mut out = std::fs::File::create(&target)?;
-                std::io::copy(&mut member, &mut out)?;
-                set_mode(&target, mode | 0o600)?;
+                let mut data = Vec::new();
+                member.read_to_end(&mut data)?;
+                EntryKind::File(data)
             }
             // Devices, FIFOs: nothing the interpreter reads.
-            _ => {}
-        }
+            _ => continue,
+        };
+        let mode = member.header().mode()?;
+        place(
+            root,
+            &Entry {
+                path: rel,
+                kind,
+                mode,
+                uid: 0,
+                gid: 0,
+            },
+        )?;
     }
     Ok(())
 }

@@ -1,10 +1,8 @@
 """pypack: the smoke run's probe, run as the container's first process.
 
-    python -c CODE PORT HOST DEADLINE WEB MODULE OBJECT -- COMMAND...
+    python -c CODE PORT HOST DEADLINE -- COMMAND...
 
-Starts COMMAND (the image's own) as a child, after importing MODULE and
-finding OBJECT in that same child when MODULE is not empty (so an import
-error shows as its traceback, exit status 3). Then, from inside the
+Starts COMMAND (the image's own) as a child. Then, from inside the
 container, asks GET / on PORT with the Host header HOST until an answer,
 the child's exit, or DEADLINE seconds. The container has no network, so
 nothing outside is reached; that the app listens beyond loopback (as it
@@ -20,28 +18,12 @@ import signal
 import socket
 import sys
 import time
-import traceback
 
 MARKER = "pypack-smoke:"
 
 
-def child(module, obj, command):
+def child(command):
     os.dup2(2, 1)
-    if module:
-        import importlib
-
-        sys.path.insert(0, os.getcwd())
-        try:
-            found = importlib.import_module(module)
-            for part in obj.split("."):
-                found = getattr(found, part)
-        except BaseException:
-            traceback.print_exc()
-            print("pypack-smoke: import failed", file=sys.stderr, flush=True)
-            os._exit(3)
-        del sys.path[0]
-    sys.stdout.flush()
-    sys.stderr.flush()
     try:
         os.execvp(command[0], command)
     except OSError as e:
@@ -116,13 +98,12 @@ def verdict(result, pid):
 
 
 def main():
-    port, host, deadline, web = int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), sys.argv[4] == "1"
-    module, obj = sys.argv[5], sys.argv[6]
-    command = sys.argv[8:]
+    port, host, deadline = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+    command = sys.argv[5:]
     pid = os.fork()
     if pid == 0:
         os.setpgid(0, 0)
-        child(module, obj, command)
+        child(command)
     start = time.monotonic()
     while True:
         answer = get(port, host)
