@@ -700,6 +700,10 @@ fn build_image(cli: &Cli, args: &BuildArgs, load: bool) -> Result<Built> {
     };
     let mut report = pypack::build::build(&request, &cache)?;
     let mut held = report.held.take();
+    let loaded_into = match &destination {
+        Destination::Load(engine) => Some(engine.clone()),
+        _ => None,
+    };
     let went = match &destination {
         Destination::Write(output) => {
             oci::write_output(&cache, &report.image, output, Some(&tag))?;
@@ -758,7 +762,11 @@ fn build_image(cli: &Cli, args: &BuildArgs, load: bool) -> Result<Built> {
             "{}",
             serde_json::to_string_pretty(&json_summary(&report, &tag, &went))?
         );
-        return Ok(Built { report, tag });
+        return Ok(Built {
+            report,
+            tag,
+            engine: loaded_into,
+        });
     }
     let plan = &report.plan;
     if !cli.quiet {
@@ -804,7 +812,11 @@ fn build_image(cli: &Cli, args: &BuildArgs, load: bool) -> Result<Built> {
         report.image.manifest_digest,
         report.uncompressed_size() as f64 / 1e6
     );
-    Ok(Built { report, tag })
+    Ok(Built {
+        report,
+        tag,
+        engine: loaded_into,
+    })
 }
 
 /// What `build_image` made.
@@ -812,6 +824,8 @@ struct Built {
     pub report: pypack::build::BuildReport,
     /// The image's name (as given or derived from the app directory).
     pub tag: String,
+    /// The engine it was loaded into, when that was its destination.
+    pub engine: Option<Engine>,
 }
 
 enum Destination {

@@ -66,8 +66,10 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<()> {
         libc::signal(libc::SIGINT, handler);
         libc::signal(libc::SIGTERM, handler);
     }
-    let engine = Engine::detect(super::engine_choice(&build.engine)?.as_deref())?
-        .ok_or_else(|| anyhow::anyhow!("no podman or docker to run the image in"))?;
+    let engine = built
+        .engine
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("internal: `pypack run` built into no engine"))?;
     let port = built.report.plan.port.value;
     let host_port = match args.publish {
         Some(p) => p,
