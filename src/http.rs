@@ -8,7 +8,7 @@ use crate::cache::Cache;
 use anyhow::{Context, Result, bail};
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use std::collections::BTreeMap;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::Duration;
 
@@ -344,6 +344,45 @@ impl Http {
         Ok(FetchOutcome::Downloaded)
     }
 
+    /// `read` given the content of `url` as it downloads into the cache, or
+    /// from the cache when a blob with `sha256_hex` is there already. The
+    /// value is returned only once the whole content has that hash and is
+    /// stored: content that does not match is an error, whatever `read` made
+    /// of it, and never becomes a cache entry.
+    pub fn fetch_to_cache_reading<T>(
+        &self,
+        cache: &Cache,
+        url: &str,
+        sha256_hex: &str,
+        read: impl FnOnce(&mut dyn Read) -> Result<T>,
+    ) -> Result<(FetchOutcome, T)> {
+        // Locked only to fetch; a blob found (maybe fetched by another
+        // process meanwhile) is checked and read.
+        let _lock = match cache.has_blob(sha256_hex) {
+            true => None,
+            false => Some(cache.lock(sha256_hex)?),
+        };
+        if cache.has_blob(sha256_hex) {
+            cache.verify_blob(sha256_hex)?;
+            let file = std::fs::File::open(cache.blob_path(sha256_hex))?;
+            return Ok((FetchOutcome::Cached, read(&mut io::BufReader::new(file))?));
+        }
+        let mut resp = self.get(url)?;
+        let mut writer = cache.blob_writer()?;
+        let value = read(&mut Tee {
+            inner: &mut resp,
+            copy: &mut writer,
+        });
+        // What `read` left (all of it, after an error) is stored too: the
+        // hash decides whether the content was what was asked for.
+        std::io::copy(&mut resp, &mut writer)
+            .with_context(|| format!("GET {}: reading the body", redact(url)))?;
+        writer
+            .commit_checked(Some(sha256_hex), |_| Ok(()))
+            .with_context(|| format!("refusing {}", redact(url)))?;
+        Ok((FetchOutcome::Downloaded, value?))
+    }
+
     /// A seekable view of a remote file read with HTTP range requests, if the
     /// server supports them (else `None`, and the caller downloads it whole).
     pub fn ranged(&self, url: &str) -> Option<RangedFile<'_>> {
@@ -457,6 +496,23 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// A reader that writes a copy of everything read through it.
+pub struct Tee<R, W> {
+    pub inner: R,
+    pub copy: W,
+}
+
+impl<R: Read, W: Write> Read for Tee<R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 {
+            self.copy.flush()?;
+        }
+        self.copy.write_all(&buf[..n])?;
+        Ok(n)
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 mod cli;
 
 fn main() {
+    // With PYPACK_TIMINGS set, the clock starts with the process.
+    pypack::mark("started");
     if let Err(error) = cli::run() {
         eprintln!("error: {error:#}");
         std::process::exit(1);

@@ -244,6 +244,35 @@ fn packages_file_with_another_hash_is_refused() {
     s.assert_nothing_left("cache", Some(&sha256(&data)));
 }
 
+/// The index is read as it downloads: a replacement that reads as a good
+/// index (here: one offering another deb) is still refused once its hash
+/// is known, and neither it nor its decompressed copy is kept.
+#[test]
+fn a_well_formed_packages_file_with_another_hash_is_refused() {
+    let s = setup(&good_packages());
+    let path = s.archive.dists().join("main/binary-amd64/Packages.xz");
+    let text = String::from_utf8(common::unxz(&fs::read(&path).unwrap())).unwrap();
+    let evil = common::xz(
+        text.replace("Description: fixture", "Description: evil")
+            .as_bytes(),
+    );
+    fs::write(&path, &evil).unwrap();
+    let out = s.build("cache", "image");
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("Packages.xz of fixture (checked against its signed Release)")
+            && err.contains("sha256 mismatch"),
+        "{err}"
+    );
+    s.assert_nothing_left("cache", Some(&sha256(&evil)));
+    assert_eq!(
+        files_under(&s.work.join("cache/debian-index")),
+        Vec::<String>::new(),
+        "no decompressed copy of a refused index"
+    );
+}
+
 #[test]
 fn deb_with_another_hash_is_refused() {
     let s = setup(&good_packages());

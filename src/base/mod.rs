@@ -165,11 +165,18 @@ pub fn build(
         });
     }
 
+    crate::mark("Debian releases verified");
+    // Fetched and read at once (a security suite's index is small, the main
+    // suite's is not); added in the recipe's order, which decides ties.
+    let lists: Vec<(&crate::debian::SuiteIndex, &String)> = suites
+        .iter()
+        .flat_map(|suite| recipe.components.iter().map(move |c| (suite, c)))
+        .collect();
     let mut index = PackageIndex::default();
-    for suite in &suites {
-        for component in &recipe.components {
-            index.add(archive.packages(suite, component, arch, &stats)?);
-        }
+    for packages in crate::parallel::map_ordered(&lists, lists.len(), |(suite, component)| {
+        archive.packages(suite, component, arch, &stats)
+    })? {
+        index.add(packages);
     }
     let selected = closure(&index, &recipe.packages.include, &recipe.packages.exclude)
         .with_context(|| {

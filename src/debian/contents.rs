@@ -37,19 +37,10 @@ impl Archive<'_> {
         stats: &FetchStats,
     ) -> Result<LibraryOwners> {
         let path = format!("{component}/Contents-{arch}");
-        let hash = ["gz", "xz", ""]
-            .iter()
-            .map(|ext| {
-                if ext.is_empty() {
-                    path.clone()
-                } else {
-                    format!("{path}.{ext}")
-                }
-            })
-            .find_map(|p| suite.release.sha256.get(&p).map(|(h, _)| h.clone()));
-        let Some(hash) = hash else {
+        let Some(file) = super::signed_path(suite, &path) else {
             return Ok(LibraryOwners::new());
         };
+        let hash = &file.sha256;
         let key = format!("contents libraries format {FORMAT}\n{hash}\n{multiarch}\n");
         if let Some(table) = self
             .cache
@@ -60,17 +51,16 @@ impl Archive<'_> {
         {
             return Ok(table);
         }
-        let Some(super::SignedFile { url, reader, .. }) = self.signed_file(suite, &path, stats)?
-        else {
-            return Ok(LibraryOwners::new());
-        };
         let _progress = crate::progress::Progress::start(
             &format!("reading the {} file list of {}", arch, suite.suite),
             0,
             self.config.verbose,
         );
-        let table = parse_libraries(std::io::BufReader::new(reader), multiarch)
-            .with_context(|| format!("reading {url}"))?;
+        let table = self
+            .read_signed_file(&file, stats, |reader| {
+                parse_libraries(std::io::BufReader::new(reader), multiarch)
+            })
+            .with_context(|| format!("reading {}", file.url))?;
         let hex = self.cache.put_bytes(&serde_json::to_vec(&table)?)?;
         self.cache.set_ref("contents-libraries", &key, &hex)?;
         Ok(table)

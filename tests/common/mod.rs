@@ -344,6 +344,14 @@ pub fn xz(data: &[u8]) -> Vec<u8> {
     out
 }
 
+pub fn unxz(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    liblzma::read::XzDecoder::new(data)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
 pub fn gzip(data: &[u8]) -> Vec<u8> {
     let mut out = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     out.write_all(data).unwrap();
