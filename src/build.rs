@@ -34,7 +34,7 @@ const NONROOT: &str = "65532:65532";
 /// Bumped when the venv layer's content for the same pins changes.
 const DEPS_FORMAT: u32 = 1;
 /// Bumped when the compile script's output for the same sources changes.
-const BYTECODE_FORMAT: u32 = 3;
+const BYTECODE_FORMAT: u32 = 4;
 
 pub struct BuildRequest<'a> {
     pub app_dir: &'a Path,
@@ -273,17 +273,15 @@ fn build_on(
         sdists: Some(&sources),
         ..lock_request
     };
-    // A recipe base is made of signature-checked Debian packages: its
-    // interpreter may run unpacked on this machine; a registry base's only
-    // in a container (as every base's does with PYPACK_BYTECODE_IN=container).
-    let unpacked_allowed = request.base_image.is_none()
-        && (request.env)("PYPACK_BYTECODE_IN").as_deref() != Some("container");
     let compiler = match request.steps.compile {
         true => Compiler::new(
             cache,
             &base.image,
             &base.python_executable,
-            unpacked_allowed,
+            unpacked_allowed(request),
+            base.early
+                .as_ref()
+                .and_then(|early| early.python(&base.python_executable)),
             engine.as_ref().filter(|_| runs_here),
         ),
         false => None,
@@ -525,9 +523,24 @@ fn base_for(
         return Ok((pulled, reference.to_string(), None));
     }
     let recipe = Recipe::load(&plan.recipe.value)?;
-    let built = base::build(&recipe, &request.base, cache, http)?;
+    let built = base::build_and(
+        &recipe,
+        &request.base,
+        cache,
+        http,
+        request.steps.compile && unpacked_allowed(request),
+    )?;
     let name = format!("pypack base {}", recipe.name);
     Ok((built, name, Some(recipe)))
+}
+
+/// Whether bytecode may be compiled by the base's interpreter unpacked on
+/// this machine. A recipe base is made of signature-checked Debian packages:
+/// its interpreter may; a registry base's runs only in a container (as every
+/// base's does with PYPACK_BYTECODE_IN=container).
+fn unpacked_allowed(request: &BuildRequest) -> bool {
+    request.base_image.is_none()
+        && (request.env)("PYPACK_BYTECODE_IN").as_deref() != Some("container")
 }
 
 /// Whether the engine can run the image (bytecode and the smoke run execute
@@ -636,11 +649,21 @@ fn stdlib_layer(compiler: &Compiler, base: &BuiltBase, epoch: u64) -> Result<Lay
             reused: true,
         });
     }
-    let mut tree: BTreeMap<String, Entry> = compiler
-        .compile(&[], true)?
-        .into_iter()
-        .map(|e| (e.path.clone(), e))
-        .collect();
+    // Started while the base was built here, else compiled now.
+    let compiled = match base
+        .early
+        .as_ref()
+        .and_then(|early| early.stdlib_bytecode())
+    {
+        Some(Ok(compiled)) => compiled,
+        Some(Err(e)) => {
+            eprintln!("warning: {e:#}; compiling the standard library again");
+            compiler.compile(&[], true)?
+        }
+        None => compiler.compile(&[], true)?,
+    };
+    let mut tree: BTreeMap<String, Entry> =
+        compiled.into_iter().map(|e| (e.path.clone(), e)).collect();
     add_parents(&mut tree)?;
     let entries: Vec<Entry> = tree.into_values().collect();
     let blob = write_layer(compiler.cache, &entries, epoch)?;

@@ -59,6 +59,74 @@ pub struct BuiltBase {
     pub python_full_version: Option<String>,
     /// The C library and its version (glibc from libc6, or what a pulled base shows).
     pub libc: Option<Libc>,
+    /// A base built by this run for this machine: its files as written.
+    pub early: Option<Early>,
+}
+
+/// What a base built here for this machine leaves for the steps after it:
+/// its files, written while its layer was compressed, and maybe its
+/// standard library's bytecode being compiled there. The files move to the
+/// cache's unpacked trees (`builder::unpacked`) when the last copy of the
+/// base goes, once nothing runs from them any more (a move would break a
+/// running interpreter's paths); a compile nobody collected is killed.
+#[derive(Clone)]
+pub struct Early(std::sync::Arc<std::sync::Mutex<EarlyParts>>);
+
+struct EarlyParts {
+    // Declared first: dropped (killed) before the tree is moved.
+    stdlib: Option<crate::builder::bytecode::Running>,
+    tree: Option<crate::builder::unpacked::EarlyTree>,
+    cache: Cache,
+    image: crate::oci::Image,
+}
+
+impl Early {
+    fn new(
+        tree: crate::builder::unpacked::EarlyTree,
+        stdlib: Option<crate::builder::bytecode::Running>,
+        cache: &Cache,
+        image: &crate::oci::Image,
+    ) -> Early {
+        Early(std::sync::Arc::new(std::sync::Mutex::new(EarlyParts {
+            stdlib,
+            tree: Some(tree),
+            cache: cache.clone(),
+            image: image.clone(),
+        })))
+    }
+
+    fn parts(&self) -> std::sync::MutexGuard<'_, EarlyParts> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The base's interpreter, run from where its files were written.
+    pub fn python(&self, python: &str) -> Option<crate::builder::unpacked::UnpackedPython> {
+        self.parts().tree.as_ref()?.python(python).ok()
+    }
+
+    /// The standard library's bytecode, when its compile was started (once).
+    pub fn stdlib_bytecode(&self) -> Option<Result<Vec<crate::oci::Entry>>> {
+        let running = self.parts().stdlib.take()?;
+        Some(running.finish())
+    }
+}
+
+impl Drop for EarlyParts {
+    fn drop(&mut self) {
+        self.stdlib.take();
+        if let Some(tree) = self.tree.take() {
+            // Only a head start for later builds: they unpack the layer otherwise.
+            let _ = tree.keep(&self.cache, &self.image);
+        }
+    }
+}
+
+impl std::fmt::Debug for Early {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Early")
+    }
 }
 
 impl BuiltBase {
@@ -131,6 +199,20 @@ pub fn build(
     cache: &Cache,
     http: &Http,
 ) -> Result<BuiltBase> {
+    build_and(recipe, options, cache, http, false)
+}
+
+/// [`build`], and with `stdlib_bytecode`, a base built here (not found in
+/// the cache) for this machine starts compiling its standard library's
+/// bytecode with its own interpreter as soon as its files are written,
+/// while its layer is still being compressed (see [`Early`]).
+pub fn build_and(
+    recipe: &Recipe,
+    options: &BaseOptions,
+    cache: &Cache,
+    http: &Http,
+    stdlib_bytecode: bool,
+) -> Result<BuiltBase> {
     let arch = options.platform.debian_arch();
     if !recipe.architectures.iter().any(|a| a == arch) {
         bail!(
@@ -200,8 +282,18 @@ pub fn build(
     // While the layer is compressed, its files are written out for the
     // bytecode step to run the interpreter from (for this machine only).
     let (blob, early_tree) = std::thread::scope(|scope| {
-        let tree = (options.platform == crate::platform::Platform::host())
-            .then(|| scope.spawn(|| crate::builder::unpacked::EarlyTree::write(cache, &entries)));
+        let tree = (options.platform == crate::platform::Platform::host()).then(|| {
+            scope.spawn(|| {
+                let tree = crate::builder::unpacked::EarlyTree::write(cache, &entries)?;
+                let stdlib = stdlib_bytecode
+                    .then(|| {
+                        let python = tree.python(&recipe.python.executable)?;
+                        crate::builder::bytecode::Running::start(cache, &python, &[], true)
+                    })
+                    .and_then(Result::ok);
+                anyhow::Ok((tree, stdlib))
+            })
+        });
         let _progress =
             crate::progress::Progress::start("writing the base layer", 0, options.verbose);
         let blob = write_layer(cache, &entries, options.epoch);
@@ -235,9 +327,7 @@ pub fn build(
 
     crate::audit::BaseLibraries::from_entries(&entries, options.platform)
         .remember(cache, &image)?;
-    if let Some(tree) = early_tree {
-        let _ = tree.keep(cache, &image);
-    }
+    let early = early_tree.map(|(tree, stdlib)| Early::new(tree, stdlib, cache, &image));
     let record = CachedBuild {
         manifest: image.manifest_digest.clone(),
         uncompressed_size,
@@ -254,6 +344,7 @@ pub fn build(
         python_executable: recipe.python.executable.clone(),
         python_full_version,
         libc,
+        early,
     })
 }
 
@@ -378,6 +469,7 @@ fn cached_build(
         python_executable: recipe.python.executable.clone(),
         python_full_version,
         libc,
+        early: None,
     })
 }
 

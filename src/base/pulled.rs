@@ -62,6 +62,7 @@ pub fn pull_base(
         python_executable: executable,
         python_full_version: Some(full_version),
         libc: Some(libc),
+        early: None,
     })
 }
 

@@ -12,7 +12,7 @@ use super::engine::{Engine, Step, tail};
 use super::unpacked::UnpackedPython;
 use crate::cache::Cache;
 use crate::oci::Image;
-use crate::oci::layer::{Entry, EntryKind, entries_from_dir};
+use crate::oci::layer::{Entry, EntryKind, check_entry_path};
 use anyhow::{Context, Result, bail};
 use std::path::Path;
 
@@ -31,23 +31,26 @@ pub struct Compiler<'a> {
 
 impl<'a> Compiler<'a> {
     /// A compiler for `image`: its interpreter unpacked here when `host` is
-    /// allowed and that works, else in `engine`; `None` when neither is possible.
+    /// allowed and that works (`early`: already unpacked where a base being
+    /// built wrote its files), else in `engine`; `None` when neither is possible.
     pub fn new(
         cache: &'a Cache,
         image: &'a Image,
         python: &'a str,
         host: bool,
+        early: Option<UnpackedPython>,
         engine: Option<&'a Engine>,
     ) -> Option<Compiler<'a>> {
-        let unpacked = match host {
-            true => UnpackedPython::prepare(cache, image, python)
+        let unpacked = match (host, early) {
+            (true, Some(early)) => Some(early),
+            (true, None) => UnpackedPython::prepare(cache, image, python)
                 .inspect_err(|e| {
                     if std::env::var_os("PYPACK_TIMINGS").is_some() {
                         eprintln!("note: bytecode in a container: {e:#}");
                     }
                 })
                 .ok(),
-            false => None,
+            (false, _) => None,
         };
         if unpacked.is_none() && engine.is_none() {
             return None;
@@ -71,71 +74,174 @@ impl<'a> Compiler<'a> {
 }
 
 fn compile(compiler: &Compiler, files: &[Entry], stdlib: bool) -> Result<Vec<Entry>> {
-    let work = tempfile::tempdir_in(compiler.cache.root().join("tmp"))?;
-    let (src, out) = (work.path().join("src"), work.path().join("out"));
-    std::fs::create_dir_all(&out)?;
+    if let Some(unpacked) = &compiler.unpacked {
+        let on_host =
+            Running::start(compiler.cache, unpacked, files, stdlib).and_then(Running::finish);
+        match (on_host, compiler.engine) {
+            (Ok(entries), _) => return Ok(entries),
+            (Err(e), None) => return Err(e),
+            // A cache carried to another machine, say: the engine still can.
+            (Err(e), Some(engine)) => {
+                eprintln!("warning: {e:#}; compiling in {} instead", engine.program)
+            }
+        }
+    }
+    let engine = compiler
+        .engine
+        .context("internal: a compiler with no way to run the interpreter")?;
+    let (work, has_sources) = work_dir(compiler.cache, files)?;
+    in_engine(compiler, engine, work.path(), has_sources, stdlib)?;
+    compiled_entries(&work.path().join("out"))
+}
+
+/// A directory for one run of the compile script: the script, the sources
+/// (whether there are any is returned), an empty `out`.
+fn work_dir(cache: &Cache, files: &[Entry]) -> Result<(tempfile::TempDir, bool)> {
+    let work = tempfile::tempdir_in(cache.root().join("tmp"))?;
+    std::fs::create_dir(work.path().join("out"))?;
     std::fs::write(work.path().join("compile.py"), SCRIPT)?;
-    let mut sources = 0;
+    let sources = source_records(files);
+    let has_sources = !sources.is_empty();
+    if has_sources {
+        std::fs::write(work.path().join("sources"), sources)?;
+    }
+    Ok((work, has_sources))
+}
+
+/// The compile script running with the unpacked interpreter, in a process
+/// of its own: a base being built starts its standard library's while its
+/// layer is still compressed, and collects it later. Dropped unfinished,
+/// the process is killed.
+pub struct Running {
+    child: Option<std::process::Child>,
+    work: tempfile::TempDir,
+}
+
+impl Running {
+    /// Starts compiling `files` (see [`Compiler::compile`]) and, with
+    /// `stdlib`, the standard library of the unpacked image.
+    pub fn start(
+        cache: &Cache,
+        unpacked: &UnpackedPython,
+        files: &[Entry],
+        stdlib: bool,
+    ) -> Result<Running> {
+        let (work, has_sources) = work_dir(cache, files)?;
+        let mut command = unpacked.command();
+        command
+            // Set and frozenset constants are marshalled in hash order.
+            .env("PYTHONHASHSEED", "0")
+            .args(["-s", "-S"])
+            .arg(work.path().join("compile.py"))
+            .arg(work.path().join("out"));
+        if stdlib {
+            command.arg(format!("--stdlib={}", unpacked.host_path("/")?.display()));
+        }
+        if has_sources {
+            command.arg("--sources").arg(work.path().join("sources"));
+        }
+        // Its messages go to a file: nobody reads a pipe while it runs.
+        let log = std::fs::File::create(work.path().join("log"))?;
+        let child = command
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("running the image's interpreter")?;
+        Ok(Running {
+            child: Some(child),
+            work,
+        })
+    }
+
+    /// Waits for the script; its `.pyc` entries.
+    pub fn finish(mut self) -> Result<Vec<Entry>> {
+        let status = self
+            .child
+            .take()
+            .expect("a running compile has its process")
+            .wait()?;
+        if !status.success() {
+            let log = std::fs::read_to_string(self.work.path().join("log")).unwrap_or_default();
+            let lines: Vec<&str> = log.lines().collect();
+            bail!(
+                "compiling bytecode with the image's interpreter failed:\n{}",
+                lines[lines.len().saturating_sub(20)..].join("\n")
+            );
+        }
+        compiled_entries(&self.work.path().join("out"))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The `.py` files among `files` as the compile script reads them: for
+/// each, its path in the image, a newline, its length, a newline, its bytes.
+fn source_records(files: &[Entry]) -> Vec<u8> {
+    let mut records = Vec::new();
     for entry in files {
         if let EntryKind::File(data) = &entry.kind
             && entry.path.ends_with(".py")
         {
-            let path = src.join(&entry.path);
-            std::fs::create_dir_all(path.parent().context("source path has no parent")?)?;
-            std::fs::write(&path, data)?;
-            sources += 1;
+            records.extend_from_slice(format!("/{}\n{}\n", entry.path, data.len()).as_bytes());
+            records.extend_from_slice(data);
         }
     }
-    let on_host = compiler
-        .unpacked
-        .as_ref()
-        .map(|unpacked| on_host(unpacked, work.path(), sources > 0, stdlib));
-    match (on_host, compiler.engine) {
-        (Some(Ok(())), _) => {}
-        (Some(Err(e)), None) => return Err(e),
-        (Some(Err(e)), Some(engine)) => {
-            // A cache carried to another machine, say: the engine still can.
-            eprintln!("warning: {e:#}; compiling in {} instead", engine.program);
-            std::fs::remove_dir_all(&out)?;
-            std::fs::create_dir_all(&out)?;
-            in_engine(compiler, engine, work.path(), sources > 0, stdlib)?;
-        }
-        (None, Some(engine)) => in_engine(compiler, engine, work.path(), sources > 0, stdlib)?,
-        (None, None) => bail!("internal: a compiler with no way to run the interpreter"),
+    records
+}
+
+/// The `.pyc` entries the compile script wrote into `out` (records in files
+/// named 0, 1, ...), each at its image path, mode 0644, owned by root.
+fn compiled_entries(out: &Path) -> Result<Vec<Entry>> {
+    let mut parts: Vec<(u32, std::path::PathBuf)> = Vec::new();
+    for dirent in std::fs::read_dir(out)? {
+        let path = dirent?.path();
+        let number = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.parse().ok())
+            .with_context(|| {
+                format!("unexpected file {} from the compile script", path.display())
+            })?;
+        parts.push((number, path));
     }
-    let mut entries = entries_from_dir(&out, "", 0, 0)?;
-    entries.retain(|e| matches!(e.kind, EntryKind::File(_)));
-    for entry in &mut entries {
-        entry.mode = 0o644;
+    parts.sort();
+    let mut entries = Vec::new();
+    for (_, path) in parts {
+        let data = std::fs::read(&path)?;
+        parse_records(&data, &mut entries)
+            .with_context(|| format!("reading the compile script's {}", path.display()))?;
     }
     Ok(entries)
 }
 
-/// Runs the compile script with the unpacked interpreter.
-fn on_host(unpacked: &UnpackedPython, work: &Path, sources: bool, stdlib: bool) -> Result<()> {
-    let mut command = unpacked.command();
-    command
-        // Set and frozenset constants are marshalled in hash order.
-        .env("PYTHONHASHSEED", "0")
-        .env("PYPACK_PYTHON", serde_json::to_string(&unpacked.argv())?)
-        .arg("-s")
-        .arg(work.join("compile.py"))
-        .arg(work.join("out"));
-    if stdlib {
-        command.arg(format!("@stdlib={}", unpacked.host_path("/")?.display()));
-    }
-    if sources {
-        command.arg(format!("/={}", work.join("src").display()));
-    }
-    let output = command
-        .stdin(std::process::Stdio::null())
-        .output()
-        .context("running the image's interpreter")?;
-    if !output.status.success() {
-        bail!(
-            "compiling bytecode with the image's interpreter failed:\n{}",
-            tail(&output, 20)
-        );
+fn parse_records(mut data: &[u8], entries: &mut Vec<Entry>) -> Result<()> {
+    let line = |data: &mut &[u8]| -> Result<String> {
+        let end = data
+            .iter()
+            .position(|&b| b == b'\n')
+            .context("a record ends early")?;
+        let text = std::str::from_utf8(&data[..end])?.to_string();
+        *data = &data[end + 1..];
+        Ok(text)
+    };
+    while !data.is_empty() {
+        let path = line(&mut data)?;
+        let size: usize = line(&mut data)?.parse().context("a record's length")?;
+        if size > data.len() {
+            bail!("the record of {path} runs past the end");
+        }
+        let path = path.trim_start_matches('/');
+        check_entry_path(path)?;
+        entries.push(Entry::file(path, &data[..size], 0o644));
+        data = &data[size..];
     }
     Ok(())
 }
@@ -151,11 +257,12 @@ fn in_engine(
     let mut argv = vec![
         compiler.python.to_string(),
         "-s".into(),
+        "-S".into(),
         "/pypack/compile.py".into(),
         "/pypack/out".into(),
     ];
     if stdlib {
-        argv.push("@stdlib".into());
+        argv.push("--stdlib".into());
     }
     let mut step = Step {
         image: engine.ensure_image(compiler.cache, compiler.image, "localhost/pypack-runtime")?,
@@ -173,8 +280,9 @@ fn in_engine(
     .mount(&work.join("compile.py"), "/pypack/compile.py", false)
     .mount(&work.join("out"), "/pypack/out", true);
     if sources {
-        step = step.mount(&work.join("src"), "/pypack/src", false);
-        step.argv.push("/=/pypack/src".into());
+        step = step.mount(&work.join("sources"), "/pypack/sources", false);
+        step.argv
+            .extend(["--sources".into(), "/pypack/sources".into()]);
     }
     let output = engine.run(&step)?;
     if !output.status.success() {
@@ -185,4 +293,47 @@ fn in_engine(
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_go_out_and_compiled_records_come_back_as_entries() {
+        let files = [
+            Entry::file("app/app.py", "print('a')\n", 0o644),
+            Entry::file("app/data.txt", "not python", 0o644),
+            Entry::file("app/pkg/mod.py", "", 0o644),
+        ];
+        assert_eq!(
+            source_records(&files),
+            b"/app/app.py\n11\nprint('a')\n/app/pkg/mod.py\n0\n".to_vec()
+        );
+        let mut entries = Vec::new();
+        parse_records(
+            b"/app/__pycache__/app.cpython-311.pyc\n3\n\x01\n\x02/app/pkg/__pycache__/mod.cpython-311.pyc\n0\n",
+            &mut entries,
+        )
+        .unwrap();
+        assert_eq!(
+            entries,
+            [
+                Entry::file(
+                    "app/__pycache__/app.cpython-311.pyc",
+                    b"\x01\n\x02".to_vec(),
+                    0o644
+                ),
+                Entry::file("app/pkg/__pycache__/mod.cpython-311.pyc", Vec::new(), 0o644),
+            ]
+        );
+        for bad in [
+            &b"/app/x.pyc\n9\nshort"[..],
+            b"/app/x.pyc\nten\n",
+            b"/app/x.pyc",
+            b"/../etc/passwd\n1\nx",
+        ] {
+            assert!(parse_records(bad, &mut Vec::new()).is_err(), "{bad:?}");
+        }
+    }
 }

@@ -15,7 +15,7 @@ use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 
 /// Bumped when what an unpacked tree holds changes.
-const UNPACK_FORMAT: u32 = 3;
+const UNPACK_FORMAT: u32 = 4;
 
 /// How long an unpacked image is kept unused.
 const KEEP_UNUSED: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
@@ -43,7 +43,15 @@ impl UnpackedPython {
                 crate::platform::Platform::host()
             );
         }
-        let root = unpacked_root(cache, image)?;
+        UnpackedPython::at(unpacked_root(cache, image)?, image.platform, python)
+    }
+
+    /// The interpreter `python` of the image whose files are at `root`.
+    fn at(
+        root: PathBuf,
+        platform: crate::platform::Platform,
+        python: &str,
+    ) -> Result<UnpackedPython> {
         let python_path = inside(&root, python)?;
         let elf = std::fs::read(&python_path)
             .with_context(|| format!("reading {}", python_path.display()))?;
@@ -53,7 +61,7 @@ impl UnpackedPython {
             .context("the interpreter names no dynamic loader")?
             .to_string();
         let loader = inside(&root, &interp)?;
-        let multiarch = image.platform.multiarch();
+        let multiarch = platform.multiarch();
         let library_path = [
             format!("/usr/lib/{multiarch}"),
             format!("/lib/{multiarch}"),
@@ -187,6 +195,16 @@ impl EarlyTree {
         Ok(EarlyTree { work })
     }
 
+    /// The interpreter `python` run from the tree where it was written (the
+    /// base's image, and so the tree's place in the cache, not known yet).
+    pub fn python(&self, python: &str) -> Result<UnpackedPython> {
+        UnpackedPython::at(
+            self.work.path().join("root"),
+            crate::platform::Platform::host(),
+            python,
+        )
+    }
+
     pub fn keep(self, cache: &Cache, image: &Image) -> Result<()> {
         adopt(cache, image, &self.work.path().join("root")).map(|_| ())
     }
@@ -194,7 +212,7 @@ impl EarlyTree {
 
 fn place(root: &Path, entry: &Entry) -> Result<()> {
     check_entry_path(&entry.path)?;
-    if through_symlink(root, &entry.path) {
+    if !needed_to_run(&entry.path) || through_symlink(root, &entry.path) {
         return Ok(());
     }
     let target = root.join(&entry.path);
@@ -225,6 +243,13 @@ fn place(root: &Path, entry: &Entry) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether the interpreter may read `path` (relative to the root). Data
+/// files in /usr/share (documentation, time zones, half of a Debian base's
+/// files) are not unpacked: creating files is the cost of unpacking.
+fn needed_to_run(path: &str) -> bool {
+    !(path == "usr/share" || path.starts_with("usr/share/"))
 }
 
 /// Applies one gzip (or plain) tar layer onto `root`: files, directories,

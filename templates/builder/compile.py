@@ -1,33 +1,39 @@
 """pypack: compile .py files to .pyc with the image's own interpreter.
 
 Run by pypack (in a container, or on the host through the image's own
-loader and libraries: PYPACK_PYTHON then holds, as JSON, the argv that
-starts this interpreter) as:
-    python compile.py OUT IMAGE_DIR=DIR [IMAGE_DIR=DIR ...]
-Each DIR (a path in this container) holds what IMAGE_DIR will hold in the
-image; every .py under it is compiled as if it lived under IMAGE_DIR (that
-path is what tracebacks will show) and the .pyc is written under OUT at
-IMAGE_DIR's __pycache__ path. The pair "@stdlib" compiles the interpreter's
-own standard library in place (its site-packages left out, and files that
-already have a .pyc left alone); "@stdlib=ROOT" does so for an interpreter
-whose image is unpacked at ROOT. Files that do not compile (Python 2 leftovers,
-templates named .py) are skipped, as pip does.
+loader and libraries) as:
+    python -s -S compile.py OUT_DIR [--sources FILE] [--stdlib[=ROOT]]
+FILE holds the sources as records (see below), each named by the path it
+will have in the image: that path is what tracebacks will show. "--stdlib"
+compiles the interpreter's own standard library where it is (its
+site-packages left out, and files that already have a .pyc left alone);
+"--stdlib=ROOT" does so for an interpreter whose image is unpacked at ROOT.
+The .pyc files are written into OUT_DIR as records, in files named 0, 1, ...
+to be read in that order, each .pyc named by its image path (the
+__pycache__ path beside its source). Sources that do not compile (Python 2
+leftovers, templates named .py) are skipped, as pip does. Records rather
+than a tree of files: creating and deleting a thousand small files costs
+more than compiling them on some filesystems.
+
+A record is the path, a newline, the length in bytes (decimal), a newline,
+then the bytes.
 
 Reproducible: the "unchecked-hash" mode records no timestamp, and the files
 are split into a number of chunks that depends only on how many there are
-(one for a small set, else four), each compiled in its own fresh process in
-sorted order, so a file's bytes never depend on the machine's core count or
-on what another process compiled first. PYTHONHASHSEED must
-be fixed by the caller (set and frozenset constants are ordered by hash).
+(one for a small set, else four), each compiled in sorted order by its own
+process forked from this one once the file list is made, so a file's bytes
+never depend on the machine's core count or on what another process compiled
+first (marshal's output depends on which strings are alive, so every chunk
+starts from the same state). Forking rather than starting an interpreter per
+chunk matters: with no bytecode yet for the standard library, each start
+compiles this script's imports again. PYTHONHASHSEED must be fixed by the
+caller (set and frozenset constants are ordered by hash).
 """
 
 import importlib.util
-import json
 import os
-import py_compile
-import subprocess
 import sys
-import sysconfig
+from importlib._bootstrap_external import _code_to_hash_pyc
 
 CHUNKS = 4
 SMALL = 100
@@ -36,69 +42,110 @@ SMALL = 100
 SKIPPED_IN_PLACE = {"__pycache__", "site-packages", "dist-packages"}
 
 
-def sources(pairs):
+def read_records(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    records, at = [], 0
+    while at < len(data):
+        name_end = data.index(b"\n", at)
+        size_end = data.index(b"\n", name_end + 1)
+        size = int(data[name_end + 1 : size_end])
+        start = size_end + 1
+        if start + size > len(data):
+            sys.exit("%s: a record runs past the end" % path)
+        records.append((data[at:name_end].decode(), data[start : start + size]))
+        at = start + size
+    return records
+
+
+def stdlib_sources(root):
+    """(image path, local path) of the standard library's uncompiled files."""
+    # Where os.py is: the standard library (sysconfig's "stdlib" path,
+    # without importing sysconfig).
+    local_dir = os.path.dirname(os.__file__)
+    image_dir = local_dir if root is None else "/" + os.path.relpath(local_dir, root)
     found = []
-    for pair in pairs:
-        in_place = pair == "@stdlib" or pair.startswith("@stdlib=")
-        if in_place:
-            local_dir = sysconfig.get_paths()["stdlib"]
-            image_dir = local_dir
-            if pair != "@stdlib":
-                image_dir = "/" + os.path.relpath(local_dir, pair.split("=", 1)[1])
-        else:
-            image_dir, local_dir = pair.split("=", 1)
-        skipped = SKIPPED_IN_PLACE if in_place else {"__pycache__"}
-        for root, dirs, files in os.walk(local_dir):
-            dirs[:] = sorted(d for d in dirs if d not in skipped)
-            for name in sorted(files):
-                if not name.endswith(".py"):
-                    continue
-                local = os.path.join(root, name)
-                image_path = os.path.join(image_dir, os.path.relpath(local, local_dir))
-                if in_place and os.path.exists(importlib.util.cache_from_source(local)):
-                    continue
-                found.append((local, image_path))
+    for where, dirs, files in os.walk(local_dir):
+        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_IN_PLACE)
+        for name in sorted(files):
+            if not name.endswith(".py"):
+                continue
+            local = os.path.join(where, name)
+            if os.path.exists(importlib.util.cache_from_source(local)):
+                continue
+            found.append((os.path.join(image_dir, os.path.relpath(local, local_dir)), local))
     return found
 
 
-def compile_chunk(out, pairs, chunk, chunks):
-    for number, (local, image_path) in enumerate(sources(pairs)):
+def compiled(image_path, source):
+    """The .pyc bytes of one source, or None when it does not compile.
+
+    What py_compile.compile writes in "unchecked-hash" mode, without files."""
+    try:
+        code = compile(source, image_path, "exec", dont_inherit=True)
+    except Exception:
+        return None
+    return _code_to_hash_pyc(code, importlib.util.source_hash(source), False)
+
+
+def compile_chunk(out_file, files, chunk, chunks):
+    records = []
+    for number, (image_path, source) in enumerate(files):
         if number % chunks != chunk:
             continue
-        target = out + importlib.util.cache_from_source(image_path)
-        try:
-            py_compile.compile(
-                local,
-                cfile=target,
-                dfile=image_path,
-                doraise=True,
-                invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
-            )
-        except (py_compile.PyCompileError, SyntaxError, ValueError, UnicodeError):
-            pass
+        if not isinstance(source, bytes):
+            with open(source, "rb") as f:
+                source = f.read()
+        pyc = compiled(image_path, source)
+        if pyc is not None:
+            name = importlib.util.cache_from_source(image_path).encode()
+            records.append(b"%s\n%d\n%s" % (name, len(pyc), pyc))
+    with open(out_file, "wb") as f:
+        f.write(b"".join(records))
+
+
+def arguments(argv):
+    out, sources, stdlib = argv[0], None, False
+    rest = iter(argv[1:])
+    for arg in rest:
+        if arg == "--sources":
+            sources = next(rest)
+        elif arg == "--stdlib":
+            stdlib = None
+        elif arg.startswith("--stdlib="):
+            stdlib = arg.split("=", 1)[1]
+        else:
+            sys.exit("compile.py: unknown argument %r" % arg)
+    return out, sources, stdlib
 
 
 def main():
-    if sys.argv[1] == "--chunk":
-        compile_chunk(sys.argv[4], sys.argv[5:], int(sys.argv[2]), int(sys.argv[3]))
-        return
-    out, pairs = sys.argv[1], sys.argv[2:]
+    out, sources, stdlib = arguments(sys.argv[1:])
+    files = []
+    if stdlib is not False:
+        files += stdlib_sources(stdlib)
+    if sources is not None:
+        files += sorted(read_records(sources))
     # A few files (an app) are not worth the processes; how many chunks is
     # decided by the file count alone, so it is the same on every machine.
-    chunks = 1 if len(sources(pairs)) < SMALL else CHUNKS
+    chunks = 1 if len(files) < SMALL else CHUNKS
     if chunks == 1:
-        compile_chunk(out, pairs, 0, 1)
+        compile_chunk(os.path.join(out, "0"), files, 0, 1)
         return
-    python = json.loads(os.environ.get("PYPACK_PYTHON") or "null") or [sys.executable]
-    workers = [
-        subprocess.Popen(
-            [*python, "-s", __file__, "--chunk", str(c), str(chunks), out, *pairs]
-        )
-        for c in range(chunks)
-    ]
-    failed = [w.args for w in workers if w.wait() != 0]
+    workers = []
+    for chunk in range(chunks):
+        pid = os.fork()
+        if pid == 0:
+            status = 1
+            try:
+                compile_chunk(os.path.join(out, str(chunk)), files, chunk, chunks)
+                status = 0
+            finally:
+                os._exit(status)
+        workers.append(pid)
+    failed = [pid for pid in workers if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0]
     if failed:
-        sys.exit("compile workers failed: %r" % failed)
+        sys.exit("%d of %d compile workers failed" % (len(failed), chunks))
 
 
 main()
