@@ -965,6 +965,112 @@ fn bytecode_is_compiled_for_stdlib_venv_and_app_reproducibly() {
     );
 }
 
+/// A build that ran its smoke run lets the image's hold name go after it
+/// exits; the next build must not name an image in the engine while that
+/// goes (podman 4 loses a name given while another name of the image is
+/// removed: 9 in 20 when both start together). podman is run through a
+/// wrapper that makes `rmi` slow and logs when each command starts and ends.
+#[test]
+fn no_name_is_given_while_a_released_name_goes() {
+    if !podman_available("names") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let app = tmp.path().join("app");
+    fs::create_dir(&app).unwrap();
+    for name in ["app.py", "requirements.txt"] {
+        fs::copy(
+            repo().join("sample-apps/flask-hello").join(name),
+            app.join(name),
+        )
+        .unwrap();
+    }
+    let wheelhouse = repo().join("sample-apps/wheelhouse");
+    let prefix = format!("localhost/pypack-names-{}", std::process::id());
+    let bin = tmp.path().join("bin");
+    fs::create_dir(&bin).unwrap();
+    let real = std::process::Command::new("sh")
+        .args(["-c", "command -v podman"])
+        .output()
+        .unwrap()
+        .stdout;
+    let log = tmp.path().join("podman.log");
+    let wrapper = bin.join("podman");
+    fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho \"start $1 $$\" >> {log}\n[ \"$1\" = rmi ] && sleep 0.5\n{real} \"$@\"\nstatus=$?\necho \"end $1 $$\" >> {log}\nexit $status\n",
+            log = log.display(),
+            real = String::from_utf8(real).unwrap().trim()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let mut names = Vec::new();
+    // Each round is a new image, so its first build runs the smoke run and
+    // lets its hold name go in the background; the second only names it.
+    for round in 0..2 {
+        let mut source = fs::read_to_string(app.join("app.py")).unwrap();
+        source.push_str(&format!("# round {round}\n"));
+        fs::write(app.join("app.py"), source).unwrap();
+        for name in ["first", "second"] {
+            let tag = format!("{prefix}:{name}-{round}");
+            let out = pypack_env(
+                shared_cache(),
+                &[
+                    "build",
+                    app.to_str().unwrap(),
+                    "--no-index",
+                    "--find-links",
+                    wheelhouse.to_str().unwrap(),
+                    "--load",
+                    "-t",
+                    &tag,
+                ],
+                &[("PATH", &path)],
+            );
+            assert!(out.status.success(), "{}", stderr(&out));
+            names.push(tag);
+        }
+    }
+    // The last release may still be going.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let missing: Vec<&String> = names
+        .iter()
+        .filter(|n| !podman(&["image", "exists", n]).status.success())
+        .collect();
+    for name in &names {
+        let _ = podman(&["rmi", name]);
+    }
+    assert!(missing.is_empty(), "names lost: {missing:?}");
+    let log = fs::read_to_string(&log).unwrap();
+    let mut removing = std::collections::BTreeSet::new();
+    let (mut tags, mut removals) = (0, 0);
+    for line in log.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        match fields[..] {
+            ["start", "rmi", pid] => {
+                removals += 1;
+                removing.insert(pid);
+            }
+            ["end", "rmi", pid] => {
+                removing.remove(pid);
+            }
+            ["start", "tag", _] => {
+                tags += 1;
+                assert!(removing.is_empty(), "a tag while a name goes:\n{log}");
+            }
+            _ => {}
+        }
+    }
+    assert!(tags >= 4 && removals >= 2, "{log}");
+}
+
 /// `pypack run --watch`: the app served on the given localhost port; an
 /// edit of app.py rebuilt and served; Ctrl-C (SIGINT) stops and removes the
 /// container, and pypack exits 0.

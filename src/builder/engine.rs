@@ -42,6 +42,7 @@ impl Engine {
     /// Takes the name `tag` off its image (errors ignored); the image itself
     /// goes only when that was its last name.
     pub fn remove_name(&self, tag: &str) {
+        let _names = names_lock();
         let _ = self
             .command()
             .args(["rmi", tag])
@@ -179,6 +180,7 @@ impl Engine {
 
     /// Gives the image `id` the name `tag` (it must be in the store).
     pub fn tag(&self, id: &str, tag: &str) -> Result<()> {
+        let _names = names_lock();
         self.quiet(&["tag", id, tag])
     }
 
@@ -351,8 +353,13 @@ impl HeldImage {
     /// on its own, after pypack if need be.
     pub fn release_in_background(self) {
         let mut command = self.engine.command();
+        // The command holds the names lock as its stdin (a lock belongs to
+        // the open file, which the child shares): the next name change,
+        // by this pypack or the next, waits for it.
+        let stdin = names_lock().0.map_or_else(Stdio::null, Stdio::from);
         command
             .args(["rmi", &self.name])
+            .stdin(stdin)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         if let Ok(mut child) = command.spawn() {
@@ -367,6 +374,51 @@ impl Drop for HeldImage {
     fn drop(&mut self) {
         self.engine.remove_name(&self.name);
     }
+}
+
+/// pypack's changes to image names in the engine's store, one at a time
+/// across processes: podman 4 loses a name given to an image while another
+/// of its names is being removed (tried: 9 tags lost in 20), and a build
+/// lets its hold name go after it exits. `None` when the lock cannot be
+/// had: a lock file that cannot be opened, or one held past a bound (a
+/// stuck engine command) is not waited on further.
+struct NamesLock(Option<std::fs::File>);
+
+fn names_lock() -> NamesLock {
+    const WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+    let Ok(file) = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(names_lock_path())
+    else {
+        return NamesLock(None);
+    };
+    let start = std::time::Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => return NamesLock(Some(file)),
+            Err(std::fs::TryLockError::WouldBlock) if start.elapsed() < WAIT => {
+                std::thread::sleep(std::time::Duration::from_millis(5))
+            }
+            Err(_) => return NamesLock(None),
+        }
+    }
+}
+
+/// One per user, as the engine's store is: in the user's runtime
+/// directory (root's is /run), else the temporary directory.
+fn names_lock_path() -> PathBuf {
+    let uid = std::fs::metadata("/proc/self").map_or(0, |m| {
+        use std::os::unix::fs::MetadataExt;
+        m.uid()
+    });
+    let dir = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|d| d.is_dir())
+        .or_else(|| (uid == 0).then(|| PathBuf::from("/run")))
+        .unwrap_or_else(std::env::temp_dir);
+    dir.join(format!("pypack-{uid}-engine-names.lock"))
 }
 
 /// One command in a container: the image, what is mounted, the argv.
