@@ -34,7 +34,7 @@ const NONROOT: &str = "65532:65532";
 /// Bumped when the venv layer's content for the same pins changes.
 const DEPS_FORMAT: u32 = 1;
 /// Bumped when the compile script's output for the same sources changes.
-const BYTECODE_FORMAT: u32 = 4;
+const BYTECODE_FORMAT: u32 = 5;
 
 pub struct BuildRequest<'a> {
     pub app_dir: &'a Path,

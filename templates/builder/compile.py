@@ -30,10 +30,21 @@ compiles this script's imports again. PYTHONHASHSEED must be fixed by the
 caller (set and frozenset constants are ordered by hash).
 """
 
-import importlib.util
+import _imp
 import os
 import sys
-from importlib._bootstrap_external import _code_to_hash_pyc
+
+# The import system's own module, frozen into the interpreter: importing
+# importlib.util instead would compile a dozen modules from source at every
+# start (the base has no bytecode yet).
+import _frozen_importlib_external as bootstrap
+
+cache_from_source = bootstrap.cache_from_source
+# The key importlib.util.source_hash gives _imp.source_hash: its own
+# attribute since 3.14, before that the import system's.
+MAGIC_TOKEN = getattr(_imp, "pyc_magic_number_token", None)
+if MAGIC_TOKEN is None:
+    MAGIC_TOKEN = bootstrap._RAW_MAGIC_NUMBER
 
 CHUNKS = 4
 SMALL = 100
@@ -71,7 +82,7 @@ def stdlib_sources(root):
             if not name.endswith(".py"):
                 continue
             local = os.path.join(where, name)
-            if os.path.exists(importlib.util.cache_from_source(local)):
+            if os.path.exists(cache_from_source(local)):
                 continue
             found.append((os.path.join(image_dir, os.path.relpath(local, local_dir)), local))
     return found
@@ -85,7 +96,9 @@ def compiled(image_path, source):
         code = compile(source, image_path, "exec", dont_inherit=True)
     except Exception:
         return None
-    return _code_to_hash_pyc(code, importlib.util.source_hash(source), False)
+    # importlib.util.source_hash, as py_compile uses it.
+    source_hash = _imp.source_hash(MAGIC_TOKEN, source)
+    return bootstrap._code_to_hash_pyc(code, source_hash, False)
 
 
 def compile_chunk(out_file, files, chunk, chunks):
@@ -98,7 +111,7 @@ def compile_chunk(out_file, files, chunk, chunks):
                 source = f.read()
         pyc = compiled(image_path, source)
         if pyc is not None:
-            name = importlib.util.cache_from_source(image_path).encode()
+            name = cache_from_source(image_path).encode()
             records.append(b"%s\n%d\n%s" % (name, len(pyc), pyc))
     with open(out_file, "wb") as f:
         f.write(b"".join(records))
@@ -136,12 +149,15 @@ def main():
     for chunk in range(chunks):
         pid = os.fork()
         if pid == 0:
-            status = 1
             try:
                 compile_chunk(os.path.join(out, str(chunk)), files, chunk, chunks)
-                status = 0
-            finally:
-                os._exit(status)
+            except BaseException:
+                import traceback
+
+                traceback.print_exc()
+                sys.stderr.flush()
+                os._exit(1)
+            os._exit(0)
         workers.append(pid)
     failed = [pid for pid in workers if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0]
     if failed:
