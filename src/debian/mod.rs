@@ -116,13 +116,31 @@ impl Archive<'_> {
         };
         let text =
             String::from_utf8(bytes.clone()).with_context(|| format!("{url} is not text"))?;
-        let signed = match self.keyring.verify_inrelease(&text, &url) {
-            Ok(signed) => signed,
-            Err(e) if self.config.insecure => {
-                eprintln!("warning: {e:#}; continuing because of --insecure");
-                unsigned_text(&text)
-            }
-            Err(e) => return Err(e),
+        // A signature that verified is remembered with the keys it verified
+        // with: checking it again (parsing the cleartext armor and the RSA
+        // check) costs a warm build ~40 ms for a suite and its updates.
+        let hex = crate::digest::sha256_hex(&bytes);
+        let verified_key = format!("{hex}\n{}\n", self.keyring.identity());
+        let remembered = (outcome == FetchOutcome::Cached)
+            .then(|| self.cache.get_ref("inrelease-verified", &verified_key))
+            .flatten()
+            .and_then(|signed_hex| self.cache.read_blob(&signed_hex).ok())
+            .and_then(|signed| String::from_utf8(signed).ok());
+        let signed = match remembered {
+            Some(signed) => signed,
+            None => match self.keyring.verify_inrelease(&text, &url) {
+                Ok(signed) => {
+                    let signed_hex = self.cache.put_bytes(signed.as_bytes())?;
+                    self.cache
+                        .set_ref("inrelease-verified", &verified_key, &signed_hex)?;
+                    signed
+                }
+                Err(e) if self.config.insecure => {
+                    eprintln!("warning: {e:#}; continuing because of --insecure");
+                    unsigned_text(&text)
+                }
+                Err(e) => return Err(e),
+            },
         };
         let release = Release::parse(&signed).with_context(|| format!("reading {url}"))?;
         if !self.config.insecure {
@@ -135,7 +153,7 @@ impl Archive<'_> {
             }
         }
         // Only a verified index is kept, so the cache never vouches for a bad one.
-        let hex = self.cache.put_bytes(&bytes)?;
+        self.cache.put_bytes(&bytes)?;
         if outcome == FetchOutcome::Downloaded {
             self.cache
                 .set_ref("inrelease", &url, &format!("{now} {hex}"))?;

@@ -58,6 +58,20 @@ impl Keyring {
     /// Checks the cleartext signature of an `InRelease` file and returns the
     /// signed text (dash-unescaped, LF line ends). At least one signature must
     /// verify with a key of this keyring (its primary key or a subkey).
+    /// What names the trusted keys (their fingerprints, subkeys'
+    /// included): a check remembered for one keyring holds for no other.
+    pub fn identity(&self) -> String {
+        use pgp::types::KeyDetails;
+        let mut fingerprints = String::new();
+        for key in &self.keys {
+            fingerprints.push_str(&format!("{:x}\n", key.fingerprint()));
+            for sub in &key.public_subkeys {
+                fingerprints.push_str(&format!("{:x}\n", sub.key.fingerprint()));
+            }
+        }
+        crate::digest::sha256_hex(fingerprints.as_bytes())
+    }
+
     pub fn verify_inrelease(&self, inrelease: &str, what: &str) -> Result<String> {
         let (message, _) = CleartextSignedMessage::from_string(inrelease)
             .with_context(|| format!("{what} is not an OpenPGP cleartext-signed file"))?;
