@@ -226,6 +226,23 @@ fn index_signed_by_an_untrusted_key_is_refused() {
     s.assert_nothing_left("cache", None);
 }
 
+/// A signature that verified is remembered for the keys it verified with
+/// only: the same cached index with another keyring is checked again.
+#[test]
+fn a_remembered_signature_does_not_vouch_for_other_keys() {
+    let s = setup(&good_packages());
+    let out = s.build("cache", "first");
+    assert!(out.status.success(), "{}", stderr(&out));
+    fs::write(&s.archive.keyring_path, public_armor(&generate_key(2))).unwrap();
+    let out = s.build("cache", "second");
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no signature verifies"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[test]
 fn packages_file_with_another_hash_is_refused() {
     let s = setup(&good_packages());
