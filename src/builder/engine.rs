@@ -121,6 +121,7 @@ impl Engine {
         Ok(HeldImage {
             engine: self.clone(),
             name,
+            ending: None,
         })
     }
 
@@ -148,6 +149,7 @@ impl Engine {
             HeldImage {
                 engine: self.clone(),
                 name: staged.name.clone(),
+                ending: None,
             },
         ))
     }
@@ -340,6 +342,9 @@ pub struct HeldImage {
     engine: Engine,
     /// The name to run it by.
     pub name: String,
+    /// A run of the image still ending (its container stopping and being
+    /// removed): waited for before the name goes, which may take the image.
+    pub ending: Option<std::process::Child>,
 }
 
 impl HeldImage {
@@ -348,10 +353,18 @@ impl HeldImage {
         &self.engine
     }
 
-    /// Lets the name go without waiting, for an image that has another
-    /// name by now (so only the name goes): the engine's command finishes
-    /// on its own, after pypack if need be.
-    pub fn release_in_background(self) {
+    fn wait_for_run(&mut self) {
+        if let Some(mut run) = self.ending.take() {
+            let _ = run.wait();
+        }
+    }
+
+    /// Lets the name go without waiting for it, for an image that has
+    /// another name by now (so only the name goes): once a run still ending
+    /// is over, the engine's command is started and finishes on its own,
+    /// after pypack if need be.
+    pub fn release_in_background(mut self) {
+        self.wait_for_run();
         let mut command = self.engine.command();
         // The command holds the names lock as its stdin (a lock belongs to
         // the open file, which the child shares): the next name change,
@@ -372,6 +385,7 @@ impl HeldImage {
 
 impl Drop for HeldImage {
     fn drop(&mut self) {
+        self.wait_for_run();
         self.engine.remove_name(&self.name);
     }
 }

@@ -135,14 +135,16 @@ pub fn run(smoke: &SmokeRun) -> Result<(Outcome, Option<HeldImage>)> {
     // A name of this run's own holds the image while it runs: a concurrent
     // build of the same image removing its name cannot pull it away. On a
     // failure it goes (and the image with it, unless it has other names).
-    let (passed, held) =
-        smoke
-            .engine
-            .hold_running(smoke.cache, smoke.image, |image| match &smoke.probe {
-                Probe::Import { module, object } => import(smoke, image, module, object),
-                Probe::Http(probe) => http(smoke, image, probe),
-            })?;
-    let passed = passed?;
+    let (passed, mut held) = smoke
+        .engine
+        .hold_running(smoke.cache, smoke.image, |image| match &smoke.probe {
+            Probe::Import { module, object } => {
+                import(smoke, image, module, object).map(|p| (p, None))
+            }
+            Probe::Http(probe) => http(smoke, image, probe),
+        })?;
+    let (passed, ending) = passed?;
+    held.ending = ending;
     crate::mark("smoke run passed");
     smoke.cache.set_ref("smoke", &key, &passed)?;
     Ok((Outcome::Passed(passed), Some(held)))
@@ -190,7 +192,13 @@ const PROBE_SCRIPT: &str = include_str!("../../templates/builder/smoke_probe.py"
 /// (starting, stopping) before it is killed.
 const GRACE: Duration = Duration::from_secs(30);
 
-fn http(smoke: &SmokeRun, image: &str, probe: &HttpProbe) -> Result<String> {
+/// The verdict, and when the app answered, the container run still ending
+/// (its stop and removal overlap what the build does next).
+fn http(
+    smoke: &SmokeRun,
+    image: &str,
+    probe: &HttpProbe,
+) -> Result<(String, Option<std::process::Child>)> {
     let port = probe.port;
     let name = format!(
         "pypack-smoke-{}-{}",
@@ -223,7 +231,7 @@ fn http(smoke: &SmokeRun, image: &str, probe: &HttpProbe) -> Result<String> {
         .args(smoke.env.iter().flat_map(|e| ["-e", e.as_str()]))
         .arg(image)
         .args(&argv);
-    let (verdict, printed) = run_probe(smoke, command, &name)?;
+    let (verdict, printed, ending) = run_probe(smoke, command, &name)?;
     let printed = printed.trim_end().to_string();
     let verdict: serde_json::Value = match verdict {
         Some(v) => v,
@@ -236,7 +244,7 @@ fn http(smoke: &SmokeRun, image: &str, probe: &HttpProbe) -> Result<String> {
                 first_lines(verdict["body"].as_str().unwrap_or_default(), 8)
             );
         }
-        return Ok(format!("answered {status} on port {port}"));
+        return Ok((format!("answered {status} on port {port}"), ending));
     }
     let reachable = format!(
         "it must listen on 0.0.0.0:{port} (127.0.0.1 is not reachable from outside the container); set the port with --port"
@@ -250,11 +258,11 @@ fn http(smoke: &SmokeRun, image: &str, probe: &HttpProbe) -> Result<String> {
         eprintln!(
             "warning: smoke run: the command answers on port {port} only on the container's loopback; counted as started (it is not known to be a web app). If it is one, {reachable}"
         );
-        return Ok(format!("answered on loopback only, port {port}"));
+        return Ok((format!("answered on loopback only, port {port}"), None));
     }
     if let Some(code) = verdict["exited"].as_i64() {
         if code == 0 && !probe.web {
-            return Ok("ran to completion with status 0".into());
+            return Ok(("ran to completion with status 0".into(), None));
         }
         // Why it stopped: an app that does not import says so best by its traceback.
         if let Some((module, object)) = &probe.precheck {
@@ -276,16 +284,23 @@ fn http(smoke: &SmokeRun, image: &str, probe: &HttpProbe) -> Result<String> {
         "warning: smoke run: the command is running but did not answer HTTP on port {port} within {} s; counted as started (it is not known to be a web app). If it is one, {reachable}",
         DEADLINE.as_secs()
     );
-    Ok(format!("running, no answer on port {port}"))
+    Ok((format!("running, no answer on port {port}"), None))
 }
 
 /// Runs the probe's container to its end (killing it past the deadline):
 /// the verdict line it printed, if any, and everything else it printed.
+/// Once the app has answered, what it printed is not needed: the run is
+/// returned still going (the container stopping and being removed), for
+/// the caller to wait on while it goes on.
 fn run_probe(
     smoke: &SmokeRun,
     mut command: std::process::Command,
     name: &str,
-) -> Result<(Option<serde_json::Value>, String)> {
+) -> Result<(
+    Option<serde_json::Value>,
+    String,
+    Option<std::process::Child>,
+)> {
     let work = tempfile::tempdir_in(smoke.cache.root().join("tmp"))?;
     let (out_path, err_path) = (work.path().join("stdout"), work.path().join("stderr"));
     let mut child = command
@@ -299,29 +314,41 @@ fn run_probe(
         if child.try_wait()?.is_some() {
             break;
         }
+        let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
+        if let Some(verdict) = verdict_in(&stdout).filter(|v| v.get("answered").is_some()) {
+            return Ok((Some(verdict), String::new(), Some(child)));
+        }
         if start.elapsed() > DEADLINE + GRACE {
             smoke.engine.remove_container(name);
             let _ = child.kill();
             let _ = child.wait();
             break;
         }
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(5));
     }
     let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
     let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
-    let mut verdict = None;
     let mut printed = String::new();
     for line in stdout.lines() {
-        match line.strip_prefix("pypack-smoke: ") {
-            Some(json) if json.starts_with('{') => verdict = serde_json::from_str(json).ok(),
-            _ => {
-                printed.push_str(line);
-                printed.push('\n');
-            }
+        if !line.starts_with(VERDICT) {
+            printed.push_str(line);
+            printed.push('\n');
         }
     }
     printed.push_str(&stderr);
-    Ok((verdict, printed))
+    Ok((verdict_in(&stdout), printed, None))
+}
+
+const VERDICT: &str = "pypack-smoke: ";
+
+/// The probe's verdict among its output's whole lines.
+fn verdict_in(stdout: &str) -> Option<serde_json::Value> {
+    stdout
+        .split_inclusive('\n')
+        .filter(|line| line.ends_with('\n'))
+        .filter_map(|line| line.strip_prefix(VERDICT))
+        .filter(|json| json.starts_with('{'))
+        .find_map(|json| serde_json::from_str(json.trim_end()).ok())
 }
 
 /// `NAME=VALUE` pairs, checked.
