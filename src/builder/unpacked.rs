@@ -53,13 +53,32 @@ impl UnpackedPython {
         python: &str,
     ) -> Result<UnpackedPython> {
         let python_path = inside(&root, python)?;
-        let elf = std::fs::read(&python_path)
-            .with_context(|| format!("reading {}", python_path.display()))?;
-        let interp = goblin::elf::Elf::parse(&elf)
-            .with_context(|| format!("{python} is not an ELF file"))?
-            .interpreter
-            .context("the interpreter names no dynamic loader")?
-            .to_string();
+        // Whether it starts here is tried once per unpacked image and
+        // machine; the marker then holds its loader (which the interpreter,
+        // megabytes, need not be read again to tell).
+        let started = root.join(".pypack-started-here");
+        let remembered = std::fs::read_to_string(&started)
+            .ok()
+            .and_then(|text| {
+                Some(
+                    text.strip_prefix(&format!("{python}\n"))?
+                        .trim()
+                        .to_string(),
+                )
+            })
+            .filter(|interp| !interp.is_empty());
+        let interp = match remembered {
+            Some(interp) => interp,
+            None => {
+                let elf = std::fs::read(&python_path)
+                    .with_context(|| format!("reading {}", python_path.display()))?;
+                goblin::elf::Elf::parse(&elf)
+                    .with_context(|| format!("{python} is not an ELF file"))?
+                    .interpreter
+                    .context("the interpreter names no dynamic loader")?
+                    .to_string()
+            }
+        };
         let loader = inside(&root, &interp)?;
         let multiarch = platform.multiarch();
         let library_path = [
@@ -78,8 +97,6 @@ impl UnpackedPython {
             library_path,
             python: python_path,
         };
-        // Whether it starts here is tried once per unpacked image and machine.
-        let started = unpacked.root.join(".pypack-started-here");
         if !started.exists() {
             let out = unpacked
                 .command()
@@ -92,7 +109,7 @@ impl UnpackedPython {
                     String::from_utf8_lossy(&out.stderr).trim()
                 );
             }
-            std::fs::write(&started, b"")?;
+            std::fs::write(&started, format!("{python}\n{interp}\n"))?;
         }
         Ok(unpacked)
     }

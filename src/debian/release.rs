@@ -28,13 +28,8 @@ impl Keyring {
                 PublicOrSecret::Public(k) => k,
                 PublicOrSecret::Secret(k) => k.to_public_key(),
             };
-            // Keyring files are trusted as given (as gpgv trusts its keyring), but a
-            // subkey is used only if its binding signature by the primary verifies.
-            let mut public = public;
-            let primary = public.primary_key.clone();
-            public
-                .public_subkeys
-                .retain(|sub| sub.verify_bindings(&primary).is_ok());
+            // Keyring files are trusted as given (as gpgv trusts its keyring);
+            // a subkey only once its binding is checked (when it is used).
             self.keys.push(public);
             count += 1;
         }
@@ -55,9 +50,6 @@ impl Keyring {
         self.keys.is_empty()
     }
 
-    /// Checks the cleartext signature of an `InRelease` file and returns the
-    /// signed text (dash-unescaped, LF line ends). At least one signature must
-    /// verify with a key of this keyring (its primary key or a subkey).
     /// What names the trusted keys (their fingerprints, subkeys'
     /// included): a check remembered for one keyring holds for no other.
     pub fn identity(&self) -> String {
@@ -72,6 +64,9 @@ impl Keyring {
         crate::digest::sha256_hex(fingerprints.as_bytes())
     }
 
+    /// Checks the cleartext signature of an `InRelease` file and returns the
+    /// signed text (dash-unescaped, LF line ends). At least one signature must
+    /// verify with a key of this keyring (its primary key or a subkey).
     pub fn verify_inrelease(&self, inrelease: &str, what: &str) -> Result<String> {
         let (message, _) = CleartextSignedMessage::from_string(inrelease)
             .with_context(|| format!("{what} is not an OpenPGP cleartext-signed file"))?;
@@ -79,8 +74,10 @@ impl Keyring {
             if message.verify(key).is_ok() {
                 return Ok(signed_text(&message));
             }
+            // A subkey counts only if its binding signature by the primary verifies.
             for sub in &key.public_subkeys {
-                if message.verify(&sub.key).is_ok() {
+                if message.verify(&sub.key).is_ok() && sub.verify_bindings(&key.primary_key).is_ok()
+                {
                     return Ok(signed_text(&message));
                 }
             }
