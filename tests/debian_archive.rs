@@ -88,6 +88,22 @@ impl Setup {
         pypack(&self.work.join(cache), &args)
     }
 
+    /// With `data` served as the suite's Packages.xz, a build is refused for
+    /// its hash, leaving nothing behind.
+    fn assert_packages_file_refused(&self, data: &[u8]) {
+        let path = self.archive.dists().join("main/binary-amd64/Packages.xz");
+        fs::write(&path, data).unwrap();
+        let out = self.build("cache", "image");
+        assert!(!out.status.success());
+        let err = stderr(&out);
+        assert!(
+            err.contains("Packages.xz of fixture (checked against its signed Release)")
+                && err.contains("sha256 mismatch"),
+            "{err}"
+        );
+        self.assert_nothing_left("cache", Some(&sha256(data)));
+    }
+
     /// The refused build left no output, no temp files and no cache entry for `bad`.
     fn assert_nothing_left(&self, cache: &str, bad_sha256: Option<&str>) {
         assert_eq!(
@@ -249,21 +265,12 @@ fn packages_file_with_another_hash_is_refused() {
     let path = s.archive.dists().join("main/binary-amd64/Packages.xz");
     let mut data = fs::read(&path).unwrap();
     data.extend_from_slice(b"junk");
-    fs::write(&path, &data).unwrap();
-    let out = s.build("cache", "image");
-    assert!(!out.status.success());
-    let err = stderr(&out);
-    assert!(
-        err.contains("Packages.xz of fixture (checked against its signed Release)")
-            && err.contains("sha256 mismatch"),
-        "{err}"
-    );
-    s.assert_nothing_left("cache", Some(&sha256(&data)));
+    s.assert_packages_file_refused(&data);
 }
 
 /// The index is read as it downloads: a replacement that reads as a good
-/// index (here: one offering another deb) is still refused once its hash
-/// is known, and neither it nor its decompressed copy is kept.
+/// index (here: the same packages, another description) is still refused
+/// once its hash is known, and neither it nor its decompressed copy is kept.
 #[test]
 fn a_well_formed_packages_file_with_another_hash_is_refused() {
     let s = setup(&good_packages());
@@ -273,16 +280,7 @@ fn a_well_formed_packages_file_with_another_hash_is_refused() {
         text.replace("Description: fixture", "Description: evil")
             .as_bytes(),
     );
-    fs::write(&path, &evil).unwrap();
-    let out = s.build("cache", "image");
-    assert!(!out.status.success());
-    let err = stderr(&out);
-    assert!(
-        err.contains("Packages.xz of fixture (checked against its signed Release)")
-            && err.contains("sha256 mismatch"),
-        "{err}"
-    );
-    s.assert_nothing_left("cache", Some(&sha256(&evil)));
+    s.assert_packages_file_refused(&evil);
     assert_eq!(
         files_under(&s.work.join("cache/debian-index")),
         Vec::<String>::new(),
