@@ -15,6 +15,7 @@ use crate::http::Http;
 use crate::index::{Index, IndexConfig, IndexSettings, SdistBuilder};
 use crate::oci::image::{self, ContainerConfig, Image, LayerSpec};
 use crate::oci::layer::{Entry, LayerBlob, add_parents, write_layer};
+use crate::platform::{Platform, PlatformChoice};
 use crate::project::plan::{Overrides, Plan, plan};
 use crate::project::providers::BuildStep;
 use crate::registry::Reference;
@@ -31,11 +32,17 @@ use std::path::{Path, PathBuf};
 pub const APP_DIR: &str = "/app";
 pub const VENV_DIR: &str = "/app/.venv";
 const NONROOT: &str = "65532:65532";
+/// Manifest annotations: the number of layers that are the base's, its
+/// interpreter (`/usr/bin/python3.11 3.11.2`) and its C library (`glibc 2.36`).
+pub const BASE_LAYERS_ANNOTATION: &str = "io.pypack.base.layers";
+pub const BASE_PYTHON_ANNOTATION: &str = "io.pypack.base.python";
+pub const BASE_LIBC_ANNOTATION: &str = "io.pypack.base.libc";
 /// Bumped when the venv layer's content for the same pins changes.
 const DEPS_FORMAT: u32 = 1;
 /// Bumped when the compile script's output for the same sources changes.
-const BYTECODE_FORMAT: u32 = 5;
+const BYTECODE_FORMAT: u32 = 6;
 
+#[derive(Clone)]
 pub struct BuildRequest<'a> {
     pub app_dir: &'a Path,
     pub overrides: Overrides,
@@ -61,6 +68,8 @@ pub struct BuildRequest<'a> {
     /// Library names the native library audit treats as present
     /// (`--ignore-missing-library`: files that are never loaded).
     pub ignore_missing_libraries: Vec<String>,
+    /// Also make the debug variant: the image plus a busybox shell (`--debug`).
+    pub debug: bool,
 }
 
 /// What the builder does for this build.
@@ -114,7 +123,13 @@ pub struct BuildReport {
     pub held: Option<crate::builder::engine::HeldImage>,
     /// Debian packages added for libraries the wheels link, and why.
     pub system_packages: Vec<AddedPackage>,
+    /// The bill of materials the image carries (SPDX, CycloneDX).
+    pub sbom: Sbom,
+    /// The debug variant (`--debug`): the image plus a busybox layer.
+    pub debug: Option<Image>,
 }
+
+pub use crate::sbom::Sbom;
 
 impl BuildReport {
     pub fn uncompressed_size(&self) -> u64 {
@@ -180,6 +195,53 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
     }
 }
 
+/// [`build`] once per platform `choice` names (`all`: every platform the
+/// base offers), this machine's first: its base's interpreter compiles the
+/// bytecode of the others. The reports come in the order asked for.
+pub fn build_platforms(
+    request: &BuildRequest,
+    choice: &PlatformChoice,
+    cache: &Cache,
+) -> Result<Vec<BuildReport>> {
+    let platforms = platforms_of(request, choice)?;
+    let host = Platform::host();
+    let mut order: Vec<usize> = (0..platforms.len()).collect();
+    order.sort_by_key(|&i| platforms[i] != host);
+    let mut reports: Vec<Option<BuildReport>> = platforms.iter().map(|_| None).collect();
+    for i in order {
+        let mut one = request.clone();
+        one.base.platform = platforms[i];
+        let report =
+            build(&one, cache).with_context(|| format!("building for {}", platforms[i]))?;
+        reports[i] = Some(report);
+    }
+    Ok(reports.into_iter().flatten().collect())
+}
+
+/// The platforms `choice` names, checked against those the base offers.
+fn platforms_of(request: &BuildRequest, choice: &PlatformChoice) -> Result<Vec<Platform>> {
+    if let PlatformChoice::List(list) = choice
+        && list.len() == 1
+    {
+        return Ok(list.clone());
+    }
+    match &request.base_image {
+        Some((reference, plain_http)) => {
+            let offered = crate::base::pulled::platforms_offered(reference, *plain_http)?;
+            choice.within(&offered, &format!("the base {reference}"))
+        }
+        None => {
+            let decided = crate::project::plan::recipe_for(request.app_dir, &request.overrides)?;
+            let recipe = Recipe::load(&decided.recipe.value)?;
+            let offered: Vec<Platform> = Platform::ALL
+                .into_iter()
+                .filter(|p| recipe.architectures.iter().any(|a| a == p.debian_arch()))
+                .collect();
+            choice.within(&offered, &format!("recipe {}", recipe.name))
+        }
+    }
+}
+
 /// The servers `--server` can add, and the requirement each adds.
 const SERVERS: &[(&str, &str)] = &[
     ("gunicorn", "gunicorn"),
@@ -237,6 +299,12 @@ fn build_on(
     parsed: (crate::project::RequirementSet, Vec<PathBuf>),
     cache: &Cache,
 ) -> Result<BuildReport> {
+    let direct: Vec<String> = parsed
+        .0
+        .requirements
+        .iter()
+        .map(|r| crate::index::normalize_name(r.requirement.name.as_ref()))
+        .collect();
     let http = Http::new()?;
     let (base, base_name, recipe) = base_for(request, &mut plan, cache, &http)?;
     crate::mark("base ready");
@@ -244,6 +312,21 @@ fn build_on(
 
     let engine = engine_for(&request.steps)?;
     let runs_here = engine.is_some() && runs_here(&base, &request.steps)?;
+    // Bytecode depends on the Python version, not the CPU: for another
+    // platform this machine's build of the same interpreter compiles it.
+    let interpreter_base = match request.steps.compile && base.image.platform != Platform::host() {
+        true => host_interpreter(
+            &request.base,
+            recipe.as_ref(),
+            request.base_image.as_ref(),
+            unpacked_allowed(request),
+            &base,
+            cache,
+            &http,
+        ),
+        false => None,
+    };
+    let compiles_with = interpreter_base.as_ref().unwrap_or(&base);
     let lock_request = LockRequest {
         app_dir: request.app_dir,
         target: target.clone(),
@@ -273,21 +356,23 @@ fn build_on(
         sdists: Some(&sources),
         ..lock_request
     };
-    let compiler = match request.steps.compile {
+    let compiler = match request.steps.compile && compiles_with.image.platform == Platform::host() {
         true => Compiler::new(
             cache,
-            &base.image,
-            &base.python_executable,
+            &compiles_with.image,
+            &compiles_with.python_executable,
             unpacked_allowed(request),
-            base.early
+            compiles_with
+                .early
                 .as_ref()
-                .and_then(|early| early.python(&base.python_executable)),
-            engine.as_ref().filter(|_| runs_here),
+                .and_then(|early| early.python(&compiles_with.python_executable)),
+            engine.as_ref(),
         ),
         false => None,
     };
     crate::mark("interpreter unpacked");
-    if compiler.is_none() && request.steps.compile && engine.is_none() {
+    if compiler.is_none() && request.steps.compile && engine.is_none() && interpreter_base.is_none()
+    {
         eprintln!(
             "warning: no podman or docker: the image gets no bytecode and starts slower; install one, or pass --no-compile"
         );
@@ -351,6 +436,7 @@ fn build_on(
     )?;
     crate::mark("native library audit done");
     let system_packages = system.as_ref().map(|s| s.1.clone()).unwrap_or_default();
+    let system_blobs: Vec<LayerBlob> = system.iter().map(|s| s.0.blob.clone()).collect();
     let built: Vec<LayerReport> = system
         .map(|s| s.0)
         .into_iter()
@@ -359,13 +445,6 @@ fn build_on(
         .collect();
 
     let container = container_config(&base, &plan, request.as_root)?;
-    let layers: Vec<LayerSpec> = built
-        .iter()
-        .map(|l| LayerSpec {
-            blob: l.blob.clone(),
-            created_by: l.what.clone(),
-        })
-        .collect();
     let annotations = BTreeMap::from([
         (
             "org.opencontainers.image.title".to_string(),
@@ -376,12 +455,36 @@ fn build_on(
             "org.opencontainers.image.base.digest".to_string(),
             base.image.manifest_digest.clone(),
         ),
+        // What `pypack rebase` needs to swap the base under the app: how
+        // many layers are the base's, and what it must not change.
+        (
+            BASE_LAYERS_ANNOTATION.to_string(),
+            base.image.layers.len().to_string(),
+        ),
+        (
+            BASE_PYTHON_ANNOTATION.to_string(),
+            format!(
+                "{} {}",
+                base.python_executable,
+                target.python_full_version()
+            ),
+        ),
+        (BASE_LIBC_ANNOTATION.to_string(), target.libc.to_string()),
     ]);
-    let mut image = image::extend(cache, &base.image, &layers, &container, epoch, &annotations)?;
     let mut built = built;
     // Build steps run in the image as it is so far; their output is one more layer.
     let steps = match (&engine, runs_here) {
-        (Some(engine), true) => step_layers(engine, cache, &image, &plan, &venv, request, epoch)?,
+        (Some(engine), true) if !plan.build_steps.is_empty() => {
+            let so_far = image::extend(
+                cache,
+                &base.image,
+                &specs(&built),
+                &container,
+                epoch,
+                &annotations,
+            )?;
+            step_layers(engine, cache, &so_far, &plan, &venv, request, epoch)?
+        }
         _ => {
             if !plan.build_steps.is_empty() {
                 eprintln!(
@@ -396,15 +499,18 @@ fn build_on(
             Vec::new()
         }
     };
-    if !steps.is_empty() {
-        let mut layers = layers;
-        layers.extend(steps.iter().map(|l| LayerSpec {
-            blob: l.blob.clone(),
-            created_by: l.what.clone(),
-        }));
-        image = image::extend(cache, &base.image, &layers, &container, epoch, &annotations)?;
-        built.extend(steps);
-    }
+    built.extend(steps);
+    // The inventory of all of the above, as the image's last layer.
+    let (sbom, sbom_layer) = sbom_layer(cache, &base, &system_blobs, &plan, &pins, direct, epoch)?;
+    built.push(sbom_layer);
+    let image = image::extend(
+        cache,
+        &base.image,
+        &specs(&built),
+        &container,
+        epoch,
+        &annotations,
+    )?;
     let (smoke, held) = match (&engine, request.steps.smoke) {
         (Some(engine), None | Some(true)) if runs_here => {
             let (outcome, held) = smoke::run(&SmokeRun {
@@ -424,6 +530,17 @@ fn build_on(
         }
         _ => (None, None),
     };
+    let debug = match request.debug {
+        true => Some(debug_variant(
+            request,
+            recipe.as_ref(),
+            &image,
+            &container,
+            &annotations,
+            cache,
+        )?),
+        false => None,
+    };
     Ok(BuildReport {
         image,
         plan,
@@ -434,7 +551,112 @@ fn build_on(
         smoke,
         held,
         system_packages,
+        sbom,
+        debug,
     })
+}
+
+/// The image plus a layer with a static busybox and `/busybox` on PATH:
+/// the same layers below, so the image itself is unchanged. Busybox comes
+/// from the recipe's suites, or for a registry base from debian12's (it is
+/// static: it runs on any base).
+fn debug_variant(
+    request: &BuildRequest,
+    recipe: Option<&Recipe>,
+    image: &Image,
+    container: &ContainerConfig,
+    annotations: &BTreeMap<String, String>,
+    cache: &Cache,
+) -> Result<Image> {
+    let recipe = match recipe {
+        Some(recipe) => recipe.clone(),
+        None => Recipe::load("debian12")?,
+    };
+    let options = BaseOptions {
+        platform: image.platform,
+        ..request.base.clone()
+    };
+    let (blob, version) = crate::base::debug::busybox_layer(&recipe, &options, cache)
+        .context("adding busybox for --debug")?;
+    let mut container = container.clone();
+    for env in container.env.iter_mut() {
+        if let Some(path) = env.strip_prefix("PATH=") {
+            *env = format!("PATH={path}:{}", crate::base::debug::BUSYBOX_DIR);
+        }
+    }
+    let layer = LayerSpec {
+        blob,
+        created_by: format!(
+            "pypack: busybox-static {version} at {} (debug variant)",
+            crate::base::debug::BUSYBOX_DIR
+        ),
+    };
+    image::extend(
+        cache,
+        image,
+        &[layer],
+        &container,
+        request.base.epoch,
+        annotations,
+    )
+}
+
+/// The image's bill of materials and the layer holding it.
+fn sbom_layer(
+    cache: &Cache,
+    base: &BuiltBase,
+    system_layers: &[LayerBlob],
+    plan: &Plan,
+    pins: &[Pin],
+    direct: Vec<String>,
+    epoch: u64,
+) -> Result<(Sbom, LayerReport)> {
+    let layers: Vec<LayerBlob> = base
+        .image
+        .layers
+        .iter()
+        .chain(system_layers)
+        .cloned()
+        .collect();
+    let (os, distro) = crate::sbom::os_packages(cache, &layers)?;
+    let inventory = crate::sbom::Inventory {
+        name: plan.name.clone(),
+        version: plan.pyproject.version.clone(),
+        platform: base.image.platform,
+        distro,
+        os,
+        python: pins
+            .iter()
+            .map(|pin| crate::sbom::PythonPackage {
+                name: pin.name.clone(),
+                version: pin.version.to_string(),
+                sha256: pin.file.sha256.clone(),
+                // A local file's path says nothing to a reader of the image.
+                url: Some(crate::http::redact(&pin.file.url)).filter(|u| !u.starts_with("file:")),
+                dependencies: pin.dependencies.clone(),
+            })
+            .collect(),
+        direct,
+        epoch,
+    };
+    let (sbom, blob, what) = crate::sbom::layer(cache, &inventory)?;
+    let report = LayerReport {
+        what,
+        blob,
+        reused: false,
+    };
+    Ok((sbom, report))
+}
+
+/// The layers as the image's manifest and history list them.
+fn specs(layers: &[LayerReport]) -> Vec<LayerSpec> {
+    layers
+        .iter()
+        .map(|l| LayerSpec {
+            blob: l.blob.clone(),
+            created_by: l.what.clone(),
+        })
+        .collect()
 }
 
 fn describe_step(step: &BuildStep) -> String {
@@ -558,9 +780,112 @@ fn runs_here(base: &BuiltBase, steps: &BuilderSteps) -> Result<bool> {
         );
     }
     eprintln!(
-        "warning: the image is for {platform} and this machine is {host}: no bytecode is compiled and no smoke run is made"
+        "note: the {platform} image is not run here ({host}): no smoke run{}",
+        if steps.compile {
+            "; its bytecode is compiled by this machine's build of the same Python"
+        } else {
+            ""
+        }
     );
     Ok(false)
+}
+
+/// The base of this machine's platform with the same interpreter as
+/// `base` (same recipe, or the same registry image's entry for this
+/// platform), whose interpreter compiles `base`'s bytecode; `None`, said
+/// in a warning, when there is none with the very same Python version.
+fn host_interpreter(
+    options: &BaseOptions,
+    recipe: Option<&Recipe>,
+    base_image: Option<&(Reference, bool)>,
+    host_allowed: bool,
+    base: &BuiltBase,
+    cache: &Cache,
+    http: &Http,
+) -> Option<BuiltBase> {
+    let host = Platform::host();
+    let platform = base.image.platform;
+    let found = match (recipe, base_image) {
+        (Some(recipe), _) => {
+            let options = BaseOptions {
+                platform: host,
+                ..options.clone()
+            };
+            base::build_and(recipe, &options, cache, http, host_allowed)
+        }
+        (None, Some((reference, plain_http))) => {
+            crate::base::pulled::pull_base(reference, *plain_http, host, cache)
+        }
+        (None, None) => return None,
+    };
+    let why_not = match found {
+        Err(e) => format!("the {host} base it would be compiled with is not available: {e:#}"),
+        Ok(found)
+            if found.python_full_version == base.python_full_version
+                && found.python_executable == base.python_executable =>
+        {
+            return Some(found);
+        }
+        Ok(found) => format!(
+            "the {host} base has Python {} at {} where the {platform} one has {} at {}",
+            found.python_full_version.as_deref().unwrap_or("?"),
+            found.python_executable,
+            base.python_full_version.as_deref().unwrap_or("?"),
+            base.python_executable
+        ),
+    };
+    eprintln!(
+        "warning: the {platform} image gets no bytecode and starts slower: {why_not}; pass --no-compile to silence this"
+    );
+    None
+}
+
+/// The standard library bytecode layer of `base` (a recipe's, or the
+/// registry image `base_image`'s), compiled as a build would: by its own
+/// interpreter on this machine or in `engine`, or for another platform's
+/// base by this machine's build of the same interpreter. `None` when it
+/// cannot be compiled here (said in a warning).
+pub fn stdlib_bytecode_for(
+    cache: &Cache,
+    base: &BuiltBase,
+    recipe: Option<&Recipe>,
+    options: &BaseOptions,
+    base_image: Option<&(Reference, bool)>,
+    engine: Option<&Engine>,
+) -> Result<Option<LayerReport>> {
+    let http = Http::new()?;
+    let host_allowed =
+        base_image.is_none() && std::env::var("PYPACK_BYTECODE_IN").as_deref() != Ok("container");
+    let interpreter_base = match base.image.platform == Platform::host() {
+        true => None,
+        false => host_interpreter(
+            options,
+            recipe,
+            base_image,
+            host_allowed,
+            base,
+            cache,
+            &http,
+        ),
+    };
+    let compiles_with = interpreter_base.as_ref().unwrap_or(base);
+    if compiles_with.image.platform != Platform::host() {
+        return Ok(None);
+    }
+    let Some(compiler) = Compiler::new(
+        cache,
+        &compiles_with.image,
+        &compiles_with.python_executable,
+        host_allowed,
+        compiles_with
+            .early
+            .as_ref()
+            .and_then(|early| early.python(&compiles_with.python_executable)),
+        engine,
+    ) else {
+        return Ok(None);
+    };
+    stdlib_layer(&compiler, base, options.epoch).map(Some)
 }
 
 /// Where sdists get built: the recipe's builder image, or for a registry
@@ -633,10 +958,11 @@ fn engine_for(steps: &BuilderSteps) -> Result<Option<Engine>> {
 /// the base image, so it is compiled once per base.
 fn stdlib_layer(compiler: &Compiler, base: &BuiltBase, epoch: u64) -> Result<LayerReport> {
     let key = format!(
-        "pypack {} stdlib bytecode format {BYTECODE_FORMAT}\nbase {}\npython {}\nepoch {epoch}\n",
+        "pypack {} stdlib bytecode format {BYTECODE_FORMAT}\nbase {}\npython {}\nepoch {epoch}\ncompiled in {}\n",
         env!("CARGO_PKG_VERSION"),
         base.image.manifest_digest,
-        base.python_executable
+        base.python_executable,
+        compiler.image.config_digest
     );
     let what = format!(
         "pypack: bytecode of {}'s standard library",
@@ -649,18 +975,19 @@ fn stdlib_layer(compiler: &Compiler, base: &BuiltBase, epoch: u64) -> Result<Lay
             reused: true,
         });
     }
-    // Started while the base was built here, else compiled now.
-    let compiled = match base
-        .early
-        .as_ref()
-        .and_then(|early| early.stdlib_bytecode())
-    {
-        Some(Ok(compiled)) => compiled,
-        Some(Err(e)) => {
-            eprintln!("warning: {e:#}; compiling the standard library again");
-            compiler.compile(&[], true)?
-        }
-        None => compiler.compile(&[], true)?,
+    // Another platform's: its sources, compiled by this machine's interpreter.
+    let compiled = if compiler.image.manifest_digest != base.image.manifest_digest {
+        let target = base.target()?;
+        let sources = crate::builder::bytecode::stdlib_sources(
+            compiler.cache,
+            &base.image,
+            &stdlib_dir(&base.python_executable, &target.python_version()),
+            &format!("cpython-{}", target.python_version().replace('.', "")),
+        )?;
+        compiler.compile(&sources, false)?
+    } else {
+        // Started while the base was built here, else compiled now.
+        here_stdlib_bytecode(compiler, base)?
     };
     let mut tree: BTreeMap<String, Entry> =
         compiled.into_iter().map(|e| (e.path.clone(), e)).collect();
@@ -673,6 +1000,32 @@ fn stdlib_layer(compiler: &Compiler, base: &BuiltBase, epoch: u64) -> Result<Lay
         blob,
         reused: false,
     })
+}
+
+/// The bytecode of the standard library of the base the compiler runs.
+fn here_stdlib_bytecode(compiler: &Compiler, base: &BuiltBase) -> Result<Vec<Entry>> {
+    match base
+        .early
+        .as_ref()
+        .and_then(|early| early.stdlib_bytecode())
+    {
+        Some(Ok(compiled)) => Ok(compiled),
+        Some(Err(e)) => {
+            eprintln!("warning: {e:#}; compiling the standard library again");
+            compiler.compile(&[], true)
+        }
+        None => compiler.compile(&[], true),
+    }
+}
+
+/// `/usr/bin/python3.11` → `/usr/lib/python3.11`: where the interpreter's
+/// standard library is, beside its `bin`.
+fn stdlib_dir(executable: &str, version: &str) -> String {
+    let prefix = executable
+        .trim_end_matches(|c| c != '/')
+        .trim_end_matches('/')
+        .trim_end_matches("/bin");
+    format!("{prefix}/lib/python{version}")
 }
 
 /// `entries` plus the bytecode of their `.py` files, when compiling.
@@ -1113,5 +1466,17 @@ mod tests {
             Some("localhost:5000/python:3.12-bookworm")
         );
         assert_eq!(full("localhost:5000/distroless/python3:nonroot"), None);
+    }
+
+    #[test]
+    fn the_standard_library_beside_the_interpreter() {
+        assert_eq!(
+            stdlib_dir("/usr/bin/python3.11", "3.11"),
+            "/usr/lib/python3.11"
+        );
+        assert_eq!(
+            stdlib_dir("/usr/local/bin/python3.12", "3.12"),
+            "/usr/local/lib/python3.12"
+        );
     }
 }

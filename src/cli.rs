@@ -9,11 +9,12 @@ use pypack::config::UserConfig;
 use pypack::http::Http;
 use pypack::index::IndexSettings;
 use pypack::oci::{self, Output};
-use pypack::platform::Platform;
+use pypack::platform::{Platform, PlatformChoice};
 use pypack::project::plan::{Overrides, recipe_for};
 use pypack::resolve::app::{self, LockRequest};
 use std::path::PathBuf;
 
+mod rebase;
 mod run;
 
 #[derive(Parser)]
@@ -48,6 +49,11 @@ enum Command {
     /// Machine-level defaults in the user's config file (Debian mirror, cache dir, engine).
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Print the bill of materials pypack put in an image.
+    Sbom(SbomArgs),
+    /// Move a pypack image onto a newer base (a recipe's packages as the
+    /// archive has them now, or a registry image) without rebuilding it.
+    Rebase(Box<rebase::RebaseArgs>),
     /// Show the layers, config and packages of an image layout or archive.
     Inspect {
         /// An OCI layout directory, an oci-archive or a docker-archive.
@@ -138,6 +144,36 @@ struct BuildArgs {
     /// Print one JSON summary on stdout instead of text.
     #[arg(long)]
     json: bool,
+    /// Also make the debug variant, NAME:TAG-debug: the same image plus a
+    /// static busybox at /busybox (a shell and the usual tools, on PATH).
+    #[arg(long)]
+    debug: bool,
+    /// Also write the image's bill of materials into DIR, as NAME.spdx.json
+    /// and NAME.cdx.json (NAME-ARCH.… for each of several platforms).
+    #[arg(long, value_name = "DIR")]
+    sbom: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct SbomArgs {
+    /// An OCI layout directory, an oci-archive, a docker-archive, or a
+    /// registry reference (REGISTRY/REPOSITORY[:TAG|@DIGEST]).
+    image: String,
+    /// spdx (SPDX 2.3 JSON) or cyclonedx (CycloneDX 1.6 JSON).
+    #[arg(long, value_enum, default_value_t = SbomFormat::Spdx)]
+    format: SbomFormat,
+    /// Of an index's images, this platform's (default: this machine's).
+    #[arg(long)]
+    platform: Option<String>,
+    /// Speak plain HTTP to the registry (loopback only).
+    #[arg(long)]
+    insecure_registry: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SbomFormat {
+    Spdx,
+    Cyclonedx,
 }
 
 #[derive(Args)]
@@ -246,6 +282,8 @@ enum BaseCommand {
     Build(Box<BaseBuildArgs>),
     /// List the built-in recipes.
     List,
+    /// List an image's Debian packages that have newer versions in its suites.
+    Outdated(Box<rebase::OutdatedArgs>),
 }
 
 #[derive(Args)]
@@ -275,7 +313,9 @@ struct BaseArgs {
     /// Python version of the image (3.11 → debian12, 3.13 → debian13, 3.14 → debian-forky).
     #[arg(long, conflicts_with = "recipe")]
     python: Option<String>,
-    /// Target platform.
+    /// Target platform: linux/amd64 or linux/arm64; for `build`, also a
+    /// comma-separated list of them, or `all` (every platform the base offers),
+    /// which makes one image index.
     #[arg(long, default_value = "linux/amd64")]
     platform: String,
     /// Debian archive URL (default: from the host's apt sources).
@@ -300,6 +340,10 @@ struct BaseArgs {
 }
 
 impl BaseArgs {
+    fn platforms(&self) -> Result<PlatformChoice> {
+        Platform::parse_choice(&self.platform)
+    }
+
     /// The recipe named by --recipe/--python, else `debian12`.
     fn options(&self, quiet: bool) -> Result<(Recipe, BaseOptions)> {
         let name = match (&self.recipe, &self.python) {
@@ -328,7 +372,10 @@ impl BaseArgs {
                 .or_else(|| config.get(key).map(str::to_string))
         };
         let options = BaseOptions {
-            platform: Platform::parse(&self.platform)?,
+            platform: match self.platforms()? {
+                PlatformChoice::List(list) => list[0],
+                PlatformChoice::All => Platform::host(),
+            },
             debian_mirror: setting(&self.debian_mirror, "PYPACK_DEBIAN_MIRROR", "debian-mirror"),
             debian_security_mirror: setting(
                 &self.debian_security_mirror,
@@ -430,6 +477,9 @@ pub fn run() -> Result<()> {
         Command::Run(args) => run::run(&cli, args),
         Command::Config(command) => config(command),
         Command::Inspect { image, json } => inspect(image, *json),
+        Command::Sbom(args) => sbom(&cli, args),
+        Command::Rebase(args) => rebase::rebase(&cli, args),
+        Command::Base(BaseCommand::Outdated(args)) => rebase::outdated(&cli, args),
     }
 }
 
@@ -477,6 +527,9 @@ fn lock(cli: &Cli, args: &LockArgs) -> Result<()> {
     if let Some(warning) = &decided.warning {
         eprintln!("warning: {warning}");
     }
+    args.base
+        .platforms()?
+        .single("`pypack lock` (pylock.toml is for one platform)")?;
     let (recipe, options) = args.base.options_for(&decided.recipe.value, cli.quiet)?;
     let cache = cli.cache()?;
     args.index.ask_default_early(&cache);
@@ -544,6 +597,7 @@ fn lock(cli: &Cli, args: &LockArgs) -> Result<()> {
 }
 
 fn base_build(cli: &Cli, args: &BaseBuildArgs) -> Result<()> {
+    args.base.platforms()?.single("`pypack base build`")?;
     let (recipe, options) = args.base.options(cli.quiet)?;
     let recipe = if args.builder {
         recipe.builder_recipe()?
@@ -611,24 +665,21 @@ fn check_tag(tag: &str) -> Result<()> {
 }
 
 fn build(cli: &Cli, args: &BuildArgs) -> Result<()> {
-    build_image(cli, args, false).map(|_| ())
+    match args.base.platforms()? {
+        PlatformChoice::List(list) if list.len() == 1 => build_image(cli, args, false).map(|_| ()),
+        choice => build_index(cli, args, &choice),
+    }
 }
 
 /// An image built as `build` does, its name, and its destination said;
 /// `load` makes the engine the destination whatever the flags say.
 fn build_image(cli: &Cli, args: &BuildArgs, load: bool) -> Result<Built> {
     let (_, base_options) = args.base.options_for("debian12", cli.quiet || args.json)?;
-    let name_hint = args
-        .app
-        .canonicalize()
-        .ok()
-        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().to_lowercase()))
-        .unwrap_or_else(|| "app".into());
     let tag = args
         .output
         .tag
         .clone()
-        .unwrap_or_else(|| image_name(&name_hint));
+        .unwrap_or_else(|| image_name(&app_dir_name(&args.app)));
     check_tag(&tag)?;
     let push = args
         .push
@@ -652,52 +703,7 @@ fn build_image(cli: &Cli, args: &BuildArgs, load: bool) -> Result<Built> {
     let cache = cli.cache()?;
     args.index.ask_default_early(&cache);
     let env = |name: &str| std::env::var(name).ok();
-    let request = pypack::build::BuildRequest {
-        app_dir: &args.app,
-        overrides: Overrides {
-            python: args.base.python.clone(),
-            recipe: args.base.recipe.clone(),
-            cmd: args.cmd.clone(),
-            port: args.port.clone(),
-        },
-        base: base_options,
-        index: args.index.settings(),
-        pre: args.pre,
-        extras: args.extra.clone(),
-        groups: args.group.clone(),
-        locked: args.locked,
-        relock: args.relock,
-        server: args.server.clone(),
-        as_root: args.root,
-        base_image: args
-            .base_image
-            .as_deref()
-            .map(|r| {
-                pypack::registry::RegistriesConf::from_host()
-                    .resolve(r)
-                    .map(|r| (r, args.insecure_registry))
-            })
-            .transpose()?,
-        env: &env,
-        home: std::env::var_os("HOME").map(PathBuf::from),
-        steps: pypack::build::BuilderSteps {
-            compile: !args.no_compile,
-            smoke: match (args.smoke, args.no_smoke) {
-                (true, _) => Some(true),
-                (_, true) => Some(false),
-                _ => None,
-            },
-            engine: engine.clone(),
-            binary: args.index.binary()?,
-            builder_image: args
-                .builder_image
-                .as_deref()
-                .map(|r| pypack::registry::RegistriesConf::from_host().resolve(r))
-                .transpose()?,
-            smoke_env: args.smoke_env.clone(),
-        },
-        ignore_missing_libraries: args.ignore_missing_library.clone(),
-    };
+    let request = build_request(args, base_options, engine.clone(), &env)?;
     let mut report = pypack::build::build(&request, &cache)?;
     let mut held = report.held.take();
     let loaded_into = match &destination {
@@ -706,7 +712,12 @@ fn build_image(cli: &Cli, args: &BuildArgs, load: bool) -> Result<Built> {
     };
     let went = match &destination {
         Destination::Write(output) => {
-            oci::write_output(&cache, &report.image, output, Some(&tag))?;
+            let debug = debug_name(&tag);
+            let mut items = vec![(oci::layout::Named::Image(&report.image), Some(tag.as_str()))];
+            if let Some(image) = &report.debug {
+                items.push((oci::layout::Named::Image(image), Some(debug.as_str())));
+            }
+            oci::layout::write_named(&cache, &items, output)?;
             output.describe()
         }
         Destination::Load(engine) => {
@@ -718,6 +729,9 @@ fn build_image(cli: &Cli, args: &BuildArgs, load: bool) -> Result<Built> {
                 }
                 _ => engine.load(&cache, &report.image, &tag)?,
             }
+            if let Some(image) = &report.debug {
+                engine.load(&cache, image, &debug_name(&tag))?;
+            }
             format!(
                 "loaded into {} as {}",
                 engine.program,
@@ -726,6 +740,9 @@ fn build_image(cli: &Cli, args: &BuildArgs, load: bool) -> Result<Built> {
         }
         Destination::PushOnly => String::new(),
     };
+    if let Some(dir) = &args.sbom {
+        write_sbom(dir, short_name(&tag), &report.sbom)?;
+    }
     pypack::mark("image at its destination");
     let went = match &push {
         Some(reference) => {
@@ -745,6 +762,16 @@ fn build_image(cli: &Cli, args: &BuildArgs, load: bool) -> Result<Built> {
                 args.insecure_registry,
                 mount_from.as_deref(),
             )?;
+            push_sbom(&cache, &[&report], reference, args.insecure_registry)?;
+            if let Some(image) = &report.debug {
+                push_image(
+                    &cache,
+                    image,
+                    &debug_reference(reference),
+                    args.insecure_registry,
+                    mount_from.as_deref(),
+                )?;
+            }
             let also = if went.is_empty() {
                 String::new()
             } else {
@@ -812,11 +839,375 @@ fn build_image(cli: &Cli, args: &BuildArgs, load: bool) -> Result<Built> {
         report.image.manifest_digest,
         report.uncompressed_size() as f64 / 1e6
     );
+    if let Some(debug) = &report.debug {
+        println!(
+            "{} {} (with busybox)",
+            debug_name(&tag),
+            debug.manifest_digest
+        );
+    }
     Ok(Built {
         report,
         tag,
         engine: loaded_into,
     })
+}
+
+/// What `build` asks of the library, from its flags.
+fn build_request<'a>(
+    args: &'a BuildArgs,
+    base_options: BaseOptions,
+    engine: Option<String>,
+    env: &'a dyn Fn(&str) -> Option<String>,
+) -> Result<pypack::build::BuildRequest<'a>> {
+    Ok(pypack::build::BuildRequest {
+        app_dir: &args.app,
+        overrides: Overrides {
+            python: args.base.python.clone(),
+            recipe: args.base.recipe.clone(),
+            cmd: args.cmd.clone(),
+            port: args.port.clone(),
+        },
+        base: base_options,
+        index: args.index.settings(),
+        pre: args.pre,
+        extras: args.extra.clone(),
+        groups: args.group.clone(),
+        locked: args.locked,
+        relock: args.relock,
+        server: args.server.clone(),
+        as_root: args.root,
+        base_image: args
+            .base_image
+            .as_deref()
+            .map(|r| {
+                pypack::registry::RegistriesConf::from_host()
+                    .resolve(r)
+                    .map(|r| (r, args.insecure_registry))
+            })
+            .transpose()?,
+        env,
+        home: std::env::var_os("HOME").map(PathBuf::from),
+        steps: pypack::build::BuilderSteps {
+            compile: !args.no_compile,
+            smoke: match (args.smoke, args.no_smoke) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            },
+            engine,
+            binary: args.index.binary()?,
+            builder_image: args
+                .builder_image
+                .as_deref()
+                .map(|r| pypack::registry::RegistriesConf::from_host().resolve(r))
+                .transpose()?,
+            smoke_env: args.smoke_env.clone(),
+        },
+        ignore_missing_libraries: args.ignore_missing_library.clone(),
+        debug: args.debug,
+    })
+}
+
+/// `build` for several platforms: one image each, in one index.
+fn build_index(cli: &Cli, args: &BuildArgs, choice: &PlatformChoice) -> Result<()> {
+    let (_, base_options) = args.base.options_for("debian12", cli.quiet || args.json)?;
+    let tag = args
+        .output
+        .tag
+        .clone()
+        .unwrap_or_else(|| image_name(&app_dir_name(&args.app)));
+    check_tag(&tag)?;
+    let push = args
+        .push
+        .as_deref()
+        .map(pypack::registry::Reference::parse)
+        .transpose()?;
+    let engine = engine_choice(&args.engine)?;
+    // Several images go where all of them can: an engine takes only this
+    // machine's, so without --output/--archive/--push they go to ./dist.
+    let destination = match args.load {
+        true => match Engine::detect(engine.as_deref())? {
+            Some(found) => Destination::Load(found),
+            None => bail!(
+                "--load needs {} installed (and running)",
+                engine.as_deref().unwrap_or("podman or docker")
+            ),
+        },
+        false => index_destination(args, &tag)?,
+    };
+    if let Destination::Write(output) = &destination {
+        output.check_destination()?;
+        if let Output::DockerArchive(path) = output {
+            bail!(
+                "{}: a docker-archive holds one image and --platform {} makes several; \
+                 write an OCI layout (--output DIR) or an oci-archive (--archive-format oci)",
+                path.display(),
+                args.base.platform
+            );
+        }
+    }
+    let cache = cli.cache()?;
+    args.index.ask_default_early(&cache);
+    let env = |name: &str| std::env::var(name).ok();
+    let request = build_request(args, base_options, engine, &env)?;
+    let mut reports = pypack::build::build_platforms(&request, choice, &cache)?;
+    let host = Platform::host();
+    if let Destination::Load(_) = &destination
+        && !reports.iter().any(|r| r.image.platform == host)
+    {
+        bail!(
+            "--load loads this machine's image ({host}), which --platform {} does not build; write them with --output DIR or --push REF",
+            args.base.platform
+        );
+    }
+    let index =
+        pypack::oci::assemble_index(&cache, reports.iter().map(|r| r.image.clone()).collect())?;
+    let debug_index = match args.debug {
+        true => Some(pypack::oci::assemble_index(
+            &cache,
+            reports.iter().filter_map(|r| r.debug.clone()).collect(),
+        )?),
+        false => None,
+    };
+    let debug = debug_name(&tag);
+    let mut went = Vec::new();
+    match &destination {
+        Destination::Write(output) => {
+            let mut items = vec![(oci::layout::Named::Index(&index), Some(tag.as_str()))];
+            if let Some(debug_index) = &debug_index {
+                items.push((oci::layout::Named::Index(debug_index), Some(debug.as_str())));
+            }
+            oci::layout::write_named(&cache, &items, output)?;
+            went.push(output.describe());
+        }
+        Destination::Load(engine) => {
+            let report = reports
+                .iter_mut()
+                .find(|r| r.image.platform == host)
+                .expect("checked above");
+            match report.held.take() {
+                Some(h) if h.engine() == engine => {
+                    engine.tag(&report.image.config_digest, &oci::layout::full_tag(&tag))?;
+                    h.release_in_background();
+                }
+                _ => engine.load(&cache, &report.image, &tag)?,
+            }
+            if let Some(image) = &report.debug {
+                engine.load(&cache, image, &debug)?;
+            }
+            went.push(format!(
+                "the {host} image loaded into {} as {} (an engine holds one platform)",
+                engine.program,
+                oci::layout::full_tag(&tag)
+            ));
+        }
+        Destination::PushOnly => {}
+    }
+    if let Some(reference) = &push {
+        let credentials =
+            pypack::registry::CredentialSources::from_host().lookup(&reference.registry)?;
+        let registry =
+            pypack::registry::Registry::connect(reference, args.insecure_registry, credentials)?;
+        let pushed = registry.push_index(&cache, &index, None)?;
+        if let Some(debug_index) = &debug_index {
+            let debug_ref = debug_reference(reference);
+            let credentials =
+                pypack::registry::CredentialSources::from_host().lookup(&debug_ref.registry)?;
+            pypack::registry::Registry::connect(&debug_ref, args.insecure_registry, credentials)?
+                .push_index(&cache, debug_index, None)?;
+        }
+        push_sbom(
+            &cache,
+            &reports.iter().collect::<Vec<_>>(),
+            reference,
+            args.insecure_registry,
+        )?;
+        went.push(format!(
+            "pushed {reference}@{} ({} blobs uploaded, {} already there)",
+            pushed.digest, pushed.uploaded, pushed.skipped
+        ));
+    }
+    if let Some(dir) = &args.sbom {
+        for report in &reports {
+            let name = format!("{}-{}", short_name(&tag), report.image.platform.oci_arch());
+            write_sbom(dir, &name, &report.sbom)?;
+        }
+    }
+    let went = went.join("; ");
+    if args.json {
+        let summary = serde_json::json!({
+            "image": oci::layout::full_tag(&tag),
+            "digest": index.digest,
+            "destination": went,
+            "platforms": reports.iter().map(|r| json_summary(r, &tag, &went)).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+        return Ok(());
+    }
+    if !cli.quiet {
+        for report in &reports {
+            eprintln!(
+                "{}: {} {:.1} MB, {} packages, smoke: {}",
+                report.image.platform,
+                report.image.manifest_digest,
+                report.uncompressed_size() as f64 / 1e6,
+                report.pins.len(),
+                match &report.smoke {
+                    Some(_) => "passed",
+                    None if report.image.platform == host => "not run",
+                    None => "not run (only this machine's platform is run)",
+                },
+            );
+        }
+    }
+    println!(
+        "{} {} ({} platforms) → {went}",
+        oci::layout::full_tag(&tag),
+        index.digest,
+        reports.len()
+    );
+    if let Some(debug_index) = &debug_index {
+        println!("{debug} {} (with busybox)", debug_index.digest);
+    }
+    Ok(())
+}
+
+/// --output / --archive, else with --push nothing more, else a layout under ./dist/.
+fn index_destination(args: &BuildArgs, tag: &str) -> Result<Destination> {
+    if args.output.output.is_some() || args.output.archive.is_some() {
+        return Ok(Destination::Write(args.output.resolve(PathBuf::new())));
+    }
+    if args.push.is_some() {
+        return Ok(Destination::PushOnly);
+    }
+    std::fs::create_dir_all("dist")?;
+    Ok(Destination::Write(Output::Layout(
+        PathBuf::from("dist").join(short_name(tag)),
+    )))
+}
+
+/// `registry/team/app:1` → `app`.
+fn short_name(tag: &str) -> &str {
+    let last = tag.rsplit('/').next().unwrap_or(tag);
+    last.split(':').next().unwrap_or(last)
+}
+
+/// The app directory's own name, lower case (`app` when it has none).
+fn app_dir_name(app: &std::path::Path) -> String {
+    app.canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().to_lowercase()))
+        .unwrap_or_else(|| "app".into())
+}
+
+/// `name[:tag]` → `name:tag-debug`: the debug variant's name.
+fn debug_name(tag: &str) -> String {
+    format!("{}-debug", oci::layout::full_tag(tag))
+}
+
+/// The reference the debug variant is pushed to: the tag with `-debug`.
+fn debug_reference(reference: &pypack::registry::Reference) -> pypack::registry::Reference {
+    pypack::registry::Reference {
+        tag: Some(format!(
+            "{}-debug",
+            reference.tag.as_deref().unwrap_or("latest")
+        )),
+        digest: None,
+        ..reference.clone()
+    }
+}
+
+/// `DIR/NAME.spdx.json` and `DIR/NAME.cdx.json`.
+fn write_sbom(dir: &std::path::Path, name: &str, sbom: &pypack::build::Sbom) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating --sbom {}", dir.display()))?;
+    for (suffix, data) in [("spdx.json", &sbom.spdx), ("cdx.json", &sbom.cyclonedx)] {
+        let path = dir.join(format!("{name}.{suffix}"));
+        // Written beside and renamed: never half a document.
+        let tmp = tempfile::NamedTempFile::new_in(dir)?;
+        std::fs::write(tmp.path(), data)?;
+        std::fs::set_permissions(
+            tmp.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o644),
+        )?;
+        tmp.persist(&path)
+            .map_err(|e| e.error)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Each image's bill of materials, pushed as two artifacts referring to it.
+fn push_sbom(
+    cache: &Cache,
+    reports: &[&pypack::build::BuildReport],
+    reference: &pypack::registry::Reference,
+    plain_http: bool,
+) -> Result<()> {
+    for report in reports {
+        push_sbom_of(cache, &report.image, &report.sbom, reference, plain_http)?;
+    }
+    Ok(())
+}
+
+/// `sbom`'s two documents, pushed as artifacts referring to `image`.
+fn push_sbom_of(
+    cache: &Cache,
+    image: &pypack::oci::Image,
+    sbom: &pypack::sbom::Sbom,
+    reference: &pypack::registry::Reference,
+    plain_http: bool,
+) -> Result<()> {
+    let credentials =
+        pypack::registry::CredentialSources::from_host().lookup(&reference.registry)?;
+    let registry = pypack::registry::Registry::connect(reference, plain_http, credentials)?;
+    for (media_type, data) in [
+        (pypack::sbom::SPDX_MEDIA_TYPE, &sbom.spdx),
+        (pypack::sbom::CYCLONEDX_MEDIA_TYPE, &sbom.cyclonedx),
+    ] {
+        registry
+            .push_referrer(cache, image, media_type, data, &sbom.created)
+            .with_context(|| format!("pushing the bill of materials of {reference}"))?;
+    }
+    Ok(())
+}
+
+/// `pypack sbom IMAGE`: the document pypack put in the image.
+fn sbom(cli: &Cli, args: &SbomArgs) -> Result<()> {
+    let platform = match &args.platform {
+        Some(p) => Platform::parse(p)?,
+        None => Platform::host(),
+    };
+    let path = match args.format {
+        SbomFormat::Spdx => pypack::sbom::SPDX_PATH,
+        SbomFormat::Cyclonedx => pypack::sbom::CYCLONEDX_PATH,
+    };
+    let local = std::path::Path::new(&args.image);
+    let data = if local.exists() {
+        pypack::inspect::image_file(local, platform, path)?
+    } else if args.image.contains('/') && !args.image.starts_with(['.', '/']) {
+        let reference = pypack::registry::RegistriesConf::from_host().resolve(&args.image)?;
+        let credentials =
+            pypack::registry::CredentialSources::from_host().lookup(&reference.registry)?;
+        let registry =
+            pypack::registry::Registry::connect(&reference, args.insecure_registry, credentials)?;
+        let cache = cli.cache()?;
+        let image = registry
+            .pull(&cache, platform)
+            .with_context(|| format!("pulling {reference}"))?;
+        pypack::inspect::cached_image_file(&cache, &image, path)?
+    } else {
+        bail!(
+            "{} is neither an image layout or archive on this machine nor a registry reference",
+            args.image
+        );
+    };
+    let data = data.with_context(|| {
+        format!("{} holds no /{path}: it was not built by pypack, or by a pypack without bills of materials", args.image)
+    })?;
+    use std::io::Write;
+    std::io::stdout().write_all(&data)?;
+    Ok(())
 }
 
 /// What `build_image` made.
@@ -850,16 +1241,9 @@ fn build_destination(args: &BuildArgs, engine: Option<&str>, tag: &str) -> Resul
             engine.unwrap_or("podman or docker")
         ),
         None => {
-            let name = tag
-                .rsplit('/')
-                .next()
-                .unwrap_or(tag)
-                .split(':')
-                .next()
-                .unwrap_or(tag);
             std::fs::create_dir_all("dist")?;
             Ok(Destination::Write(Output::Layout(
-                PathBuf::from("dist").join(name),
+                PathBuf::from("dist").join(short_name(tag)),
             )))
         }
     }
@@ -916,6 +1300,7 @@ fn json_summary(report: &pypack::build::BuildReport, tag: &str, went: &str) -> s
         })).collect::<Vec<_>>(),
         "packages": report.pins.iter().map(|p| serde_json::json!({"name": p.name, "version": p.version.to_string()})).collect::<Vec<_>>(),
         "packages_from": pin_source(report.pin_source),
+        "debug": report.debug.as_ref().map(|d| serde_json::json!({"image": debug_name(tag), "digest": d.manifest_digest})),
         "system_packages": report.system_packages.iter().map(|p| serde_json::json!({"name": p.name, "version": p.version, "why": p.why})).collect::<Vec<_>>(),
         "smoke": match &report.smoke {
             Some(pypack::builder::smoke::Outcome::Passed(what)) => serde_json::json!({"passed": true, "what": what}),

@@ -3,6 +3,7 @@
 //! config, and the OS (dpkg status) and Python (dist-info) packages.
 
 use crate::oci::layer::{EntryKind, read_layer};
+use crate::platform::Platform;
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -34,22 +35,143 @@ pub struct LayerInfo {
 }
 
 /// Reads the image at `path` (layout directory or archive file).
-pub fn inspect(path: &Path) -> Result<Inspection> {
+/// The manifest digest (for an OCI layout or archive), config and layers
+/// of the image at `path`; of an index's images, `platform`'s.
+fn image_parts(path: &Path, platform: Platform) -> Result<Parts> {
     let files = if path.is_dir() {
         read_dir_files(path)?
     } else {
         read_tar_files(path)?
     };
-    let (manifest_digest, config_bytes, layer_blobs) = if files.contains_key("index.json") {
-        oci_parts(&files)?
+    if files.contains_key("index.json") {
+        oci_parts(&files, platform)
     } else if files.contains_key("manifest.json") {
-        docker_parts(&files)?
+        docker_parts(&files)
     } else {
         bail!(
             "{} is neither an OCI image layout nor an image archive (no index.json or manifest.json)",
             path.display()
         );
+    }
+}
+
+/// The image (`platform`'s, of an index) in the OCI layout or oci-archive
+/// at `path`, its blobs copied into the cache with their digests checked.
+pub fn load_image(
+    cache: &crate::cache::Cache,
+    path: &Path,
+    platform: Platform,
+) -> Result<crate::oci::Image> {
+    let files = if path.is_dir() {
+        read_dir_files(path)?
+    } else {
+        read_tar_files(path)?
     };
+    if !files.contains_key("index.json") {
+        bail!(
+            "{} is not an OCI layout or oci-archive (a docker-archive keeps no annotations, which pypack needs here)",
+            path.display()
+        );
+    }
+    let (digest, config, layers) = oci_parts(&files, platform)?;
+    let digest = digest.context("the index names no manifest")?;
+    let manifest = blob(&files, &digest)?.clone();
+    let stored = |data: &[u8], digest: &str| -> Result<()> {
+        let hex = cache.put_bytes(data)?;
+        if format!("sha256:{hex}") != digest {
+            bail!(
+                "{}: blob {digest} does not match its digest",
+                path.display()
+            );
+        }
+        Ok(())
+    };
+    stored(&manifest, &digest)?;
+    let parsed: serde_json::Value = serde_json::from_slice(&config)?;
+    let config_digest = format!("sha256:{}", crate::digest::sha256_hex(&config));
+    cache.put_bytes(&config)?;
+    let diff_ids = parsed["rootfs"]["diff_ids"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut blobs = Vec::new();
+    for (i, (digest, data)) in layers.iter().enumerate() {
+        stored(data, digest)?;
+        blobs.push(crate::oci::LayerBlob {
+            digest: digest.clone(),
+            diff_id: diff_ids
+                .get(i)
+                .and_then(|d| d.as_str())
+                .with_context(|| format!("{}: the config lists too few diff_ids", path.display()))?
+                .to_string(),
+            size: data.len() as u64,
+            uncompressed_size: 0,
+        });
+    }
+    let arch = parsed["architecture"].as_str().unwrap_or("");
+    let variant = parsed["variant"]
+        .as_str()
+        .map(|v| format!("/{v}"))
+        .unwrap_or_default();
+    Ok(crate::oci::Image {
+        manifest,
+        manifest_digest: digest,
+        config,
+        config_digest,
+        layers: blobs,
+        platform: Platform::parse(&format!("linux/{arch}{variant}"))?,
+    })
+}
+
+/// The name (`org.opencontainers.image.ref.name`) an OCI layout gives its
+/// first image.
+pub fn ref_name(path: &Path) -> Option<String> {
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(path.join("index.json")).ok()?).ok()?;
+    index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"]
+        .as_str()
+        .map(str::to_string)
+}
+
+/// The bytes of the file at `file` (no leading `/`) in the image at
+/// `path` (its topmost copy), or `None` when no layer has it.
+pub fn image_file(path: &Path, platform: Platform, file: &str) -> Result<Option<Vec<u8>>> {
+    let (_, _, layers) = image_parts(path, platform)?;
+    for (digest, data) in layers.iter().rev() {
+        let entries = read_layer(data).with_context(|| format!("reading layer {digest}"))?;
+        if let Some(found) = file_in(&entries, file) {
+            return Ok(Some(found));
+        }
+    }
+    Ok(None)
+}
+
+/// [`image_file`] for an image whose layers are in the cache.
+pub fn cached_image_file(
+    cache: &crate::cache::Cache,
+    image: &crate::oci::Image,
+    file: &str,
+) -> Result<Option<Vec<u8>>> {
+    for layer in image.layers.iter().rev() {
+        let data = cache.read_blob(crate::digest::strip_sha256(&layer.digest)?)?;
+        let entries =
+            read_layer(&data).with_context(|| format!("reading layer {}", layer.digest))?;
+        if let Some(found) = file_in(&entries, file) {
+            return Ok(Some(found));
+        }
+    }
+    Ok(None)
+}
+
+fn file_in(entries: &[crate::oci::Entry], file: &str) -> Option<Vec<u8>> {
+    entries.iter().find_map(|entry| match &entry.kind {
+        EntryKind::File(data) if entry.path.trim_start_matches("./") == file => Some(data.clone()),
+        _ => None,
+    })
+}
+
+pub fn inspect(path: &Path) -> Result<Inspection> {
+    let (manifest_digest, config_bytes, layer_blobs) = image_parts(path, Platform::host())?;
     let config: serde_json::Value =
         serde_json::from_slice(&config_bytes).context("the image config is not JSON")?;
     let c = &config["config"];
@@ -218,13 +340,25 @@ fn blob<'a>(files: &'a Files, digest: &str) -> Result<&'a Vec<u8>> {
         .with_context(|| format!("blob {digest} is missing from the image"))
 }
 
-fn oci_parts(files: &Files) -> Result<Parts> {
+fn oci_parts(files: &Files, platform: Platform) -> Result<Parts> {
     let index: serde_json::Value = serde_json::from_slice(&files["index.json"])?;
-    let digest = index["manifests"][0]["digest"]
+    let mut digest = index["manifests"][0]["digest"]
         .as_str()
         .context("index.json lists no manifest")?
         .to_string();
-    let manifest: serde_json::Value = serde_json::from_slice(blob(files, &digest)?)?;
+    let mut manifest: serde_json::Value = serde_json::from_slice(blob(files, &digest)?)?;
+    // An index of several platforms' images: the one asked for.
+    if let Some(entries) = manifest["manifests"].as_array() {
+        let chosen = entries
+            .iter()
+            .find(|m| m["platform"]["architecture"] == platform.oci_arch())
+            .with_context(|| format!("the image index has no {platform} image"))?;
+        digest = chosen["digest"]
+            .as_str()
+            .context("index entry without digest")?
+            .to_string();
+        manifest = serde_json::from_slice(blob(files, &digest)?)?;
+    }
     let config = blob(
         files,
         manifest["config"]["digest"]

@@ -22,8 +22,10 @@ pub mod platform;
 pub mod progress;
 pub mod project;
 pub mod python;
+pub mod rebase;
 pub mod registry;
 pub mod resolve;
+pub mod sbom;
 pub mod walk;
 pub mod wheel;
 

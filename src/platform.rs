@@ -36,6 +36,34 @@ impl Platform {
         Ok(Platform { arch })
     }
 
+    /// Every platform pypack builds for, in the order an index lists them.
+    pub const ALL: [Platform; 2] = [
+        Platform { arch: Arch::Amd64 },
+        Platform { arch: Arch::Arm64 },
+    ];
+
+    /// Parses `--platform`: one platform, a comma-separated list of them
+    /// (duplicates dropped, order kept), or `all`.
+    pub fn parse_choice(text: &str) -> Result<PlatformChoice> {
+        if text.trim() == "all" {
+            return Ok(PlatformChoice::All);
+        }
+        let mut platforms: Vec<Platform> = Vec::new();
+        for part in text.split(',') {
+            let part = part.trim();
+            if part.is_empty() {
+                bail!(
+                    "--platform '{text}' has an empty entry; list platforms as linux/amd64,linux/arm64"
+                );
+            }
+            let platform = Platform::parse(part)?;
+            if !platforms.contains(&platform) {
+                platforms.push(platform);
+            }
+        }
+        Ok(PlatformChoice::List(platforms))
+    }
+
     pub fn host() -> Platform {
         let arch = if cfg!(target_arch = "aarch64") {
             Arch::Arm64
@@ -85,6 +113,52 @@ impl Platform {
     }
 }
 
+/// What `--platform` asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlatformChoice {
+    /// These platforms (at least one), in the order given.
+    List(Vec<Platform>),
+    /// Every platform the base offers.
+    All,
+}
+
+impl PlatformChoice {
+    /// The one platform asked for, or an error naming `what` (a command
+    /// that makes one image) when several or `all` were.
+    pub fn single(&self, what: &str) -> Result<Platform> {
+        match self {
+            PlatformChoice::List(list) if list.len() == 1 => Ok(list[0]),
+            _ => bail!(
+                "{what} works on one platform at a time; pass --platform linux/amd64 or --platform linux/arm64"
+            ),
+        }
+    }
+
+    /// The platforms of `offered` this choice names (all of them for `all`),
+    /// or an error when one is not offered.
+    pub fn within(&self, offered: &[Platform], base: &str) -> Result<Vec<Platform>> {
+        let offers = || {
+            offered
+                .iter()
+                .map(Platform::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match self {
+            PlatformChoice::All if offered.is_empty() => {
+                bail!("--platform all: {base} offers no platform pypack builds for")
+            }
+            PlatformChoice::All => Ok(offered.to_vec()),
+            PlatformChoice::List(list) => {
+                if let Some(missing) = list.iter().find(|p| !offered.contains(p)) {
+                    bail!("{base} has no {missing} variant (it offers {})", offers());
+                }
+                Ok(list.clone())
+            }
+        }
+    }
+}
+
 impl fmt::Display for Platform {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "linux/{}", self.oci_arch())?;
@@ -111,5 +185,33 @@ mod tests {
         let err = Platform::parse("windows/amd64").unwrap_err().to_string();
         assert!(err.contains("only linux"), "{err}");
         assert!(Platform::parse("linux/s390x").is_err());
+    }
+
+    #[test]
+    fn lists_and_all() {
+        let (amd, arm) = (Platform::ALL[0], Platform::ALL[1]);
+        assert_eq!(
+            Platform::parse_choice("linux/arm64, linux/amd64,linux/arm64/v8").unwrap(),
+            PlatformChoice::List(vec![arm, amd])
+        );
+        assert_eq!(Platform::parse_choice("all").unwrap(), PlatformChoice::All);
+        assert!(Platform::parse_choice("linux/amd64,").is_err());
+        let all = PlatformChoice::All;
+        assert_eq!(all.within(&[amd], "recipe x").unwrap(), vec![amd]);
+        let err = PlatformChoice::List(vec![arm])
+            .within(&[amd], "recipe x")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("no linux/arm64/v8 variant") && err.contains("linux/amd64"),
+            "{err}"
+        );
+        assert!(all.single("pypack lock").is_err());
+        assert_eq!(
+            PlatformChoice::List(vec![arm])
+                .single("pypack lock")
+                .unwrap(),
+            arm
+        );
     }
 }

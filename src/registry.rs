@@ -635,16 +635,66 @@ impl Registry {
         })
     }
 
+    /// The platforms pypack builds for among the reference's images: an
+    /// index's entries, or a single image's own platform.
+    pub fn platforms(&self) -> Result<Vec<crate::platform::Platform>> {
+        self.ping()?;
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&self.get_manifest(self.reference.manifest_key())?)
+                .context("the manifest is not JSON")?;
+        let platforms: Vec<serde_json::Value> = match manifest["manifests"].as_array() {
+            Some(entries) => entries.iter().map(|m| m["platform"].clone()).collect(),
+            None => {
+                let digest = manifest["config"]["digest"]
+                    .as_str()
+                    .context("manifest without config")?;
+                let url = self.url(&format!("blobs/{digest}"));
+                let response = self.send(&|| self.client.get(&url))?;
+                if !response.status().is_success() {
+                    bail!(
+                        "{}: fetching its config gave HTTP {}",
+                        self.reference,
+                        response.status()
+                    );
+                }
+                vec![serde_json::from_slice(&response.bytes()?).context("the config is not JSON")?]
+            }
+        };
+        Ok(crate::platform::Platform::ALL
+            .into_iter()
+            .filter(|p| {
+                platforms.iter().any(|v| {
+                    v["os"] == "linux"
+                        && v["architecture"] == p.oci_arch()
+                        && (v["variant"].is_null() || v["variant"].as_str() == p.oci_variant())
+                })
+            })
+            .collect())
+    }
+
     /// Stores `manifest` (an image manifest or an index) under the
     /// reference's tag (or digest).
     pub fn put_manifest(&self, media_type: &str, manifest: &[u8]) -> Result<()> {
-        let url = self.url(&format!("manifests/{}", self.reference.manifest_key()));
+        self.put_manifest_at(self.reference.manifest_key(), media_type, manifest)
+    }
+
+    /// Stores `manifest` under `key`, a tag or a digest of this repository.
+    fn put_manifest_at(&self, key: &str, media_type: &str, manifest: &[u8]) -> Result<()> {
+        self.put_manifest_answered(key, media_type, manifest)
+            .map(|_| ())
+    }
+
+    /// Like `put_manifest_at`; whether the registry said it indexed the
+    /// manifest's `subject` (the `OCI-Subject` header of the referrers API).
+    fn put_manifest_answered(&self, key: &str, media_type: &str, manifest: &[u8]) -> Result<bool> {
+        let url = self.url(&format!("manifests/{key}"));
         let response = self.send(&|| {
             self.client
                 .put(&url)
                 .header(header::CONTENT_TYPE, media_type)
                 .body(manifest.to_vec())
         })?;
+        let subject_indexed = response.headers().contains_key("oci-subject");
         if response.status() != StatusCode::CREATED {
             let status = response.status();
             let body = response.text().unwrap_or_default();
@@ -654,7 +704,7 @@ impl Registry {
                 body.chars().take(300).collect::<String>()
             );
         }
-        Ok(())
+        Ok(subject_indexed)
     }
 
     /// `GET /v2/`: is this a registry, and does it want credentials? The
@@ -728,6 +778,143 @@ impl Registry {
         mount_from: Option<&str>,
     ) -> Result<PushReport> {
         self.ping()?;
+        let (uploaded, skipped) = self.push_blobs(cache, image, mount_from)?;
+        self.put_manifest(crate::oci::index::MANIFEST_MEDIA_TYPE, &image.manifest)?;
+        Ok(PushReport {
+            digest: image.manifest_digest.clone(),
+            uploaded,
+            skipped,
+        })
+    }
+
+    /// Pushes every platform's image of `index` (each manifest by its
+    /// digest), then the index under the reference's tag.
+    pub fn push_index(
+        &self,
+        cache: &Cache,
+        index: &crate::oci::ImageIndex,
+        mount_from: Option<&str>,
+    ) -> Result<PushReport> {
+        self.ping()?;
+        let (mut uploaded, mut skipped) = (0, 0);
+        for image in &index.images {
+            let (up, there) = self.push_blobs(cache, image, mount_from)?;
+            uploaded += up;
+            skipped += there;
+            self.put_manifest_at(
+                &image.manifest_digest,
+                crate::oci::index::MANIFEST_MEDIA_TYPE,
+                &image.manifest,
+            )
+            .with_context(|| format!("the {} image", image.platform))?;
+        }
+        self.put_manifest(crate::oci::index::INDEX_MEDIA_TYPE, &index.manifest)?;
+        Ok(PushReport {
+            digest: index.digest.clone(),
+            uploaded,
+            skipped,
+        })
+    }
+
+    /// Pushes `data` (of `media_type`) as an artifact referring to the
+    /// image `subject`: found through the registry's referrers API, or, on
+    /// a registry without one, through the index tagged `sha256-<hex of the
+    /// subject digest>` (the OCI distribution spec's fallback), which gets
+    /// this artifact added. Returns the artifact manifest's digest.
+    pub fn push_referrer(
+        &self,
+        cache: &Cache,
+        subject: &Image,
+        media_type: &str,
+        data: &[u8],
+        created: &str,
+    ) -> Result<String> {
+        const EMPTY_TYPE: &str = "application/vnd.oci.empty.v1+json";
+        let empty = format!("sha256:{}", cache.put_bytes(b"{}")?);
+        let blob = format!("sha256:{}", cache.put_bytes(data)?);
+        for digest in [&empty, &blob] {
+            self.push_blob(cache, digest, None).with_context(|| {
+                format!("pushing the {media_type} artifact of {}", self.reference)
+            })?;
+        }
+        let manifest = crate::oci::image::canonical_json(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": crate::oci::index::MANIFEST_MEDIA_TYPE,
+            "artifactType": media_type,
+            "config": {"mediaType": EMPTY_TYPE, "digest": empty, "size": 2},
+            "layers": [{"mediaType": media_type, "digest": blob, "size": data.len()}],
+            "subject": {
+                "mediaType": crate::oci::index::MANIFEST_MEDIA_TYPE,
+                "digest": subject.manifest_digest,
+                "size": subject.manifest.len(),
+            },
+            "annotations": {"org.opencontainers.image.created": created},
+        }))?;
+        let digest = format!("sha256:{}", crate::digest::sha256_hex(&manifest));
+        let indexed =
+            self.put_manifest_answered(&digest, crate::oci::index::MANIFEST_MEDIA_TYPE, &manifest)?;
+        if !indexed {
+            self.add_to_referrers_tag(subject, &digest, manifest.len(), media_type, created)?;
+        }
+        Ok(digest)
+    }
+
+    /// The fallback for registries without the referrers API: the index
+    /// tagged after the subject's digest lists its referrers.
+    fn add_to_referrers_tag(
+        &self,
+        subject: &Image,
+        digest: &str,
+        size: usize,
+        artifact_type: &str,
+        created: &str,
+    ) -> Result<()> {
+        let tag = subject.manifest_digest.replace(':', "-");
+        let mut manifests: Vec<serde_json::Value> = match self.find_manifest(&tag)? {
+            Some(bytes) => serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|v| v["manifests"].as_array().cloned())
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        manifests.retain(|m| m["digest"] != digest);
+        manifests.push(serde_json::json!({
+            "mediaType": crate::oci::index::MANIFEST_MEDIA_TYPE,
+            "digest": digest,
+            "size": size,
+            "artifactType": artifact_type,
+            "annotations": {"org.opencontainers.image.created": created},
+        }));
+        let index = crate::oci::image::canonical_json(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": crate::oci::index::INDEX_MEDIA_TYPE,
+            "manifests": manifests,
+        }))?;
+        self.put_manifest_at(&tag, crate::oci::index::INDEX_MEDIA_TYPE, &index)
+    }
+
+    /// The manifest under `key`, or `None` when the registry has none.
+    fn find_manifest(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let url = self.url(&format!("manifests/{key}"));
+        let response = self.send(&|| {
+            self.client
+                .get(&url)
+                .header(header::ACCEPT, crate::oci::index::INDEX_MEDIA_TYPE)
+        })?;
+        match response.status() {
+            StatusCode::NOT_FOUND => Ok(None),
+            status if status.is_success() => Ok(Some(response.bytes()?.to_vec())),
+            status => bail!("{}: fetching {key} gave HTTP {status}", self.reference),
+        }
+    }
+
+    /// The config and layers of `image` the registry lacks: (uploaded, already there).
+    fn push_blobs(
+        &self,
+        cache: &Cache,
+        image: &Image,
+        mount_from: Option<&str>,
+    ) -> Result<(usize, usize)> {
         let config_hex = strip_sha256(&image.config_digest)?;
         if !cache.has_blob(config_hex) {
             cache.put_bytes(&image.config)?;
@@ -745,15 +932,7 @@ impl Registry {
                 skipped += 1;
             }
         }
-        self.put_manifest(
-            "application/vnd.oci.image.manifest.v1+json",
-            &image.manifest,
-        )?;
-        Ok(PushReport {
-            digest: image.manifest_digest.clone(),
-            uploaded,
-            skipped,
-        })
+        Ok((uploaded, skipped))
     }
 }
 

@@ -120,8 +120,8 @@ fn builds_an_image_with_the_app_conventions() {
     }
     assert_eq!(
         manifest["layers"].as_array().unwrap().len(),
-        3,
-        "base | deps | app"
+        4,
+        "base | deps | app | bill of materials"
     );
     let history: Vec<&str> = config["history"]
         .as_array()
@@ -178,8 +178,21 @@ fn builds_an_image_with_the_app_conventions() {
             i["os_packages"],
             serde_json::json!([["libc6", "2.36-9"], ["python3.11-minimal", "3.11.2-6"]])
         );
-        assert_eq!(i["layers"].as_array().unwrap().len(), 3);
+        assert_eq!(i["layers"].as_array().unwrap().len(), 4);
         assert_eq!(i["cmd"][0], "gunicorn");
+        // The bill of materials in the image names the same packages.
+        let sbom = pypack(&s.work.join("cache"), &["sbom", &image]);
+        assert!(sbom.status.success(), "{}", stderr(&sbom));
+        let spdx: serde_json::Value = serde_json::from_slice(&sbom.stdout).unwrap();
+        let names: Vec<&str> = spdx["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        for name in ["gunicorn", "webframe", "libc6", "python3.11-minimal"] {
+            assert!(names.contains(&name), "{name} in {names:?}");
+        }
     }
     let out = pypack(
         &s.work.join("cache"),

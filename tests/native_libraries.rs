@@ -172,7 +172,11 @@ fn a_library_the_base_lacks_comes_from_the_package_that_ships_it() {
     assert!(err.contains(&said), "{err}");
     assert!(err.contains("system:   libc-bin 2.36-9 (ldconfig"), "{err}");
     let layers = layer_paths(&s.work.join("out/one"));
-    assert_eq!(layers.len(), 4, "base, system libraries, venv, app");
+    assert_eq!(
+        layers.len(),
+        5,
+        "base, system libraries, venv, app, bill of materials"
+    );
     let system = &layers[1];
     for path in [
         "usr/lib/x86_64-linux-gnu/libfixture.so.1",
@@ -215,7 +219,11 @@ fn a_library_the_base_lacks_comes_from_the_package_that_ships_it() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!stderr(&out).contains("system:"), "{}", stderr(&out));
-    assert_eq!(layer_paths(&s.work.join("out/bundled")).len(), 3);
+    assert_eq!(
+        layer_paths(&s.work.join("out/bundled")).len(),
+        4,
+        "base, venv, app, bill of materials"
+    );
 }
 
 #[test]

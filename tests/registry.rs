@@ -242,9 +242,10 @@ fn flask_hello_on_a_base_from_the_registry_runs_in_podman() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("(--base)"), "{}", stderr(&out));
     // The base layer is mounted from the base's repository, not uploaded
-    // again; the stdlib bytecode, venv and app layers and the config are.
+    // again; the stdlib bytecode, venv, app and bill-of-materials layers
+    // and the config are.
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("(4 blobs uploaded, 1 already there)"),
+        String::from_utf8_lossy(&out.stdout).contains("(5 blobs uploaded, 1 already there)"),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );

@@ -47,15 +47,26 @@ if [ "$(ls "$wheelhouse"/*.whl 2>/dev/null | wc -l)" -lt "$wanted" ]; then
   command -v python3 >/dev/null 2>&1 || { $SUDO apt-get install -y -qq python3-pip >/dev/null; }
   python3 -m pip --version >/dev/null 2>&1 || { $SUDO apt-get install -y -qq python3-pip >/dev/null; }
   # One pip download per list: a list holds one version of each package.
-  for list in wheelhouse.txt wheelhouse-fastapi-uv.txt wheelhouse-cp314.txt; do
+  for list in wheelhouse.txt wheelhouse-fastapi-uv.txt wheelhouse-cp314.txt wheelhouse-arm64.txt; do
     version=3.11
     [ "$list" = wheelhouse-cp314.txt ] && version=3.14
     abi="cp${version/./}"
+    arch=x86_64
+    [ "$list" = wheelhouse-arm64.txt ] && arch=aarch64
     PIP_FIND_LINKS= python3 -m pip download --quiet --no-deps --only-binary=:all: --require-hashes \
-      --platform manylinux_2_36_x86_64 --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
-      --platform manylinux2014_x86_64 --python-version "$version" --implementation cp --abi "$abi" --abi none --abi abi3 \
+      --platform "manylinux_2_36_$arch" --platform "manylinux_2_28_$arch" --platform "manylinux_2_17_$arch" \
+      --platform "manylinux2014_$arch" --python-version "$version" --implementation cp --abi "$abi" --abi none --abi abi3 \
       -r "$here/sample-apps/$list" -d "$wheelhouse"
   done
+fi
+
+# The SBOM schemas the tests validate against, inside a pinned wheel.
+schemas="$here/tests/schemas"
+if ! ls "$schemas"/lib4sbom-*.whl >/dev/null 2>&1; then
+  echo "setup: downloading the SBOM schemas into $schemas"
+  python3 -m pip --version >/dev/null 2>&1 || { $SUDO apt-get install -y -qq python3-pip >/dev/null; }
+  PIP_FIND_LINKS= python3 -m pip download --quiet --no-deps --only-binary=:all: --require-hashes \
+    -r "$here/tests/sbom-schemas.txt" -d "$schemas"
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

@@ -1,6 +1,8 @@
 //! Base images built from Debian packages: recipe → verified indexes →
 //! dependency closure → verified `.deb`s → root filesystem → one layer.
 
+pub mod debug;
+pub mod outdated;
 pub mod pulled;
 pub mod recipe;
 pub mod rootfs;

@@ -66,6 +66,15 @@ pub fn pull_base(
     })
 }
 
+/// The platforms pypack builds for that `reference` has an image of.
+pub fn platforms_offered(reference: &Reference, plain_http: bool) -> Result<Vec<Platform>> {
+    let credentials =
+        crate::registry::CredentialSources::from_host().lookup(&reference.registry)?;
+    Registry::connect(reference, plain_http, credentials)?
+        .platforms()
+        .with_context(|| format!("listing the platforms of the base {reference}"))
+}
+
 #[derive(Default)]
 struct Facts {
     /// (absolute path, minor version) of every `python3.X` found.

@@ -246,6 +246,133 @@ fn parse_records(mut data: &[u8], entries: &mut Vec<Entry>) -> Result<()> {
     Ok(())
 }
 
+/// The standard library's `.py` files in `image`'s layers, as the compile
+/// script finds them in place (`--stdlib`): under `stdlib_dir` (e.g.
+/// `/usr/lib/python3.11`), without site-packages, dist-packages and
+/// `__pycache__`, and without those that already have their `.pyc` (`tag`
+/// e.g. `cpython-311`); a `.py` symlink gets the file it points to. For an
+/// image of another platform, whose interpreter cannot run here: the same
+/// sources are compiled by this machine's interpreter of the same version.
+pub fn stdlib_sources(
+    cache: &Cache,
+    image: &Image,
+    stdlib_dir: &str,
+    tag: &str,
+) -> Result<Vec<Entry>> {
+    let prefix = format!("{}/", stdlib_dir.trim_matches('/'));
+    let wanted = |path: &str| {
+        path.strip_prefix(&prefix).is_some_and(|rest| {
+            rest.split('/')
+                .all(|part| !["__pycache__", "site-packages", "dist-packages"].contains(&part))
+        })
+    };
+    let mut sources: std::collections::BTreeMap<String, Entry> = Default::default();
+    let mut compiled = std::collections::BTreeSet::new();
+    let mut links: Vec<(String, String)> = Vec::new();
+    for_each_layer_file(cache, image, &mut |path, entry| {
+        if path.starts_with(&prefix) && path.ends_with(".pyc") {
+            compiled.insert(path.to_string());
+        } else if path.ends_with(".py") && wanted(path) {
+            match entry {
+                LayerFile::Data(data) => {
+                    sources.insert(path.into(), Entry::file(path, data, 0o644));
+                }
+                LayerFile::Link(target) => links.push((path.into(), target)),
+            }
+        }
+        Ok(())
+    })?;
+    if !links.is_empty() {
+        let targets: std::collections::BTreeMap<String, String> = links
+            .iter()
+            .map(|(path, target)| (link_target(path, target), path.clone()))
+            .collect();
+        for_each_layer_file(cache, image, &mut |path, entry| {
+            if let (Some(source), LayerFile::Data(data)) = (targets.get(path), entry) {
+                sources.insert(source.clone(), Entry::file(source, data, 0o644));
+            }
+            Ok(())
+        })?;
+    }
+    let has_pyc = |path: &str| {
+        let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
+        let stem = name.trim_end_matches(".py");
+        compiled.contains(&format!("{dir}/__pycache__/{stem}.{tag}.pyc"))
+    };
+    Ok(sources
+        .into_values()
+        .filter(|entry| !has_pyc(&entry.path))
+        .collect())
+}
+
+/// A file of a layer as [`for_each_layer_file`] hands it over.
+enum LayerFile {
+    Data(Vec<u8>),
+    /// A symlink and its target as written.
+    Link(String),
+}
+
+/// Calls `each` with the path (no leading `/`) of every regular file and
+/// symlink in the image's layers, bottom layer first. A file's bytes are
+/// read only when `each` can use them (a `.py` file).
+fn for_each_layer_file(
+    cache: &Cache,
+    image: &Image,
+    each: &mut dyn FnMut(&str, LayerFile) -> Result<()>,
+) -> Result<()> {
+    for layer in &image.layers {
+        let hex = crate::digest::strip_sha256(&layer.digest)?;
+        let file = std::fs::File::open(cache.blob_path(hex))
+            .with_context(|| format!("reading layer {}", layer.digest))?;
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+        for member in archive.entries()? {
+            let mut member = member?;
+            let path = member.path()?.to_string_lossy().into_owned();
+            let path = path
+                .trim_start_matches("./")
+                .trim_start_matches('/')
+                .to_string();
+            let kind = member.header().entry_type();
+            if kind.is_symlink() {
+                let target = member
+                    .link_name()?
+                    .map(|t| t.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                each(&path, LayerFile::Link(target))?;
+            } else if kind.is_file() {
+                let data = if path.ends_with(".py") {
+                    let mut data = Vec::with_capacity(member.size() as usize);
+                    std::io::Read::read_to_end(&mut member, &mut data)?;
+                    data
+                } else {
+                    Vec::new()
+                };
+                each(&path, LayerFile::Data(data))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Where a symlink at `path` pointing to `target` leads (no leading `/`).
+fn link_target(path: &str, target: &str) -> String {
+    let mut parts: Vec<&str> = if target.starts_with('/') {
+        Vec::new()
+    } else {
+        path.split('/').collect::<Vec<_>>()[..path.matches('/').count()].to_vec()
+    };
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            part => parts.push(part),
+        }
+    }
+    parts.join("/")
+}
+
 /// Runs the compile script in a container of the image.
 fn in_engine(
     compiler: &Compiler,
@@ -298,6 +425,74 @@ fn in_engine(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn symlinks_lead_where_they_point() {
+        assert_eq!(
+            link_target(
+                "usr/lib/python3.11/sitecustomize.py",
+                "/etc/python3.11/sitecustomize.py"
+            ),
+            "etc/python3.11/sitecustomize.py"
+        );
+        assert_eq!(
+            link_target("usr/lib/python3.11/a.py", "../../share/b.py"),
+            "usr/share/b.py"
+        );
+        assert_eq!(link_target("usr/lib/x.py", "y.py"), "usr/lib/y.py");
+    }
+
+    #[test]
+    fn stdlib_sources_of_another_platforms_image() {
+        use crate::oci::image::{ContainerConfig, LayerSpec, assemble};
+        use crate::oci::layer::write_layer;
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(Some(dir.path())).unwrap();
+        let entries = [
+            Entry::file("etc/python3.11/sitecustomize.py", "import x\n", 0o644),
+            Entry::file("usr/lib/python3.11/os.py", "import sys\n", 0o644),
+            Entry::file("usr/lib/python3.11/json/__init__.py", "", 0o644),
+            Entry::symlink(
+                "usr/lib/python3.11/sitecustomize.py",
+                "/etc/python3.11/sitecustomize.py",
+            ),
+            Entry::file("usr/lib/python3.11/done.py", "", 0o644),
+            Entry::file(
+                "usr/lib/python3.11/__pycache__/done.cpython-311.pyc",
+                "",
+                0o644,
+            ),
+            Entry::file("usr/lib/python3/dist-packages/apt.py", "", 0o644),
+            Entry::file("usr/lib/python3.11/site-packages/x.py", "", 0o644),
+            Entry::file("usr/lib/python3.11/lib-dynload/m.so", "\x7fELF", 0o644),
+        ];
+        let blob = write_layer(&cache, &entries, 0).unwrap();
+        let layers = [LayerSpec {
+            blob,
+            created_by: "test".into(),
+        }];
+        let platform = crate::platform::Platform::parse("linux/arm64").unwrap();
+        let image = assemble(
+            &cache,
+            platform,
+            &ContainerConfig::default(),
+            &layers,
+            0,
+            &Default::default(),
+        )
+        .unwrap();
+        let found = stdlib_sources(&cache, &image, "/usr/lib/python3.11", "cpython-311").unwrap();
+        let paths: Vec<&str> = found.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "usr/lib/python3.11/json/__init__.py",
+                "usr/lib/python3.11/os.py",
+                "usr/lib/python3.11/sitecustomize.py"
+            ]
+        );
+        assert_eq!(found[2].kind, EntryKind::File(b"import x\n".to_vec()));
+    }
 
     #[test]
     fn sources_go_out_and_compiled_records_come_back_as_entries() {

@@ -57,6 +57,10 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<()> {
     if build.json {
         bail!("`pypack run` prints the app's logs; --json belongs to `pypack build`");
     }
+    build
+        .base
+        .platforms()?
+        .single("`pypack run` (it serves this machine's image)")?;
     let built = build_image(cli, build, true)?;
     // From here Ctrl-C is caught, not fatal: the app is stopped and removed
     // before pypack exits (a rebuild under way finishes first).

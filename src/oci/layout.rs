@@ -4,6 +4,7 @@
 //! renamed into place, so a failed build leaves no partial image.
 
 use super::image::{Image, canonical_json, descriptor};
+use super::index::ImageIndex;
 use crate::cache::Cache;
 use crate::digest::strip_sha256;
 use anyhow::{Context, Result, bail};
@@ -83,11 +84,102 @@ pub fn write_output(
     output: &Output,
     tag: Option<&str>,
 ) -> Result<()> {
+    write_named(cache, &[(Named::Image(image), tag)], output)
+}
+
+/// Writes `index` (every platform's image) to a layout or an oci-archive;
+/// `tag` names the index. A docker-archive holds one image: refused.
+pub fn write_index_output(
+    cache: &Cache,
+    index: &ImageIndex,
+    output: &Output,
+    tag: Option<&str>,
+) -> Result<()> {
+    write_named(cache, &[(Named::Index(index), tag)], output)
+}
+
+/// What one name of an output stands for.
+#[derive(Clone, Copy)]
+pub enum Named<'a> {
+    Image(&'a Image),
+    /// Several platforms' images.
+    Index(&'a ImageIndex),
+}
+
+/// Writes every item, each under its own name (an image and its debug
+/// variant, say), into one layout or archive.
+pub fn write_named(cache: &Cache, items: &[(Named, Option<&str>)], output: &Output) -> Result<()> {
+    if let Output::DockerArchive(path) = output
+        && let Some(index) = items.iter().find_map(|(item, _)| match item {
+            Named::Index(index) => Some(index),
+            Named::Image(_) => None,
+        })
+    {
+        bail!(
+            "{} would hold {} images ({}), and a docker-archive holds one: write an OCI layout \
+             (--output DIR) or an oci-archive (--archive-format oci), or build one --platform",
+            path.display(),
+            index.images.len(),
+            index
+                .images
+                .iter()
+                .map(|i| i.platform.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     output.check_destination()?;
-    let files = image_files(cache, image, output, tag)?;
+    let mut files = BTreeMap::new();
+    let mut named = Vec::new();
+    let mut docker = Vec::new();
+    for (item, tag) in items {
+        match item {
+            Named::Image(image) => {
+                add_image_blobs(cache, image, &mut files)?;
+                if let Output::DockerArchive(_) = output {
+                    docker.push((*image, *tag));
+                    continue;
+                }
+                files.insert(
+                    blob_name(&image.manifest_digest)?,
+                    Source::Bytes(image.manifest.clone()),
+                );
+                named.push((
+                    MediaType::ImageManifest,
+                    image.manifest_digest.clone(),
+                    image.manifest.len(),
+                    *tag,
+                ));
+            }
+            Named::Index(index) => {
+                for image in &index.images {
+                    add_image_blobs(cache, image, &mut files)?;
+                    files.insert(
+                        blob_name(&image.manifest_digest)?,
+                        Source::Bytes(image.manifest.clone()),
+                    );
+                }
+                files.insert(
+                    blob_name(&index.digest)?,
+                    Source::Bytes(index.manifest.clone()),
+                );
+                named.push((
+                    MediaType::ImageIndex,
+                    index.digest.clone(),
+                    index.manifest.len(),
+                    *tag,
+                ));
+            }
+        }
+    }
+    if docker.is_empty() {
+        add_oci_index(&mut files, &named)?;
+    } else {
+        add_docker_manifest(&mut files, &docker)?;
+    }
     match output {
         Output::Layout(dir) => write_dir(dir, &files),
-        Output::OciArchive(path) | Output::DockerArchive(path) => write_tar(path, &files),
+        _ => write_tar(output.path(), &files),
     }
     .with_context(|| format!("writing {}", output.describe()))
 }
@@ -98,15 +190,16 @@ enum Source {
     Blob(PathBuf),
 }
 
-fn image_files(
+fn blob_name(digest: &str) -> Result<String> {
+    Ok(format!("blobs/sha256/{}", strip_sha256(digest)?))
+}
+
+/// The config and layers of `image` (not its manifest).
+fn add_image_blobs(
     cache: &Cache,
     image: &Image,
-    output: &Output,
-    tag: Option<&str>,
-) -> Result<BTreeMap<String, Source>> {
-    let mut files = BTreeMap::new();
-    let blob_name =
-        |digest: &str| -> Result<String> { Ok(format!("blobs/sha256/{}", strip_sha256(digest)?)) };
+    files: &mut BTreeMap<String, Source>,
+) -> Result<()> {
     files.insert(
         blob_name(&image.config_digest)?,
         Source::Bytes(image.config.clone()),
@@ -118,59 +211,77 @@ fn image_files(
             Source::Blob(cache.blob_path(hex)),
         );
     }
-    match output {
-        Output::DockerArchive(_) => {
-            let repo_tag = tag.map(full_tag);
-            let manifest = json!([{
-                "Config": blob_name(&image.config_digest)?,
-                "RepoTags": repo_tag.iter().collect::<Vec<_>>(),
-                "Layers": image.layers.iter().map(|l| blob_name(&l.digest)).collect::<Result<Vec<_>>>()?,
-            }]);
-            files.insert(
-                "manifest.json".into(),
-                Source::Bytes(canonical_json(&manifest)?),
-            );
-            if let (Some(repo_tag), Some(top)) = (repo_tag, image.layers.last()) {
-                let (name, tag) = repo_tag.rsplit_once(':').expect("full_tag adds a tag");
-                let repositories = json!({ name: { tag: strip_sha256(&top.diff_id)? } });
-                files.insert(
-                    "repositories".into(),
-                    Source::Bytes(canonical_json(&repositories)?),
-                );
-            }
-        }
-        Output::Layout(_) | Output::OciArchive(_) => {
-            files.insert(
-                blob_name(&image.manifest_digest)?,
-                Source::Bytes(image.manifest.clone()),
-            );
-            // podman and skopeo read ref.name as the image's full name;
-            // containerd reads its own key. Both get `name:tag`.
-            let annotations = tag.map(|t| {
-                BTreeMap::from([
-                    ("io.containerd.image.name".to_string(), full_tag(t)),
-                    ("org.opencontainers.image.ref.name".to_string(), full_tag(t)),
-                ])
-            });
-            let manifest = descriptor(
-                MediaType::ImageManifest,
-                &image.manifest_digest,
-                image.manifest.len() as u64,
-                annotations,
-            )?;
-            let index = json!({
-                "schemaVersion": 2,
-                "mediaType": "application/vnd.oci.image.index.v1+json",
-                "manifests": [manifest],
-            });
-            files.insert("index.json".into(), Source::Bytes(canonical_json(&index)?));
-            files.insert(
-                "oci-layout".into(),
-                Source::Bytes(br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()),
-            );
+    Ok(())
+}
+
+/// `index.json` naming each manifest (or nested index) by its tag, and `oci-layout`.
+fn add_oci_index(
+    files: &mut BTreeMap<String, Source>,
+    named: &[(MediaType, String, usize, Option<&str>)],
+) -> Result<()> {
+    let mut manifests = Vec::new();
+    for (media_type, digest, size, tag) in named {
+        // podman and skopeo read ref.name as the image's full name;
+        // containerd reads its own key. Both get `name:tag`.
+        let annotations = tag.map(|t| {
+            BTreeMap::from([
+                ("io.containerd.image.name".to_string(), full_tag(t)),
+                ("org.opencontainers.image.ref.name".to_string(), full_tag(t)),
+            ])
+        });
+        manifests.push(descriptor(
+            media_type.clone(),
+            digest,
+            *size as u64,
+            annotations,
+        )?);
+    }
+    let index = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": manifests,
+    });
+    files.insert("index.json".into(), Source::Bytes(canonical_json(&index)?));
+    files.insert(
+        "oci-layout".into(),
+        Source::Bytes(br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()),
+    );
+    Ok(())
+}
+
+/// `manifest.json` (and `repositories`) of a docker-archive of `images`.
+fn add_docker_manifest(
+    files: &mut BTreeMap<String, Source>,
+    images: &[(&Image, Option<&str>)],
+) -> Result<()> {
+    let mut entries = Vec::new();
+    let mut repositories = serde_json::Map::new();
+    for (image, tag) in images {
+        let repo_tag = tag.map(full_tag);
+        entries.push(json!({
+            "Config": blob_name(&image.config_digest)?,
+            "RepoTags": repo_tag.iter().collect::<Vec<_>>(),
+            "Layers": image.layers.iter().map(|l| blob_name(&l.digest)).collect::<Result<Vec<_>>>()?,
+        }));
+        if let (Some(repo_tag), Some(top)) = (repo_tag, image.layers.last()) {
+            let (name, tag) = repo_tag.rsplit_once(':').expect("full_tag adds a tag");
+            let tags = repositories
+                .entry(name.to_string())
+                .or_insert_with(|| json!({}));
+            tags[tag] = json!(strip_sha256(&top.diff_id)?);
         }
     }
-    Ok(files)
+    files.insert(
+        "manifest.json".into(),
+        Source::Bytes(canonical_json(&json!(entries))?),
+    );
+    if !repositories.is_empty() {
+        files.insert(
+            "repositories".into(),
+            Source::Bytes(canonical_json(&repositories)?),
+        );
+    }
+    Ok(())
 }
 
 /// `name` → `name:latest`; a name that already has a tag is kept.

@@ -2,12 +2,14 @@
 //! and the writers for an OCI layout, an oci-archive and a docker-archive.
 
 pub mod image;
+pub mod index;
 pub mod layer;
 pub mod layout;
 
 pub use image::{ContainerConfig, Image, LayerSpec};
+pub use index::{ImageIndex, assemble_index};
 pub use layer::{Entry, EntryKind, LayerBlob};
-pub use layout::{Output, write_output};
+pub use layout::{Output, write_index_output, write_output};
 
 /// Default timestamp for every file and for the image's `created`: 1980-01-01,
 /// the earliest date zip (and so wheel tooling) can represent.

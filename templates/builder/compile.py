@@ -20,11 +20,13 @@ then the bytes.
 
 Reproducible: the "unchecked-hash" mode records no timestamp, and the files
 are split into a number of chunks that depends only on how many there are
-(one for a small set, else four), each compiled in sorted order by its own
-process forked from this one once the file list is made, so a file's bytes
-never depend on the machine's core count or on what another process compiled
-first (marshal's output depends on which strings are alive, so every chunk
-starts from the same state). Forking rather than starting an interpreter per
+(one for a small set, else four), each compiled in the order of the image
+paths by its own process forked from this one once the file list is made, so
+a file's bytes never depend on the machine's core count or on what another
+process compiled first (marshal's output depends on which strings are alive
+and interned, so every chunk starts from the same state, and a file's bytes
+may depend on the files before it in its chunk: the same list gives the same
+bytes). Forking rather than starting an interpreter per
 chunk matters: with no bytecode yet for the standard library, each start
 compiles this script's imports again. PYTHONHASHSEED must be fixed by the
 caller (set and frozenset constants are ordered by hash).
@@ -138,7 +140,11 @@ def main():
     if stdlib is not False:
         files += stdlib_sources(stdlib)
     if sources is not None:
-        files += sorted(read_records(sources))
+        files += read_records(sources)
+    # One order however the files came (found in place or handed over as
+    # records): another platform's standard library, handed over, then
+    # compiles to the same bytes wherever its sources are the same.
+    files.sort(key=lambda f: f[0])
     # A few files (an app) are not worth the processes; how many chunks is
     # decided by the file count alone, so it is the same on every machine.
     chunks = 1 if len(files) < SMALL else CHUNKS
