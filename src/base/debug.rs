@@ -3,12 +3,10 @@
 //! so `/busybox` on PATH gives a shell and the usual tools in an image that
 //! otherwise has none. Static: it needs nothing from the image.
 
-use super::{BaseOptions, Recipe, archive_config, keyring};
+use super::{BaseOptions, Recipe, RecipeArchive, suite_packages};
 use crate::cache::Cache;
+use crate::debian::FetchStats;
 use crate::debian::closure::closure;
-use crate::debian::packages::PackageIndex;
-use crate::debian::{Archive, FetchStats};
-use crate::http::Http;
 use crate::oci::layer::{Entry, EntryKind, LayerBlob, write_layer};
 use anyhow::{Context, Result, bail};
 
@@ -34,21 +32,11 @@ pub fn busybox_layer(
     options: &BaseOptions,
     cache: &Cache,
 ) -> Result<(LayerBlob, String)> {
-    let http = Http::new()?;
-    let keyring = keyring(recipe, &options.keyrings)?;
-    let archive = Archive {
-        http: &http,
-        cache,
-        keyring: &keyring,
-        config: archive_config(options)?,
-    };
+    let opened = RecipeArchive::open(recipe, options)?;
+    let archive = opened.archive(cache);
     let stats = FetchStats::default();
     let arch = options.platform.debian_arch();
-    let suites = recipe
-        .suites
-        .iter()
-        .map(|s| archive.suite(s, &stats))
-        .collect::<Result<Vec<_>>>()?;
+    let (suites, index) = suite_packages(&archive, recipe, arch, &stats)?;
     let mut key = format!(
         "pypack {} busybox layer format {FORMAT}\narch {arch}\nepoch {}\n",
         env!("CARGO_PKG_VERSION"),
@@ -63,12 +51,6 @@ pub fn busybox_layer(
         .filter(|(blob, _)| cache.has_blob(crate::digest::strip_sha256(&blob.digest).unwrap_or("")))
     {
         return Ok(known);
-    }
-    let mut index = PackageIndex::default();
-    for suite in &suites {
-        for component in &recipe.components {
-            index.add(archive.packages(suite, component, arch, &stats)?);
-        }
     }
     let selected = closure(&index, &[PACKAGE.to_string()], &[]).with_context(|| {
         format!(

@@ -361,6 +361,55 @@ fn release_freed_memory() {
     }
 }
 
+/// What opens the archive a recipe's packages come from: the client, the
+/// keys it trusts (the recipe's, or `--keyring`), and where it is.
+struct RecipeArchive {
+    http: Http,
+    keyring: Keyring,
+    config: ArchiveConfig,
+}
+
+impl RecipeArchive {
+    fn open(recipe: &Recipe, options: &BaseOptions) -> Result<RecipeArchive> {
+        Ok(RecipeArchive {
+            http: Http::new()?,
+            keyring: keyring(recipe, &options.keyrings)?,
+            config: archive_config(options)?,
+        })
+    }
+
+    fn archive<'a>(&'a self, cache: &'a Cache) -> Archive<'a> {
+        Archive {
+            http: &self.http,
+            cache,
+            keyring: &self.keyring,
+            config: self.config.clone(),
+        }
+    }
+}
+
+/// The recipe's suites (signature-checked indexes) and every package of
+/// their components for `arch`.
+fn suite_packages(
+    archive: &Archive,
+    recipe: &Recipe,
+    arch: &str,
+    stats: &FetchStats,
+) -> Result<(Vec<crate::debian::SuiteIndex>, PackageIndex)> {
+    let suites = recipe
+        .suites
+        .iter()
+        .map(|s| archive.suite(s, stats))
+        .collect::<Result<Vec<_>>>()?;
+    let mut index = PackageIndex::default();
+    for suite in &suites {
+        for component in &recipe.components {
+            index.add(archive.packages(suite, component, arch, stats)?);
+        }
+    }
+    Ok((suites, index))
+}
+
 fn keyring(recipe: &Recipe, extra: &[PathBuf]) -> Result<Keyring> {
     let mut ring = Keyring::default();
     if extra.is_empty() {

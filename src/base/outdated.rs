@@ -2,12 +2,11 @@
 //! now have newer versions of (security and point-release updates), from
 //! freshly fetched, signature-checked indexes.
 
-use super::{BaseOptions, Recipe, archive_config, keyring};
+use super::{BaseOptions, Recipe, RecipeArchive, suite_packages};
 use crate::cache::Cache;
+use crate::debian::FetchStats;
 use crate::debian::packages::PackageIndex;
 use crate::debian::version::compare;
-use crate::debian::{Archive, FetchStats};
-use crate::http::Http;
 use crate::sbom::OsPackage;
 use anyhow::Result;
 use std::cmp::Ordering;
@@ -28,30 +27,11 @@ pub fn updates(
     cache: &Cache,
     installed: &[OsPackage],
 ) -> Result<Vec<Update>> {
-    let index = suite_packages(recipe, options, cache)?;
-    Ok(newer(&index, installed))
-}
-
-/// Every package of the recipe's suites and components for the platform.
-fn suite_packages(recipe: &Recipe, options: &BaseOptions, cache: &Cache) -> Result<PackageIndex> {
-    let http = Http::new()?;
-    let keyring = keyring(recipe, &options.keyrings)?;
-    let archive = Archive {
-        http: &http,
-        cache,
-        keyring: &keyring,
-        config: archive_config(options)?,
-    };
-    let stats = FetchStats::default();
+    let opened = RecipeArchive::open(recipe, options)?;
+    let archive = opened.archive(cache);
     let arch = options.platform.debian_arch();
-    let mut index = PackageIndex::default();
-    for suite in &recipe.suites {
-        let suite = archive.suite(suite, &stats)?;
-        for component in &recipe.components {
-            index.add(archive.packages(&suite, component, arch, &stats)?);
-        }
-    }
-    Ok(index)
+    let (_, index) = suite_packages(&archive, recipe, arch, &FetchStats::default())?;
+    Ok(newer(&index, installed))
 }
 
 fn newer(index: &PackageIndex, installed: &[OsPackage]) -> Vec<Update> {

@@ -5,14 +5,13 @@
 //! library set and `ldconfig` to read it, so `ctypes.util.find_library` works.
 //! Keyed by the base and the missing names, so a rebuild reuses it.
 
-use super::{BaseOptions, BuiltBase, Recipe, archive_config, keyring};
+use super::{BaseOptions, BuiltBase, Recipe, RecipeArchive};
 use crate::audit::{BaseLibraries, Need, ldcache};
 use crate::cache::Cache;
 use crate::debian::closure::closure;
 use crate::debian::contents::{LibraryOwners, library_dirs};
 use crate::debian::packages::{Dep, PackageIndex};
 use crate::debian::{Archive, FetchStats};
-use crate::http::Http;
 use crate::oci::layer::{Entry, LayerBlob, write_layer};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
@@ -82,14 +81,8 @@ fn make(
     provided: &BaseLibraries,
     needs: &[Need],
 ) -> Result<SystemLibraries> {
-    let http = Http::new()?;
-    let keyring = keyring(recipe, &options.keyrings)?;
-    let archive = Archive {
-        http: &http,
-        cache,
-        keyring: &keyring,
-        config: archive_config(options)?,
-    };
+    let opened = RecipeArchive::open(recipe, options)?;
+    let archive = opened.archive(cache);
     let stats = FetchStats::default();
     let arch = options.platform.debian_arch();
     let multiarch = options.platform.multiarch();
