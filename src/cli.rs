@@ -671,9 +671,17 @@ fn build(cli: &Cli, args: &BuildArgs) -> Result<()> {
     }
 }
 
-/// An image built as `build` does, its name, and its destination said;
-/// `load` makes the engine the destination whatever the flags say.
-fn build_image(cli: &Cli, args: &BuildArgs, load: bool) -> Result<Built> {
+/// What every build starts from, checked before any work.
+struct BuildStart {
+    base_options: BaseOptions,
+    /// The image's name: `-t`, else the app directory's.
+    tag: String,
+    push: Option<pypack::registry::Reference>,
+    /// `--engine`, else the config file's.
+    engine: Option<String>,
+}
+
+fn build_start(cli: &Cli, args: &BuildArgs) -> Result<BuildStart> {
     let (_, base_options) = args.base.options_for("debian12", cli.quiet || args.json)?;
     let tag = args
         .output
@@ -686,7 +694,23 @@ fn build_image(cli: &Cli, args: &BuildArgs, load: bool) -> Result<Built> {
         .as_deref()
         .map(pypack::registry::Reference::parse)
         .transpose()?;
-    let engine = engine_choice(&args.engine)?;
+    Ok(BuildStart {
+        base_options,
+        tag,
+        push,
+        engine: engine_choice(&args.engine)?,
+    })
+}
+
+/// An image built as `build` does, its name, and its destination said;
+/// `load` makes the engine the destination whatever the flags say.
+fn build_image(cli: &Cli, args: &BuildArgs, load: bool) -> Result<Built> {
+    let BuildStart {
+        base_options,
+        tag,
+        push,
+        engine,
+    } = build_start(cli, args)?;
     let destination = match load {
         true => match Engine::detect(engine.as_deref())? {
             Some(found) => Destination::Load(found),
@@ -705,7 +729,6 @@ fn build_image(cli: &Cli, args: &BuildArgs, load: bool) -> Result<Built> {
     let env = |name: &str| std::env::var(name).ok();
     let request = build_request(args, base_options, engine.clone(), &env)?;
     let mut report = pypack::build::build(&request, &cache)?;
-    let mut held = report.held.take();
     let loaded_into = match &destination {
         Destination::Load(engine) => Some(engine.clone()),
         _ => None,
@@ -721,17 +744,7 @@ fn build_image(cli: &Cli, args: &BuildArgs, load: bool) -> Result<Built> {
             output.describe()
         }
         Destination::Load(engine) => {
-            // The smoke run left the image in the engine: it only needs its name.
-            match held.take() {
-                Some(h) if h.engine() == engine => {
-                    engine.tag(&report.image.config_digest, &oci::layout::full_tag(&tag))?;
-                    h.release_in_background();
-                }
-                _ => engine.load(&cache, &report.image, &tag)?,
-            }
-            if let Some(image) = &report.debug {
-                engine.load(&cache, image, &debug_name(&tag))?;
-            }
+            load_into(engine, &cache, &mut report, &tag)?;
             format!(
                 "loaded into {} as {}",
                 engine.program,
@@ -911,19 +924,12 @@ fn build_request<'a>(
 
 /// `build` for several platforms: one image each, in one index.
 fn build_index(cli: &Cli, args: &BuildArgs, choice: &PlatformChoice) -> Result<()> {
-    let (_, base_options) = args.base.options_for("debian12", cli.quiet || args.json)?;
-    let tag = args
-        .output
-        .tag
-        .clone()
-        .unwrap_or_else(|| image_name(&app_dir_name(&args.app)));
-    check_tag(&tag)?;
-    let push = args
-        .push
-        .as_deref()
-        .map(pypack::registry::Reference::parse)
-        .transpose()?;
-    let engine = engine_choice(&args.engine)?;
+    let BuildStart {
+        base_options,
+        tag,
+        push,
+        engine,
+    } = build_start(cli, args)?;
     // Several images go where all of them can: an engine takes only this
     // machine's, so without --output/--archive/--push they go to ./dist.
     let destination = match args.load {
@@ -986,16 +992,7 @@ fn build_index(cli: &Cli, args: &BuildArgs, choice: &PlatformChoice) -> Result<(
                 .iter_mut()
                 .find(|r| r.image.platform == host)
                 .expect("checked above");
-            match report.held.take() {
-                Some(h) if h.engine() == engine => {
-                    engine.tag(&report.image.config_digest, &oci::layout::full_tag(&tag))?;
-                    h.release_in_background();
-                }
-                _ => engine.load(&cache, &report.image, &tag)?,
-            }
-            if let Some(image) = &report.debug {
-                engine.load(&cache, image, &debug)?;
-            }
+            load_into(engine, &cache, report, &tag)?;
             went.push(format!(
                 "the {host} image loaded into {} as {} (an engine holds one platform)",
                 engine.program,
@@ -1099,6 +1096,27 @@ fn app_dir_name(app: &std::path::Path) -> String {
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().to_lowercase()))
         .unwrap_or_else(|| "app".into())
+}
+
+/// Puts the image (and its debug variant) into `engine` as `tag`.
+fn load_into(
+    engine: &Engine,
+    cache: &Cache,
+    report: &mut pypack::build::BuildReport,
+    tag: &str,
+) -> Result<()> {
+    // The smoke run left the image in the engine: it only needs its name.
+    match report.held.take() {
+        Some(h) if h.engine() == engine => {
+            engine.tag(&report.image.config_digest, &oci::layout::full_tag(tag))?;
+            h.release_in_background();
+        }
+        _ => engine.load(cache, &report.image, tag)?,
+    }
+    if let Some(image) = &report.debug {
+        engine.load(cache, image, &debug_name(tag))?;
+    }
+    Ok(())
 }
 
 /// `name[:tag]` → `name:tag-debug`: the debug variant's name.
