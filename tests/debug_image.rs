@@ -6,11 +6,6 @@
 mod common;
 
 use common::*;
-use std::path::PathBuf;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 #[test]
 fn the_debug_variant_has_a_shell_and_the_image_is_unchanged() {
@@ -18,20 +13,11 @@ fn the_debug_variant_has_a_shell_and_the_image_is_unchanged() {
     if !debian_archive_configured(test) || !podman_available(test) {
         return;
     }
-    let app = repo().join("sample-apps/flask-hello");
-    let wheelhouse = repo().join("sample-apps/wheelhouse");
     let name = format!("localhost/pypack-debug-test:{}", std::process::id());
     let build = |extra: &[&str]| {
-        let mut args = vec![
-            "build",
-            app.to_str().unwrap(),
-            "--no-index",
-            "--find-links",
-            wheelhouse.to_str().unwrap(),
-            "--json",
-        ];
+        let mut args = vec!["--json"];
         args.extend(extra);
-        let out = pypack(shared_cache(), &args);
+        let out = build_sample(shared_cache(), "flask-hello", &args);
         assert!(out.status.success(), "{}", stderr(&out));
         serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
     };

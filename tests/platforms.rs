@@ -11,30 +11,16 @@ mod common;
 use common::registry::start_registry;
 use common::*;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 const BOTH: &str = "linux/amd64,linux/arm64";
 
 /// `pypack build sample-apps/flask-hello --platform BOTH` from the wheelhouse.
 fn build_both(cache: &Path, extra: &[&str]) -> Output {
-    let app = repo().join("sample-apps/flask-hello");
-    let wheelhouse = repo().join("sample-apps/wheelhouse");
-    let mut args = vec![
-        "build",
-        app.to_str().unwrap(),
-        "--no-index",
-        "--find-links",
-        wheelhouse.to_str().unwrap(),
-        "--platform",
-        BOTH,
-    ];
+    let mut args = vec!["--platform", BOTH];
     args.extend(extra);
-    pypack(cache, &args)
+    build_sample(cache, "flask-hello", &args)
 }
 
 fn needs_everything(test: &str) -> bool {
@@ -219,31 +205,9 @@ fn one_index_for_amd64_and_arm64_with_bytecode_for_both() {
         "{same} of {compared} .pyc identical"
     );
 
-    // The amd64 image runs and answers.
-    // The engine takes its own platform's image from the index.
-    let id = format!("localhost/pypack-multi-test:{}", std::process::id());
-    let copied = Command::new("skopeo")
-        .args([
-            "copy",
-            "-q",
-            &reference,
-            &format!("containers-storage:{id}"),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        copied.status.success(),
-        "{}",
-        String::from_utf8_lossy(&copied.stderr)
-    );
-    let port = free_port();
-    let run = podman(&["run", "-d", "-p", &format!("127.0.0.1:{port}:8000"), &id]);
-    assert!(run.status.success(), "{}", stderr(&run));
-    let container = String::from_utf8_lossy(&run.stdout).trim().to_string();
-    let answer = poll_http(port, "/", 30, |r| r.contains("200 OK"));
-    let _ = podman(&["rm", "-f", &container]);
-    let _ = podman(&["rmi", &id]);
-    let answer = answer.expect("the amd64 image answers");
+    // The amd64 image runs and answers (the engine takes its own
+    // platform's image from the index).
+    let answer = answer_of_image(&reference).expect("the amd64 image answers");
     assert!(answer.contains("Hello from pypack!"), "{answer}");
 
     // Reproducible: a second build with an empty cache makes the same index.

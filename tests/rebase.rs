@@ -334,28 +334,7 @@ fn rebased_onto_an_update_the_app_layers_stay_and_it_answers() {
     assert!(String::from_utf8_lossy(&sbom.stdout).contains("+rebase1"));
 
     // It runs and answers.
-    let name = format!("localhost/pypack-rebase-test:{}", std::process::id());
-    let copied = std::process::Command::new("skopeo")
-        .args([
-            "copy",
-            "-q",
-            &format!("oci:{}:flask-hello:after", after.display()),
-            &format!("containers-storage:{name}"),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        copied.status.success(),
-        "{}",
-        String::from_utf8_lossy(&copied.stderr)
-    );
-    let port = free_port();
-    let started = podman(&["run", "-d", "-p", &format!("127.0.0.1:{port}:8000"), &name]);
-    let container = String::from_utf8_lossy(&started.stdout).trim().to_string();
-    let answer = poll_http(port, "/", 30, |r| r.contains("200 OK"));
-    let _ = podman(&["rm", "-f", &container]);
-    let _ = podman(&["rmi", &name]);
-    assert!(started.status.success(), "{}", stderr(&started));
+    let answer = answer_of_image(&format!("oci:{}:flask-hello:after", after.display()));
     assert!(
         answer
             .expect("the rebased image answers")

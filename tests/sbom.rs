@@ -20,20 +20,9 @@ fn repo() -> PathBuf {
 
 /// `pypack build sample-apps/flask-hello` from the wheelhouse, no smoke run.
 fn build_flask(cache: &Path, extra: &[&str]) -> std::process::Output {
-    let app = repo().join("sample-apps/flask-hello");
-    let wheelhouse = repo().join("sample-apps/wheelhouse");
-    let mut args = vec![
-        "build",
-        app.to_str().unwrap(),
-        "--no-index",
-        "--find-links",
-        wheelhouse.to_str().unwrap(),
-        "--no-smoke",
-        "-t",
-        "flask-hello:sbom",
-    ];
+    let mut args = vec!["--no-smoke", "-t", "flask-hello:sbom"];
     args.extend(extra);
-    pypack(cache, &args)
+    build_sample(cache, "flask-hello", &args)
 }
 
 /// A file of the schema wheel, as JSON.

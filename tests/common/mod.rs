@@ -685,3 +685,52 @@ impl AppWorld {
         )
     }
 }
+
+/// `pypack build sample-apps/APP --no-index --find-links sample-apps/wheelhouse EXTRA…`
+/// with cache `cache`: a sample app from the pinned wheels, no index.
+pub fn build_sample(cache: &Path, app: &str, extra: &[&str]) -> Output {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let app = repo.join("sample-apps").join(app);
+    let wheelhouse = repo.join("sample-apps/wheelhouse");
+    let mut args = vec![
+        "build",
+        app.to_str().unwrap(),
+        "--no-index",
+        "--find-links",
+        wheelhouse.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    pypack(cache, &args)
+}
+
+/// Copies the image `source` names (skopeo syntax, e.g. `oci:DIR:TAG`; of
+/// an index, this machine's) into podman, runs it with its port 8000
+/// published, and returns its answer to `GET /` (once it is a 200, within
+/// 30 s); the container and the image are removed either way.
+pub fn answer_of_image(source: &str) -> Option<String> {
+    let name = format!(
+        "localhost/pypack-test-run:{}-{}",
+        std::process::id(),
+        free_port()
+    );
+    let copied = Command::new("skopeo")
+        .args(["copy", "-q", source, &format!("containers-storage:{name}")])
+        .output()
+        .unwrap();
+    assert!(
+        copied.status.success(),
+        "skopeo copy {source}: {}",
+        String::from_utf8_lossy(&copied.stderr)
+    );
+    let port = free_port();
+    let run = podman(&["run", "-d", "-p", &format!("127.0.0.1:{port}:8000"), &name]);
+    let container = String::from_utf8_lossy(&run.stdout).trim().to_string();
+    let answer = run
+        .status
+        .success()
+        .then(|| poll_http(port, "/", 30, |r| r.contains("200 OK")))
+        .flatten();
+    let _ = podman(&["rm", "-f", &container]);
+    let _ = podman(&["rmi", &name]);
+    answer
+}
