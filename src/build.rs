@@ -611,14 +611,7 @@ fn sbom_layer(
     direct: Vec<String>,
     epoch: u64,
 ) -> Result<(Sbom, LayerReport)> {
-    let layers: Vec<LayerBlob> = base
-        .image
-        .layers
-        .iter()
-        .chain(system_layers)
-        .cloned()
-        .collect();
-    let (os, distro) = crate::sbom::os_packages(cache, &layers)?;
+    let (os, distro) = crate::sbom::os_packages_on(cache, &base.image, system_layers)?;
     let inventory = crate::sbom::Inventory {
         name: plan.name.clone(),
         version: plan.pyproject.version.clone(),

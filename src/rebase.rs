@@ -237,14 +237,7 @@ fn sbom_again(
         })
         .context("the bill of materials layer has no CycloneDX document")?;
     let mut inventory = crate::sbom::Inventory::from_cyclonedx(&cyclonedx, image.platform, epoch)?;
-    let layers: Vec<_> = new_base
-        .image
-        .layers
-        .iter()
-        .chain(system_layers)
-        .cloned()
-        .collect();
-    let (os, distro) = crate::sbom::os_packages(cache, &layers)?;
+    let (os, distro) = crate::sbom::os_packages_on(cache, &new_base.image, system_layers)?;
     inventory.os = os;
     inventory.distro = distro;
     let (documents, blob, created_by) = crate::sbom::layer(cache, &inventory)?;

@@ -79,6 +79,17 @@ pub fn os_packages(
     Ok((packages.into_values().collect(), distro))
 }
 
+/// [`os_packages`] of a base image and the system-library layers added
+/// to it: where an image built by pypack records its Debian packages.
+pub fn os_packages_on(
+    cache: &Cache,
+    base: &crate::oci::Image,
+    system_layers: &[LayerBlob],
+) -> Result<(Vec<OsPackage>, Option<String>)> {
+    let layers: Vec<LayerBlob> = base.layers.iter().chain(system_layers).cloned().collect();
+    os_packages(cache, &layers)
+}
+
 fn layer_dpkg_records(
     cache: &Cache,
     layer: &LayerBlob,
