@@ -466,10 +466,22 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// One cache directory for all the tests of a test binary (they share downloads).
+/// One cache directory for all the tests of a test binary (they share
+/// downloads), removed when the binary exits: a static is never dropped,
+/// and each run used to leave its cache (hundreds of MB) behind in /tmp.
 pub fn shared_cache() -> &'static Path {
-    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| tempfile::tempdir().unwrap()).path()
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    extern "C" fn remove_shared_cache() {
+        if let Some(dir) = DIR.get() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap().keep();
+        // SAFETY: registers a plain function with no arguments, run once at exit.
+        unsafe { libc::atexit(remove_shared_cache) };
+        dir
+    })
 }
 
 /// Bytes that do not compress (xorshift), so what holds them is big on the wire.
