@@ -406,6 +406,9 @@ fn build_on(
                 layer
             })
         });
+        // The base's dpkg records, for the bill of materials, are read
+        // meanwhile too (remembered per layer: the real reading is once).
+        let base_records = scope.spawn(|| crate::sbom::os_packages(cache, &base.image.layers));
         let pinned_layers = (|| -> Result<_> {
             let (pins, pin_source) =
                 pins_for_build(&lock_request, cache, request.locked).map_err(|e| {
@@ -418,6 +421,9 @@ fn build_on(
             crate::mark("app layer written");
             Ok((pins, pin_source, deps, app))
         })();
+        // Only a head start: a failure is met again, and said, when the
+        // bill of materials is made.
+        let _ = base_records.join();
         let stdlib = stdlib_job.map(|job| {
             job.join()
                 .unwrap_or_else(|_| bail!("compiling the standard library's bytecode panicked"))
@@ -501,6 +507,7 @@ fn build_on(
     };
     built.extend(steps);
     // The inventory of all of the above, as the image's last layer.
+    crate::mark("build steps done");
     let (sbom, sbom_layer) = sbom_layer(cache, &base, &system_blobs, &plan, &pins, direct, epoch)?;
     built.push(sbom_layer);
     let image = image::extend(
