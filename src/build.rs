@@ -70,6 +70,8 @@ pub struct BuildRequest<'a> {
     pub ignore_missing_libraries: Vec<String>,
     /// Also make the debug variant: the image plus a busybox shell (`--debug`).
     pub debug: bool,
+    /// Print the plan's warnings (a build for several platforms says them once).
+    pub plan_warnings: bool,
 }
 
 /// What the builder does for this build.
@@ -167,8 +169,10 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
         })
         .collect();
     let mut plan = plan(request.app_dir, &request.overrides, &dependencies)?;
-    for warning in &plan.warnings {
-        eprintln!("warning: {warning}");
+    if request.plan_warnings {
+        for warning in &plan.warnings {
+            eprintln!("warning: {warning}");
+        }
     }
     let mut fallbacks: std::collections::VecDeque<_> = match request.base_image {
         Some(_) => Default::default(),
@@ -208,9 +212,11 @@ pub fn build_platforms(
     let mut order: Vec<usize> = (0..platforms.len()).collect();
     order.sort_by_key(|&i| platforms[i] != host);
     let mut reports: Vec<Option<BuildReport>> = platforms.iter().map(|_| None).collect();
+    let first = order.first().copied();
     for i in order {
         let mut one = request.clone();
         one.base.platform = platforms[i];
+        one.plan_warnings = request.plan_warnings && Some(i) == first;
         let report =
             build(&one, cache).with_context(|| format!("building for {}", platforms[i]))?;
         reports[i] = Some(report);
