@@ -72,6 +72,10 @@ pub struct BuildRequest<'a> {
     pub debug: bool,
     /// Print the plan's warnings (a build for several platforms says them once).
     pub plan_warnings: bool,
+    /// The build steps' layers of this machine's image of the same app, for
+    /// an image of another platform, which cannot run here (static files do
+    /// not depend on the CPU). Set by [`build_platforms`].
+    pub host_steps: Option<(Platform, Vec<LayerReport>)>,
 }
 
 /// What the builder does for this build.
@@ -105,6 +109,7 @@ impl Default for BuilderSteps {
     }
 }
 
+#[derive(Debug, Clone)]
 pub struct LayerReport {
     pub what: String,
     pub blob: LayerBlob,
@@ -129,6 +134,8 @@ pub struct BuildReport {
     pub sbom: Sbom,
     /// The debug variant (`--debug`): the image plus a busybox layer.
     pub debug: Option<Image>,
+    /// The layers the build steps (collectstatic) made.
+    pub step_layers: Vec<LayerReport>,
 }
 
 pub use crate::sbom::Sbom;
@@ -217,6 +224,13 @@ pub fn build_platforms(
         let mut one = request.clone();
         one.base.platform = platforms[i];
         one.plan_warnings = request.plan_warnings && Some(i) == first;
+        if platforms[i] != host {
+            one.host_steps = reports
+                .iter()
+                .flatten()
+                .find(|r| r.image.platform == host)
+                .map(|r| (host, r.step_layers.clone()));
+        }
         let report =
             build(&one, cache).with_context(|| format!("building for {}", platforms[i]))?;
         reports[i] = Some(report);
@@ -497,6 +511,21 @@ fn build_on(
             )?;
             step_layers(engine, cache, &so_far, &plan, &venv, request, epoch)?
         }
+        _ if !plan.build_steps.is_empty() && request.host_steps.is_some() => {
+            let (host, layers) = request.host_steps.clone().expect("checked");
+            if !layers.is_empty() {
+                eprintln!(
+                    "note: the {} image gets the output of {} made in the {host} image (it does not depend on the CPU)",
+                    base.image.platform,
+                    plan.build_steps
+                        .iter()
+                        .map(describe_step)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            layers
+        }
         _ => {
             if !plan.build_steps.is_empty() {
                 eprintln!(
@@ -511,6 +540,7 @@ fn build_on(
             Vec::new()
         }
     };
+    let step_layers = steps.clone();
     built.extend(steps);
     // The inventory of all of the above, as the image's last layer.
     crate::mark("build steps done");
@@ -566,6 +596,7 @@ fn build_on(
         system_packages,
         sbom,
         debug,
+        step_layers,
     })
 }
 

@@ -920,6 +920,7 @@ fn build_request<'a>(
         ignore_missing_libraries: args.ignore_missing_library.clone(),
         debug: args.debug,
         plan_warnings: true,
+        host_steps: None,
     })
 }
 

@@ -335,3 +335,53 @@ fn several_platforms_are_refused_where_one_image_goes() {
         "{err}"
     );
 }
+
+#[test]
+fn another_platform_gets_the_static_files_collected_here() {
+    if !needs_everything("another_platform_gets_the_static_files_collected_here") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("layout");
+    let out = build_sample(
+        shared_cache(),
+        "django-notes",
+        &[
+            "--platform",
+            BOTH,
+            "--no-smoke",
+            "--output",
+            layout.to_str().unwrap(),
+            "-t",
+            "notes:multi",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("gets the output of Django's collectstatic made in the linux/amd64 image"),
+        "{}",
+        stderr(&out)
+    );
+    let reference = format!("oci:{}:notes:multi", layout.display());
+    let static_layer = |arch: &str| {
+        let config = skopeo_json(&["inspect", "--config", "--override-arch", arch, &reference]);
+        let image = skopeo_json(&["inspect", "--override-arch", arch, &reference]);
+        let history: Vec<String> = config["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["created_by"].as_str().unwrap().to_string())
+            .collect();
+        let at = history
+            .iter()
+            .position(|h| h.contains("collectstatic"))
+            .unwrap_or_else(|| panic!("{arch}: no collectstatic layer in {history:?}"));
+        image["Layers"][at].as_str().unwrap().to_string()
+    };
+    assert_eq!(
+        static_layer("amd64"),
+        static_layer("arm64"),
+        "one layer, shared"
+    );
+}
