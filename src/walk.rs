@@ -5,6 +5,34 @@ use anyhow::{Context, Result};
 use std::fs::Metadata;
 use std::path::Path;
 
+/// What kind of file `meta` is, in words (for the special ones pypack skips).
+pub fn kind_of(meta: &Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = meta.file_type();
+    if kind.is_fifo() {
+        "a named pipe"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_symlink() {
+        "a symlink"
+    } else {
+        "a regular file"
+    }
+}
+
+/// Whether `meta` is a regular file, a directory or a symlink: what an
+/// image can hold of an app. The rest (FIFOs, sockets, devices) is skipped.
+pub fn is_shippable(meta: &Metadata) -> bool {
+    let kind = meta.file_type();
+    kind.is_file() || kind.is_dir() || kind.is_symlink()
+}
+
 /// Visits every entry under `dir` in name order, depth first, passing its
 /// path, metadata (of the entry itself, not a symlink's target) and its path
 /// relative to `dir` prefixed by `rel` (`rel/a/b`, or `a/b` when `rel` is

@@ -260,10 +260,9 @@ fn rebuilds_are_reproducible_and_an_app_edit_changes_only_the_app_layer() {
 fn bad_input_is_refused_clearly_and_writes_nothing() {
     let s = setup();
     let image = s.out("image");
-    s.refused(
-        &["--output", &image],
-        "has no requirements.txt, no [project] or [tool.poetry] dependencies",
-    );
+    // No dependency file is no dependencies; with nothing to run either,
+    // the error says how the app should start.
+    s.refused(&["--output", &image], "no entrypoint found");
 
     s.write_app(&[("requirements.txt", "webframe\nflask>=\n"), ("main.py", "")]);
     s.refused(&["--output", &image], "requirements.txt:2");

@@ -25,7 +25,7 @@ pub(crate) fn test_app(files: &[(&str, &str)]) -> tempfile::TempDir {
 
 pub use requirements::{DirectWheel, RequirementSet, SourcedRequirement};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 
 /// The app's requirements and the files they came from (whose contents key
@@ -48,7 +48,8 @@ pub fn read_requirements(
         );
     }
     let requirements_txt = app_dir.join("requirements.txt");
-    if requirements_txt.is_file() {
+    // Present but not a regular file (a FIFO): read_text says so.
+    if requirements_txt.exists() {
         if !extras.is_empty() || !groups.is_empty() {
             bail!(
                 "--extra and --group select parts of pyproject.toml, but {} is read instead",
@@ -59,7 +60,7 @@ pub fn read_requirements(
         return Ok((set, vec![requirements_txt]));
     }
     let pyproject_toml = app_dir.join("pyproject.toml");
-    let pyproject = if pyproject_toml.is_file() {
+    let pyproject = if pyproject_toml.exists() {
         Some(pyproject::read(&pyproject_toml)?)
     } else {
         None
@@ -103,7 +104,7 @@ pub fn read_requirements(
         return Ok((set_of(requirements), vec![pyproject_toml]));
     }
     let pipfile = app_dir.join("Pipfile");
-    if pipfile.is_file() {
+    if pipfile.exists() {
         if !extras.is_empty() {
             bail!(
                 "--extra selects optional-dependencies of pyproject.toml, but {} is read instead",
@@ -119,10 +120,44 @@ pub fn read_requirements(
         let requirements = dependency_groups(project, groups, &pyproject_toml)?;
         return Ok((set_of(requirements), vec![pyproject_toml]));
     }
-    bail!(
-        "{} has no requirements.txt, no [project] or [tool.poetry] dependencies in pyproject.toml, and no Pipfile; add one listing the app's dependencies",
+    if !extras.is_empty() || !groups.is_empty() {
+        bail!(
+            "--extra and --group select parts of pyproject.toml or a Pipfile, and {} has neither",
+            app_dir.display()
+        );
+    }
+    // An app of the standard library alone needs nothing installed.
+    eprintln!(
+        "note: {} has no requirements.txt, pyproject.toml or Pipfile: the app gets no dependencies (the standard library only)",
         app_dir.display()
-    )
+    );
+    Ok((RequirementSet::default(), Vec::new()))
+}
+
+/// The text of the file at `path`, which pypack must read (a requirements
+/// file, pyproject.toml, a lock file): an error naming it when it is not a
+/// regular file (a symlink is followed). A FIFO, socket or device is never
+/// opened: reading a FIFO nobody writes to blocks forever.
+pub fn read_text(path: &Path) -> Result<String> {
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if !meta.is_file() {
+        bail!(
+            "{} is not a regular file ({}); pypack reads only regular files: replace it with one",
+            path.display(),
+            crate::walk::kind_of(&meta)
+        );
+    }
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// The text of the file at `path` when it is a readable regular file
+/// (what detection looks at: anything else is as if absent).
+pub fn text_if_regular(path: &Path) -> Option<String> {
+    std::fs::metadata(path)
+        .ok()
+        .filter(|m| m.is_file())
+        .and_then(|_| std::fs::read_to_string(path).ok())
 }
 
 fn set_of(requirements: Vec<SourcedRequirement>) -> RequirementSet {
@@ -155,4 +190,41 @@ fn dependency_groups(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mkfifo(path: &Path) {
+        let made = std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(made.success());
+    }
+
+    #[test]
+    fn no_dependency_file_is_no_dependencies() {
+        let dir = test_app(&[("app.py", "print('hi')\n")]);
+        let (set, files) = read_requirements(dir.path(), &[], &[], &|_| None).unwrap();
+        assert!(set.requirements.is_empty() && files.is_empty());
+        let err = read_requirements(dir.path(), &["web".into()], &[], &|_| None).unwrap_err();
+        assert!(err.to_string().contains("--extra and --group"), "{err}");
+    }
+
+    #[test]
+    fn a_dependency_file_that_is_a_pipe_is_refused_unopened() {
+        let dir = test_app(&[]);
+        mkfifo(&dir.path().join("requirements.txt"));
+        let err = read_requirements(dir.path(), &[], &[], &|_| None).unwrap_err();
+        let text = format!("{err:#}");
+        assert!(
+            text.contains("requirements.txt is not a regular file (a named pipe)"),
+            "{text}"
+        );
+        // Detection treats one as absent: it is never opened either.
+        mkfifo(&dir.path().join("Procfile"));
+        assert_eq!(text_if_regular(&dir.path().join("Procfile")), None);
+    }
 }

@@ -8,8 +8,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 pub fn dependencies(path: &Path, groups: &[String]) -> Result<Vec<SourcedRequirement>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = super::read_text(path)?;
     let doc: toml::Table =
         toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
     let mut sections = vec!["packages".to_string()];

@@ -97,7 +97,13 @@ pub fn plan(app_dir: &Path, overrides: &Overrides, dependencies: &[String]) -> R
         steps,
         writable,
     } = choose_start(&ctx, overrides, &tool, &mut warnings)?;
-    let (files, secrets) = app_files(app_dir, &tool.exclude, &tool.include)?;
+    let (files, secrets, special) = app_files(app_dir, &tool.exclude, &tool.include)?;
+    if !special.is_empty() {
+        warnings.push(format!(
+            "skipped, as an image holds only regular files, directories and symlinks: {}",
+            special.join(", ")
+        ));
+    }
     if !secrets.is_empty() {
         warnings.push(format!(
             "left out of the image as secrets or local data: {} (put one back with a `!NAME` line in .dockerignore or [tool.pypack] include = [\"NAME\"])",
@@ -142,7 +148,7 @@ fn needs_compiling(app_dir: &Path, project: &Pyproject) -> Option<String> {
     {
         return Some(format!("its build backend {backend} compiles code"));
     }
-    let setup = std::fs::read_to_string(app_dir.join("setup.py")).ok()?;
+    let setup = super::text_if_regular(&app_dir.join("setup.py"))?;
     setup
         .contains("ext_modules")
         .then(|| "its setup.py declares ext_modules, which compile code".to_string())
@@ -538,12 +544,14 @@ enum Rule {
 /// The files to ship: everything under `app_dir` except the fixed
 /// exclusions, secrets and local data (unless put back), `.dockerignore`
 /// (Docker's syntax, `!` re-includes) and `exclude` globs; `include` globs
-/// put files back. Also returns the secret-like files left out.
+/// put files back. Also returns the secret-like files left out, and the
+/// special files skipped (FIFOs, sockets, devices: never opened), each
+/// with what it is.
 pub fn app_files(
     app_dir: &Path,
     exclude: &[String],
     include: &[String],
-) -> Result<(Vec<String>, Vec<String>)> {
+) -> Result<(Vec<String>, Vec<String>, Vec<String>)> {
     let mut rules: Vec<(String, Rule)> = ALWAYS_EXCLUDED
         .iter()
         .map(|p| (p.to_string(), Rule::Fixed))
@@ -551,7 +559,7 @@ pub fn app_files(
     rules.extend(SECRETS.iter().map(|p| (p.to_string(), Rule::Secret)));
     let dockerignore = app_dir.join(".dockerignore");
     if dockerignore.is_file() {
-        for line in std::fs::read_to_string(&dockerignore)?.lines() {
+        for line in super::read_text(&dockerignore)?.lines() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
@@ -590,6 +598,7 @@ pub fn app_files(
     };
     let mut files = Vec::new();
     let mut secrets = Vec::new();
+    let mut special = Vec::new();
     crate::walk::walk_sorted(app_dir, "", &mut |_, meta, rel| {
         match rule_for(rel) {
             // A directory a rule leaves out: nor anything under it (unless a
@@ -603,13 +612,17 @@ pub fn app_files(
             }
             Rule::Ship => {}
         }
+        if !crate::walk::is_shippable(meta) {
+            special.push(format!("{rel} ({})", crate::walk::kind_of(meta)));
+            return Ok(false);
+        }
         if !meta.is_dir() {
             files.push(rel.to_string());
         }
         Ok(true)
     })?;
     files.sort();
-    Ok((files, secrets))
+    Ok((files, secrets, special))
 }
 
 #[cfg(test)]
@@ -819,9 +832,32 @@ mod tests {
             ("tests/test_app.py", ""),
             (".dockerignore", "*.md\n!README.md\ntests/\n"),
         ]);
-        let (files, secrets) = app_files(dir.path(), &[], &[]).unwrap();
+        let (files, secrets, _) = app_files(dir.path(), &[], &[]).unwrap();
         assert_eq!(files, ["README.md", "app.py", "pkg/mod.py"]);
         assert!(secrets.is_empty());
+    }
+
+    #[test]
+    fn special_files_are_skipped_and_named() {
+        let dir = app(&[("app.py", ""), ("run/.keep", "")]);
+        let fifo = dir.path().join("run/events");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let _socket = std::os::unix::net::UnixListener::bind(dir.path().join("app.sock")).unwrap();
+        let (files, _, special) = app_files(dir.path(), &[], &[]).unwrap();
+        assert_eq!(files, ["app.py", "run/.keep"]);
+        assert_eq!(
+            special,
+            ["app.sock (a socket)", "run/events (a named pipe)"]
+        );
+        // One left out by a rule is not even mentioned.
+        let (_, _, special) = app_files(dir.path(), &["run".into()], &[]).unwrap();
+        assert_eq!(special, ["app.sock (a socket)"]);
     }
 
     #[test]
@@ -836,7 +872,7 @@ mod tests {
             ("config/.netrc", ""),
             ("data/seed.sqlite3", ""),
         ]);
-        let (files, secrets) = app_files(dir.path(), &[], &[]).unwrap();
+        let (files, secrets, _) = app_files(dir.path(), &[], &[]).unwrap();
         assert_eq!(files, [".env.example", "app.py"]);
         assert_eq!(
             secrets,
@@ -851,7 +887,7 @@ mod tests {
         );
         // .dockerignore's `!` and [tool.pypack] include put files back.
         fs::write(dir.path().join(".dockerignore"), "!certs/ca.pem\n").unwrap();
-        let (files, secrets) = app_files(dir.path(), &[], &["data/*.sqlite3".into()]).unwrap();
+        let (files, secrets, _) = app_files(dir.path(), &[], &["data/*.sqlite3".into()]).unwrap();
         assert_eq!(
             files,
             [

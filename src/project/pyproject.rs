@@ -36,8 +36,7 @@ pub struct Pyproject {
 }
 
 pub fn read(path: &Path) -> Result<Pyproject> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = super::read_text(path)?;
     let doc: toml::Table =
         toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
     let mut out = Pyproject {

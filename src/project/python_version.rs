@@ -337,9 +337,7 @@ fn read_if_present(path: &Path) -> Result<Option<String>> {
     if !path.is_file() {
         return Ok(None);
     }
-    std::fs::read_to_string(path)
-        .map(Some)
-        .with_context(|| format!("cannot read {}", path.display()))
+    super::read_text(path).map(Some)
 }
 
 /// `.python-version` (pyenv, uv): the first version line; comments (`#`,

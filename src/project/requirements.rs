@@ -67,8 +67,7 @@ fn read_into(
             path.display()
         );
     }
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = super::read_text(path)?;
     let dir = path.parent().unwrap_or(Path::new("."));
     for (number, line) in logical_lines(&text) {
         let origin = format!("{}:{number}", path.display());

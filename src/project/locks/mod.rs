@@ -233,8 +233,7 @@ pub fn roots(input: &LockInput, env: &MarkerEnvironment) -> Vec<(String, Vec<Str
 
 /// A TOML lock file, parsed (an error naming it when it is no TOML).
 pub fn read_toml(path: &Path) -> Result<toml::Table> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let text = crate::project::read_text(path)?;
     toml::from_str(&text).map_err(|e| unusable(path, format!("not valid TOML: {e}")))
 }
 

@@ -4,12 +4,11 @@
 
 use super::{LockInput, LockedFile, LockedPackage, marker_holds, sha256_of, unusable};
 use crate::index::normalize_name;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use std::path::Path;
 
 pub fn read(path: &Path, input: &LockInput) -> Result<Vec<LockedPackage>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = crate::project::read_text(path)?;
     let doc: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| unusable(path, format!("not valid JSON: {e}")))?;
     let mut sections = vec!["default"];

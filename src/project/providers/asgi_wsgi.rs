@@ -69,7 +69,7 @@ pub fn app_objects(ctx: &AppContext) -> Result<Vec<AppObject>> {
     let made_by = made_by_factory_kind(ctx);
     let mut found = Vec::new();
     for (module, path, in_src) in candidate_modules(ctx)? {
-        let Ok(text) = std::fs::read_to_string(&path) else {
+        let Some(text) = crate::project::text_if_regular(&path) else {
             continue;
         };
         found.extend(objects_in(&text, &module, in_src, made_by));

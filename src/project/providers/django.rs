@@ -63,7 +63,7 @@ pub fn project(ctx: &AppContext) -> Option<DjangoProject> {
             .iter()
             .filter(|f| f.extension().is_some_and(|e| e == "py"))
         {
-            settings_text.push_str(&std::fs::read_to_string(file).unwrap_or_default());
+            settings_text.push_str(&crate::project::text_if_regular(file).unwrap_or_default());
             settings_text.push('\n');
         }
     }

@@ -37,9 +37,9 @@ impl AppContext<'_> {
         self.dependencies.iter().any(|d| d == name)
     }
 
-    /// The text of `rel` in the app dir, if it is a readable file.
+    /// The text of `rel` in the app dir, if it is a readable regular file.
     pub fn read(&self, rel: &str) -> Option<String> {
-        std::fs::read_to_string(self.dir.join(rel)).ok()
+        crate::project::text_if_regular(&self.dir.join(rel))
     }
 }
 
