@@ -222,7 +222,11 @@ fn wheel_tags_pick_the_best_compatible_file() {
     let err = format!("{:#}", w.resolve_for("too-new\n", &glibc).unwrap_err());
     eprintln!("{err}");
     assert!(
-        err.contains("too-new") && err.contains("no wheel for CPython 3.11.2 on linux/amd64"),
+        err.contains("too-new (requirements.txt:1)")
+            && err.contains(
+                "its other wheels are for manylinux_2_39_x86_64, not CPython 3.11.2 on linux/amd64"
+            )
+            && err.contains("fix: too-new's wheels need glibc 2.39"),
         "{err}"
     );
 }
@@ -276,9 +280,39 @@ fn conflicts_are_explained() {
     );
     eprintln!("{err}");
     assert!(err.contains("cannot be satisfied"), "{err}");
-    for word in ["left", "right", "shared"] {
-        assert!(err.contains(word), "{word} missing from: {err}");
+    for said in [
+        "left (requirements.txt:1)",
+        "right (requirements.txt:2)",
+        "left 1.0 requires shared<2",
+        "right 1.0 requires shared>=2",
+        "the index has shared 1.0, 2.0",
+    ] {
+        assert!(err.contains(said), "'{said}' missing from: {err}");
     }
+    assert!(!err.contains('∅') && !err.contains("forbidden"), "{err}");
+
+    // Two lines of the user's file that exclude each other: both named.
+    let err = format!(
+        "{:#}",
+        w.resolve_for(
+            "left
+shared>=2.0,<3
+shared<1 ; python_version >= '3'
+",
+            &glibc_amd64()
+        )
+        .unwrap_err()
+    );
+    for said in [
+        "no version of shared meets all of these at once",
+        "shared>=2.0,<3 (requirements.txt:2)",
+        "shared<1 ; python_full_version >= '3' (requirements.txt:3)",
+        "the index has shared 1.0, 2.0",
+        "fix: keep the one you mean",
+    ] {
+        assert!(err.contains(said), "'{said}' missing from: {err}");
+    }
+    assert!(!err.contains('∅'), "{err}");
     let err = format!(
         "{:#}",
         w.resolve_for("no-such-package\n", &glibc_amd64())
@@ -287,6 +321,51 @@ fn conflicts_are_explained() {
     let index = format!("not found in {}/simple/", w.server.url);
     assert!(
         err.contains("no-such-package") && err.contains(&index),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_package_without_a_wheel_for_the_target_names_the_tags() {
+    let w = world(|idx| {
+        for tag in ["cp311-cp311-win_amd64", "cp311-cp311-win32"] {
+            idx.add(
+                &WheelSpec::new("winonly", "306").tag(tag),
+                Listing::default(),
+            );
+        }
+        idx.add(
+            &WheelSpec::new("newglibc", "1.0").tag("cp311-cp311-manylinux_2_39_x86_64"),
+            Listing::default(),
+        );
+    });
+    let err = format!(
+        "{:#}",
+        w.resolve_for(
+            "winonly==306
+",
+            &glibc_amd64()
+        )
+        .unwrap_err()
+    );
+    for said in [
+        "winonly==306 (requirements.txt:1)",
+        "its other wheels are for win32, win_amd64, not CPython 3.11.2 on linux/amd64 (glibc 2.36)",
+        "fix: winonly is for Windows only",
+    ] {
+        assert!(err.contains(said), "'{said}' missing from: {err}");
+    }
+    let err = format!(
+        "{:#}",
+        w.resolve_for(
+            "newglibc
+",
+            &glibc_amd64()
+        )
+        .unwrap_err()
+    );
+    assert!(
+        err.contains("its other wheels are for manylinux_2_39_x86_64"),
         "{err}"
     );
 }

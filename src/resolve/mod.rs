@@ -4,6 +4,7 @@
 //! constraints, hashes and direct wheel references.
 
 pub mod app;
+mod explain;
 pub mod lock;
 pub mod locked;
 pub mod prefetch;
@@ -16,8 +17,8 @@ use anyhow::{Context, Result, bail};
 use pep440_rs::{Version, VersionSpecifiers};
 use pep508_rs::{MarkerEnvironment, Requirement, VerbatimUrl, VersionOrUrl};
 use pubgrub::{
-    DefaultStringReporter, Dependencies, DependencyConstraints, DependencyProvider,
-    PackageResolutionStatistics, PubGrubError, Ranges, Reporter,
+    Dependencies, DependencyConstraints, DependencyProvider, PackageResolutionStatistics,
+    PubGrubError, Ranges,
 };
 use ranges::VersionRange;
 use std::cell::RefCell;
@@ -192,6 +193,8 @@ struct Provider<'a> {
     chosen: RefCell<HashMap<(String, Version), DistFile>>,
     /// Why files were passed over, per package, for the error message.
     notes: RefCell<BTreeMap<String, Vec<String>>>,
+    /// The platform tags of wheels the target cannot use, per package.
+    foreign_platforms: RefCell<BTreeMap<String, std::collections::BTreeSet<String>>>,
     /// Fetches ahead of the resolver what it will likely ask for next.
     prefetcher: Option<&'a prefetch::Prefetcher<'a>>,
 }
@@ -199,6 +202,9 @@ struct Provider<'a> {
 pub fn resolve(index: &Index, target: &Target, input: &ResolveInput) -> Result<Resolution> {
     let prefetcher = prefetch::Prefetcher::new(index, target, input.allow_linux_tag);
     let mut provider = Provider::new(index, target, input)?;
+    if let Some(text) = explain::contradiction(input, &provider) {
+        bail!("the requirements cannot be satisfied for {target}:\n{text}");
+    }
     provider.prefetcher = Some(&prefetcher);
     // PubGrub decides on this thread; a few others fetch ahead of it.
     let outcome = std::thread::scope(|scope| {
@@ -217,20 +223,10 @@ pub fn resolve(index: &Index, target: &Target, input: &ResolveInput) -> Result<R
     let selected = match *outcome {
         Ok(selected) => selected,
         Err(PubGrubError::NoSolution(tree)) => {
-            // The root's version is an artefact of the algorithm; keep it out of the text.
-            let report = DefaultStringReporter::report(&tree)
-                .replace("your requirements 0", "your requirements");
-            let mut message =
-                format!("the requirements cannot be satisfied for {target}:\n{report}");
-            for (name, notes) in provider.notes.borrow().iter() {
-                if message.contains(name.as_str()) {
-                    let mut notes = notes.clone();
-                    notes.sort();
-                    notes.dedup();
-                    message.push_str(&format!("\nnote: {name}: {}", notes.join("; ")));
-                }
-            }
-            bail!(message);
+            bail!(
+                "the requirements cannot be satisfied for {target}:\n{}",
+                explain::failure(&provider, input, &tree)
+            );
         }
         Err(PubGrubError::ErrorChoosingVersion { source, .. }) => return Err(source.0),
         Err(PubGrubError::ErrorRetrievingDependencies { source, .. }) => return Err(source.0),
@@ -351,6 +347,7 @@ impl<'a> Provider<'a> {
             candidates: RefCell::default(),
             chosen: RefCell::default(),
             notes: RefCell::default(),
+            foreign_platforms: RefCell::default(),
             prefetcher: None,
         })
     }
@@ -451,6 +448,11 @@ impl<'a> Provider<'a> {
         let wheel = WheelFilename::parse(&file.filename).ok()?;
         let version = Version::from_str(&wheel.version).ok()?;
         let Some(rank) = self.tags.rank(&wheel) else {
+            self.foreign_platforms
+                .borrow_mut()
+                .entry(name.to_string())
+                .or_default()
+                .extend(wheel.platform.iter().cloned());
             self.note(
                 name,
                 format!(
