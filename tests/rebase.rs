@@ -349,20 +349,7 @@ fn a_base_with_another_python_is_refused() {
     let out = world.run("build", "cache", &["--output", layout.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     // The archive's interpreter moves on to 3.11.4.
-    world.base.archive.write(&[
-        FixturePackage {
-            name: "python3.11-minimal".into(),
-            version: "3.11.4-1".into(),
-            depends: "libc6 (>= 2.35)".into(),
-            members: vec![file("./usr/bin/python3.11", b"\x7fELF")],
-        },
-        FixturePackage {
-            name: "libc6".into(),
-            version: "2.36-9".into(),
-            depends: "".into(),
-            members: vec![file("./lib/x86_64-linux-gnu/libc.so.6", b"\x7fELF")],
-        },
-    ]);
+    world.base.archive.write(&PythonBase::packages("3.11.4-1"));
     let mut args: Vec<String> = vec![
         "rebase".into(),
         layout.display().to_string(),

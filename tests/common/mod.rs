@@ -548,16 +548,13 @@ pub struct PythonBase {
 }
 
 impl PythonBase {
-    pub fn create(work: &Path) -> PythonBase {
-        PythonBase::create_with(work, Vec::new())
-    }
-
-    /// Like `create`, with `extra` packages in the archive (not in the recipe).
-    pub fn create_with(work: &Path, extra: Vec<FixturePackage>) -> PythonBase {
-        let mut packages = vec![
+    /// The archive's two packages, with `python3.11-minimal` at `version`
+    /// (the fixture base is made of `3.11.2-6`).
+    pub fn packages(version: &str) -> Vec<FixturePackage> {
+        vec![
             FixturePackage {
                 name: "python3.11-minimal".into(),
-                version: "3.11.2-6".into(),
+                version: version.into(),
                 depends: "libc6 (>= 2.35)".into(),
                 members: vec![file("./usr/bin/python3.11", b"\x7fELF")],
             },
@@ -567,7 +564,16 @@ impl PythonBase {
                 depends: "".into(),
                 members: vec![file("./lib/x86_64-linux-gnu/libc.so.6", b"\x7fELF")],
             },
-        ];
+        ]
+    }
+
+    pub fn create(work: &Path) -> PythonBase {
+        PythonBase::create_with(work, Vec::new())
+    }
+
+    /// Like `create`, with `extra` packages in the archive (not in the recipe).
+    pub fn create_with(work: &Path, extra: Vec<FixturePackage>) -> PythonBase {
+        let mut packages = PythonBase::packages("3.11.2-6");
         packages.extend(extra);
         let archive = FixtureArchive::create(&work.join("mirror"), &packages);
         let server = FileServer::start(&work.join("mirror"));
