@@ -366,8 +366,20 @@ fn dir_files(dir: &Path) -> Result<Vec<DistFile>> {
     Ok(out)
 }
 
+/// The most a METADATA file may hold: the largest real ones (a long
+/// README as the description) are well under a megabyte.
+const MAX_METADATA_BYTES: u64 = 16 << 20;
+
 /// `{name}-{version}.dist-info/METADATA` from a wheel file.
 pub fn read_wheel_metadata(file: impl Read + std::io::Seek, filename: &str) -> Result<String> {
+    read_wheel_metadata_within(file, filename, MAX_METADATA_BYTES)
+}
+
+fn read_wheel_metadata_within(
+    file: impl Read + std::io::Seek,
+    filename: &str,
+    limit: u64,
+) -> Result<String> {
     let mut zip = zip::ZipArchive::new(file)
         .with_context(|| format!("{filename} is not a valid wheel (zip)"))?;
     let name = (0..zip.len())
@@ -375,13 +387,41 @@ pub fn read_wheel_metadata(file: impl Read + std::io::Seek, filename: &str) -> R
         .find(|n| n.ends_with(".dist-info/METADATA") && n.matches('/').count() == 1)
         .with_context(|| format!("{filename} has no .dist-info/METADATA"))?;
     let mut text = String::new();
-    zip.by_name(&name)?.read_to_string(&mut text)?;
+    zip.by_name(&name)?
+        .take(limit + 1)
+        .read_to_string(&mut text)
+        .with_context(|| format!("{filename}: {name} is not UTF-8 text"))?;
+    if text.len() as u64 > limit {
+        bail!(
+            "{filename}: {name} is larger than {} MB; refusing the wheel (a real one is far smaller)",
+            limit >> 20
+        );
+    }
     Ok(text)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_huge_metadata_file_is_refused() {
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        zip.start_file(
+            "big-1.0.dist-info/METADATA",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        let text = format!("Name: big\nVersion: 1.0\n{}", "x".repeat(5000));
+        std::io::Write::write_all(&mut zip, text.as_bytes()).unwrap();
+        let bytes = zip.finish().unwrap().into_inner();
+        let wheel = "big-1.0-py3-none-any.whl";
+        let err = read_wheel_metadata_within(std::io::Cursor::new(bytes.clone()), wheel, 1024)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("METADATA is larger than"), "{err}");
+        assert!(read_wheel_metadata_within(std::io::Cursor::new(bytes), wheel, 1 << 20).is_ok());
+    }
 
     #[test]
     fn names() {

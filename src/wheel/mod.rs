@@ -203,7 +203,7 @@ pub fn install(venv: &Venv, wheel_path: &Path, filename: &str) -> Result<Vec<Ent
     let mut zip = zip::ZipArchive::new(file)
         .with_context(|| format!("{filename} is not a valid wheel (zip)"))?;
     let wheel = crate::python::WheelFilename::parse(filename)?;
-    let members = read_members(&mut zip, filename)?;
+    let members = read_members(&mut zip, filename, MAX_UNPACKED_BYTES)?;
     let dist_info = find_dist_info(&members, &wheel, filename)?;
     let data_dir = format!("{}.data", dist_info.trim_end_matches(".dist-info"));
     parse_wheel_file(&text(&members, &format!("{dist_info}/WHEEL"), filename)?)
@@ -265,10 +265,26 @@ struct Member {
     mode: u32,
 }
 
+/// The most a wheel may unpack to (its members' declared sizes together):
+/// the largest real wheels (CUDA builds of torch) unpack to a few GB; a
+/// zip bomb is refused before anything is read.
+const MAX_UNPACKED_BYTES: u64 = 8 << 30;
+
 fn read_members(
-    zip: &mut zip::ZipArchive<std::fs::File>,
+    zip: &mut zip::ZipArchive<impl Read + std::io::Seek>,
     filename: &str,
+    budget: u64,
 ) -> Result<BTreeMap<String, Member>> {
+    let declared: u64 = (0..zip.len())
+        .filter_map(|i| zip.by_index_raw(i).ok().map(|e| e.size()))
+        .fold(0u64, u64::saturating_add);
+    if declared > budget {
+        bail!(
+            "{filename} would unpack to {:.1} GB, more than pypack accepts of a wheel ({:.1} GB): refusing it (a zip bomb?)",
+            declared as f64 / 1e9,
+            budget as f64 / 1e9
+        );
+    }
     let mut members = BTreeMap::new();
     for i in 0..zip.len() {
         let mut entry = zip.by_index(i)?;
@@ -291,10 +307,19 @@ fn read_members(
             bail!("{filename}: member '{name}' is a symlink, which wheels may not contain");
         }
         let executable = entry.unix_mode().is_some_and(|m| m & 0o111 != 0);
-        let mut data = Vec::with_capacity(entry.size() as usize);
-        entry
+        // Never more than the size it declares: a member that inflates
+        // past it is refused after one byte more, not read to the end.
+        let size = entry.size();
+        let mut data = Vec::with_capacity(size.min(budget) as usize);
+        (&mut entry)
+            .take(size + 1)
             .read_to_end(&mut data)
             .with_context(|| format!("{filename}: cannot read {name}"))?;
+        if data.len() as u64 > size {
+            bail!(
+                "{filename}: member '{name}' unpacks to more than the {size} bytes it declares; refusing the wheel"
+            );
+        }
         members.insert(
             name,
             Member {
@@ -475,6 +500,53 @@ fn relative_to(path: &str, base: &str) -> String {
 pub mod tests {
     use super::*;
     use std::io::Write;
+
+    /// A zip of one deflated member, `name`, holding `data`.
+    fn one_member_zip(name: &str, data: &[u8]) -> Vec<u8> {
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        zip.start_file(name, options).unwrap();
+        zip.write_all(data).unwrap();
+        zip.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn a_wheel_that_unpacks_too_far_is_refused_unread() {
+        let bytes = one_member_zip("pkg/zeros.py", &vec![0u8; 2 << 20]);
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.clone())).unwrap();
+        let err = read_members(&mut zip, "bomb-1.0-py3-none-any.whl", 1 << 20)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("would unpack to") && err.contains("zip bomb"),
+            "{err}"
+        );
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+        assert!(read_members(&mut zip, "ok-1.0-py3-none-any.whl", 4 << 20).is_ok());
+    }
+
+    #[test]
+    fn a_member_that_inflates_past_its_declared_size_is_refused() {
+        let mut bytes = one_member_zip("pkg/liar.py", &vec![b'a'; 100_000]);
+        // Both headers say 10 bytes: what a bomb says to look small.
+        let patch = |bytes: &mut Vec<u8>, signature: [u8; 4], offset: usize| {
+            let at = bytes.windows(4).position(|w| w == signature).unwrap();
+            bytes[at + offset..at + offset + 4].copy_from_slice(&10u32.to_le_bytes());
+        };
+        patch(&mut bytes, [0x50, 0x4b, 0x03, 0x04], 22);
+        patch(&mut bytes, [0x50, 0x4b, 0x01, 0x02], 24);
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+        let err = format!(
+            "{:#}",
+            read_members(&mut zip, "liar-1.0-py3-none-any.whl", 1 << 30)
+                .err()
+                .unwrap()
+        );
+        // The zip reader or pypack's own bound stops it, one byte past.
+        assert!(err.contains("liar.py") && err.contains("declare"), "{err}");
+    }
 
     pub fn venv() -> Venv {
         Venv {
