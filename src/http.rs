@@ -320,11 +320,15 @@ impl Http {
     /// Downloads `url` into the cache unless a blob with `sha256_hex` is already
     /// there. The content must have that hash and pass `check` before it is
     /// stored, so a bad download never becomes a cache entry.
+    /// `size`: the size a signed index (or the package index) gives the
+    /// file; a body longer than it is cut one byte past it and refused, so a
+    /// body that never ends costs no more than that.
     pub fn fetch_to_cache(
         &self,
         cache: &Cache,
         url: &str,
         sha256_hex: &str,
+        size: Option<u64>,
         check: impl FnOnce(&Path) -> Result<()>,
     ) -> Result<FetchOutcome> {
         if cache.has_blob(sha256_hex) {
@@ -334,7 +338,7 @@ impl Http {
         if cache.has_blob(sha256_hex) {
             return Ok(FetchOutcome::Cached); // another process fetched it meanwhile
         }
-        let mut resp = self.get(url)?;
+        let mut resp = Bounded::new(self.get(url)?, size);
         let mut writer = cache.blob_writer()?;
         std::io::copy(&mut resp, &mut writer)
             .with_context(|| format!("GET {}: reading the body", redact(url)))?;
@@ -354,6 +358,7 @@ impl Http {
         cache: &Cache,
         url: &str,
         sha256_hex: &str,
+        size: Option<u64>,
         read: impl FnOnce(&mut dyn Read) -> Result<T>,
     ) -> Result<(FetchOutcome, T)> {
         // Locked only to fetch; a blob found (maybe fetched by another
@@ -367,7 +372,7 @@ impl Http {
             let file = std::fs::File::open(cache.blob_path(sha256_hex))?;
             return Ok((FetchOutcome::Cached, read(&mut io::BufReader::new(file))?));
         }
-        let mut resp = self.get(url)?;
+        let mut resp = Bounded::new(self.get(url)?, size);
         let mut writer = cache.blob_writer()?;
         let value = read(&mut Tee {
             inner: &mut resp,
@@ -496,6 +501,45 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// A body read no further than one byte past the size it should have:
+/// reading more is an error saying so.
+struct Bounded<R> {
+    inner: R,
+    /// Bytes still allowed (`None`: no known size).
+    left: Option<u64>,
+    size: u64,
+}
+
+impl<R: Read> Bounded<R> {
+    fn new(inner: R, size: Option<u64>) -> Bounded<R> {
+        Bounded {
+            inner,
+            left: size,
+            size: size.unwrap_or(0),
+        }
+    }
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let Some(left) = self.left else {
+            return self.inner.read(buf);
+        };
+        let want = buf
+            .len()
+            .min(usize::try_from(left + 1).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        if n as u64 > left {
+            return Err(std::io::Error::other(format!(
+                "the body is longer than the {} bytes its index gives it; refusing it",
+                self.size
+            )));
+        }
+        self.left = Some(left - n as u64);
+        Ok(n)
+    }
 }
 
 /// A reader that writes a copy of everything read through it.

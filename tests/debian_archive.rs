@@ -383,3 +383,80 @@ fn two_processes_share_one_cache() {
     );
     assert_eq!(files_under(&s.work.join("cache/tmp")), Vec::<String>::new());
 }
+
+/// Serves the fixture mirror at `root`, except that a `.deb` gets a body
+/// that never ends (zeros, no Content-Length, until the client hangs up).
+fn endless_deb_server(root: PathBuf) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let root = root.clone();
+            std::thread::spawn(move || {
+                let mut stream = stream;
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request = String::new();
+                let _ = reader.read_line(&mut request);
+                let mut line = String::new();
+                while reader.read_line(&mut line).unwrap_or(0) > 2 {
+                    line.clear();
+                }
+                let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
+                if path.ends_with(".deb") {
+                    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+                    let zeros = [0u8; 65536];
+                    // At most 4 GiB, so a broken client cannot keep the test alive.
+                    for _ in 0..65536 {
+                        if stream.write_all(&zeros).is_err() {
+                            break;
+                        }
+                    }
+                    return;
+                }
+                let _ = match fs::read(root.join(path.trim_start_matches('/'))) {
+                    Ok(body) => stream
+                        .write_all(format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).as_bytes())
+                        .and_then(|_| stream.write_all(&body)),
+                    Err(_) => stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+                };
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn a_deb_whose_body_never_ends_is_cut_at_its_signed_size() {
+    let s = setup(&good_packages());
+    let port = endless_deb_server(s.work.join("mirror"));
+    let mirror = format!("http://127.0.0.1:{port}/debian");
+    let started = std::time::Instant::now();
+    let out = pypack(
+        &s.work.join("cache"),
+        &[
+            "base",
+            "build",
+            "--recipe",
+            s.recipe.to_str().unwrap(),
+            "--debian-mirror",
+            &mirror,
+            "--keyring",
+            s.archive.keyring_path.to_str().unwrap(),
+            "--output",
+            s.work.join("out/image").to_str().unwrap(),
+        ],
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("fixture-") && err.contains("longer than the") && err.contains("refusing it"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "refused in {:?}",
+        started.elapsed()
+    );
+    s.assert_nothing_left("cache", None);
+}

@@ -306,7 +306,7 @@ impl<'a> Index<'a> {
                 return self.store_local(file, Some(expected));
             }
             self.http
-                .fetch_to_cache(self.cache, &file.url, expected, |_| Ok(()))
+                .fetch_to_cache(self.cache, &file.url, expected, file.size, |_| Ok(()))
                 .with_context(|| format!("downloading {}", file.filename))?;
             return Ok(expected.clone());
         }
