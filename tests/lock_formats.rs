@@ -14,8 +14,8 @@ use std::fs;
 /// The test index's files, and the world serving them.
 struct Fixture {
     world: AppWorld,
-    /// filename → sha256
-    hashes: Vec<(String, String)>,
+    /// filename → sha256, size
+    hashes: Vec<(String, String, u64)>,
 }
 
 impl Fixture {
@@ -30,7 +30,7 @@ impl Fixture {
             ];
             for spec in &specs {
                 let bytes = index.add(spec, Listing::default());
-                hashes.push((spec.filename(), sha256(&bytes)));
+                hashes.push((spec.filename(), sha256(&bytes), bytes.len() as u64));
             }
         });
         world.write_app(&[("main.py", "print('hi')\n")]);
@@ -38,7 +38,13 @@ impl Fixture {
     }
 
     fn hash(&self, filename: &str) -> &str {
-        &self.hashes.iter().find(|(f, _)| f == filename).unwrap().1
+        &self.hashes.iter().find(|(f, ..)| f == filename).unwrap().1
+    }
+
+    /// The size the lock files give the wheel: its real one (pypack reads
+    /// a download no further than that).
+    fn size(&self, filename: &str) -> u64 {
+        self.hashes.iter().find(|(f, ..)| f == filename).unwrap().2
     }
 
     fn url(&self, filename: &str) -> String {
@@ -90,7 +96,7 @@ name = "helper"
 version = "{version}"
 source = {{ registry = "{index}" }}
 wheels = [
-    {{ url = "{helper_url}", hash = "sha256:{helper_hash}", size = 100 }},
+    {{ url = "{helper_url}", hash = "sha256:{helper_hash}", size = {helper_size} }},
 ]
 
 [[package]]
@@ -113,15 +119,17 @@ dependencies = [
     {{ name = "winonly", marker = "sys_platform == 'win32'" }},
 ]
 wheels = [
-    {{ url = "{kit_url}", hash = "sha256:{kit_hash}", size = 100 }},
+    {{ url = "{kit_url}", hash = "sha256:{kit_hash}", size = {kit_size} }},
 ]
 "#,
         version = helper.split('-').nth(1).unwrap(),
         index = f.world.index_url(),
         helper_url = f.url(helper),
         helper_hash = f.hash(helper),
+        helper_size = f.size(helper),
         kit_url = f.url(KIT),
         kit_hash = f.hash(KIT),
+        kit_size = f.size(KIT),
     )
 }
 
