@@ -423,8 +423,9 @@ impl<'a> Provider<'a> {
                     self.note(
                         name,
                         format!(
-                            "{} does not match any --hash given (sha256 {sha})",
-                            file.filename
+                            "{} has sha256 {sha}, which is not a --hash given ({})",
+                            file.filename,
+                            allowed.join(", ")
                         ),
                     );
                     continue;
