@@ -242,6 +242,72 @@ impl WheelFilename {
     }
 }
 
+/// A PEP 508 requirement that pep508_rs could not read, and why.
+#[derive(Debug)]
+pub struct RequirementError(String);
+
+impl fmt::Display for RequirementError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RequirementError {}
+
+/// Parses a PEP 508 requirement. A name ending in `.`, `-` or `_` before
+/// more text (`asgiref_>=3`) is refused here: pep508_rs 0.9 panics on it
+/// (its name check and its parser disagree), and a hostile METADATA or
+/// requirements line must never take pypack down.
+pub fn parse_requirement(
+    text: &str,
+) -> Result<pep508_rs::Requirement<pep508_rs::VerbatimUrl>, RequirementError> {
+    let name: String = text
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        .collect();
+    if name.ends_with(['.', '-', '_']) {
+        return Err(RequirementError(format!(
+            "package name '{name}' must end with a letter or digit"
+        )));
+    }
+    // pep508_rs 0.9 also panics on other odd input (an extra ending in `-`,
+    // an error underline inside a multi-byte character): contained here.
+    let parsed = contained(|| {
+        std::str::FromStr::from_str(text)
+            .map_err(|e: pep508_rs::Pep508Error<pep508_rs::VerbatimUrl>| e.to_string())
+    });
+    match parsed {
+        Some(result) => result.map_err(RequirementError),
+        None => Err(RequirementError(format!(
+            "'{}' is not a requirement pypack can read",
+            text.chars().take(200).collect::<String>()
+        ))),
+    }
+}
+
+thread_local! {
+    /// Set while [`contained`] runs: its panics are not printed.
+    static CONTAINING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// `f()`, or `None` when it panics (silently: the caller says what failed).
+fn contained<T>(f: impl FnOnce() -> T) -> Option<T> {
+    static QUIET_HOOK: std::sync::Once = std::sync::Once::new();
+    QUIET_HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !CONTAINING.with(|c| c.get()) {
+                previous(info);
+            }
+        }));
+    });
+    CONTAINING.with(|c| c.set(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    CONTAINING.with(|c| c.set(false));
+    result.ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,6 +326,25 @@ mod tests {
         major: 2,
         minor: 36,
     };
+
+    #[test]
+    fn a_name_ending_in_punctuation_is_an_error_not_a_panic() {
+        for text in ["asgiref_>=3", "a- ; extra == 'x'", "b. (>=1)", "c_[x]"] {
+            let err = parse_requirement(text).unwrap_err().to_string();
+            assert!(
+                err.contains("must end with a letter or digit"),
+                "{text}: {err}"
+            );
+        }
+        assert!(parse_requirement("a_b.c-d>=1").is_ok());
+        // What pep508_rs itself panics on is an error too.
+        for text in [
+            "a[asyn-]",
+            "a>=3.2; extra == \"async\"Provides-Extra: asyéc",
+        ] {
+            assert!(parse_requirement(text).is_err(), "{text}");
+        }
+    }
 
     #[test]
     fn markers_for_linux_amd64() {

@@ -19,9 +19,7 @@ use crate::resolve::app::{LockRequest, build_index_config, client_for};
 use crate::resolve::{BinaryPolicy, ResolveInput, resolve};
 use crate::wheel::{Venv, install_resolution};
 use anyhow::{Context, Result, anyhow, bail};
-use pep508_rs::Requirement;
 use std::path::Path;
-use std::str::FromStr;
 use std::sync::Mutex;
 
 const SCRIPT: &str = include_str!("../../templates/builder/pep517.py");
@@ -343,7 +341,7 @@ impl SourceBuilder<'_> {
             .iter()
             .map(|r| {
                 Ok(SourcedRequirement {
-                    requirement: Requirement::from_str(r)
+                    requirement: crate::python::parse_requirement(r)
                         .map_err(|e| anyhow!("{filename}: build requirement '{r}': {e}"))?,
                     hashes: Vec::new(),
                     origin: format!("{filename} [build-system] requires"),

@@ -205,7 +205,7 @@ pub fn parse_headers(headers: &Headers) -> Result<CoreMetadata> {
     };
     let mut requires_dist = Vec::new();
     for value in headers.get_all("requires-dist") {
-        let req = Requirement::<VerbatimUrl>::from_str(&value)
+        let req = crate::python::parse_requirement(&value)
             .map_err(|e| anyhow::anyhow!("bad Requires-Dist '{value}': {e}"))?;
         requires_dist.push(req);
     }

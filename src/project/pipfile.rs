@@ -3,9 +3,7 @@
 
 use super::requirements::SourcedRequirement;
 use anyhow::{Context, Result, bail};
-use pep508_rs::{Requirement, VerbatimUrl};
 use std::path::Path;
-use std::str::FromStr;
 
 pub fn dependencies(path: &Path, groups: &[String]) -> Result<Vec<SourcedRequirement>> {
     let text = super::read_text(path)?;
@@ -83,7 +81,7 @@ fn requirement(name: &str, spec: &toml::Value, origin: &str) -> Result<SourcedRe
     if !markers.is_empty() {
         text.push_str(&format!(" ; {}", markers.join(" and ")));
     }
-    let requirement = Requirement::<VerbatimUrl>::from_str(&text)
+    let requirement = crate::python::parse_requirement(&text)
         .map_err(|e| anyhow::anyhow!("{}: '{text}' is not a valid requirement: {e}", at()))?;
     Ok(SourcedRequirement {
         requirement,

@@ -4,8 +4,6 @@
 
 use super::requirements::SourcedRequirement;
 use anyhow::{Context, Result, bail};
-use pep508_rs::{Requirement, VerbatimUrl};
-use std::str::FromStr;
 
 /// A Poetry constraint (`^1.2`, `~1.2.3`, `>=1,<2`, `1.2.*`, `*`) as PEP 440
 /// specifiers (`""` for any version).
@@ -193,7 +191,7 @@ pub fn requirement(
         if !markers.is_empty() {
             text.push_str(&format!(" ; {}", markers.join(" and ")));
         }
-        let parsed = Requirement::<VerbatimUrl>::from_str(&text)
+        let parsed = crate::python::parse_requirement(&text)
             .map_err(|e| anyhow::anyhow!("{}: '{text}' is not a valid requirement: {e}", at()))?;
         out.push(SourcedRequirement {
             requirement: parsed,

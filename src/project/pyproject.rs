@@ -4,10 +4,8 @@
 
 use super::requirements::SourcedRequirement;
 use anyhow::{Context, Result, bail};
-use pep508_rs::{Requirement, VerbatimUrl};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::str::FromStr;
 
 #[derive(Debug, Clone, Default)]
 pub struct Pyproject {
@@ -155,7 +153,7 @@ pub fn read(path: &Path) -> Result<Pyproject> {
 
 /// One requirement string of `pyproject.toml`, parsed, with where it came from.
 fn requirement(spec: &str, path: &Path, field: &str) -> Result<SourcedRequirement> {
-    let requirement = Requirement::<VerbatimUrl>::from_str(spec).map_err(|e| {
+    let requirement = crate::python::parse_requirement(spec).map_err(|e| {
         anyhow::anyhow!(
             "{}: {field}: '{spec}' is not a valid requirement: {e}",
             path.display()

@@ -8,7 +8,6 @@ use crate::index::IndexSettings;
 use anyhow::{Context, Result, bail};
 use pep508_rs::{Requirement, VerbatimUrl};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 #[derive(Debug, Clone)]
 pub struct SourcedRequirement {
@@ -252,7 +251,7 @@ fn parse_line(
         });
         return Ok(());
     }
-    let requirement = Requirement::<VerbatimUrl>::from_str(spec)
+    let requirement = crate::python::parse_requirement(spec)
         .map_err(|e| anyhow::anyhow!("not a valid requirement: {e}"))?;
     if let Some(pep508_rs::VersionOrUrl::Url(url)) = &requirement.version_or_url {
         let url = url.to_string();

@@ -8,9 +8,7 @@ use super::{
 };
 use crate::index::normalize_name;
 use anyhow::Result;
-use pep508_rs::{Requirement, VerbatimUrl};
 use std::path::Path;
-use std::str::FromStr;
 
 fn entry_extras(p: &toml::Table) -> Vec<String> {
     super::strings(p.get("extras"))
@@ -25,7 +23,7 @@ fn dependency_edges(p: &toml::Table, path: &Path) -> Result<Vec<Edge>> {
         .flatten()
     {
         let Some(text) = d.as_str() else { continue };
-        let requirement = Requirement::<VerbatimUrl>::from_str(text)
+        let requirement = crate::python::parse_requirement(text)
             .map_err(|e| unusable(path, format!("dependency '{text}': {e}")))?;
         let marker = requirement.marker.try_to_string();
         out.push((

@@ -1,0 +1,174 @@
+//! Property tests: random mutations of real-shaped inputs (inserted,
+//! deleted and replaced bytes, from characters these formats give meaning
+//! to) never make a parser panic. A short run in CI (PROPTEST_CASES, 256 by
+//! default); the long run is documented in the README:
+//!     PROPTEST_CASES=2000000 cargo test --release --test parsers_fuzz
+
+mod common;
+
+use proptest::prelude::*;
+use std::path::Path;
+
+/// One edit of a text: at a position (a fraction of its length), delete
+/// some characters and insert others.
+#[derive(Debug, Clone)]
+struct Edit {
+    at: f64,
+    delete: usize,
+    insert: String,
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    let pieces = prop::sample::select(vec![
+        "\n",
+        "\r\n",
+        " ",
+        "\t",
+        ":",
+        "=",
+        "==",
+        ">=",
+        "<",
+        "~=",
+        "!=",
+        "[",
+        "]",
+        "{",
+        "}",
+        "(",
+        ")",
+        "\"",
+        "'",
+        "\\",
+        ",",
+        ";",
+        "#",
+        "-",
+        ".",
+        "/",
+        "@",
+        "*",
+        "\0",
+        "é",
+        "\u{feff}",
+        "\u{2028}",
+        "0",
+        "9",
+        "a",
+        "Z",
+        "_",
+        "%",
+        "+",
+        "|",
+        "^",
+        "${X}",
+        "--",
+        "-r ",
+        "\n\n",
+        " ; python_version < '3'",
+        "[extra]",
+        "http://",
+        "file:///",
+        "..",
+    ]);
+    (0.0..=1.0f64, 0usize..8, prop::collection::vec(pieces, 0..4)).prop_map(
+        |(at, delete, pieces)| Edit {
+            at,
+            delete,
+            insert: pieces.concat(),
+        },
+    )
+}
+
+/// `seed` with `edits` applied (at character boundaries).
+fn mutate(seed: &str, edits: &[Edit]) -> String {
+    let mut chars: Vec<char> = seed.chars().collect();
+    for e in edits {
+        let at = ((chars.len() as f64) * e.at) as usize;
+        let at = at.min(chars.len());
+        let end = (at + e.delete).min(chars.len());
+        chars.splice(at..end, e.insert.chars());
+    }
+    chars.into_iter().collect()
+}
+
+fn edits() -> impl Strategy<Value = Vec<Edit>> {
+    prop::collection::vec(edit(), 1..6)
+}
+
+const REQUIREMENTS: &str = "# app\n-r base.txt\n--index-url https://index.invalid/simple\nflask[async]>=3.0,<4 ; python_version >= \"3.8\"\ngunicorn==22.0 --hash=sha256:0000000000000000000000000000000000000000000000000000000000000000 \\\n    --hash=sha256:1111111111111111111111111111111111111111111111111111111111111111\nweb @ https://files.invalid/web-1.0-py3-none-any.whl\n-e .\n-c constraints.txt\nrequests~=2.31  # comment\n";
+const PYPROJECT: &str = "[project]\nname = \"shop\"\nversion = \"1.2\"\nrequires-python = \">=3.11\"\ndependencies = [\"flask>=3\", \"gunicorn\"]\n[project.optional-dependencies]\nweb = [\"uvicorn[standard]\"]\n[project.scripts]\nshop = \"shop:main\"\n[dependency-groups]\ndev = [\"pytest\", {include-group = \"lint\"}]\nlint = [\"ruff\"]\n[tool.pypack]\nport = 8080\ncmd = \"gunicorn shop:app\"\n[tool.poetry.dependencies]\npython = \"^3.11\"\nflask = {version = \"^3.0\", extras = [\"async\"]}\n";
+const METADATA: &str = "Metadata-Version: 2.3\nName: flask\nVersion: 3.1.3\nRequires-Python: >=3.9\nRequires-Dist: werkzeug>=3.1\nRequires-Dist: asgiref>=3.2; extra == \"async\"\nProvides-Extra: async\nLicense: BSD\n  folded line\n\nThe description.\n";
+const PACKAGES: &str = "Package: libc6\nVersion: 2.36-9+deb12u4\nArchitecture: amd64\nPre-Depends: libgcc-s1\nDepends: libgcc-s1 (>= 3.0), foo | bar:any (<< 2)\nProvides: libc6-x (= 1)\nFilename: pool/main/g/glibc/libc6_2.36-9_amd64.deb\nSize: 2757936\nSHA256: 0000000000000000000000000000000000000000000000000000000000000000\nDescription: GNU C Library\n multi-line\n .\n more\n\nPackage: tzdata\nVersion: 2024a-0+deb12u1\nArchitecture: all\nFilename: pool/main/t/tzdata/tzdata_2024a.deb\nSize: 1\nSHA256: 1111111111111111111111111111111111111111111111111111111111111111\n";
+const RELEASE: &str = "Origin: Debian\nSuite: stable\nCodename: bookworm\nDate: Sat, 10 Feb 2024 09:41:24 UTC\nValid-Until: Sat, 17 Feb 2024 09:41:24 UTC\nAcquire-By-Hash: yes\nArchitectures: amd64 arm64\nComponents: main\nSHA256:\n 0000000000000000000000000000000000000000000000000000000000000000 1234 main/binary-amd64/Packages.xz\n 1111111111111111111111111111111111111111111111111111111111111111 99 main/binary-arm64/Packages\n";
+const RECORD: &str = "flask/__init__.py,sha256=AAAA,12\nflask-3.1.3.dist-info/METADATA,sha256=BBBB,2000\n\"odd,name.py\",sha256=CCCC,1\nflask-3.1.3.dist-info/RECORD,,\n";
+const ENTRY_POINTS: &str =
+    "[console_scripts]\nflask = flask.cli:main\n[gui_scripts]\ng = pkg.mod:obj.attr [extra]\n";
+const WHEEL: &str = "Wheel-Version: 1.0\nGenerator: bdist_wheel (0.43.0)\nRoot-Is-Purelib: true\nTag: py3-none-any\n";
+const SIMPLE_HTML: &str = "<!DOCTYPE html><html><body><a href=\"../files/flask-3.1.3-py3-none-any.whl#sha256=00ff\" data-requires-python=\"&gt;=3.9\" data-dist-info-metadata=\"sha256=ab\">flask-3.1.3-py3-none-any.whl</a><a href='x.tar.gz' data-yanked>x</a></body></html>";
+const SIMPLE_JSON: &str = "{\"meta\":{\"api-version\":\"1.1\"},\"name\":\"flask\",\"files\":[{\"filename\":\"flask-3.1.3-py3-none-any.whl\",\"url\":\"../f.whl\",\"hashes\":{\"sha256\":\"00ff\"},\"requires-python\":\">=3.9\",\"yanked\":false,\"core-metadata\":{\"sha256\":\"ab\"},\"size\":101}]}";
+const PROCFILE_CHAIN: &str = "cd src && FLASK_ENV=production python -m flask db upgrade || true; exec gunicorn ${APP:-app}:app --bind 0.0.0.0:${PORT:-8000}";
+const SOURCES: &str = "Types: deb deb-src\nURIs: http://deb.invalid/debian\nSuites: bookworm bookworm-updates\nComponents: main contrib\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\nTypes: deb\nURIs: http://security.invalid/debian-security\nSuites: bookworm-security\nComponents: main\n";
+const RECIPE: &str = "name = \"x\"\ndescription = \"d\"\nsuites = [\"bookworm\"]\ncomponents = [\"main\"]\narchitectures = [\"amd64\"]\nkeys = []\nusrmerge = true\n[python]\nversion = \"3.11\"\nexecutable = \"/usr/bin/python3.11\"\n[packages]\ninclude = [\"python3.11-minimal\"]\n[image]\nuser = \"65532:65532\"\nenv = [\"PATH=/usr/bin:/bin\"]\n";
+
+/// Writes `text` to a fresh file named `name` and gives its path.
+fn file_with(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+proptest! {
+    #[test]
+    fn requirements_files(e in edits()) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = file_with(dir.path(), "requirements.txt", &mutate(REQUIREMENTS, &e));
+        let _ = pypack::project::requirements::parse_file(&path, &|_| None);
+    }
+
+    #[test]
+    fn pyproject_files(e in edits()) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = file_with(dir.path(), "pyproject.toml", &mutate(PYPROJECT, &e));
+        let _ = pypack::project::pyproject::read(&path);
+        let _ = pypack::project::read_requirements(dir.path(), &[], &["dev".into()], &|_| None);
+    }
+
+    #[test]
+    fn core_metadata(e in edits()) {
+        let _ = pypack::index::metadata::parse(&mutate(METADATA, &e));
+    }
+
+    #[test]
+    fn debian_indexes(e in edits()) {
+        let _ = pypack::debian::packages::parse_packages(&mutate(PACKAGES, &e), "amd64");
+        let _ = pypack::debian::packages::parse_relations(&mutate("a (>= 1) | b:any, c [amd64] <!nocheck>", &e));
+        let _ = pypack::debian::release::Release::parse(&mutate(RELEASE, &e));
+        let _ = pypack::debian::sources::parse_deb822(&mutate(SOURCES, &e));
+        let _ = pypack::debian::sources::parse_one_line(&mutate("deb [arch=amd64 signed-by=/k.gpg] http://deb.invalid/debian bookworm main\n", &e));
+        let _ = pypack::debian::version::compare(&mutate("1:2.36-9+deb12u4~bpo1", &e), "2.36-9");
+    }
+
+    #[test]
+    fn wheel_files(e in edits()) {
+        let _ = pypack::wheel::dist_info::parse_record(&mutate(RECORD, &e));
+        let _ = pypack::wheel::dist_info::parse_entry_points(&mutate(ENTRY_POINTS, &e));
+        let _ = pypack::wheel::dist_info::parse_wheel_file(&mutate(WHEEL, &e));
+        let _ = pypack::python::WheelFilename::parse(&mutate("flask-3.1.3-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", &e));
+    }
+
+    #[test]
+    fn index_pages(e in edits()) {
+        let _ = pypack::index::simple::parse_html(&mutate(SIMPLE_HTML, &e), "https://index.invalid/simple/flask/");
+        let _ = pypack::index::simple::parse_json(mutate(SIMPLE_JSON, &e).as_bytes(), "https://index.invalid/simple/flask/");
+    }
+
+    #[test]
+    fn names_commands_and_recipes(e in edits()) {
+        let _ = pypack::project::chain::parse(&mutate(PROCFILE_CHAIN, &e));
+        let _ = pypack::platform::Platform::parse_choice(&mutate("linux/amd64,linux/arm64/v8", &e));
+        let _ = pypack::registry::Reference::parse(&mutate("localhost:5000/team/app:1.0@sha256:00", &e));
+        let _ = pypack::base::recipe::Recipe::parse(&mutate(RECIPE, &e), "fuzz.toml");
+        let _ = pypack::debian::release::parse_rfc2822(&mutate("Sat, 10 Feb 2024 09:41:24 UTC", &e));
+    }
+}
