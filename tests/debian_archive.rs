@@ -70,7 +70,17 @@ impl Setup {
 
     /// `base build` of the fixture recipe into out/`output`, with `extra` flags.
     fn build_with(&self, cache: &str, output: &str, extra: &[&str]) -> std::process::Output {
-        let mirror = self.archive.mirror_url(&self.server);
+        self.build_from(&self.archive.mirror_url(&self.server), cache, output, extra)
+    }
+
+    /// [`Setup::build_with`] from the archive at `mirror`.
+    fn build_from(
+        &self,
+        mirror: &str,
+        cache: &str,
+        output: &str,
+        extra: &[&str],
+    ) -> std::process::Output {
         let out = self.work.join("out").join(output);
         let mut args = vec![
             "base",
@@ -78,7 +88,7 @@ impl Setup {
             "--recipe",
             self.recipe.to_str().unwrap(),
             "--debian-mirror",
-            &mirror,
+            mirror,
             "--keyring",
             self.archive.keyring_path.to_str().unwrap(),
             "--output",
@@ -432,21 +442,7 @@ fn a_deb_whose_body_never_ends_is_cut_at_its_signed_size() {
     let port = endless_deb_server(s.work.join("mirror"));
     let mirror = format!("http://127.0.0.1:{port}/debian");
     let started = std::time::Instant::now();
-    let out = pypack(
-        &s.work.join("cache"),
-        &[
-            "base",
-            "build",
-            "--recipe",
-            s.recipe.to_str().unwrap(),
-            "--debian-mirror",
-            &mirror,
-            "--keyring",
-            s.archive.keyring_path.to_str().unwrap(),
-            "--output",
-            s.work.join("out/image").to_str().unwrap(),
-        ],
-    );
+    let out = s.build_from(&mirror, "cache", "image", &[]);
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(

@@ -10,8 +10,7 @@ use common::wheels::{Listing, WheelSpec};
 use common::*;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 /// One hostile input: what the app directory holds, the command and its
 /// flags, and what the error must say.
@@ -134,31 +133,14 @@ fn run_case(case: &Case) -> Result<(), String> {
         });
     }
     let cache = world.work.join("cache");
-    let started = Instant::now();
-    let child = Command::new(env!("CARGO_BIN_EXE_pypack"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pypack"));
+    command
         .args(&args)
         .env("PYPACK_CACHE_DIR", &cache)
-        .env_remove("PIP_INDEX_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let watchdog = std::thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-            if !Path::new(&format!("/proc/{pid}")).exists() {
-                return;
-            }
-        }
-        // SAFETY: kill(2) of our own child, not yet reaped.
-        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-    });
-    let out = child.wait_with_output().unwrap();
-    watchdog.join().unwrap();
+        .env_remove("PIP_INDEX_URL");
+    let (out, killed) = output_within(command, 60);
     let err = String::from_utf8_lossy(&out.stderr).to_string();
-    if started.elapsed() >= Duration::from_secs(60) {
+    if killed {
         return Err(format!("no answer within 60 s; killed\n{err}"));
     }
     if out.status.success() {

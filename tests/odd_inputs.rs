@@ -7,9 +7,8 @@
 mod common;
 
 use common::*;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::process::{Command, Output};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -18,28 +17,9 @@ fn repo() -> PathBuf {
 /// `pypack ARGS` with the shared cache, killed (and the test failed) if it
 /// has not finished within `seconds`.
 fn pypack_within(seconds: u64, args: &[&str]) -> Output {
-    let child = Command::new(env!("CARGO_BIN_EXE_pypack"))
-        .args(args)
-        .env("PYPACK_CACHE_DIR", shared_cache())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let watcher = std::thread::spawn(move || {
-        while Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(100));
-            if !Path::new(&format!("/proc/{pid}")).exists() {
-                return false;
-            }
-        }
-        // SAFETY: kill(2) on the child's pid, which it still is (not reaped).
-        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-        true
-    });
-    let out = child.wait_with_output().unwrap();
-    let killed = watcher.join().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pypack"));
+    command.args(args).env("PYPACK_CACHE_DIR", shared_cache());
+    let (out, killed) = output_within(command, seconds);
     assert!(!killed, "pypack {args:?} did not finish within {seconds} s");
     out
 }

@@ -752,3 +752,31 @@ pub fn answer_of_image(source: &str) -> Option<String> {
     let _ = podman(&["rmi", &name]);
     answer
 }
+
+/// Runs `command` with its stdout and stderr captured, killing it if it has
+/// not ended within `seconds`: its output, and whether it had to be killed.
+/// (The kill can only reach our own child: it is sent while the child is
+/// not yet reaped.)
+pub fn output_within(mut command: Command, seconds: u64) -> (Output, bool) {
+    let child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        let timeout = std::time::Duration::from_secs(seconds);
+        match finished.recv_timeout(timeout) {
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                // SAFETY: kill(2) of our child, which the main thread has not reaped.
+                unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+                true
+            }
+            _ => false,
+        }
+    });
+    let out = child.wait_with_output().unwrap();
+    let _ = done.send(());
+    (out, watchdog.join().unwrap())
+}
