@@ -123,6 +123,25 @@ pub fn load_image(
     })
 }
 
+/// How many platforms' images the OCI layout or oci-archive at `path`
+/// holds under its first name (1 for a single image).
+pub fn platform_count(path: &Path) -> Result<usize> {
+    let files = if path.is_dir() {
+        read_dir_files(path)?
+    } else {
+        read_tar_files(path)?
+    };
+    let Some(index) = files.get("index.json") else {
+        return Ok(1);
+    };
+    let index: serde_json::Value = serde_json::from_slice(index)?;
+    let Some(digest) = index["manifests"][0]["digest"].as_str() else {
+        return Ok(1);
+    };
+    let first: serde_json::Value = serde_json::from_slice(blob(&files, digest)?)?;
+    Ok(first["manifests"].as_array().map_or(1, Vec::len))
+}
+
 /// The name (`org.opencontainers.image.ref.name`) an OCI layout gives its
 /// first image.
 pub fn ref_name(path: &Path) -> Option<String> {

@@ -372,3 +372,39 @@ fn a_base_with_another_python_is_refused() {
     );
     assert!(!world.work.join("out/rebased").exists(), "nothing written");
 }
+
+#[test]
+fn an_index_of_several_platforms_is_not_written_back_as_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("multi");
+    std::fs::create_dir_all(layout.join("blobs/sha256")).unwrap();
+    let inner = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:aa","size":1,"platform":{"os":"linux","architecture":"amd64"}},{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:bb","size":1,"platform":{"os":"linux","architecture":"arm64","variant":"v8"}}]}"#;
+    let digest = sha256(inner);
+    std::fs::write(layout.join("blobs/sha256").join(&digest), inner).unwrap();
+    let index = format!(
+        r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"sha256:{digest}","size":{}}}]}}"#,
+        inner.len()
+    );
+    std::fs::write(layout.join("index.json"), &index).unwrap();
+    std::fs::write(
+        layout.join("oci-layout"),
+        r#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .unwrap();
+    let before = files_under(&layout);
+    let out = pypack(
+        &tmp.path().join("cache"),
+        &["rebase", layout.to_str().unwrap(), "--onto", "debian12"],
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("holds images for 2 platforms") && err.contains("--output DIR"),
+        "{err}"
+    );
+    assert_eq!(files_under(&layout), before, "the layout is left as it was");
+    assert_eq!(
+        std::fs::read_to_string(layout.join("index.json")).unwrap(),
+        index
+    );
+}

@@ -106,6 +106,26 @@ pub fn rebase(cli: &Cli, args: &RebaseArgs) -> Result<()> {
     if let Some(tag) = &args.output.tag {
         check_tag(tag)?;
     }
+    // Written back where it came from, one platform's image would replace
+    // an index of several: the others would be lost.
+    let platforms = match (&source, &output, &push) {
+        (Source::Local(path), Some(out), _) if out.path() == path.as_path() => {
+            pypack::inspect::platform_count(path)?
+        }
+        (Source::Registry(from), _, Some(to)) if from == to => {
+            let credentials = CredentialSources::from_host().lookup(&from.registry)?;
+            Registry::connect(from, args.insecure_registry, credentials)?
+                .platforms()?
+                .len()
+        }
+        _ => 1,
+    };
+    if platforms > 1 {
+        bail!(
+            "{} holds images for {platforms} platforms and a rebase makes one ({platform}): writing it back would lose the others; pass --output DIR, --archive FILE or --push REF",
+            args.image
+        );
+    }
     let cache = cli.cache()?;
     let image = source.load(&cache, platform, args.insecure_registry)?;
     pypack::rebase::recorded_base(&image)?;
