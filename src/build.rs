@@ -376,16 +376,11 @@ fn build_on(
         sdists: Some(&sources),
         ..lock_request
     };
-    let compiler = match request.steps.compile && compiles_with.image.platform == Platform::host() {
-        true => Compiler::new(
+    let compiler = match request.steps.compile {
+        true => compiler_on(
             cache,
-            &compiles_with.image,
-            &compiles_with.python_executable,
+            compiles_with,
             unpacked_allowed(request),
-            compiles_with
-                .early
-                .as_ref()
-                .and_then(|early| early.python(&compiles_with.python_executable)),
             engine.as_ref(),
         ),
         false => None,
@@ -877,6 +872,32 @@ fn host_interpreter(
     None
 }
 
+/// A compiler running `base`'s interpreter (unpacked here when
+/// `host_allowed`, else in `engine`); `None` when `base` is not for this
+/// machine's platform or nothing can run it.
+fn compiler_on<'a>(
+    cache: &'a Cache,
+    base: &'a BuiltBase,
+    host_allowed: bool,
+    engine: Option<&'a Engine>,
+) -> Option<Compiler<'a>> {
+    if base.image.platform != Platform::host() {
+        return None;
+    }
+    let early = base
+        .early
+        .as_ref()
+        .and_then(|early| early.python(&base.python_executable));
+    Compiler::new(
+        cache,
+        &base.image,
+        &base.python_executable,
+        host_allowed,
+        early,
+        engine,
+    )
+}
+
 /// The standard library bytecode layer of `base` (a recipe's, or the
 /// registry image `base_image`'s), compiled as a build would: by its own
 /// interpreter on this machine or in `engine`, or for another platform's
@@ -906,20 +927,7 @@ pub fn stdlib_bytecode_for(
         ),
     };
     let compiles_with = interpreter_base.as_ref().unwrap_or(base);
-    if compiles_with.image.platform != Platform::host() {
-        return Ok(None);
-    }
-    let Some(compiler) = Compiler::new(
-        cache,
-        &compiles_with.image,
-        &compiles_with.python_executable,
-        host_allowed,
-        compiles_with
-            .early
-            .as_ref()
-            .and_then(|early| early.python(&compiles_with.python_executable)),
-        engine,
-    ) else {
+    let Some(compiler) = compiler_on(cache, compiles_with, host_allowed, engine) else {
         return Ok(None);
     };
     stdlib_layer(&compiler, base, options.epoch).map(Some)
