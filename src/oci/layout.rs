@@ -87,17 +87,6 @@ pub fn write_output(
     write_named(cache, &[(Named::Image(image), tag)], output)
 }
 
-/// Writes `index` (every platform's image) to a layout or an oci-archive;
-/// `tag` names the index. A docker-archive holds one image: refused.
-pub fn write_index_output(
-    cache: &Cache,
-    index: &ImageIndex,
-    output: &Output,
-    tag: Option<&str>,
-) -> Result<()> {
-    write_named(cache, &[(Named::Index(index), tag)], output)
-}
-
 /// What one name of an output stands for.
 #[derive(Clone, Copy)]
 pub enum Named<'a> {

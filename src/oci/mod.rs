@@ -9,7 +9,7 @@ pub mod layout;
 pub use image::{ContainerConfig, Image, LayerSpec};
 pub use index::{ImageIndex, assemble_index};
 pub use layer::{Entry, EntryKind, LayerBlob};
-pub use layout::{Output, write_index_output, write_output};
+pub use layout::{Output, write_output};
 
 /// Default timestamp for every file and for the image's `created`: 1980-01-01,
 /// the earliest date zip (and so wheel tooling) can represent.
