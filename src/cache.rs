@@ -69,6 +69,15 @@ impl Cache {
         self.root.join("blobs/sha256").join(hex)
     }
 
+    /// Removes a blob found unusable (a wheel refused at install, an sdist
+    /// whose metadata cannot be read): its hash was right, its content is
+    /// not, and no later build should start from it.
+    pub fn evict(&self, hex: &str) {
+        if is_sha256_hex(hex) {
+            let _ = fs::remove_file(self.blob_path(hex));
+        }
+    }
+
     pub fn has_blob(&self, hex: &str) -> bool {
         is_sha256_hex(hex) && self.blob_path(hex).is_file()
     }

@@ -14,6 +14,33 @@ use std::time::Duration;
 
 const ATTEMPTS: u32 = 4;
 
+/// How long one read may wait for its next byte, and how long a body has
+/// before its average speed is judged, in seconds (`PYPACK_HTTP_TIMEOUT`
+/// sets both: tests meet a trickling server in seconds, not minutes).
+const STALL_SECS: u64 = 60;
+
+/// The slowest average a body may arrive at once its first `STALL_SECS`
+/// are over: a server sending a byte now and then would otherwise hold a
+/// build for hours, since no single read waits long.
+const MIN_BYTES_PER_SEC: u64 = 16 * 1024;
+
+/// The most read of an index page (simple API, find-links listing): the
+/// largest real ones (projects with nightly builds) are tens of MB.
+pub const MAX_PAGE_BYTES: u64 = 256 << 20;
+
+/// The most read of a download whose size nothing declares: the largest
+/// real wheels are a few GB.
+pub const MAX_UNDECLARED_DOWNLOAD_BYTES: u64 = 8 << 30;
+
+/// `STALL_SECS`, or what `PYPACK_HTTP_TIMEOUT` says.
+pub fn stall_secs() -> u64 {
+    std::env::var("PYPACK_HTTP_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&s| s > 0)
+        .unwrap_or(STALL_SECS)
+}
+
 #[derive(Clone)]
 pub struct Http {
     client: reqwest::blocking::Client,
@@ -138,7 +165,9 @@ impl Http {
         let client = reqwest::blocking::Client::builder()
             .user_agent(concat!("pypack/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(15))
-            .timeout(Duration::from_secs(300))
+            // Per operation (the headers, each read of the body), not the
+            // whole request: `Limit` judges a body's total time.
+            .timeout(Duration::from_secs(stall_secs()))
             .build()
             .context("cannot set up the HTTP client")?;
         Ok(Http {
@@ -214,14 +243,19 @@ impl Http {
         Ok((u.to_string(), creds))
     }
 
-    fn get(&self, url: &str) -> Result<reqwest::blocking::Response> {
-        self.send(url, HeaderMap::new(), false)?
-            .with_context(|| format!("GET {}: not found", redact(url)))
+    /// The response to GET `url`, unless its announced length passes `limit`.
+    fn get_within(&self, url: &str, limit: Limit) -> Result<reqwest::blocking::Response> {
+        let response = self
+            .send(url, HeaderMap::new(), false)?
+            .with_context(|| format!("GET {}: not found", redact(url)))?;
+        check_length(&response, limit).with_context(|| format!("GET {}", redact(url)))?;
+        Ok(response)
     }
 
-    pub fn get_bytes(&self, url: &str) -> Result<Vec<u8>> {
+    /// The body of `url`, refused past `limit` bytes.
+    pub fn get_bytes(&self, url: &str, limit: Limit) -> Result<Vec<u8>> {
         let mut body = Vec::new();
-        self.get(url)?
+        Bounded::new(self.get_within(url, limit)?, limit)
             .read_to_end(&mut body)
             .with_context(|| format!("GET {}: reading the body", redact(url)))?;
         Ok(body)
@@ -265,7 +299,7 @@ impl Http {
                 headers.insert(header::IF_MODIFIED_SINCE, lm);
             }
         }
-        let Some(mut resp) = self.send(url, headers, true)? else {
+        let Some(resp) = self.send(url, headers, true)? else {
             return Ok(None);
         };
         let text_header = |name: header::HeaderName| {
@@ -294,8 +328,11 @@ impl Http {
             text_header(header::LAST_MODIFIED),
             resp.url().to_string(),
         );
+        let limit = Limit::Cap(MAX_PAGE_BYTES, "an index page");
+        check_length(&resp, limit).with_context(|| format!("GET {}", redact(url)))?;
         let mut body = Vec::new();
-        resp.read_to_end(&mut body)
+        Bounded::new(resp, limit)
+            .read_to_end(&mut body)
             .with_context(|| format!("GET {}: reading the body", redact(url)))?;
         let (content_type, etag, last_modified, final_url) = page_meta;
         if !cache_control.contains("no-store") {
@@ -338,7 +375,10 @@ impl Http {
         if cache.has_blob(sha256_hex) {
             return Ok(FetchOutcome::Cached); // another process fetched it meanwhile
         }
-        let mut resp = Bounded::new(self.get(url)?, size);
+        let mut resp = Bounded::new(
+            self.get_within(url, Limit::download(size))?,
+            Limit::download(size),
+        );
         let mut writer = cache.blob_writer()?;
         std::io::copy(&mut resp, &mut writer)
             .with_context(|| format!("GET {}: reading the body", redact(url)))?;
@@ -372,18 +412,25 @@ impl Http {
             let file = std::fs::File::open(cache.blob_path(sha256_hex))?;
             return Ok((FetchOutcome::Cached, read(&mut io::BufReader::new(file))?));
         }
-        let mut resp = Bounded::new(self.get(url)?, size);
+        let mut resp = Bounded::new(
+            self.get_within(url, Limit::download(size))?,
+            Limit::download(size),
+        );
         let mut writer = cache.blob_writer()?;
         let value = read(&mut Tee {
             inner: &mut resp,
             copy: &mut writer,
         });
-        // What `read` left (all of it, after an error) is stored too: the
-        // hash decides whether the content was what was asked for.
+        // What `read` left is read too: the hash decides whether the
+        // content was what was asked for, and a mismatch is the error to
+        // give. Content `read` refused is not stored, whatever its hash.
         std::io::copy(&mut resp, &mut writer)
             .with_context(|| format!("GET {}: reading the body", redact(url)))?;
         writer
-            .commit_checked(Some(sha256_hex), |_| Ok(()))
+            .commit_checked(Some(sha256_hex), |_| match &value {
+                Ok(_) => Ok(()),
+                Err(e) => Err(anyhow::anyhow!("{e:#}")),
+            })
             .with_context(|| format!("refusing {}", redact(url)))?;
         Ok((FetchOutcome::Downloaded, value?))
     }
@@ -423,13 +470,28 @@ impl Http {
         let resp = self
             .send(url, headers, false)
             .map_err(|e| io::Error::other(format!("{e:#}")))?;
-        let mut resp = resp.ok_or_else(|| io::Error::other("range request: not found"))?;
+        let resp = resp.ok_or_else(|| io::Error::other("range request: not found"))?;
         if resp.status() != reqwest::StatusCode::PARTIAL_CONTENT {
             return Err(io::Error::other("server ignored the range request"));
         }
         let mut body = Vec::new();
-        resp.read_to_end(&mut body)?;
+        Bounded::new(resp, Limit::Declared(end - start + 1)).read_to_end(&mut body)?;
         Ok(body)
+    }
+
+    /// Downloads `url`, which no index gives a hash for, into the cache;
+    /// returns its sha256. Nothing is stored unless the whole body arrived.
+    pub fn fetch_unhashed(&self, cache: &Cache, url: &str, size: Option<u64>) -> Result<String> {
+        let mut resp = Bounded::new(
+            self.get_within(url, Limit::download(size))?,
+            Limit::download(size),
+        );
+        let mut writer = cache.blob_writer()?;
+        std::io::copy(&mut resp, &mut writer)
+            .with_context(|| format!("GET {}: reading the body", redact(url)))?;
+        writer
+            .commit(None)
+            .with_context(|| format!("refusing {}", redact(url)))
     }
 }
 
@@ -503,41 +565,110 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// A body read no further than one byte past the size it should have:
-/// reading more is an error saying so.
-struct Bounded<R> {
+/// How much of a body pypack reads.
+#[derive(Debug, Clone, Copy)]
+pub enum Limit {
+    /// The size an index or a manifest gives the file: more is refused.
+    Declared(u64),
+    /// No size is known: at most this many bytes of this kind of thing.
+    Cap(u64, &'static str),
+}
+
+impl Limit {
+    /// A download's limit: its declared size, else the cap for files.
+    pub fn download(size: Option<u64>) -> Limit {
+        match size {
+            Some(size) => Limit::Declared(size),
+            None => Limit::Cap(
+                MAX_UNDECLARED_DOWNLOAD_BYTES,
+                "a download of no declared size",
+            ),
+        }
+    }
+
+    fn bytes(self) -> u64 {
+        match self {
+            Limit::Declared(n) | Limit::Cap(n, _) => n,
+        }
+    }
+
+    fn exceeded(self) -> String {
+        match self {
+            Limit::Declared(n) => {
+                format!("the body is longer than the {n} bytes its index gives it; refusing it")
+            }
+            Limit::Cap(n, what) => format!(
+                "the body is larger than {} MB, the most pypack reads of {what}; refusing it",
+                n >> 20
+            ),
+        }
+    }
+}
+
+/// A body read no further than one byte past its limit, and given up on
+/// when it arrives too slowly: either is an error saying so.
+pub struct Bounded<R> {
     inner: R,
-    /// Bytes still allowed (`None`: no known size).
-    left: Option<u64>,
-    size: u64,
+    limit: Limit,
+    read: u64,
+    started: std::time::Instant,
+    judged_after: Duration,
+}
+
+/// A response whose Content-Length already passes `limit` is refused
+/// before its body is read.
+pub fn check_length(response: &reqwest::blocking::Response, limit: Limit) -> Result<()> {
+    match response.content_length() {
+        Some(length) if length > limit.bytes() => Err(anyhow::anyhow!(
+            "{} (it announces {length} bytes)",
+            limit.exceeded()
+        )),
+        _ => Ok(()),
+    }
 }
 
 impl<R: Read> Bounded<R> {
-    fn new(inner: R, size: Option<u64>) -> Bounded<R> {
+    pub fn new(inner: R, limit: Limit) -> Bounded<R> {
         Bounded {
             inner,
-            left: size,
-            size: size.unwrap_or(0),
+            limit,
+            read: 0,
+            started: std::time::Instant::now(),
+            judged_after: Duration::from_secs(stall_secs()),
         }
+    }
+
+    fn too_slow(&self) -> Option<String> {
+        let elapsed = self.started.elapsed();
+        if elapsed < self.judged_after {
+            return None;
+        }
+        let rate = self.read as f64 / elapsed.as_secs_f64();
+        (rate < MIN_BYTES_PER_SEC as f64).then(|| {
+            format!(
+                "the server sent {} bytes in {:.0} s, slower than the {} KB/s pypack waits for; giving up",
+                self.read,
+                elapsed.as_secs_f64(),
+                MIN_BYTES_PER_SEC / 1024
+            )
+        })
     }
 }
 
 impl<R: Read> Read for Bounded<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let Some(left) = self.left else {
-            return self.inner.read(buf);
-        };
+        if let Some(why) = self.too_slow() {
+            return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, why));
+        }
+        let left = self.limit.bytes().saturating_sub(self.read);
         let want = buf
             .len()
-            .min(usize::try_from(left + 1).unwrap_or(usize::MAX));
+            .min(usize::try_from(left.saturating_add(1)).unwrap_or(usize::MAX));
         let n = self.inner.read(&mut buf[..want])?;
         if n as u64 > left {
-            return Err(std::io::Error::other(format!(
-                "the body is longer than the {} bytes its index gives it; refusing it",
-                self.size
-            )));
+            return Err(std::io::Error::other(self.limit.exceeded()));
         }
-        self.left = Some(left - n as u64);
+        self.read += n as u64;
         Ok(n)
     }
 }

@@ -16,6 +16,7 @@ pub mod glob;
 pub mod http;
 pub mod index;
 pub mod inspect;
+pub mod limits;
 pub mod oci;
 pub mod parallel;
 pub mod platform;

@@ -7,6 +7,7 @@
 
 use crate::cache::Cache;
 use crate::digest::strip_sha256;
+use crate::http::{Bounded, Limit, check_length};
 use crate::oci::Image;
 use anyhow::{Context, Result, bail};
 use reqwest::StatusCode;
@@ -448,7 +449,9 @@ impl Registry {
                         response.status()
                     );
                 }
-                let body: serde_json::Value = serde_json::from_slice(&response.bytes()?)?;
+                let body: serde_json::Value =
+                    serde_json::from_slice(&read_capped(response, MAX_TOKEN_BYTES, "a token")?)
+                        .context("the token service's answer is not JSON")?;
                 let token = body["token"]
                     .as_str()
                     .or(body["access_token"].as_str())
@@ -586,7 +589,7 @@ impl Registry {
             .as_str()
             .context("manifest without config")?
             .to_string();
-        self.fetch_blob(cache, &config_digest)?;
+        self.fetch_blob(cache, &config_digest, manifest["config"]["size"].as_u64())?;
         let config_bytes = cache.read_blob(strip_sha256(&config_digest)?)?;
         let config: serde_json::Value = serde_json::from_slice(&config_bytes)?;
         let diff_ids: Vec<String> = config["rootfs"]["diff_ids"]
@@ -615,7 +618,7 @@ impl Registry {
                 .as_str()
                 .context("layer without digest")?
                 .to_string();
-            self.fetch_blob(cache, &digest)?;
+            self.fetch_blob(cache, &digest, layer["size"].as_u64())?;
             layers.push(crate::oci::LayerBlob {
                 size: layer["size"].as_u64().unwrap_or(0),
                 diff_id: diff_ids.get(i).cloned().with_context(|| {
@@ -657,7 +660,10 @@ impl Registry {
                         response.status()
                     );
                 }
-                vec![serde_json::from_slice(&response.bytes()?).context("the config is not JSON")?]
+                let size = manifest["config"]["size"].as_u64();
+                let config = read_limited(response, Limit::download(size))
+                    .with_context(|| format!("{}: its config", self.reference))?;
+                vec![serde_json::from_slice(&config).context("the config is not JSON")?]
             }
         };
         Ok(crate::platform::Platform::ALL
@@ -737,17 +743,35 @@ impl Registry {
                 response.status()
             );
         }
-        Ok(response.bytes()?.to_vec())
+        check_manifest_type(&response)
+            .with_context(|| format!("{}: fetching the manifest", self.reference))?;
+        let announced = response
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let bytes = read_capped(response, MAX_MANIFEST_BYTES, "a manifest")
+            .with_context(|| format!("{}: fetching the manifest", self.reference))?;
+        let actual = format!("sha256:{}", crate::digest::sha256_hex(&bytes));
+        if let Some(announced) = announced.filter(|a| a.starts_with("sha256:") && *a != actual) {
+            bail!(
+                "{}: the registry says the manifest is {announced}, but what it sent is {actual}; \
+                 refusing it (a proxy or the registry is broken)",
+                self.reference
+            );
+        }
+        Ok(bytes)
     }
 
-    /// Downloads a blob into the cache unless it is there; its digest is checked.
-    fn fetch_blob(&self, cache: &Cache, digest: &str) -> Result<()> {
+    /// Downloads a blob into the cache unless it is there; its digest is
+    /// checked, and its body read no further than `size` (the descriptor's).
+    fn fetch_blob(&self, cache: &Cache, digest: &str, size: Option<u64>) -> Result<()> {
         let hex = strip_sha256(digest)?;
         if cache.has_blob(hex) {
             return Ok(());
         }
         let url = self.url(&format!("blobs/{digest}"));
-        let mut response = self.send(&|| self.client.get(&url))?;
+        let response = self.send(&|| self.client.get(&url))?;
         if !response.status().is_success() {
             bail!(
                 "{}: fetching blob {digest} gave HTTP {}",
@@ -756,7 +780,11 @@ impl Registry {
             );
         }
         let mut writer = cache.blob_writer()?;
-        std::io::copy(&mut response, &mut writer)?;
+        std::io::copy(
+            &mut Bounded::new(response, Limit::download(size)),
+            &mut writer,
+        )
+        .with_context(|| format!("{}: fetching blob {digest}", self.reference))?;
         writer
             .commit(Some(hex))
             .with_context(|| format!("{}: blob {digest}", self.reference))?;
@@ -903,7 +931,10 @@ impl Registry {
         })?;
         match response.status() {
             StatusCode::NOT_FOUND => Ok(None),
-            status if status.is_success() => Ok(Some(response.bytes()?.to_vec())),
+            status if status.is_success() => Ok(Some(
+                read_capped(response, MAX_MANIFEST_BYTES, "a manifest")
+                    .with_context(|| format!("{}: fetching {key}", self.reference))?,
+            )),
             status => bail!("{}: fetching {key} gave HTTP {status}", self.reference),
         }
     }
@@ -934,6 +965,54 @@ impl Registry {
         }
         Ok((uploaded, skipped))
     }
+}
+
+/// The most read of a manifest or an index: registries (and containerd)
+/// refuse larger ones.
+const MAX_MANIFEST_BYTES: u64 = 4 << 20;
+
+/// The most read of a token service's answer.
+const MAX_TOKEN_BYTES: u64 = 1 << 20;
+
+/// The media types a manifest may come as (plain JSON from old registries).
+const MANIFEST_TYPES: [&str; 5] = [
+    crate::oci::index::INDEX_MEDIA_TYPE,
+    crate::oci::index::MANIFEST_MEDIA_TYPE,
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/json",
+];
+
+/// Refuses an answer that says it is not a manifest (a login page, an
+/// error page of a proxy, a schema-1 manifest).
+fn check_manifest_type(response: &Response) -> Result<()> {
+    let Some(content_type) = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Ok(());
+    };
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    if !MANIFEST_TYPES.contains(&essence) {
+        bail!(
+            "the registry answered with '{essence}', not an OCI or Docker v2 image manifest; \
+             check the image reference and the registry's address"
+        );
+    }
+    Ok(())
+}
+
+fn read_capped(response: Response, cap: u64, what: &'static str) -> Result<Vec<u8>> {
+    read_limited(response, Limit::Cap(cap, what))
+}
+
+fn read_limited(response: Response, limit: Limit) -> Result<Vec<u8>> {
+    use std::io::Read as _;
+    check_length(&response, limit)?;
+    let mut body = Vec::new();
+    Bounded::new(response, limit).read_to_end(&mut body)?;
+    Ok(body)
 }
 
 #[cfg(test)]

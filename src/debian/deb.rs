@@ -20,37 +20,42 @@ pub fn extract(deb: &[u8], package: &str) -> Result<Vec<Entry>> {
         }
         let mut compressed = Vec::new();
         member.read_to_end(&mut compressed)?;
-        let tar = decompress(&name, &compressed)
-            .with_context(|| format!("{package}: cannot decompress {name}"))?;
-        return read_data_tar(&tar).with_context(|| format!("refusing the .deb of {package}"));
+        let limit = crate::limits::unpack_limit(compressed.len() as u64);
+        return read_data_tar(decoder(&name, &compressed)?, limit)
+            .with_context(|| format!("refusing the .deb of {package} ({name})"));
     }
     bail!("{package}: the .deb has no data.tar member")
 }
 
-fn decompress(name: &str, data: &[u8]) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    match name.rsplit('.').next() {
-        Some("xz") => {
-            liblzma::read::XzDecoder::new(data).read_to_end(&mut out)?;
-        }
-        Some("zst") => {
-            zstd::stream::read::Decoder::new(data)?.read_to_end(&mut out)?;
-        }
-        Some("gz") => {
-            flate2::read::GzDecoder::new(data).read_to_end(&mut out)?;
-        }
-        Some("tar") => out.extend_from_slice(data),
+/// A reader of `data`, decompressed as the member's `name` says.
+fn decoder<'a>(name: &str, data: &'a [u8]) -> Result<Box<dyn Read + 'a>> {
+    Ok(match name.rsplit('.').next() {
+        Some("xz") => Box::new(liblzma::read::XzDecoder::new(data)),
+        Some("zst") => Box::new(zstd::stream::read::Decoder::new(data)?),
+        Some("gz") => Box::new(flate2::read::GzDecoder::new(data)),
+        Some("tar") => Box::new(data),
         _ => bail!("unsupported compression of {name}"),
-    }
-    Ok(out)
+    })
 }
 
-fn read_data_tar(tar_bytes: &[u8]) -> Result<Vec<Entry>> {
-    let mut archive = tar::Archive::new(tar_bytes);
+/// The entries of a data.tar streamed from `tar_stream`. The sizes its
+/// headers declare may add up to `limit` bytes at most: a bomb is refused
+/// at the header that passes it, before its data is read.
+fn read_data_tar(tar_stream: impl Read, limit: u64) -> Result<Vec<Entry>> {
+    let mut archive = tar::Archive::new(tar_stream);
     let mut entries = Vec::new();
+    let mut declared = 0u64;
     for member in archive.entries()? {
         let mut member = member?;
         let header = member.header().clone();
+        declared = declared.saturating_add(header.size()?);
+        if declared > limit {
+            bail!(
+                "its files add up to more than {} MB, more than its compressed size allows; \
+                 refusing it (a decompression bomb?)",
+                limit >> 20
+            );
+        }
         let raw_path = String::from_utf8_lossy(&member.path_bytes()).into_owned();
         let Some(path) = normalize(&raw_path)? else {
             continue;
@@ -88,7 +93,7 @@ fn read_data_tar(tar_bytes: &[u8]) -> Result<Vec<Entry>> {
     Ok(entries)
 }
 
-fn link_target(member: &tar::Entry<&[u8]>) -> Result<String> {
+fn link_target(member: &tar::Entry<impl Read>) -> Result<String> {
     let bytes = member.link_name_bytes().context("link without a target")?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
@@ -240,5 +245,34 @@ pub mod tests {
         let deb = make_deb(&[("./x", EntryKind::Hardlink("../../etc/shadow".into()))]);
         assert!(extract(&deb, "evil").is_err());
         assert!(extract(b"not an ar file", "junk").is_err());
+    }
+
+    #[test]
+    fn a_data_tar_declaring_more_than_its_limit_is_refused_unread() {
+        let deb = make_deb(&[("./big", EntryKind::File(vec![0u8; 2 << 20]))]);
+        let data = deb_data_tar(&deb);
+        let err = format!("{:#}", read_data_tar(data.as_slice(), 1 << 20).unwrap_err());
+        assert!(err.contains("more than 1 MB"), "{err}");
+        assert_eq!(read_data_tar(data.as_slice(), 2 << 20).unwrap().len(), 1);
+    }
+
+    /// The data.tar member of `deb`, decompressed.
+    fn deb_data_tar(deb: &[u8]) -> Vec<u8> {
+        let mut archive = ar::Archive::new(deb);
+        while let Some(member) = archive.next_entry() {
+            let mut member = member.unwrap();
+            let name = String::from_utf8_lossy(member.header().identifier()).to_string();
+            if name.starts_with("data.tar") {
+                let mut compressed = Vec::new();
+                member.read_to_end(&mut compressed).unwrap();
+                let mut out = Vec::new();
+                decoder(&name, &compressed)
+                    .unwrap()
+                    .read_to_end(&mut out)
+                    .unwrap();
+                return out;
+            }
+        }
+        panic!("no data.tar")
     }
 }

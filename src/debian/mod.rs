@@ -12,7 +12,7 @@ pub mod sources;
 pub mod version;
 
 use crate::cache::Cache;
-use crate::http::{FetchOutcome, Http, Tee};
+use crate::http::{FetchOutcome, Http, Limit, Tee};
 use crate::oci::layer::Entry;
 use anyhow::{Context, Result};
 use packages::Package;
@@ -24,6 +24,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// `refresh`): long enough that repeated builds make no request, short enough
 /// that security updates arrive the same day.
 pub const INDEX_MAX_AGE_SECS: u64 = 6 * 3600;
+
+/// The most read of an `InRelease` file, which no signed size bounds:
+/// Debian's are a few hundred KB.
+const MAX_RELEASE_BYTES: u64 = 16 << 20;
 
 #[derive(Debug, Clone)]
 pub struct ArchiveConfig {
@@ -111,7 +115,11 @@ impl Archive<'_> {
             Some(hex) => (self.cache.read_blob(&hex)?, FetchOutcome::Cached),
             None => {
                 self.log(&format!("fetching {url}"));
-                (self.http.get_bytes(&url)?, FetchOutcome::Downloaded)
+                (
+                    self.http
+                        .get_bytes(&url, Limit::Cap(MAX_RELEASE_BYTES, "a Release file"))?,
+                    FetchOutcome::Downloaded,
+                )
             }
         };
         let text =

@@ -241,7 +241,14 @@ fn parse_paragraph(paragraph: &str, arch: &str, at: Paragraph) -> Result<Option<
     Ok(Some(Package {
         version: field("Version").with_context(|| format!("package {name} has no Version"))?,
         filename: field("Filename").with_context(|| format!("package {name} has no Filename"))?,
-        size: field("Size").and_then(|s| s.parse().ok()).unwrap_or(0),
+        size: match field("Size") {
+            Some(size) => size
+                .trim()
+                .parse()
+                .map_err(|_| anyhow::anyhow!("package {name}: Size '{size}' is not a number"))?,
+            // dpkg's status records have none; an archive's always do.
+            None => 0,
+        },
         sha256: field("SHA256")
             .with_context(|| format!("package {name} has no SHA256"))?
             .to_ascii_lowercase(),

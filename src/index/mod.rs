@@ -9,7 +9,7 @@ pub mod sdist;
 pub mod simple;
 
 use crate::cache::Cache;
-use crate::http::Http;
+use crate::http::{Http, Limit};
 use anyhow::{Context, Result, bail};
 pub use config::{IndexConfig, IndexSettings};
 pub use metadata::CoreMetadata;
@@ -195,10 +195,13 @@ impl<'a> Index<'a> {
                 Some(text) => text,
                 None => {
                     let hex = self.download(file)?;
-                    read_wheel_metadata(
-                        std::fs::File::open(self.cache.blob_path(&hex))?,
-                        &file.filename,
-                    )?
+                    let read = std::fs::File::open(self.cache.blob_path(&hex))
+                        .map_err(anyhow::Error::from)
+                        .and_then(|wheel| read_wheel_metadata(wheel, &file.filename));
+                    if read.is_err() {
+                        self.cache.evict(&hex);
+                    }
+                    read?
                 }
             },
         };
@@ -211,7 +214,11 @@ impl<'a> Index<'a> {
     fn sdist_metadata(&self, file: &DistFile) -> Result<String> {
         let hex = self.download(file)?;
         let path = self.cache.blob_path(&hex);
-        if let Some(text) = sdist::static_metadata(&path, &file.filename)? {
+        let read = sdist::static_metadata(&path, &file.filename);
+        if read.is_err() {
+            self.cache.evict(&hex);
+        }
+        if let Some(text) = read? {
             return Ok(text);
         }
         let wheel = self.built_wheel(file, &hex)?;
@@ -284,7 +291,9 @@ impl<'a> Index<'a> {
         {
             return Ok(bytes);
         }
-        let bytes = self.http.get_bytes(url)?;
+        let bytes = self
+            .http
+            .get_bytes(url, Limit::Cap(MAX_METADATA_BYTES, "a metadata file"))?;
         let hex = crate::digest::sha256_hex(&bytes);
         if let Some(expected) = expected
             && expected != hex
@@ -313,8 +322,9 @@ impl<'a> Index<'a> {
         if file.url.starts_with("file://") {
             return self.store_local(file, None);
         }
-        let bytes = self.http.get_bytes(&file.url)?;
-        self.cache.put_bytes(&bytes)
+        self.http
+            .fetch_unhashed(self.cache, &file.url, file.size)
+            .with_context(|| format!("downloading {}", file.filename))
     }
 
     fn store_local(&self, file: &DistFile, expected: Option<&str>) -> Result<String> {
@@ -386,16 +396,24 @@ fn read_wheel_metadata_within(
         .filter_map(|i| zip.name_for_index(i)?.ok().map(|n| n.to_string()))
         .find(|n| n.ends_with(".dist-info/METADATA") && n.matches('/').count() == 1)
         .with_context(|| format!("{filename} has no .dist-info/METADATA"))?;
+    let entry = zip.by_name(&name)?;
+    let too_large = || {
+        anyhow::anyhow!(
+            "{filename}: {name} is larger than {} MB; refusing the wheel (a real one is far smaller)",
+            limit >> 20
+        )
+    };
+    // Refused by its declared size when it says so, unread.
+    if entry.size() > limit {
+        return Err(too_large());
+    }
     let mut text = String::new();
-    zip.by_name(&name)?
+    entry
         .take(limit + 1)
         .read_to_string(&mut text)
         .with_context(|| format!("{filename}: {name} is not UTF-8 text"))?;
     if text.len() as u64 > limit {
-        bail!(
-            "{filename}: {name} is larger than {} MB; refusing the wheel (a real one is far smaller)",
-            limit >> 20
-        );
+        return Err(too_large());
     }
     Ok(text)
 }

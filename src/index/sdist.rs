@@ -47,23 +47,85 @@ pub fn top_level_file(path: &Path, filename: &str, name: &str) -> Result<Option<
         let Some(member) = member else {
             return Ok(None);
         };
-        let mut data = Vec::new();
-        zip.by_name(&member)?.read_to_end(&mut data)?;
-        return Ok(Some(data));
+        let entry = zip.by_name(&member)?;
+        let declared = entry.size();
+        return read_at_most(entry, declared, filename, name).map(Some);
     }
-    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(file));
-    for entry in tar
+    // A bomb of a tarball (gigabytes of zeros before PKG-INFO) is read no
+    // further than a real sdist could unpack to.
+    let compressed = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let limit = crate::limits::unpack_limit(compressed);
+    let read = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    let unpacked = Counted {
+        inner: flate2::read::GzDecoder::new(file).take(limit),
+        read: read.clone(),
+    };
+    let bomb = || {
+        anyhow::anyhow!(
+            "{filename} unpacks to more than {} MB from {} KB before its {name}; refusing it (a decompression bomb?)",
+            limit >> 20,
+            compressed >> 10
+        )
+    };
+    let mut tar = tar::Archive::new(unpacked);
+    let entries = tar
         .entries()
-        .with_context(|| format!("{filename} is not a .tar.gz"))?
-    {
-        let mut entry = entry.with_context(|| format!("reading {filename}"))?;
+        .with_context(|| format!("{filename} is not a .tar.gz"))?;
+    for entry in entries {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(_) if read.get() >= limit => return Err(bomb()),
+            Err(e) => return Err(e).with_context(|| format!("reading {filename}")),
+        };
         if is_top(&entry.path()?.to_string_lossy()) {
-            let mut data = Vec::new();
-            entry.read_to_end(&mut data)?;
-            return Ok(Some(data));
+            let declared = entry.size();
+            return read_at_most(entry, declared, filename, name).map(Some);
         }
     }
+    if read.get() >= limit {
+        return Err(bomb());
+    }
     Ok(None)
+}
+
+/// A reader that counts what passed through it.
+struct Counted<R> {
+    inner: R,
+    read: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.set(self.read.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// The most read of an sdist's `PKG-INFO` or `pyproject.toml`.
+const MAX_TOP_FILE_BYTES: u64 = 16 << 20;
+
+/// The member's content, refused unread when its `declared` size is over
+/// the limit, and cut past it when it holds more than it declares.
+fn read_at_most(entry: impl Read, declared: u64, filename: &str, name: &str) -> Result<Vec<u8>> {
+    let too_large = || {
+        anyhow::anyhow!(
+            "{filename}: its {name} is larger than {} MB; refusing it",
+            MAX_TOP_FILE_BYTES >> 20
+        )
+    };
+    if declared > MAX_TOP_FILE_BYTES {
+        return Err(too_large());
+    }
+    let mut data = Vec::new();
+    entry
+        .take(MAX_TOP_FILE_BYTES + 1)
+        .read_to_end(&mut data)
+        .with_context(|| format!("reading {name} of {filename}"))?;
+    if data.len() as u64 > MAX_TOP_FILE_BYTES {
+        return Err(too_large());
+    }
+    Ok(data)
 }
 
 /// `PKG-INFO` when it can be trusted for resolution (PEP 643: metadata

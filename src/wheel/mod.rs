@@ -85,7 +85,13 @@ pub fn install_resolution(
     let installed = crate::parallel::map_ordered(pins, crate::parallel::WORKERS, |pin| {
         let result = index
             .wheel_of(&pin.file)
-            .and_then(|w| install(venv, &index.cache().blob_path(&w.sha256), &w.filename))
+            .and_then(|w| {
+                let installed = install(venv, &index.cache().blob_path(&w.sha256), &w.filename);
+                if installed.is_err() {
+                    index.cache().evict(&w.sha256);
+                }
+                installed
+            })
             .with_context(|| format!("installing {} {}", pin.name, pin.version));
         progress.inc();
         result
@@ -203,7 +209,19 @@ pub fn install(venv: &Venv, wheel_path: &Path, filename: &str) -> Result<Vec<Ent
     let mut zip = zip::ZipArchive::new(file)
         .with_context(|| format!("{filename} is not a valid wheel (zip)"))?;
     let wheel = crate::python::WheelFilename::parse(filename)?;
-    let members = read_members(&mut zip, filename, MAX_UNPACKED_BYTES)?;
+    let size = std::fs::metadata(wheel_path).map(|m| m.len()).unwrap_or(0);
+    let budget = MAX_UNPACKED_BYTES.min(crate::limits::unpack_limit(size));
+    if let Some(entries) = central_directory_entries(wheel_path)
+        && entries > zip.len() as u64
+    {
+        // The zip reader keeps one member per name; which copy an
+        // installer keeps is not defined, and RECORD may vouch for the other.
+        bail!(
+            "{filename} holds {entries} members under only {} names: a member appears twice; refusing the wheel",
+            zip.len()
+        );
+    }
+    let members = read_members(&mut zip, filename, budget)?;
     let dist_info = find_dist_info(&members, &wheel, filename)?;
     let data_dir = format!("{}.data", dist_info.trim_end_matches(".dist-info"));
     parse_wheel_file(&text(&members, &format!("{dist_info}/WHEEL"), filename)?)
@@ -260,14 +278,31 @@ pub fn install(venv: &Venv, wheel_path: &Path, filename: &str) -> Result<Vec<Ent
     Ok(out.into_values().collect())
 }
 
+/// How many members the zip's end-of-central-directory record counts
+/// (`None` for a zip64 count or no record found).
+fn central_directory_entries(path: &Path) -> Option<u64> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    // The record is 22 bytes plus a comment of at most 64 KiB.
+    let tail_len = len.min(22 + 0xffff);
+    file.seek(SeekFrom::Start(len - tail_len)).ok()?;
+    let mut tail = Vec::new();
+    file.read_to_end(&mut tail).ok()?;
+    let at = tail.windows(4).rposition(|w| w == b"PK\x05\x06")?;
+    let count = u16::from_le_bytes(tail.get(at + 10..at + 12)?.try_into().ok()?);
+    (count != 0xffff).then_some(count as u64)
+}
+
 struct Member {
     data: Vec<u8>,
     mode: u32,
 }
 
-/// The most a wheel may unpack to (its members' declared sizes together):
-/// the largest real wheels (CUDA builds of torch) unpack to a few GB; a
-/// zip bomb is refused before anything is read.
+/// The most a wheel may unpack to (its members' declared sizes together),
+/// whatever its size (`limits::unpack_limit` bounds it by that too): the
+/// largest real wheels (CUDA builds of torch) unpack to a few GB; a zip
+/// bomb is refused before anything is read.
 const MAX_UNPACKED_BYTES: u64 = 8 << 30;
 
 fn read_members(
@@ -320,13 +355,15 @@ fn read_members(
                 "{filename}: member '{name}' unpacks to more than the {size} bytes it declares; refusing the wheel"
             );
         }
-        members.insert(
-            name,
-            Member {
-                data,
-                mode: if executable { 0o755 } else { 0o644 },
-            },
-        );
+        let member = Member {
+            data,
+            mode: if executable { 0o755 } else { 0o644 },
+        };
+        // Which copy an installer keeps is not defined: RECORD's hash may
+        // vouch for one and the other be installed.
+        if members.insert(name.clone(), member).is_some() {
+            bail!("{filename}: member '{name}' appears twice; refusing the wheel");
+        }
     }
     Ok(members)
 }
