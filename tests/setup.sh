@@ -1,20 +1,21 @@
 #!/usr/bin/env bash
 # Installs and configures what pypack's tests need on a Debian machine:
 # podman (with runc) to run the images, skopeo and Debian's docker-registry for
-# registry tests. Safe to run again. Needs root (or sudo).
+# registry tests, GNU time for the peak-memory test. Safe to run again. Needs
+# root (or sudo).
 set -euo pipefail
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 need=()
-for cmd in podman runc skopeo docker-registry htpasswd; do
+for cmd in podman runc skopeo docker-registry htpasswd /usr/bin/time; do
   command -v "$cmd" >/dev/null 2>&1 || need+=("$cmd")
 done
 if [ "${#need[@]}" -gt 0 ]; then
-  echo "setup: installing podman runc skopeo docker-registry apache2-utils (missing: ${need[*]})"
+  echo "setup: installing podman runc skopeo docker-registry apache2-utils time (missing: ${need[*]})"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq podman runc skopeo docker-registry apache2-utils >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq podman runc skopeo docker-registry apache2-utils time >/dev/null
 fi
 
 # On this kind of VM crun fails on its cgroup setup and raising RLIMIT_NOFILE /

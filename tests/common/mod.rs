@@ -211,25 +211,31 @@ impl FixtureArchive {
 
     /// Like `write`, with `fields` (lines ending in `\n`) added to the Release.
     pub fn write_with(&self, packages: &[FixturePackage], fields: &str) {
+        let debs: Vec<Vec<u8>> = packages.iter().map(|p| make_deb(&p.members)).collect();
+        self.write_debs(packages, &debs, fields);
+    }
+
+    /// Like `write_with`, with each package's `.deb` as given (a test's
+    /// hostile one), listed with its true size and hash.
+    pub fn write_debs(&self, packages: &[FixturePackage], debs: &[Vec<u8>], fields: &str) {
         let pool = self.root.join("debian/pool/main");
         std::fs::create_dir_all(&pool).unwrap();
         let mut index = String::new();
         let mut contents = String::new();
-        for p in packages {
+        for (p, deb) in packages.iter().zip(debs) {
             for member in p.members.iter().filter(|m| m.data.is_some()) {
                 let path = member.path.trim_start_matches("./");
                 contents.push_str(&format!("{path:<60} libs/{}\n", p.name));
             }
-            let deb = make_deb(&p.members);
             let filename = format!("pool/main/{}_1.0_amd64.deb", p.name);
-            std::fs::write(self.root.join("debian").join(&filename), &deb).unwrap();
+            std::fs::write(self.root.join("debian").join(&filename), deb).unwrap();
             index.push_str(&format!(
                 "Package: {}\nVersion: {}\nArchitecture: amd64\nMaintainer: Test <test@localhost>\nDepends: {}\nFilename: {filename}\nSize: {}\nSHA256: {}\nDescription: fixture\n\n",
                 p.name,
                 p.version,
                 p.depends,
                 deb.len(),
-                sha256(&deb)
+                sha256(deb)
             ));
         }
         let binary = self.dists().join("main/binary-amd64");
