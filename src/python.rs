@@ -286,6 +286,22 @@ pub fn parse_requirement(
     }
 }
 
+/// Parses a PEP 508 marker (as a lock file writes one): pep508_rs 0.9
+/// panics on some (an error inside a multi-byte character), contained here.
+pub fn parse_marker(text: &str) -> Result<pep508_rs::MarkerTree, RequirementError> {
+    let parsed = contained(|| {
+        std::str::FromStr::from_str(text)
+            .map_err(|e: pep508_rs::Pep508Error<pep508_rs::VerbatimUrl>| e.to_string())
+    });
+    match parsed {
+        Some(result) => result.map_err(RequirementError),
+        None => Err(RequirementError(format!(
+            "'{}' is not a marker pypack can read",
+            text.chars().take(200).collect::<String>()
+        ))),
+    }
+}
+
 thread_local! {
     /// Set while [`contained`] runs: its panics are not printed.
     static CONTAINING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };

@@ -101,6 +101,7 @@ const PYPROJECT: &str = "[project]\nname = \"shop\"\nversion = \"1.2\"\nrequires
 const METADATA: &str = "Metadata-Version: 2.3\nName: flask\nVersion: 3.1.3\nRequires-Python: >=3.9\nRequires-Dist: werkzeug>=3.1\nRequires-Dist: asgiref>=3.2; extra == \"async\"\nProvides-Extra: async\nLicense: BSD\n  folded line\n\nThe description.\n";
 const PACKAGES: &str = "Package: libc6\nVersion: 2.36-9+deb12u4\nArchitecture: amd64\nPre-Depends: libgcc-s1\nDepends: libgcc-s1 (>= 3.0), foo | bar:any (<< 2)\nProvides: libc6-x (= 1)\nFilename: pool/main/g/glibc/libc6_2.36-9_amd64.deb\nSize: 2757936\nSHA256: 0000000000000000000000000000000000000000000000000000000000000000\nDescription: GNU C Library\n multi-line\n .\n more\n\nPackage: tzdata\nVersion: 2024a-0+deb12u1\nArchitecture: all\nFilename: pool/main/t/tzdata/tzdata_2024a.deb\nSize: 1\nSHA256: 1111111111111111111111111111111111111111111111111111111111111111\n";
 const RELEASE: &str = "Origin: Debian\nSuite: stable\nCodename: bookworm\nDate: Sat, 10 Feb 2024 09:41:24 UTC\nValid-Until: Sat, 17 Feb 2024 09:41:24 UTC\nAcquire-By-Hash: yes\nArchitectures: amd64 arm64\nComponents: main\nSHA256:\n 0000000000000000000000000000000000000000000000000000000000000000 1234 main/binary-amd64/Packages.xz\n 1111111111111111111111111111111111111111111111111111111111111111 99 main/binary-arm64/Packages\n";
+const MARKER: &str = "python_version >= \"3.8\" and (sys_platform == 'linux' or platform_machine != \"aarch64\") and extra == 'dev' and python_full_version ~= '3.11.2' and implementation_name in 'cpython pypy'";
 const RECORD: &str = "flask/__init__.py,sha256=AAAA,12\nflask-3.1.3.dist-info/METADATA,sha256=BBBB,2000\n\"odd,name.py\",sha256=CCCC,1\nflask-3.1.3.dist-info/RECORD,,\n";
 const ENTRY_POINTS: &str =
     "[console_scripts]\nflask = flask.cli:main\n[gui_scripts]\ng = pkg.mod:obj.attr [extra]\n";
@@ -161,6 +162,29 @@ proptest! {
     fn index_pages(e in edits()) {
         let _ = pypack::index::simple::parse_html(&mutate(SIMPLE_HTML, &e), "https://index.invalid/simple/flask/");
         let _ = pypack::index::simple::parse_json(mutate(SIMPLE_JSON, &e).as_bytes(), "https://index.invalid/simple/flask/");
+    }
+
+    #[test]
+    fn markers_specifiers_and_versions(e in edits()) {
+        use std::str::FromStr;
+        let target = pypack::python::Target {
+            platform: pypack::platform::Platform::ALL[0],
+            python: (3, 11, 2),
+            libc: pypack::python::Libc::Glibc { major: 2, minor: 36 },
+        };
+        let marker = mutate(MARKER, &e);
+        if let Ok(tree) = pypack::python::parse_marker(&marker) {
+            let _ = tree.evaluate(&target.marker_environment(), &[]);
+        }
+        let _ = pypack::project::locks::marker_holds(Some(&marker), &target.marker_environment(), &["dev".into()]);
+        let specifiers = mutate(">=3.8, !=3.9.*, <4 , ~=3.10.1, ===3.11.2", &e);
+        // pypack shows these crates' errors to the user: formatting them must not panic either.
+        match pep440_rs::VersionSpecifiers::from_str(&specifiers) {
+            Ok(parsed) => drop(pypack::resolve::ranges::from_specifiers(&parsed)),
+            Err(e) => drop(e.to_string()),
+        }
+        let _ = pep440_rs::Version::from_str(&mutate("1!2.0.0rc1.post2.dev3+local.7", &e)).map_err(|e| e.to_string());
+        let _ = pypack::python::Target::parse_python(&mutate("3.11.2", &e));
     }
 
     #[test]

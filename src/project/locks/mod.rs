@@ -16,7 +16,7 @@ mod uv;
 use crate::project::requirements::SourcedRequirement;
 use crate::python::Target;
 use anyhow::{Result, bail};
-use pep508_rs::{ExtraName, MarkerEnvironment, MarkerTree};
+use pep508_rs::{ExtraName, MarkerEnvironment};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -151,8 +151,8 @@ pub fn marker_holds(
     let Some(text) = marker.map(str::trim).filter(|m| !m.is_empty()) else {
         return Ok(true);
     };
-    let tree =
-        MarkerTree::from_str(text).map_err(|e| anyhow::anyhow!("bad marker '{text}': {e}"))?;
+    let tree = crate::python::parse_marker(text)
+        .map_err(|e| anyhow::anyhow!("bad marker '{text}': {e}"))?;
     let extras: Vec<ExtraName> = extras
         .iter()
         .filter_map(|e| ExtraName::from_str(e).ok())
