@@ -47,10 +47,12 @@ pub struct Http {
     credentials: Credentials,
 }
 
-/// Basic-auth credentials by host.
+/// Basic-auth credentials: those in a URL's user info go to that URL's
+/// host and port only (as pip keys them), a `.netrc` machine's to its host.
 #[derive(Debug, Clone, Default)]
 pub struct Credentials {
-    by_host: Vec<(String, String, String)>,
+    /// (host, port — `None` for a `.netrc` machine, user, password)
+    by_host: Vec<(String, Option<u16>, String, String)>,
     default: Option<(String, String)>,
 }
 
@@ -65,7 +67,8 @@ impl Credentials {
             {
                 let user = decode(parsed.username());
                 let pass = decode(parsed.password().unwrap_or(""));
-                creds.by_host.push((host.to_string(), user, pass));
+                let port = parsed.port_or_known_default();
+                creds.by_host.push((host.to_string(), port, user, pass));
             }
         }
         if let Some(text) = netrc {
@@ -97,18 +100,25 @@ impl Credentials {
                 j += 2;
             }
             match host {
-                Some(h) => self.by_host.push((h, login, password)),
+                Some(h) => self.by_host.push((h, None, login, password)),
                 None => self.default = Some((login, password)),
             }
             i = j;
         }
     }
 
-    fn for_host(&self, host: &str) -> Option<(String, String)> {
-        self.by_host
-            .iter()
-            .find(|(h, _, _)| h == host)
-            .map(|(_, u, p)| (u.clone(), p.clone()))
+    fn for_url(&self, url: &url::Url) -> Option<(String, String)> {
+        let (host, port) = (url.host_str()?, url.port_or_known_default());
+        let found = |with_port: bool| {
+            self.by_host
+                .iter()
+                .find(|(h, p, _, _)| {
+                    h == host && p.is_some() == with_port && (!with_port || *p == port)
+                })
+                .map(|(_, _, u, p)| (u.clone(), p.clone()))
+        };
+        found(true)
+            .or_else(|| found(false))
             .or_else(|| self.default.clone())
     }
 }
@@ -239,7 +249,7 @@ impl Http {
             let _ = parsed.set_password(None);
             return Ok((parsed.to_string(), Some(creds)));
         }
-        let creds = parsed.host_str().and_then(|h| self.credentials.for_host(h));
+        let creds = self.credentials.for_url(&parsed);
         Ok((u.to_string(), creds))
     }
 
@@ -554,7 +564,7 @@ impl Seek for RangedFile<'_> {
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
@@ -595,7 +605,7 @@ impl Limit {
     fn exceeded(self) -> String {
         match self {
             Limit::Declared(n) => {
-                format!("the body is longer than the {n} bytes its index gives it; refusing it")
+                format!("the body is longer than the {n} bytes declared for it; refusing it")
             }
             Limit::Cap(n, what) => format!(
                 "the body is larger than {} MB, the most pypack reads of {what}; refusing it",
@@ -664,7 +674,18 @@ impl<R: Read> Read for Bounded<R> {
         let want = buf
             .len()
             .min(usize::try_from(left.saturating_add(1)).unwrap_or(usize::MAX));
-        let n = self.inner.read(&mut buf[..want])?;
+        let n = self.inner.read(&mut buf[..want]).map_err(|e| {
+            match e.kind() == std::io::ErrorKind::TimedOut || e.to_string().contains("timed out") {
+                true => std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "the server sent nothing for {} s; giving up (PYPACK_HTTP_TIMEOUT=SECONDS waits longer): {e}",
+                        self.judged_after.as_secs()
+                    ),
+                ),
+                false => e,
+            }
+        })?;
         if n as u64 > left {
             return Err(std::io::Error::other(self.limit.exceeded()));
         }
@@ -700,16 +721,22 @@ mod tests {
             &["https://alice:s%40cret@private.example/simple".to_string()],
             Some("machine other.example login bob password pw\ndefault login anon password x\n"),
         );
+        let at = |u: &str| creds.for_url(&url::Url::parse(u).unwrap());
         assert_eq!(
-            creds.for_host("private.example"),
+            at("https://private.example/files/x.whl"),
             Some(("alice".into(), "s@cret".into()))
         );
+        // Another port of the same host is another server: not alice's.
         assert_eq!(
-            creds.for_host("other.example"),
+            at("https://private.example:8443/files/x.whl"),
+            Some(("anon".into(), "x".into()))
+        );
+        assert_eq!(
+            at("http://other.example:8080/"),
             Some(("bob".into(), "pw".into()))
         );
         assert_eq!(
-            creds.for_host("elsewhere.example"),
+            at("https://elsewhere.example/"),
             Some(("anon".into(), "x".into()))
         );
         assert_eq!(

@@ -355,7 +355,9 @@ impl Registry {
         let client = Client::builder()
             .user_agent(concat!("pypack/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(15))
-            .timeout(Duration::from_secs(600))
+            // Per operation: a registry that stops answering is given up
+            // on as an index is; uploads get longer (UPLOAD_TIMEOUT).
+            .timeout(Duration::from_secs(crate::http::stall_secs()))
             .build()?;
         Ok(Registry {
             client,
@@ -377,9 +379,13 @@ impl Registry {
             if let Some(auth) = self.authorization.lock().unwrap().clone() {
                 request = request.header(header::AUTHORIZATION, auth);
             }
-            let response = request
-                .send()
-                .map_err(|e| anyhow::anyhow!("{}: {e}", self.reference.registry))?;
+            let response = request.send().map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: {}",
+                    self.reference.registry,
+                    crate::http::redact(&crate::http::error_chain(&e))
+                )
+            })?;
             if response.status() != StatusCode::UNAUTHORIZED || attempt == 1 {
                 if response.status() == StatusCode::UNAUTHORIZED {
                     bail!(
@@ -515,6 +521,7 @@ impl Registry {
                 .put(&put_url)
                 .header(header::CONTENT_TYPE, "application/octet-stream")
                 .header(header::CONTENT_LENGTH, size)
+                .timeout(upload_timeout(size))
                 .body(reqwest::blocking::Body::sized(file, size))
         })?;
         if response.status() != StatusCode::CREATED {
@@ -965,6 +972,13 @@ impl Registry {
         }
         Ok((uploaded, skipped))
     }
+}
+
+/// How long an upload of `size` bytes may take in all (reqwest's timeout
+/// covers a whole request with a body): ten minutes, and a second per MB
+/// past that, so large layers on slow links still go.
+fn upload_timeout(size: u64) -> Duration {
+    Duration::from_secs(600 + size / 1_000_000)
 }
 
 /// The most read of a manifest or an index: registries (and containerd)

@@ -4,6 +4,7 @@
 
 pub mod parity;
 pub mod registry;
+pub mod servers;
 pub mod wheels;
 
 use std::io::{BufRead, BufReader, Read, Write};
