@@ -14,7 +14,7 @@ use crate::digest::sha256_hex;
 use crate::http::Http;
 use crate::index::{Index, IndexConfig, IndexSettings, SdistBuilder};
 use crate::oci::image::{self, ContainerConfig, Image, LayerSpec};
-use crate::oci::layer::{Entry, LayerBlob, add_parents, write_layer};
+use crate::oci::layer::{Entry, EntryKind, LayerBlob, add_parents, write_layer};
 use crate::platform::{Platform, PlatformChoice};
 use crate::project::plan::{Overrides, Plan, plan};
 use crate::project::providers::BuildStep;
@@ -1186,6 +1186,10 @@ fn remember_layer(cache: &Cache, key: &str, blob: &LayerBlob) -> Result<()> {
 
 /// The app's files under /app, owned by root and read-only to the app user,
 /// plus the app's own project (if it is one) installed into the venv.
+/// App files at least this large are streamed from disk into the layer,
+/// not read into memory.
+const LARGE_APP_FILE: u64 = 16 << 20;
+
 fn app_layer(
     l: &Layering,
     plan: &Plan,
@@ -1211,16 +1215,27 @@ fn app_layer(
             let link = Entry::symlink(&format!("app/{rel}"), &target);
             tree.insert(link.path.clone(), link);
         } else {
-            // File contents are read once: hashed for the key now, kept for the layer.
-            let data =
-                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
             let mode = if meta.permissions().mode() & 0o111 != 0 {
                 0o755
             } else {
                 0o644
             };
-            key.push_str(&format!("{rel} {mode:o} {}\n", sha256_hex(&data)));
-            contents.push((rel.clone(), data, mode));
+            let unreadable = |e| crate::walk::unreadable(&path, e);
+            // Small files are read once: hashed for the key now, kept for
+            // the layer. Large ones (models, datasets) are hashed as they
+            // stream and copied into the layer from disk.
+            let (hash, content) = if meta.len() >= LARGE_APP_FILE {
+                let hash = std::fs::File::open(&path)
+                    .and_then(crate::digest::sha256_reader)
+                    .map_err(unreadable)?;
+                let size = meta.len();
+                (hash, EntryKind::OnDisk { path, size })
+            } else {
+                let data = std::fs::read(&path).map_err(unreadable)?;
+                (sha256_hex(&data), EntryKind::File(data))
+            };
+            key.push_str(&format!("{rel} {mode:o} {hash}\n"));
+            contents.push((rel.clone(), content, mode));
         }
     }
     if let Ok(pyproject) = std::fs::read(plan.app_dir.join("pyproject.toml")) {
@@ -1249,9 +1264,11 @@ fn app_layer(
             .with_context(|| format!("building the app's own project ({why})"))?,
         None => local_project(plan, venv)?,
     };
-    for (rel, data, mode) in contents {
+    for (rel, content, mode) in contents {
         let path = format!("app/{rel}");
-        tree.insert(path.clone(), Entry::file(&path, data, mode));
+        let mut entry = Entry::file(&path, Vec::new(), mode);
+        entry.kind = content;
+        tree.insert(path, entry);
     }
     tree.insert("app".into(), Entry::dir("app", 0o755));
     for entry in project {
@@ -1355,12 +1372,28 @@ fn built_project(
     plan: &Plan,
     venv: &Venv,
     sources: &SourceBuilder,
-    contents: &[(String, Vec<u8>, u32)],
+    contents: &[(String, EntryKind, u32)],
 ) -> Result<Vec<Entry>> {
     let project = &plan.pyproject;
     let name = project.name.as_deref().unwrap_or(&plan.name);
     let version = project.version.as_deref().unwrap_or("0");
-    let (filename, bytes) = crate::builder::sdist::pack_tree(name, version, contents)?;
+    // The sdist is made in memory, large files and all: a project built
+    // as a wheel ships its files in it.
+    let files = contents
+        .iter()
+        .map(|(rel, content, mode)| {
+            let entry = Entry {
+                path: rel.clone(),
+                kind: content.clone(),
+                mode: *mode,
+                uid: 0,
+                gid: 0,
+            };
+            let data = entry.content()?.unwrap_or_default().into_owned();
+            Ok((rel.clone(), data, *mode))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let (filename, bytes) = crate::builder::sdist::pack_tree(name, version, &files)?;
     let hex = cache.put_bytes(&bytes)?;
     let sdist = crate::index::DistFile {
         filename,

@@ -18,6 +18,13 @@ pub fn sha256_hex(data: &[u8]) -> String {
     to_hex(&Sha256::digest(data))
 }
 
+/// The hex sha256 of everything `reader` gives, read in pieces.
+pub fn sha256_reader(mut reader: impl io::Read) -> io::Result<String> {
+    let mut hashing = HashingWriter::new(io::sink());
+    io::copy(&mut reader, &mut hashing)?;
+    Ok(hashing.finish().1)
+}
+
 /// True for a 64-character lower-case hex string, the only form the cache accepts.
 pub fn is_sha256_hex(text: &str) -> bool {
     text.len() == 64

@@ -33,6 +33,20 @@ pub fn is_shippable(meta: &Metadata) -> bool {
     kind.is_file() || kind.is_dir() || kind.is_symlink()
 }
 
+/// The error for a file or directory that cannot be read: for want of
+/// permission (a build run as another user than the files' owner), what
+/// to do about it.
+pub fn unreadable(path: &Path, e: std::io::Error) -> anyhow::Error {
+    if e.kind() == std::io::ErrorKind::PermissionDenied {
+        return anyhow::anyhow!(
+            "cannot read {}: permission denied; make it readable by the user running pypack, \
+             or leave it out of the image with a line naming it in the app's .dockerignore",
+            path.display()
+        );
+    }
+    anyhow::Error::new(e).context(format!("cannot read {}", path.display()))
+}
+
 /// Visits every entry under `dir` in name order, depth first, passing its
 /// path, metadata (of the entry itself, not a symlink's target) and its path
 /// relative to `dir` prefixed by `rel` (`rel/a/b`, or `a/b` when `rel` is
@@ -43,7 +57,7 @@ pub fn walk_sorted(
     visit: &mut dyn FnMut(&Path, &Metadata, &str) -> Result<bool>,
 ) -> Result<()> {
     let mut children: Vec<_> = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot read directory {}", dir.display()))?
+        .map_err(|e| unreadable(dir, e))?
         .collect::<std::io::Result<_>>()?;
     children.sort_by_key(|c| c.file_name());
     for child in children {

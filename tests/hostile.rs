@@ -992,3 +992,84 @@ fn bombs_cost_at_most_twice_the_memory_of_a_normal_build() {
         report.join("\n")
     );
 }
+
+/// Makes a file or directory in the app; returns its path.
+type MakeUnreadable = fn(&Path) -> std::path::PathBuf;
+
+/// A file or directory of the app that the user running pypack may not
+/// read (root reads everything, so the build runs as `nobody`): named, with
+/// what to do, and nothing written.
+#[test]
+fn unreadable_app_files_are_named_with_what_to_do() {
+    let test = "unreadable_app_files_are_named_with_what_to_do";
+    if !tool_available("setpriv", test) {
+        return;
+    }
+    let cases: [(&str, MakeUnreadable); 2] = [
+        ("a file", |app| {
+            std::fs::write(app.join("notes.txt"), b"mine\n").unwrap();
+            app.join("notes.txt")
+        }),
+        ("a directory", |app| {
+            std::fs::create_dir(app.join("private")).unwrap();
+            std::fs::write(app.join("private/key.txt"), b"k\n").unwrap();
+            app.join("private")
+        }),
+    ];
+    for (what, make) in cases {
+        let world = common::small_app();
+        let app = world.work.join("app");
+        let unreadable = make(&app);
+        // Everything readable by all, the cache and output nobody's own,
+        // then the one thing nobody may read.
+        let chmod = |mode: &str, path: &Path| {
+            assert!(
+                Command::new("chmod")
+                    .args(["-R", mode])
+                    .arg(path)
+                    .status()
+                    .unwrap()
+                    .success()
+            )
+        };
+        chmod("a+rX", &world.work);
+        let (cache, out_dir) = (world.work.join("cache"), world.work.join("out"));
+        std::fs::create_dir_all(&cache).unwrap();
+        for dir in [&cache, &out_dir] {
+            std::os::unix::fs::chown(dir, Some(65534), Some(65534)).unwrap();
+        }
+        chmod("000", &unreadable);
+        let mut args: Vec<String> = vec!["build".into(), app.display().to_string()];
+        args.extend(world.base.args());
+        args.extend(["--index-url".into(), world.index_url()]);
+        args.extend(["--no-compile", "--no-smoke", "--output"].map(String::from));
+        args.push(out_dir.join("image").display().to_string());
+        let mut command = Command::new("setpriv");
+        command
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_pypack"))
+            .args(&args)
+            .env("PYPACK_CACHE_DIR", &cache)
+            .env("HOME", &cache)
+            .env_remove("PIP_INDEX_URL");
+        let (out, killed) = output_within(command, 60);
+        let err = String::from_utf8_lossy(&out.stderr);
+        eprintln!("{what}:\n{err}");
+        assert!(!killed && !out.status.success(), "{what}: {err}");
+        let said = format!("cannot read {}: permission denied", unreadable.display());
+        assert!(
+            err.contains(&said) && err.contains(".dockerignore"),
+            "{what}: {err}"
+        );
+        assert!(
+            files_under(&out_dir).is_empty(),
+            "{what}: wrote {:?}",
+            files_under(&out_dir)
+        );
+        assert!(
+            files_under(&cache.join("tmp")).is_empty(),
+            "{what}: left temporary files"
+        );
+        chmod("u+rwX", &unreadable);
+    }
+}

@@ -1,7 +1,9 @@
 //! Odd things real app directories hold, met as a new user would: a named
 //! pipe and a socket beside the code (skipped with a warning, never opened:
-//! a FIFO nobody writes to used to hang the build), and an app of the
-//! standard library alone with no dependency file (built, and it serves).
+//! a FIFO nobody writes to used to hang the build), an app of the standard
+//! library alone with no dependency file (built, and it serves), and an app
+//! with 100,000 data files and a 512 MB model file (built within bounded time
+//! and memory, the model streamed from disk into the layer).
 //! Real debian12 base, podman; every build has a deadline.
 
 mod common;
@@ -126,5 +128,125 @@ fn a_standard_library_app_with_no_dependency_file_builds_and_serves() {
         answer
             .expect("the image answers")
             .contains("standard library only")
+    );
+}
+
+/// The peak resident memory GNU time reports, in KB.
+fn peak_kb(time_output: &str) -> u64 {
+    time_output
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no peak memory in:\n{time_output}"))
+}
+
+#[test]
+fn an_app_with_100k_files_and_a_512mb_file_builds_in_bounded_memory() {
+    let test = "an_app_with_100k_files_and_a_512mb_file_builds_in_bounded_memory";
+    if !needs_everything(test)
+        || !required(
+            test,
+            "GNU time",
+            std::path::Path::new("/usr/bin/time").is_file(),
+        )
+    {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let app = tmp.path().join("flask-hello");
+    let copied = Command::new("cp")
+        .arg("-r")
+        .arg(repo().join("sample-apps/flask-hello"))
+        .arg(&app)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    for d in 0..100 {
+        let dir = app.join(format!("data/d{d:03}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in 0..1000 {
+            std::fs::write(dir.join(format!("f{f:04}.txt")), format!("{d} {f}\n")).unwrap();
+        }
+    }
+    // A sparse 512 MB file with a marker inside: read whole, it alone
+    // would take more memory than the bound below.
+    let model = std::fs::File::create(app.join("model.bin")).unwrap();
+    model.set_len(512 << 20).unwrap();
+    use std::os::unix::fs::FileExt;
+    model.write_all_at(b"weights", 256 << 20).unwrap();
+    let layout = tmp.path().join("layout");
+    let wheelhouse = repo().join("sample-apps/wheelhouse");
+    let mut command = Command::new("/usr/bin/time");
+    command
+        .arg("-v")
+        .arg(env!("CARGO_BIN_EXE_pypack"))
+        .args(["build", app.to_str().unwrap(), "--no-index", "--find-links"])
+        .arg(&wheelhouse)
+        .args(["--output", layout.to_str().unwrap(), "-t", "odd:large"])
+        .env("PYPACK_CACHE_DIR", shared_cache());
+    let (out, killed) = output_within(command, 300);
+    let err = stderr(&out);
+    assert!(!killed && out.status.success(), "{err}");
+    assert!(
+        err.contains("the app holds 100003 files, 100000 of them under data/"),
+        "{err}"
+    );
+    let peak = peak_kb(&err);
+    assert!(peak < 400 * 1024, "peak memory {peak} KB\n{err}");
+    eprintln!(
+        "100k files and a 512 MB file: peak memory {} MB",
+        peak / 1024
+    );
+    // The model is in the image, byte for byte.
+    let image = format!("oci:{}:odd:large", layout.display());
+    let unpacked = tmp.path().join("unpacked");
+    let copied = Command::new("skopeo")
+        .args(["copy", "--quiet", &image])
+        .arg(format!("dir:{}", unpacked.display()))
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let mut found = false;
+    for blob in std::fs::read_dir(&unpacked).unwrap().flatten() {
+        let listing = Command::new("tar")
+            .arg("tzvf")
+            .arg(blob.path())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&listing.stdout);
+        if let Some(line) = text.lines().find(|l| l.ends_with("app/model.bin")) {
+            assert!(line.contains(&(512u64 << 20).to_string()), "{line}");
+            let content = Command::new("sh")
+                .arg("-c")
+                .arg(format!(
+                    "tar xzOf {} app/model.bin | sha256sum",
+                    blob.path().display()
+                ))
+                .output()
+                .unwrap();
+            let expected = Command::new("sha256sum")
+                .arg(app.join("model.bin"))
+                .output()
+                .unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&content.stdout)
+                    .split_whitespace()
+                    .next(),
+                String::from_utf8_lossy(&expected.stdout)
+                    .split_whitespace()
+                    .next()
+            );
+            found = true;
+        }
+    }
+    assert!(found, "no layer holds app/model.bin");
+    let answer = answer_of_image(&image);
+    assert!(
+        answer
+            .expect("the image answers")
+            .contains("Hello from pypack!")
     );
 }

@@ -89,7 +89,9 @@ fn node(entry: &Entry) -> Node {
         EntryKind::File(data) if entry.path.starts_with("etc/ld.so.conf") => {
             Node::File(data.clone())
         }
-        EntryKind::File(_) | EntryKind::Hardlink(_) => Node::File(Vec::new()),
+        EntryKind::File(_) | EntryKind::OnDisk { .. } | EntryKind::Hardlink(_) => {
+            Node::File(Vec::new())
+        }
     }
 }
 

@@ -11,7 +11,7 @@ pub mod elf;
 pub mod ldcache;
 
 use crate::oci::layer::{Entry, EntryKind};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use elf::ElfFacts;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -54,13 +54,21 @@ pub fn scan(entries: &[Entry], machine: u16) -> Result<LayerLibraries> {
         if name.contains(".so") && !matches!(entry.kind, EntryKind::Dir) {
             out.libraries.push(entry.path.clone());
         }
-        let EntryKind::File(data) = &entry.kind else {
-            continue;
+        let data = match &entry.kind {
+            EntryKind::File(data) => std::borrow::Cow::Borrowed(data.as_slice()),
+            // A large file of the app's, read whole only when it is an ELF file.
+            EntryKind::OnDisk { path, .. } => match starts_as_elf(path) {
+                true => std::borrow::Cow::Owned(
+                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+                ),
+                false => continue,
+            },
+            _ => continue,
         };
-        if !elf::is_elf(data) {
+        if !elf::is_elf(&data) {
             continue;
         }
-        let facts = match elf::read(data) {
+        let facts = match elf::read(&data) {
             Ok(Some(facts)) if facts.machine == machine => facts,
             Ok(_) => continue,
             Err(e) => {
@@ -79,6 +87,47 @@ pub fn scan(entries: &[Entry], machine: u16) -> Result<LayerLibraries> {
     }
     out.libraries.sort();
     Ok(out)
+}
+
+/// The entries of a gzip layer as `scan` needs them: the content of ELF
+/// files and RECORDs only, so a layer of large data files is not read
+/// into memory.
+fn entries_to_scan(layer: impl std::io::Read) -> Result<Vec<Entry>> {
+    use std::io::Read as _;
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(layer));
+    let mut entries = Vec::new();
+    for member in archive.entries()? {
+        let mut member = member?;
+        let path = member
+            .path()?
+            .to_string_lossy()
+            .trim_end_matches('/')
+            .to_string();
+        let kind = match member.header().entry_type() {
+            tar::EntryType::Directory => EntryKind::Dir,
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                let mut data = Vec::new();
+                (&mut member).take(4).read_to_end(&mut data)?;
+                if elf::is_elf(&data) || path.ends_with(".dist-info/RECORD") {
+                    member.read_to_end(&mut data)?;
+                }
+                EntryKind::File(data)
+            }
+            // Links carry no content to scan; their names still count.
+            _ => EntryKind::Hardlink(String::new()),
+        };
+        let mut entry = Entry::dir(&path, 0);
+        entry.kind = kind;
+        entries.push(entry);
+    }
+    Ok(entries)
+}
+
+fn starts_as_elf(path: &std::path::Path) -> bool {
+    use std::io::Read as _;
+    let mut head = [0u8; 4];
+    std::fs::File::open(path).is_ok_and(|mut f| f.read_exact(&mut head).is_ok())
+        && elf::is_elf(&head)
 }
 
 /// Bumped when what a layer's summary records changes.
@@ -106,10 +155,9 @@ pub fn layer_libraries(
         Some(entries) => scan(entries, machine)?,
         None => {
             let hex = crate::digest::strip_sha256(&blob.digest)?;
-            scan(
-                &crate::oci::layer::read_layer(&cache.read_blob(hex)?)?,
-                machine,
-            )?
+            cache.verify_blob(hex)?;
+            let file = std::fs::File::open(cache.blob_path(hex))?;
+            scan(&entries_to_scan(file)?, machine)?
         }
     };
     cache.set_ref("layer-libraries", &key, &serde_json::to_string(&scanned)?)?;

@@ -406,11 +406,14 @@ fn write_entry(path: &Path, entry: &Entry) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     match &entry.kind {
         EntryKind::Dir => std::fs::create_dir_all(path)?,
-        EntryKind::File(data) => {
+        EntryKind::File(_) | EntryKind::OnDisk { .. } => {
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent)?;
             }
-            std::fs::write(path, data)?;
+            match &entry.kind {
+                EntryKind::OnDisk { path: from, .. } => drop(std::fs::copy(from, path)?),
+                _ => std::fs::write(path, entry.content()?.unwrap_or_default())?,
+            }
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(entry.mode))?;
         }
         EntryKind::Symlink(target) => {

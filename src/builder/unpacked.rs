@@ -258,6 +258,11 @@ fn place(root: &Path, entry: &Entry) -> Result<()> {
             std::fs::write(&target, data)?;
             set_mode(&target, mode | 0o600)?;
         }
+        EntryKind::OnDisk { path, .. } => {
+            remove_existing(&target);
+            std::fs::copy(path, &target)?;
+            set_mode(&target, mode | 0o600)?;
+        }
     }
     Ok(())
 }

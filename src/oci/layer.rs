@@ -15,6 +15,12 @@ use std::path::Path;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntryKind {
     File(Vec<u8>),
+    /// A file of the build machine's, copied into the layer from there:
+    /// an app's large files (models, datasets) are never held in memory.
+    OnDisk {
+        path: std::path::PathBuf,
+        size: u64,
+    },
     Dir,
     Symlink(String),
     /// A hard link to another path in the same layer (relative, like `path`).
@@ -59,8 +65,21 @@ impl Entry {
     pub fn size(&self) -> u64 {
         match &self.kind {
             EntryKind::File(data) => data.len() as u64,
+            EntryKind::OnDisk { size, .. } => *size,
             _ => 0,
         }
+    }
+
+    /// The file's content, read from disk for an `OnDisk` file; `None`
+    /// for what is not a file.
+    pub fn content(&self) -> Result<Option<std::borrow::Cow<'_, [u8]>>> {
+        Ok(match &self.kind {
+            EntryKind::File(data) => Some(std::borrow::Cow::Borrowed(data)),
+            EntryKind::OnDisk { path, .. } => Some(std::borrow::Cow::Owned(
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+            )),
+            _ => None,
+        })
     }
 }
 
@@ -124,6 +143,18 @@ fn append_entry<W: Write>(tar: &mut tar::Builder<W>, entry: &Entry, mtime: u64) 
             header.set_size(data.len() as u64);
             tar.append_data(&mut header, &entry.path, data.as_slice())?;
         }
+        EntryKind::OnDisk { path, size } => {
+            header.set_entry_type(tar::EntryType::Regular);
+            header.set_size(*size);
+            let file =
+                std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+            let mut exact = Exact {
+                inner: file.take(*size),
+                left: *size,
+                path,
+            };
+            tar.append_data(&mut header, &entry.path, &mut exact)?;
+        }
         EntryKind::Dir => {
             header.set_entry_type(tar::EntryType::Directory);
             header.set_size(0);
@@ -141,6 +172,28 @@ fn append_entry<W: Write>(tar: &mut tar::Builder<W>, entry: &Entry, mtime: u64) 
         }
     }
     Ok(())
+}
+
+/// A file's content of exactly the size its header was given: a file
+/// that shrank since it was listed is an error, not a corrupt layer.
+struct Exact<'a, R> {
+    inner: R,
+    left: u64,
+    path: &'a Path,
+}
+
+impl<R: Read> Read for Exact<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && self.left > 0 && !buf.is_empty() {
+            return Err(std::io::Error::other(format!(
+                "{} changed while the image was built (it is shorter now)",
+                self.path.display()
+            )));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
 }
 
 /// A layer path must stay inside the root: relative, no `..`, no empty parts.

@@ -110,6 +110,7 @@ pub fn plan(app_dir: &Path, overrides: &Overrides, dependencies: &[String]) -> R
             secrets.join(", ")
         ));
     }
+    warnings.extend(many_files_warning(&files));
     Ok(Plan {
         app_dir: app_dir.to_path_buf(),
         name,
@@ -625,8 +626,43 @@ pub fn app_files(
     Ok((files, secrets, special))
 }
 
+/// More app files than this earns a warning naming where most of them are.
+const MANY_APP_FILES: usize = 10_000;
+
+/// A warning when the app holds very many files, naming the top directory
+/// holding most of them: usually data or a dependency tree nobody meant to ship.
+fn many_files_warning(files: &[String]) -> Option<String> {
+    if files.len() <= MANY_APP_FILES {
+        return None;
+    }
+    let mut by_top: std::collections::BTreeMap<&str, usize> = Default::default();
+    for file in files {
+        if let Some((top, _)) = file.split_once('/') {
+            *by_top.entry(top).or_default() += 1;
+        }
+    }
+    let (top, count) = by_top.into_iter().max_by_key(|(_, n)| *n)?;
+    Some(format!(
+        "the app holds {} files, {count} of them under {top}/: if the image does not need them, \
+         leave them out with a `{top}/` line in .dockerignore",
+        files.len()
+    ))
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn very_many_files_are_named_by_the_directory_holding_most() {
+        let mut files: Vec<String> = (0..10_001).map(|i| format!("data/d{i}.txt")).collect();
+        files.push("app.py".into());
+        let warning = super::many_files_warning(&files).unwrap();
+        assert!(
+            warning.contains("10002 files, 10001 of them under data/"),
+            "{warning}"
+        );
+        assert!(super::many_files_warning(&files[..10]).is_none());
+    }
     use super::*;
     use std::fs;
 
