@@ -11,6 +11,12 @@ cases=${2:-20000}
 # The test binary itself, run again and again (no cargo, so no build lock).
 bin=$(cargo test --release --test parsers_fuzz --no-run 2>&1 | grep -o 'target/release/deps/parsers_fuzz-[0-9a-f]*' | head -1)
 [ -x "$bin" ] || { echo "cannot find the parsers_fuzz test binary" >&2; exit 1; }
+# A copy, so a rebuild meanwhile neither replaces nor locks what runs.
+copy=$(mktemp /tmp/parsers_fuzz.XXXXXX)
+trap 'rm -f "$copy"' EXIT
+cp "$bin" "$copy"
+chmod +x "$copy"
+bin=$copy
 deadline=$(( $(date +%s) + minutes * 60 ))
 runs=0
 while [ "$(date +%s)" -lt "$deadline" ]; do
