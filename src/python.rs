@@ -214,6 +214,24 @@ impl WheelFilename {
                 "'{filename}' is not a valid wheel file name (name-version-python-abi-platform.whl)"
             ),
         };
+        // Names and versions of letters, digits, `.` and `_` (`+`/`!` in
+        // versions): a name is also a path, and a hostile one (`../x`) must
+        // not get that far.
+        let plain = |s: &str, more: &[char]| {
+            !s.is_empty()
+                && s.chars().all(|c| {
+                    c.is_ascii_alphanumeric() || matches!(c, '.' | '_') || more.contains(&c)
+                })
+        };
+        if !plain(name, &[])
+            || !plain(version, &['+', '!'])
+            || name.starts_with('.')
+            || filename.contains(['/', '\\'])
+        {
+            bail!(
+                "'{filename}' is not a valid wheel file name (name-version-python-abi-platform.whl)"
+            );
+        }
         let split = |s: &str| s.split('.').map(str::to_string).collect::<Vec<_>>();
         Ok(WheelFilename {
             name: name.to_string(),

@@ -86,6 +86,7 @@ fn hostile_inputs_are_refused_clearly_quickly_and_leave_nothing() {
     let cases = cases();
     let served = served();
     assert!(cases.len() + served.len() >= 40, "{} cases", cases.len());
+    let total = cases.len() + served.len() + locked().len();
     let mut failures = Vec::new();
     for case in &cases {
         if let Err(why) = case.trial().run() {
@@ -97,13 +98,101 @@ fn hostile_inputs_are_refused_clearly_quickly_and_leave_nothing() {
             failures.push(format!("{}: {why}", case.name));
         }
     }
+    let locked = locked();
+    for (name, trial) in &locked {
+        if let Err(why) = trial.run() {
+            failures.push(format!("{name}: {why}"));
+        }
+    }
     assert!(
         failures.is_empty(),
         "{} of {} cases failed:\n{}",
         failures.len(),
-        cases.len() + served.len(),
+        total,
         failures.join("\n\n")
     );
+}
+
+/// The app locked by `pypack lock`, then its pylock.toml edited by `edit`.
+fn lock_then(world: &AppWorld, edit: fn(String) -> String) -> Vec<u8> {
+    let out = world.run("lock", "cache-lock", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let path = world.work.join("app/pylock.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let edited = edit(text.clone());
+    assert_ne!(edited, text, "the edit changed nothing");
+    std::fs::write(&path, edited).unwrap();
+    Vec::new()
+}
+
+/// A lock file the app's own `pypack lock` wrote, then tampered with, met
+/// by `build --locked`.
+fn locked() -> Vec<(&'static str, Trial<'static>)> {
+    let trial = |tamper: fn(&AppWorld) -> Vec<u8>, says: &'static [&'static str]| Trial {
+        files: &[("requirements.txt", b"webframe\n"), MAIN],
+        prepare: nothing,
+        serve: plain_index,
+        tamper,
+        command: "build",
+        args: &["--locked"],
+        says,
+    };
+    vec![
+        (
+            "pylock wheel name climbing out with ..",
+            trial(
+                |w| {
+                    lock_then(w, |t| {
+                        t.replace(
+                            "name = \"webframe-1.0-py3-none-any.whl\"",
+                            "name = \"../../../evil-1.0-py3-none-any.whl\"",
+                        )
+                    })
+                },
+                &["pylock.toml"],
+            ),
+        ),
+        (
+            "pylock wheel hash that matches nothing",
+            trial(
+                |w| {
+                    lock_then(w, |t| {
+                        let at = t.find("sha256 = \"").unwrap() + "sha256 = \"".len();
+                        format!("{}{BAD_HASH}{}", &t[..at], &t[at + 64..])
+                    })
+                },
+                &["webframe", BAD_HASH],
+            ),
+        ),
+        (
+            "pylock wheel URL to a file of the machine",
+            trial(
+                |w| {
+                    lock_then(w, |t| {
+                        let start = t.find("url = \"").unwrap() + "url = \"".len();
+                        let end = start + t[start..].find('"').unwrap();
+                        format!("{}file:///etc/passwd{}", &t[..start], &t[end..])
+                    })
+                },
+                &["webframe"],
+            ),
+        ),
+        (
+            "requirements.txt a symlink to itself",
+            Trial {
+                files: &[MAIN],
+                prepare: |app| {
+                    std::os::unix::fs::symlink("requirements.txt", app.join("requirements.txt"))
+                        .unwrap()
+                },
+                serve: plain_index,
+                tamper: no_tamper,
+                command: "build",
+                args: &[],
+                says: &["requirements.txt"],
+            },
+        ),
+    ]
 }
 
 /// What one case does, whichever table it comes from.
@@ -146,15 +235,15 @@ impl Trial<'_> {
     fn run_wrapped(&self, wrapper: &[&str]) -> (Result<(), String>, String) {
         let mut hostile = Vec::new();
         let world = AppWorld::new(|index| hostile = (self.serve)(index));
-        let tampered = (self.tamper)(&world);
-        if !tampered.is_empty() {
-            hostile = tampered;
-        }
         let app = world.work.join("app");
         for (path, data) in self.files {
             std::fs::write(app.join(path), data).unwrap();
         }
         (self.prepare)(&app);
+        let tampered = (self.tamper)(&world);
+        if !tampered.is_empty() {
+            hostile = tampered;
+        }
         let out_dir = world.work.join("out");
         let cache = world.work.join("cache");
         let mut command = match wrapper.split_first() {

@@ -335,6 +335,21 @@ impl<'a> Index<'a> {
     }
 }
 
+/// A locked file's name must be a wheel or sdist name of the package it
+/// is locked for: it names the file in the cache and in messages, and a
+/// lock may come from anywhere.
+pub fn check_locked_file(filename: &str, package: &str, version: &str) -> Result<()> {
+    let plain = !filename.contains(['/', '\\']) && !filename.starts_with('.');
+    let project = file_project(filename).map(|p| normalize_name(&p));
+    if !plain || project.as_deref() != Some(normalize_name(package).as_str()) {
+        bail!(
+            "{package} {version} locks a file named '{filename}', which is not a wheel or sdist of {package}; \
+             fix the lock or pass --relock to resolve afresh"
+        );
+    }
+    Ok(())
+}
+
 /// The project name a distribution file name starts with.
 pub fn file_project(filename: &str) -> Option<String> {
     if filename.ends_with(".whl") {

@@ -48,8 +48,8 @@ pub fn read_requirements(
         );
     }
     let requirements_txt = app_dir.join("requirements.txt");
-    // Present but not a regular file (a FIFO): read_text says so.
-    if requirements_txt.exists() {
+    // Present but not a regular file (a FIFO, a link that loops): read_text says so.
+    if present(&requirements_txt) {
         if !extras.is_empty() || !groups.is_empty() {
             bail!(
                 "--extra and --group select parts of pyproject.toml, but {} is read instead",
@@ -60,7 +60,7 @@ pub fn read_requirements(
         return Ok((set, vec![requirements_txt]));
     }
     let pyproject_toml = app_dir.join("pyproject.toml");
-    let pyproject = if pyproject_toml.exists() {
+    let pyproject = if present(&pyproject_toml) {
         Some(pyproject::read(&pyproject_toml)?)
     } else {
         None
@@ -104,7 +104,7 @@ pub fn read_requirements(
         return Ok((set_of(requirements), vec![pyproject_toml]));
     }
     let pipfile = app_dir.join("Pipfile");
-    if pipfile.exists() {
+    if present(&pipfile) {
         if !extras.is_empty() {
             bail!(
                 "--extra selects optional-dependencies of pyproject.toml, but {} is read instead",
@@ -138,9 +138,22 @@ pub fn read_requirements(
 /// file, pyproject.toml, a lock file): an error naming it when it is not a
 /// regular file (a symlink is followed). A FIFO, socket or device is never
 /// opened: reading a FIFO nobody writes to blocks forever.
+/// Whether the directory has an entry at `path`, even a symlink that
+/// cannot be followed: such a dependency file is an error to report, not
+/// a file to build without.
+fn present(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok()
+}
+
 pub fn read_text(path: &Path) -> Result<String> {
-    let meta =
-        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let meta = std::fs::metadata(path).map_err(|e| match std::fs::read_link(path) {
+        Ok(target) => anyhow::anyhow!(
+            "{} is a symlink to '{}', which cannot be followed ({e}); point it at a file or replace it with one",
+            path.display(),
+            target.display()
+        ),
+        Err(_) => anyhow::Error::new(e).context(format!("cannot read {}", path.display())),
+    })?;
     if !meta.is_file() {
         bail!(
             "{} is not a regular file ({}); pypack reads only regular files: replace it with one",

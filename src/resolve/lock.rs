@@ -161,6 +161,8 @@ pub fn from_toml(text: &str, target: &Target, origin: &str) -> Result<(Vec<Pin>,
             .next()
             .or(p.sdist)
             .with_context(|| format!("{origin}: package {} has no wheel or sdist", p.name))?;
+        crate::index::check_locked_file(&wheel.name, &p.name, &p.version)
+            .map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
         pins.push(Pin {
             version: Version::from_str(&p.version)
                 .map_err(|e| anyhow::anyhow!("{origin}: {}: {e}", p.name))?,

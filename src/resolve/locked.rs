@@ -86,6 +86,10 @@ fn dist_files(set: &LockedSet, package: &LockedPackage, index: &Index) -> Result
         Default::default()
     };
     for locked in &package.files {
+        if let Some(filename) = &locked.filename {
+            crate::index::check_locked_file(filename, &package.name, &package.version)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", set.file.display()))?;
+        }
         match (&locked.url, &locked.filename) {
             (Some(url), Some(filename)) => out.push(DistFile {
                 filename: filename.clone(),
