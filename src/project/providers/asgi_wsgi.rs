@@ -320,8 +320,12 @@ fn server_command(
             words.push(plain);
             Some((words, "waitress"))
         }
+        // FastAPI's `standard` and `all` extras bring uvicorn.
         Kind::Asgi
-            if ctx.has("uvicorn") || ctx.has("fastapi[standard]") || ctx.has("fastapi-cli") =>
+            if ctx.has("uvicorn")
+                || ctx.has("fastapi[standard]")
+                || ctx.has("fastapi[all]")
+                || ctx.has("fastapi-cli") =>
         {
             let mut words = argv(&["uvicorn", &plain, "--host", "0.0.0.0", "--port", &port]);
             if app.factory {

@@ -320,6 +320,9 @@ fn the_app_a_project_names_comes_first() {
     ]);
     let Claimed { argv, .. } = claimed(&dir, &["fastapi[standard]", "fastapi"], 8000);
     assert_eq!(argv[1], "app.api:api");
+    // `fastapi[all]` brings uvicorn too (hosting platforms' examples use it).
+    let Claimed { argv, .. } = claimed(&dir, &["fastapi[all]", "fastapi"], 8000);
+    assert_eq!(argv[..2], ["uvicorn", "app.api:api"]);
     // A test module that imports streamlit is not the app.
     let dir = app(&[
         ("app_test.py", "import streamlit\n"),
