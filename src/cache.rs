@@ -18,6 +18,26 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone)]
 pub struct Cache {
     root: PathBuf,
+    /// Where a blob missing here may come from (a registry cache).
+    remote: Option<std::sync::Arc<dyn BlobSource>>,
+    /// What this run used, when it is to be shared (`--cache-to`).
+    trace: Option<std::sync::Arc<std::sync::Mutex<Trace>>>,
+}
+
+/// A source of blobs besides the local store: `has_blob` and `read_blob`
+/// ask it for a blob they lack.
+pub trait BlobSource: Send + Sync + std::fmt::Debug {
+    /// Fetches blob `hex` into `cache` (its digest checked); false when the
+    /// source does not have it or what it sent is refused (said as a warning).
+    fn fetch(&self, cache: &Cache, hex: &str) -> bool;
+}
+
+/// The refs a run read or wrote and the blobs it used: what another
+/// machine needs to make the same build without doing the work again.
+#[derive(Debug, Default, Clone)]
+pub struct Trace {
+    pub refs: std::collections::BTreeMap<(String, String), String>,
+    pub blobs: std::collections::BTreeSet<String>,
 }
 
 impl Cache {
@@ -31,7 +51,63 @@ impl Cache {
             fs::create_dir_all(root.join(sub))
                 .with_context(|| format!("cannot create the cache directory {}", root.display()))?;
         }
-        Ok(Cache { root })
+        Ok(Cache {
+            root,
+            remote: None,
+            trace: None,
+        })
+    }
+
+    /// This cache, asking `remote` for the blobs it lacks.
+    pub fn with_remote(mut self, remote: std::sync::Arc<dyn BlobSource>) -> Cache {
+        self.remote = Some(remote);
+        self
+    }
+
+    /// This cache without its remote source (what fetches from it writes through).
+    pub fn without_remote(mut self) -> Cache {
+        self.remote = None;
+        self
+    }
+
+    /// This cache, recording what it is asked for (`trace()` reads it).
+    pub fn traced(mut self) -> Cache {
+        self.trace = Some(Default::default());
+        self
+    }
+
+    /// What this run read and wrote so far (empty unless `traced`).
+    pub fn trace(&self) -> Trace {
+        self.trace
+            .as_ref()
+            .map(|t| t.lock().unwrap().clone())
+            .unwrap_or_default()
+    }
+
+    fn note_blob(&self, hex: &str) {
+        if let Some(trace) = &self.trace {
+            trace.lock().unwrap().blobs.insert(hex.to_string());
+        }
+    }
+
+    fn note_ref(&self, namespace: &str, key: &str, value: &str) {
+        if let Some(trace) = &self.trace {
+            let mut trace = trace.lock().unwrap();
+            trace
+                .refs
+                .insert((namespace.to_string(), key.to_string()), value.to_string());
+        }
+    }
+
+    /// Whether blob `hex` is here, fetching it from the remote source when
+    /// there is one and it has it.
+    fn present_or_fetched(&self, hex: &str) -> bool {
+        if self.blob_path(hex).is_file() {
+            return true;
+        }
+        self.remote
+            .as_ref()
+            .is_some_and(|remote| remote.fetch(self, hex) && self.blob_path(hex).is_file())
     }
 
     pub fn root(&self) -> &Path {
@@ -79,12 +155,19 @@ impl Cache {
     }
 
     pub fn has_blob(&self, hex: &str) -> bool {
-        is_sha256_hex(hex) && self.blob_path(hex).is_file()
+        let here = is_sha256_hex(hex) && self.present_or_fetched(hex);
+        if here {
+            self.note_blob(hex);
+        }
+        here
     }
 
     /// Reads a blob and checks that its content still has its name's hash; a blob
     /// that does not is deleted (so the next run fetches it again) and reported.
     pub fn read_blob(&self, hex: &str) -> Result<Vec<u8>> {
+        if is_sha256_hex(hex) && self.present_or_fetched(hex) {
+            self.note_blob(hex);
+        }
         let path = self.blob_path(hex);
         let data = fs::read(&path).with_context(|| format!("cache blob {hex} is missing"))?;
         if sha256_hex(&data) != hex {
@@ -99,6 +182,9 @@ impl Cache {
 
     /// Streams a blob through the hasher without keeping it in memory.
     pub fn verify_blob(&self, hex: &str) -> Result<()> {
+        if is_sha256_hex(hex) && self.present_or_fetched(hex) {
+            self.note_blob(hex);
+        }
         let path = self.blob_path(hex);
         let mut file = File::open(&path).with_context(|| format!("cache blob {hex} is missing"))?;
         let mut hashing = HashingWriter::new(io::sink());
@@ -143,10 +229,26 @@ impl Cache {
     }
 
     pub fn get_ref(&self, namespace: &str, key: &str) -> Option<String> {
-        fs::read_to_string(self.ref_path(namespace, key)).ok()
+        let value = fs::read_to_string(self.ref_path(namespace, key)).ok()?;
+        self.note_ref(namespace, key, &value);
+        Some(value)
     }
 
     pub fn set_ref(&self, namespace: &str, key: &str, value: &str) -> Result<()> {
+        self.note_ref(namespace, key, value);
+        self.write_ref(namespace, key, value)
+    }
+
+    /// Sets a ref unless one is there (an imported one yields to local
+    /// knowledge), without tracing it.
+    pub fn import_ref(&self, namespace: &str, key: &str, value: &str) -> Result<()> {
+        if self.ref_path(namespace, key).is_file() {
+            return Ok(());
+        }
+        self.write_ref(namespace, key, value)
+    }
+
+    fn write_ref(&self, namespace: &str, key: &str, value: &str) -> Result<()> {
         let path = self.ref_path(namespace, key);
         fs::create_dir_all(path.parent().unwrap())?;
         let mut tmp = tempfile::NamedTempFile::new_in(self.root.join("tmp"))?;
@@ -209,6 +311,7 @@ impl BlobWriter {
         }
         check(tmp.path())?;
         self.cache.install(tmp, &hex)?;
+        self.cache.note_blob(&hex);
         Ok(hex)
     }
 }

@@ -54,6 +54,9 @@ enum Command {
     /// Move a pypack image onto a newer base (a recipe's packages as the
     /// archive has them now, or a registry image) without rebuilding it.
     Rebase(Box<rebase::RebaseArgs>),
+    /// The build cache shared through a registry (--cache-to / --cache-from).
+    #[command(subcommand)]
+    Cache(CacheCommand),
     /// Show the layers, config and packages of an image layout or archive.
     Inspect {
         /// An OCI layout directory, an oci-archive or a docker-archive.
@@ -137,6 +140,8 @@ struct BuildArgs {
     /// Speak plain HTTP to the --push registry (loopback only).
     #[arg(long)]
     insecure_registry: bool,
+    #[command(flatten)]
+    sharing: CacheSharing,
     /// Treat this shared library as present in the image even though no
     /// package ships it (for a file of a package that is never loaded; repeatable).
     #[arg(long, value_name = "NAME")]
@@ -286,6 +291,37 @@ enum BaseCommand {
     Outdated(Box<rebase::OutdatedArgs>),
 }
 
+/// The registry cache a build shares its work through.
+#[derive(Args)]
+struct CacheSharing {
+    /// Share this build's work through a registry: push what it used (base
+    /// layers, resolution, wheels, venv) as a cache entry under
+    /// REGISTRY/REPOSITORY:TAG (else $PYPACK_CACHE_TO).
+    #[arg(long, value_name = "REF")]
+    cache_to: Option<String>,
+    /// Start from the cache entries under REGISTRY/REPOSITORY:TAG (else
+    /// $PYPACK_CACHE_FROM): what they hold is fetched when needed, not made.
+    #[arg(long, value_name = "REF")]
+    cache_from: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum CacheCommand {
+    /// Keep only the newest entries of a registry cache's index; the
+    /// registry's garbage collection then reclaims what only the others held.
+    Prune {
+        /// The registry cache: REGISTRY/REPOSITORY:TAG, as given to --cache-to.
+        #[arg(long, value_name = "REF")]
+        registry: String,
+        /// How many of the newest entries (builds) to keep.
+        #[arg(long, value_name = "N", default_value_t = 10)]
+        keep: usize,
+        /// Speak plain HTTP to the registry (loopback only).
+        #[arg(long)]
+        insecure_registry: bool,
+    },
+}
+
 #[derive(Args)]
 struct BaseBuildArgs {
     #[command(flatten)]
@@ -298,6 +334,8 @@ struct BaseBuildArgs {
     /// Speak plain HTTP to the --push registry (loopback only).
     #[arg(long)]
     insecure_registry: bool,
+    #[command(flatten)]
+    sharing: CacheSharing,
     /// Build the recipe's builder image (compiler and Python headers added) instead.
     #[arg(long)]
     builder: bool,
@@ -477,6 +515,11 @@ pub fn run() -> Result<()> {
         Command::Run(args) => run::run(&cli, args),
         Command::Config(command) => config(command),
         Command::Inspect { image, json } => inspect(image, *json),
+        Command::Cache(CacheCommand::Prune {
+            registry,
+            keep,
+            insecure_registry,
+        }) => prune_registry_cache(registry, *keep, *insecure_registry),
         Command::Sbom(args) => sbom(&cli, args),
         Command::Rebase(args) => rebase::rebase(&cli, args),
         Command::Base(BaseCommand::Outdated(args)) => rebase::outdated(&cli, args),
@@ -615,7 +658,12 @@ fn base_build(cli: &Cli, args: &BaseBuildArgs) -> Result<()> {
     if let Some(tag) = &args.output.tag {
         check_tag(tag)?;
     }
-    let cache = cli.cache()?;
+    let (cache, cache_to) = shared_cache(
+        cli.cache()?,
+        &args.sharing,
+        args.insecure_registry,
+        cli.quiet,
+    )?;
     let http = Http::new()?;
     let push = args
         .push
@@ -623,6 +671,9 @@ fn base_build(cli: &Cli, args: &BaseBuildArgs) -> Result<()> {
         .map(pypack::registry::Reference::parse)
         .transpose()?;
     let built = base::build(&recipe, &options, &cache, &http)?;
+    if let Some(to) = &cache_to {
+        share_cache(&cache, to, cli.quiet);
+    }
     oci::write_output(&cache, &built.image, &output, args.output.tag.as_deref())?;
     if let Some(reference) = &push {
         let pushed = push_image(
@@ -724,11 +775,19 @@ fn build_image(cli: &Cli, args: &BuildArgs, load: bool) -> Result<Built> {
     if let Destination::Write(output) = &destination {
         output.check_destination()?;
     }
-    let cache = cli.cache()?;
+    let (cache, cache_to) = shared_cache(
+        cli.cache()?,
+        &args.sharing,
+        args.insecure_registry,
+        cli.quiet || args.json,
+    )?;
     args.index.ask_default_early(&cache);
     let env = |name: &str| std::env::var(name).ok();
     let request = build_request(args, base_options, engine.clone(), &env)?;
     let mut report = pypack::build::build(&request, &cache)?;
+    if let Some(to) = &cache_to {
+        share_cache(&cache, to, cli.quiet || args.json);
+    }
     let loaded_into = match &destination {
         Destination::Load(engine) => Some(engine.clone()),
         _ => None,
@@ -955,11 +1014,19 @@ fn build_index(cli: &Cli, args: &BuildArgs, choice: &PlatformChoice) -> Result<(
             );
         }
     }
-    let cache = cli.cache()?;
+    let (cache, cache_to) = shared_cache(
+        cli.cache()?,
+        &args.sharing,
+        args.insecure_registry,
+        cli.quiet || args.json,
+    )?;
     args.index.ask_default_early(&cache);
     let env = |name: &str| std::env::var(name).ok();
     let request = build_request(args, base_options, engine, &env)?;
     let mut reports = pypack::build::build_platforms(&request, choice, &cache)?;
+    if let Some(to) = &cache_to {
+        share_cache(&cache, to, cli.quiet || args.json);
+    }
     let host = Platform::host();
     if let Destination::Load(_) = &destination
         && !reports.iter().any(|r| r.image.platform == host)
@@ -1378,6 +1445,84 @@ fn inspect(image: &std::path::Path, json: bool) -> Result<()> {
         println!("  {n} {v}");
     }
     Ok(())
+}
+
+/// The build's cache, with the registry cache of `--cache-from` (else
+/// `$PYPACK_CACHE_FROM`) behind it, traced when `--cache-to` (else
+/// `$PYPACK_CACHE_TO`) is to get what it used. A registry cache that cannot
+/// be read is a warning: the build does the work itself.
+fn shared_cache(
+    cache: Cache,
+    sharing: &CacheSharing,
+    insecure_registry: bool,
+    quiet: bool,
+) -> Result<(Cache, Option<pypack::registry_cache::RegistryCache>)> {
+    let flag_or_env = |flag: &Option<String>, var: &str| {
+        flag.clone()
+            .or_else(|| std::env::var(var).ok().filter(|v| !v.trim().is_empty()))
+    };
+    let connect = |text: &str| -> Result<pypack::registry_cache::RegistryCache> {
+        let reference = pypack::registry::Reference::parse(text)?;
+        let credentials =
+            pypack::registry::CredentialSources::from_host().lookup(&reference.registry)?;
+        let registry =
+            pypack::registry::Registry::connect(&reference, insecure_registry, credentials)?;
+        Ok(pypack::registry_cache::RegistryCache::new(
+            registry, reference,
+        ))
+    };
+    let mut cache = cache;
+    if let Some(from) = flag_or_env(&sharing.cache_from, "PYPACK_CACHE_FROM") {
+        let remote = connect(&from)?;
+        match remote.import(&cache) {
+            Ok(entries) => {
+                if !quiet {
+                    eprintln!("cache:    {entries} entries from {from}");
+                }
+                cache = cache.with_remote(std::sync::Arc::new(remote));
+            }
+            Err(e) => eprintln!(
+                "warning: cannot read the registry cache {from} ({e:#}); building without it"
+            ),
+        }
+    }
+    let to = match flag_or_env(&sharing.cache_to, "PYPACK_CACHE_TO") {
+        Some(to) => {
+            cache = cache.traced();
+            Some(connect(&to)?)
+        }
+        None => None,
+    };
+    Ok((cache, to))
+}
+
+fn prune_registry_cache(text: &str, keep: usize, insecure: bool) -> Result<()> {
+    let reference = pypack::registry::Reference::parse(text)?;
+    let credentials =
+        pypack::registry::CredentialSources::from_host().lookup(&reference.registry)?;
+    let registry = pypack::registry::Registry::connect(&reference, insecure, credentials)?;
+    let cache = pypack::registry_cache::RegistryCache::new(registry, reference);
+    let (kept, removed) = cache.prune(keep)?;
+    eprintln!("{text}: kept {kept} entries, removed {removed}");
+    Ok(())
+}
+
+/// Pushes what the build used as a cache entry; a failure is a warning
+/// (the image is built, only the sharing failed).
+fn share_cache(cache: &Cache, to: &pypack::registry_cache::RegistryCache, quiet: bool) {
+    let created = pypack::oci::image::rfc3339(pypack::unix_now());
+    match to.export(cache, &cache.trace(), &created) {
+        Ok(e) if !quiet => eprintln!(
+            "cache:    pushed entry {} ({} refs, {} blobs of which {} uploaded) to {}",
+            e.entry,
+            e.refs,
+            e.blobs,
+            e.uploaded,
+            to.reference()
+        ),
+        Ok(_) => {}
+        Err(e) => eprintln!("warning: cannot push the build cache ({e:#}); the image is built"),
+    }
 }
 
 fn push_image(

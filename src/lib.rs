@@ -25,6 +25,7 @@ pub mod project;
 pub mod python;
 pub mod rebase;
 pub mod registry;
+pub mod registry_cache;
 pub mod resolve;
 pub mod sbom;
 pub mod walk;

@@ -478,7 +478,12 @@ impl Registry {
     }
 
     /// Uploads one blob from the cache (monolithically), unless the registry has it.
-    fn push_blob(&self, cache: &Cache, digest: &str, mount_from: Option<&str>) -> Result<bool> {
+    pub(crate) fn push_blob(
+        &self,
+        cache: &Cache,
+        digest: &str,
+        mount_from: Option<&str>,
+    ) -> Result<bool> {
         if self.has_blob(digest)? {
             return Ok(false);
         }
@@ -692,7 +697,12 @@ impl Registry {
     }
 
     /// Stores `manifest` under `key`, a tag or a digest of this repository.
-    fn put_manifest_at(&self, key: &str, media_type: &str, manifest: &[u8]) -> Result<()> {
+    pub(crate) fn put_manifest_at(
+        &self,
+        key: &str,
+        media_type: &str,
+        manifest: &[u8],
+    ) -> Result<()> {
         self.put_manifest_answered(key, media_type, manifest)
             .map(|_| ())
     }
@@ -772,7 +782,7 @@ impl Registry {
 
     /// Downloads a blob into the cache unless it is there; its digest is
     /// checked, and its body read no further than `size` (the descriptor's).
-    fn fetch_blob(&self, cache: &Cache, digest: &str, size: Option<u64>) -> Result<()> {
+    pub(crate) fn fetch_blob(&self, cache: &Cache, digest: &str, size: Option<u64>) -> Result<()> {
         let hex = strip_sha256(digest)?;
         if cache.has_blob(hex) {
             return Ok(());
@@ -929,13 +939,14 @@ impl Registry {
     }
 
     /// The manifest under `key`, or `None` when the registry has none.
-    fn find_manifest(&self, key: &str) -> Result<Option<Vec<u8>>> {
+    pub(crate) fn find_manifest(&self, key: &str) -> Result<Option<Vec<u8>>> {
         let url = self.url(&format!("manifests/{key}"));
-        let response = self.send(&|| {
-            self.client
-                .get(&url)
-                .header(header::ACCEPT, crate::oci::index::INDEX_MEDIA_TYPE)
-        })?;
+        let accept = format!(
+            "{}, {}",
+            crate::oci::index::INDEX_MEDIA_TYPE,
+            crate::oci::index::MANIFEST_MEDIA_TYPE
+        );
+        let response = self.send(&|| self.client.get(&url).header(header::ACCEPT, &accept))?;
         match response.status() {
             StatusCode::NOT_FOUND => Ok(None),
             status if status.is_success() => Ok(Some(
