@@ -1020,18 +1020,6 @@ const BOMBS: [&str; 8] = [
     "Packages longer than its signed size",
 ];
 
-/// The peak resident memory GNU time reports, in KB.
-fn peak_kb(time_output: &str) -> u64 {
-    time_output
-        .lines()
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("Maximum resident set size (kbytes): ")
-        })
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no peak memory in:\n{time_output}"))
-}
-
 #[test]
 fn bombs_cost_at_most_twice_the_memory_of_a_normal_build() {
     let test = "bombs_cost_at_most_twice_the_memory_of_a_normal_build";

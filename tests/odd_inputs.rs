@@ -26,6 +26,19 @@ fn pypack_within(seconds: u64, args: &[&str]) -> Output {
     out
 }
 
+/// A copy of sample-apps/flask-hello under `dir`, to add odd things to.
+fn flask_hello_copy(dir: &std::path::Path) -> PathBuf {
+    let app = dir.join("flask-hello");
+    let copied = Command::new("cp")
+        .arg("-r")
+        .arg(repo().join("sample-apps/flask-hello"))
+        .arg(&app)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    app
+}
+
 fn needs_everything(test: &str) -> bool {
     debian_archive_configured(test) && podman_available(test) && tool_available("skopeo", test)
 }
@@ -37,14 +50,7 @@ fn special_files_in_the_app_are_skipped_and_the_image_works() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let app = tmp.path().join("flask-hello");
-    let copied = Command::new("cp")
-        .arg("-r")
-        .arg(repo().join("sample-apps/flask-hello"))
-        .arg(&app)
-        .status()
-        .unwrap();
-    assert!(copied.success());
+    let app = flask_hello_copy(tmp.path());
     assert!(
         Command::new("mkfifo")
             .arg(app.join("logpipe"))
@@ -131,18 +137,6 @@ fn a_standard_library_app_with_no_dependency_file_builds_and_serves() {
     );
 }
 
-/// The peak resident memory GNU time reports, in KB.
-fn peak_kb(time_output: &str) -> u64 {
-    time_output
-        .lines()
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("Maximum resident set size (kbytes): ")
-        })
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no peak memory in:\n{time_output}"))
-}
-
 #[test]
 fn an_app_with_100k_files_and_a_512mb_file_builds_in_bounded_memory() {
     let test = "an_app_with_100k_files_and_a_512mb_file_builds_in_bounded_memory";
@@ -156,14 +150,7 @@ fn an_app_with_100k_files_and_a_512mb_file_builds_in_bounded_memory() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let app = tmp.path().join("flask-hello");
-    let copied = Command::new("cp")
-        .arg("-r")
-        .arg(repo().join("sample-apps/flask-hello"))
-        .arg(&app)
-        .status()
-        .unwrap();
-    assert!(copied.success());
+    let app = flask_hello_copy(tmp.path());
     for d in 0..100 {
         let dir = app.join(format!("data/d{d:03}"));
         std::fs::create_dir_all(&dir).unwrap();

@@ -100,9 +100,15 @@ fn digest_of(layout: &Path) -> String {
         .to_string()
 }
 
-/// The small app on the fixture archive, its index serving webframe.
-fn world() -> AppWorld {
-    small_app()
+/// The small app on the fixture archive (its index serving webframe)
+/// built by a first runner with `--cache-to` the cache tagged `main`: the
+/// world, that cache's reference and the build's output.
+fn first_runner(fleet: &Fleet) -> (AppWorld, String, Output) {
+    let world = small_app();
+    let cache = fleet.cache_ref("main");
+    let first = fleet.build(&world, "app", "a", &["--cache-to", &cache]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    (world, cache, first)
 }
 
 #[test]
@@ -111,10 +117,7 @@ fn a_second_runner_builds_the_same_image_from_the_registry_cache_alone() {
     let Some(fleet) = Fleet::start(test) else {
         return;
     };
-    let world = world();
-    let cache = fleet.cache_ref("main");
-    let first = fleet.build(&world, "app", "a", &["--cache-to", &cache]);
-    assert!(first.status.success(), "{}", stderr(&first));
+    let (world, cache, first) = first_runner(&fleet);
     assert!(
         stderr(&first).contains("cache:    pushed entry"),
         "{}",
@@ -144,10 +147,7 @@ fn a_corrupt_blob_in_the_registry_cache_is_made_again_with_a_warning() {
     let Some(fleet) = Fleet::start(test) else {
         return;
     };
-    let world = world();
-    let cache = fleet.cache_ref("main");
-    let first = fleet.build(&world, "app", "a", &["--cache-to", &cache]);
-    assert!(first.status.success(), "{}", stderr(&first));
+    let (world, cache, first) = first_runner(&fleet);
     // Spoil the venv layer where the registry keeps it: same size, other bytes.
     let venv_layer = stderr(&first)
         .lines()
@@ -185,7 +185,7 @@ fn two_runners_writing_the_cache_at_once_both_get_listed() {
     let Some(fleet) = Fleet::start(test) else {
         return;
     };
-    let world = world();
+    let world = small_app();
     // A second app, so the two runs make two different entries.
     let other = world.work.join("other");
     std::fs::create_dir_all(&other).unwrap();

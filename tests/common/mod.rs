@@ -432,6 +432,18 @@ pub fn files_under(dir: &Path) -> Vec<String> {
     out
 }
 
+/// The peak resident memory GNU time (`/usr/bin/time -v`) reports, in KB.
+pub fn peak_kb(time_output: &str) -> u64 {
+    time_output
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no peak memory in:\n{time_output}"))
+}
+
 /// Whether a test that needs `what` runs: where it is missing the test is
 /// skipped with a printed reason, except in CI, where that is a failure.
 pub fn required(test: &str, what: &str, found: bool) -> bool {
