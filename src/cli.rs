@@ -775,13 +775,7 @@ fn build_image(cli: &Cli, args: &BuildArgs, load: bool) -> Result<Built> {
     if let Destination::Write(output) = &destination {
         output.check_destination()?;
     }
-    let (cache, cache_to) = shared_cache(
-        cli.cache()?,
-        &args.sharing,
-        args.insecure_registry,
-        cli.quiet || args.json,
-    )?;
-    args.index.ask_default_early(&cache);
+    let (cache, cache_to) = build_cache(cli, args)?;
     let env = |name: &str| std::env::var(name).ok();
     let request = build_request(args, base_options, engine.clone(), &env)?;
     let mut report = pypack::build::build(&request, &cache)?;
@@ -1014,13 +1008,7 @@ fn build_index(cli: &Cli, args: &BuildArgs, choice: &PlatformChoice) -> Result<(
             );
         }
     }
-    let (cache, cache_to) = shared_cache(
-        cli.cache()?,
-        &args.sharing,
-        args.insecure_registry,
-        cli.quiet || args.json,
-    )?;
-    args.index.ask_default_early(&cache);
+    let (cache, cache_to) = build_cache(cli, args)?;
     let env = |name: &str| std::env::var(name).ok();
     let request = build_request(args, base_options, engine, &env)?;
     let mut reports = pypack::build::build_platforms(&request, choice, &cache)?;
@@ -1445,6 +1433,18 @@ fn inspect(image: &std::path::Path, json: bool) -> Result<()> {
         println!("  {n} {v}");
     }
     Ok(())
+}
+
+/// A build's cache (shared through a registry as its flags say), with the
+/// default index asked for early.
+fn build_cache(
+    cli: &Cli,
+    args: &BuildArgs,
+) -> Result<(Cache, Option<pypack::registry_cache::RegistryCache>)> {
+    let quiet = cli.quiet || args.json;
+    let shared = shared_cache(cli.cache()?, &args.sharing, args.insecure_registry, quiet)?;
+    args.index.ask_default_early(&shared.0);
+    Ok(shared)
 }
 
 /// The build's cache, with the registry cache of `--cache-from` (else

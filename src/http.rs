@@ -385,14 +385,7 @@ impl Http {
         if cache.has_blob(sha256_hex) {
             return Ok(FetchOutcome::Cached); // another process fetched it meanwhile
         }
-        let mut resp = Bounded::new(
-            self.get_within(url, Limit::download(size))?,
-            Limit::download(size),
-        );
-        let mut writer = cache.blob_writer()?;
-        std::io::copy(&mut resp, &mut writer)
-            .with_context(|| format!("GET {}: reading the body", redact(url)))?;
-        writer
+        self.download(cache, url, size)?
             .commit_checked(Some(sha256_hex), check)
             .with_context(|| format!("refusing {}", redact(url)))?;
         Ok(FetchOutcome::Downloaded)
@@ -492,16 +485,25 @@ impl Http {
     /// Downloads `url`, which no index gives a hash for, into the cache;
     /// returns its sha256. Nothing is stored unless the whole body arrived.
     pub fn fetch_unhashed(&self, cache: &Cache, url: &str, size: Option<u64>) -> Result<String> {
-        let mut resp = Bounded::new(
-            self.get_within(url, Limit::download(size))?,
-            Limit::download(size),
-        );
+        self.download(cache, url, size)?
+            .commit(None)
+            .with_context(|| format!("refusing {}", redact(url)))
+    }
+
+    /// The body of `url` (at most `size` bytes, else the download cap)
+    /// written into a cache blob writer, not yet committed.
+    fn download(
+        &self,
+        cache: &Cache,
+        url: &str,
+        size: Option<u64>,
+    ) -> Result<crate::cache::BlobWriter> {
+        let limit = Limit::download(size);
+        let mut resp = Bounded::new(self.get_within(url, limit)?, limit);
         let mut writer = cache.blob_writer()?;
         std::io::copy(&mut resp, &mut writer)
             .with_context(|| format!("GET {}: reading the body", redact(url)))?;
-        writer
-            .commit(None)
-            .with_context(|| format!("refusing {}", redact(url)))
+        Ok(writer)
     }
 }
 

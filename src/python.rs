@@ -291,14 +291,20 @@ pub fn parse_requirement(
     }
     // pep508_rs 0.9 also panics on other odd input (an extra ending in `-`,
     // an error underline inside a multi-byte character): contained here.
-    let parsed = contained(|| {
-        std::str::FromStr::from_str(text)
-            .map_err(|e: pep508_rs::Pep508Error<pep508_rs::VerbatimUrl>| e.to_string())
-    });
+    parse_contained(text, "a requirement")
+}
+
+/// `text` parsed by pep508_rs, its panics made errors saying `text` is not
+/// `what` pypack can read.
+fn parse_contained<T>(text: &str, what: &str) -> Result<T, RequirementError>
+where
+    T: std::str::FromStr<Err = pep508_rs::Pep508Error<pep508_rs::VerbatimUrl>>,
+{
+    let parsed = contained(|| T::from_str(text).map_err(|e| e.to_string()));
     match parsed {
         Some(result) => result.map_err(RequirementError),
         None => Err(RequirementError(format!(
-            "'{}' is not a requirement pypack can read",
+            "'{}' is not {what} pypack can read",
             text.chars().take(200).collect::<String>()
         ))),
     }
@@ -307,17 +313,7 @@ pub fn parse_requirement(
 /// Parses a PEP 508 marker (as a lock file writes one): pep508_rs 0.9
 /// panics on some (an error inside a multi-byte character), contained here.
 pub fn parse_marker(text: &str) -> Result<pep508_rs::MarkerTree, RequirementError> {
-    let parsed = contained(|| {
-        std::str::FromStr::from_str(text)
-            .map_err(|e: pep508_rs::Pep508Error<pep508_rs::VerbatimUrl>| e.to_string())
-    });
-    match parsed {
-        Some(result) => result.map_err(RequirementError),
-        None => Err(RequirementError(format!(
-            "'{}' is not a marker pypack can read",
-            text.chars().take(200).collect::<String>()
-        ))),
-    }
+    parse_contained(text, "a marker")
 }
 
 thread_local! {
