@@ -146,9 +146,12 @@ impl RegistryCache {
     /// entry, then the index with it (merged again if another writer
     /// replaced the index meanwhile).
     pub fn export(&self, cache: &Cache, trace: &Trace, created: &str) -> Result<Exported> {
+        // A ref naming a URL with credentials in it (an index page fetched
+        // as https://USER:PASSWORD@host/…) stays on this machine.
         let refs: Vec<[&str; 3]> = trace
             .refs
             .iter()
+            .filter(|((_, key), value)| !names_credentials(key) && !names_credentials(value))
             .map(|((ns, key), value)| [ns.as_str(), key.as_str(), value.as_str()])
             .collect();
         let document = canonical_json(&json!({ "refs": refs }))?;
@@ -271,6 +274,17 @@ impl RegistryCache {
     }
 }
 
+/// Whether `text` holds a URL with user info (`scheme://user:pass@host`).
+fn names_credentials(text: &str) -> bool {
+    text.match_indices("://").any(|(at, _)| {
+        let authority = text[at + 3..]
+            .split(|c: char| c == '/' || c.is_whitespace() || c == '"')
+            .next()
+            .unwrap_or("");
+        authority.contains('@')
+    })
+}
+
 impl BlobSource for RegistryCache {
     fn fetch(&self, cache: &Cache, hex: &str) -> bool {
         let Some(size) = self.blobs.lock().unwrap().get(hex).copied() else {
@@ -292,5 +306,22 @@ impl BlobSource for RegistryCache {
                 false
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refs_naming_credentials_are_recognised() {
+        assert!(names_credentials(
+            "application/json\nhttps://ci:s3cret@index.invalid/simple/flask/"
+        ));
+        assert!(names_credentials("{\"url\": \"http://u@h:8080/x\"}"));
+        assert!(!names_credentials(
+            "application/json\nhttps://index.invalid/simple/flask/"
+        ));
+        assert!(!names_credentials("git@host is no URL"));
     }
 }
