@@ -8,6 +8,10 @@
 //!   never sees a partial entry and a crash leaves only temp files behind;
 //! - `locks/`: lock files that let two pypack processes share the store without
 //!   downloading the same blob twice.
+//!
+//! A cache may have a remote source behind it (`with_remote`: the registry
+//! cache of `--cache-from`), asked for a blob it lacks, and may trace the
+//! refs and blobs a run uses (`traced`: what `--cache-to` shares).
 
 use crate::digest::{HashingWriter, is_sha256_hex, sha256_hex};
 use anyhow::{Context, Result, bail};
