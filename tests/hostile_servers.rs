@@ -13,7 +13,7 @@ use common::servers::{Rule, ScriptedServer, Seen, basic};
 use common::wheels::{Listing, WheelSpec};
 use common::*;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 const PAGE: &str = "/simple/webframe/";
@@ -34,22 +34,9 @@ struct Run {
 /// Runs pypack with a private cache and none of the host's index, auth or
 /// registry settings, killed if it has not ended within `seconds`.
 fn pypack_within(cache: &Path, args: &[String], vars: &[(&str, &str)], seconds: u64) -> Run {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_pypack"));
+    // Nor the host's registries.conf or podman auth: every registry here is the test's.
+    let mut command = pypack_command(cache, args, &[]);
     command
-        .args(args)
-        .env("PYPACK_CACHE_DIR", cache)
-        .env_remove("SOURCE_DATE_EPOCH")
-        .env_remove("PIP_INDEX_URL")
-        .env_remove("PIP_EXTRA_INDEX_URL")
-        .env_remove("PIP_FIND_LINKS")
-        .env_remove("PIP_NO_INDEX")
-        .env_remove("PYPACK_HTTP_TIMEOUT")
-        .env("PIP_CONFIG_FILE", "/dev/null")
-        .env("XDG_CONFIG_HOME", cache.join("no-config"))
-        .env("HOME", cache.join("no-home"))
-        .env("NETRC", cache.join("no-netrc"))
-        .env_remove("REGISTRY_AUTH_FILE")
-        .env_remove("DOCKER_CONFIG")
         .env_remove("XDG_RUNTIME_DIR")
         .env("CONTAINERS_REGISTRIES_CONF", "/dev/null")
         .envs(vars.iter().copied());

@@ -102,18 +102,7 @@ fn serve(stream: TcpStream, root: &Path, stats: &ServerStats) {
         .unwrap_or("/")
         .trim_start_matches('/')
         .to_string();
-    let mut file = root.join(&path);
-    let mut content_type = "application/octet-stream";
-    // Directories serve a PEP 691 JSON page if there is one, else HTML.
-    if file.is_dir() {
-        if file.join("index.json").is_file() {
-            file = file.join("index.json");
-            content_type = "application/vnd.pypi.simple.v1+json";
-        } else {
-            file = file.join("index.html");
-            content_type = "text/html";
-        }
-    }
+    let (file, content_type) = served_file(root, &path);
     let body = match (path.contains(".."), std::fs::read(&file)) {
         (false, Ok(body)) => body,
         _ => return respond(stream, "404 Not Found", "", b""),
@@ -144,6 +133,22 @@ fn serve(stream: TcpStream, root: &Path, stats: &ServerStats) {
     let extra =
         format!("Content-Type: {content_type}\r\nETag: {etag}\r\nCache-Control: max-age=0\r\n");
     respond(stream, "200 OK", &extra, &body);
+}
+
+/// The file a test server answers `relative` with, and its content type:
+/// a directory serves its PEP 691 JSON page if there is one, else HTML.
+pub fn served_file(root: &Path, relative: &str) -> (PathBuf, &'static str) {
+    let file = root.join(relative);
+    if !file.is_dir() {
+        return (file, "application/octet-stream");
+    }
+    match file.join("index.json").is_file() {
+        true => (
+            file.join("index.json"),
+            "application/vnd.pypi.simple.v1+json",
+        ),
+        false => (file.join("index.html"), "text/html"),
+    }
 }
 
 /// A file in a fixture package: tar member name and content (None = directory).
@@ -376,7 +381,20 @@ pub fn pypack(cache: &Path, args: &[&str]) -> Output {
 
 /// Like `pypack`, with extra environment variables.
 pub fn pypack_env(cache: &Path, args: &[&str], vars: &[(&str, &str)]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_pypack"))
+    let out = pypack_command(cache, args, vars).output().unwrap();
+    echo("pypack", args, &out);
+    out
+}
+
+/// The command `pypack ARGS` with cache `cache`, none of the host's index,
+/// auth or registry settings, and `vars` set.
+pub fn pypack_command<S: AsRef<std::ffi::OsStr>>(
+    cache: &Path,
+    args: &[S],
+    vars: &[(&str, &str)],
+) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pypack"));
+    command
         .args(args)
         .env("PYPACK_CACHE_DIR", cache)
         .env_remove("SOURCE_DATE_EPOCH")
@@ -390,11 +408,10 @@ pub fn pypack_env(cache: &Path, args: &[&str], vars: &[(&str, &str)]) -> Output 
         .env("HOME", cache.join("no-home"))
         .env_remove("REGISTRY_AUTH_FILE")
         .env_remove("DOCKER_CONFIG")
-        .envs(vars.iter().copied())
-        .output()
-        .unwrap();
-    echo("pypack", args, &out);
-    out
+        .env("NETRC", cache.join("no-netrc"))
+        .env_remove("PYPACK_HTTP_TIMEOUT")
+        .envs(vars.iter().copied());
+    command
 }
 
 /// Prints a command and what it printed (shown when a test fails).

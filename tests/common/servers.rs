@@ -287,17 +287,7 @@ fn serve_file(stream: &mut TcpStream, root: Option<&Path>, path: &str, head_only
     let Some(root) = root.filter(|_| !relative.contains("..")) else {
         return respond(stream, 404, &[], b"", head_only);
     };
-    let mut file = root.join(relative);
-    let mut content_type = "application/octet-stream";
-    if file.is_dir() {
-        if file.join("index.json").is_file() {
-            file = file.join("index.json");
-            content_type = "application/vnd.pypi.simple.v1+json";
-        } else {
-            file = file.join("index.html");
-            content_type = "text/html";
-        }
-    }
+    let (file, content_type) = super::served_file(root, relative);
     match std::fs::read(&file) {
         Ok(body) => {
             let headers = vec![("Content-Type".to_string(), content_type.to_string())];
