@@ -289,8 +289,13 @@ fn central_directory_entries(path: &Path) -> Option<u64> {
     file.seek(SeekFrom::Start(len - tail_len)).ok()?;
     let mut tail = Vec::new();
     file.read_to_end(&mut tail).ok()?;
-    let at = tail.windows(4).rposition(|w| w == b"PK\x05\x06")?;
-    let count = u16::from_le_bytes(tail.get(at + 10..at + 12)?.try_into().ok()?);
+    // The record is the one whose comment runs exactly to the end (a
+    // comment may itself hold the signature).
+    let at = (0..tail.len().saturating_sub(21)).rev().find(|&at| {
+        tail[at..].starts_with(b"PK\x05\x06")
+            && u16::from_le_bytes([tail[at + 20], tail[at + 21]]) as usize + 22 == tail.len() - at
+    })?;
+    let count = u16::from_le_bytes([tail[at + 10], tail[at + 11]]);
     (count != 0xffff).then_some(count as u64)
 }
 
@@ -537,6 +542,21 @@ fn relative_to(path: &str, base: &str) -> String {
 pub mod tests {
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn the_central_directory_count_is_read_past_a_comment_that_looks_like_a_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.whl");
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        for name in ["a.py", "b.py", "c.py"] {
+            zip.start_file(name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            zip.write_all(b"x").unwrap();
+        }
+        zip.set_comment("PK\u{5}\u{6} not a record").unwrap();
+        zip.finish().unwrap();
+        assert_eq!(central_directory_entries(&path), Some(3));
+    }
 
     /// A zip of one deflated member, `name`, holding `data`.
     fn one_member_zip(name: &str, data: &[u8]) -> Vec<u8> {
