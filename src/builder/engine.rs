@@ -396,9 +396,12 @@ impl Drop for HeldImage {
 /// lets its hold name go after it exits. `None` when the lock cannot be
 /// had: a lock file that cannot be opened, or one held past a bound (a
 /// stuck engine command) is not waited on further.
-struct NamesLock(Option<std::fs::File>);
+pub struct NamesLock(Option<std::fs::File>);
 
-fn names_lock() -> NamesLock {
+/// Held around every change to image names in the engine's store; public
+/// so that others naming images there (the tests' own `podman load`) take
+/// turns with pypack too.
+pub fn names_lock() -> NamesLock {
     const WAIT: std::time::Duration = std::time::Duration::from_secs(10);
     let Ok(file) = std::fs::File::options()
         .create(true)

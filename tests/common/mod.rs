@@ -487,7 +487,12 @@ pub fn podman_available(test: &str) -> bool {
 }
 
 /// Runs podman and echoes the command and its output (shown when a test fails).
+/// Commands that change image names take turns with pypack's own (podman
+/// loses a name given while another of the image's names is removed, and
+/// tests build the same image, with the same ID, at once).
 pub fn podman(args: &[&str]) -> Output {
+    let _names = matches!(args.first(), Some(&("load" | "tag" | "rmi" | "untag")))
+        .then(pypack::builder::engine::names_lock);
     let out = Command::new("podman").args(args).output().unwrap();
     echo("podman", args, &out);
     out
@@ -767,10 +772,12 @@ pub fn answer_of_image(source: &str) -> Option<String> {
         std::process::id(),
         free_port()
     );
+    let names = pypack::builder::engine::names_lock();
     let copied = Command::new("skopeo")
         .args(["copy", "-q", source, &format!("containers-storage:{name}")])
         .output()
         .unwrap();
+    drop(names);
     assert!(
         copied.status.success(),
         "skopeo copy {source}: {}",
