@@ -264,11 +264,10 @@ impl Http {
 
     /// The body of `url`, refused past `limit` bytes.
     pub fn get_bytes(&self, url: &str, limit: Limit) -> Result<Vec<u8>> {
-        let mut body = Vec::new();
-        Bounded::new(self.get_within(url, limit)?, limit)
-            .read_to_end(&mut body)
-            .with_context(|| format!("GET {}: reading the body", redact(url)))?;
-        Ok(body)
+        let response = self
+            .send(url, HeaderMap::new(), false)?
+            .with_context(|| format!("GET {}: not found", redact(url)))?;
+        read_body(response, limit).with_context(|| format!("GET {}: reading the body", redact(url)))
     }
 
     /// A content-negotiated page (the simple API), or `None` on 404. Pages
@@ -338,11 +337,7 @@ impl Http {
             text_header(header::LAST_MODIFIED),
             resp.url().to_string(),
         );
-        let limit = Limit::Cap(MAX_PAGE_BYTES, "an index page");
-        check_length(&resp, limit).with_context(|| format!("GET {}", redact(url)))?;
-        let mut body = Vec::new();
-        Bounded::new(resp, limit)
-            .read_to_end(&mut body)
+        let body = read_body(resp, Limit::Cap(MAX_PAGE_BYTES, "an index page"))
             .with_context(|| format!("GET {}: reading the body", redact(url)))?;
         let (content_type, etag, last_modified, final_url) = page_meta;
         if !cache_control.contains("no-store") {
@@ -627,9 +622,18 @@ pub struct Bounded<R> {
     judged_after: Duration,
 }
 
+/// The whole body of `response`: refused when its Content-Length already
+/// passes `limit`, and one byte past it while it arrives.
+pub fn read_body(response: reqwest::blocking::Response, limit: Limit) -> Result<Vec<u8>> {
+    check_length(&response, limit)?;
+    let mut body = Vec::new();
+    Bounded::new(response, limit).read_to_end(&mut body)?;
+    Ok(body)
+}
+
 /// A response whose Content-Length already passes `limit` is refused
 /// before its body is read.
-pub fn check_length(response: &reqwest::blocking::Response, limit: Limit) -> Result<()> {
+fn check_length(response: &reqwest::blocking::Response, limit: Limit) -> Result<()> {
     match response.content_length() {
         Some(length) if length > limit.bytes() => Err(anyhow::anyhow!(
             "{} (it announces {length} bytes)",

@@ -7,7 +7,7 @@
 
 use crate::cache::Cache;
 use crate::digest::strip_sha256;
-use crate::http::{Bounded, Limit, check_length};
+use crate::http::{Bounded, Limit, read_body};
 use crate::oci::Image;
 use anyhow::{Context, Result, bail};
 use reqwest::StatusCode;
@@ -673,7 +673,7 @@ impl Registry {
                     );
                 }
                 let size = manifest["config"]["size"].as_u64();
-                let config = read_limited(response, Limit::download(size))
+                let config = read_body(response, Limit::download(size))
                     .with_context(|| format!("{}: its config", self.reference))?;
                 vec![serde_json::from_slice(&config).context("the config is not JSON")?]
             }
@@ -1029,15 +1029,7 @@ fn check_manifest_type(response: &Response) -> Result<()> {
 }
 
 fn read_capped(response: Response, cap: u64, what: &'static str) -> Result<Vec<u8>> {
-    read_limited(response, Limit::Cap(cap, what))
-}
-
-fn read_limited(response: Response, limit: Limit) -> Result<Vec<u8>> {
-    use std::io::Read as _;
-    check_length(&response, limit)?;
-    let mut body = Vec::new();
-    Bounded::new(response, limit).read_to_end(&mut body)?;
-    Ok(body)
+    read_body(response, Limit::Cap(cap, what))
 }
 
 #[cfg(test)]
