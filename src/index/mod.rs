@@ -412,25 +412,16 @@ fn read_wheel_metadata_within(
         .find(|n| n.ends_with(".dist-info/METADATA") && n.matches('/').count() == 1)
         .with_context(|| format!("{filename} has no .dist-info/METADATA"))?;
     let entry = zip.by_name(&name)?;
-    let too_large = || {
-        anyhow::anyhow!(
-            "{filename}: {name} is larger than {} MB; refusing the wheel (a real one is far smaller)",
-            limit >> 20
-        )
-    };
-    // Refused by its declared size when it says so, unread.
-    if entry.size() > limit {
-        return Err(too_large());
-    }
-    let mut text = String::new();
-    entry
-        .take(limit + 1)
-        .read_to_string(&mut text)
-        .with_context(|| format!("{filename}: {name} is not UTF-8 text"))?;
-    if text.len() as u64 > limit {
-        return Err(too_large());
-    }
-    Ok(text)
+    let declared = entry.size();
+    let data = crate::limits::read_within(entry, declared, limit)
+        .with_context(|| format!("{filename}: cannot read {name}"))?
+        .with_context(|| {
+            format!(
+                "{filename}: {name} is larger than {} MB; refusing the wheel (a real one is far smaller)",
+                limit >> 20
+            )
+        })?;
+    String::from_utf8(data).with_context(|| format!("{filename}: {name} is not UTF-8 text"))
 }
 
 #[cfg(test)]

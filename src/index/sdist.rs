@@ -108,24 +108,14 @@ const MAX_TOP_FILE_BYTES: u64 = 16 << 20;
 /// The member's content, refused unread when its `declared` size is over
 /// the limit, and cut past it when it holds more than it declares.
 fn read_at_most(entry: impl Read, declared: u64, filename: &str, name: &str) -> Result<Vec<u8>> {
-    let too_large = || {
-        anyhow::anyhow!(
-            "{filename}: its {name} is larger than {} MB; refusing it",
-            MAX_TOP_FILE_BYTES >> 20
-        )
-    };
-    if declared > MAX_TOP_FILE_BYTES {
-        return Err(too_large());
-    }
-    let mut data = Vec::new();
-    entry
-        .take(MAX_TOP_FILE_BYTES + 1)
-        .read_to_end(&mut data)
-        .with_context(|| format!("reading {name} of {filename}"))?;
-    if data.len() as u64 > MAX_TOP_FILE_BYTES {
-        return Err(too_large());
-    }
-    Ok(data)
+    crate::limits::read_within(entry, declared, MAX_TOP_FILE_BYTES)
+        .with_context(|| format!("reading {name} of {filename}"))?
+        .with_context(|| {
+            format!(
+                "{filename}: its {name} is larger than {} MB; refusing it",
+                MAX_TOP_FILE_BYTES >> 20
+            )
+        })
 }
 
 /// `PKG-INFO` when it can be trusted for resolution (PEP 643: metadata

@@ -350,16 +350,13 @@ fn read_members(
         // Never more than the size it declares: a member that inflates
         // past it is refused after one byte more, not read to the end.
         let size = entry.size();
-        let mut data = Vec::with_capacity(size.min(budget) as usize);
-        (&mut entry)
-            .take(size + 1)
-            .read_to_end(&mut data)
-            .with_context(|| format!("{filename}: cannot read {name}"))?;
-        if data.len() as u64 > size {
-            bail!(
-                "{filename}: member '{name}' unpacks to more than the {size} bytes it declares; refusing the wheel"
-            );
-        }
+        let data = crate::limits::read_within(&mut entry, size, size)
+            .with_context(|| format!("{filename}: cannot read {name}"))?
+            .with_context(|| {
+                format!(
+                    "{filename}: member '{name}' unpacks to more than the {size} bytes it declares; refusing the wheel"
+                )
+            })?;
         let member = Member {
             data,
             mode: if executable { 0o755 } else { 0o644 },
