@@ -1266,9 +1266,7 @@ fn app_layer(
     };
     for (rel, content, mode) in contents {
         let path = format!("app/{rel}");
-        let mut entry = Entry::file(&path, Vec::new(), mode);
-        entry.kind = content;
-        tree.insert(path, entry);
+        tree.insert(path.clone(), Entry::new(&path, content, mode));
     }
     tree.insert("app".into(), Entry::dir("app", 0o755));
     for entry in project {
@@ -1382,14 +1380,7 @@ fn built_project(
     let files = contents
         .iter()
         .map(|(rel, content, mode)| {
-            let entry = Entry {
-                path: rel.clone(),
-                kind: content.clone(),
-                mode: *mode,
-                uid: 0,
-                gid: 0,
-            };
-            let data = entry.content()?.unwrap_or_default().into_owned();
+            let data = content.content()?.unwrap_or_default().into_owned();
             Ok((rel.clone(), data, *mode))
         })
         .collect::<Result<Vec<_>>>()?;

@@ -116,9 +116,7 @@ fn entries_to_scan(layer: impl std::io::Read) -> Result<Vec<Entry>> {
             // Links carry no content to scan; their names still count.
             _ => EntryKind::Hardlink(String::new()),
         };
-        let mut entry = Entry::dir(&path, 0);
-        entry.kind = kind;
-        entries.push(entry);
+        entries.push(Entry::new(&path, kind, 0));
     }
     Ok(entries)
 }

@@ -27,6 +27,20 @@ pub enum EntryKind {
     Hardlink(String),
 }
 
+impl EntryKind {
+    /// The file's content, read from disk for an `OnDisk` file; `None`
+    /// for what is not a file.
+    pub fn content(&self) -> Result<Option<std::borrow::Cow<'_, [u8]>>> {
+        Ok(match self {
+            EntryKind::File(data) => Some(std::borrow::Cow::Borrowed(data)),
+            EntryKind::OnDisk { path, .. } => Some(std::borrow::Cow::Owned(
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+            )),
+            _ => None,
+        })
+    }
+}
+
 /// One member of a layer. `path` is relative to the filesystem root, without a
 /// leading `/` or `./`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,7 +62,7 @@ impl Entry {
     pub fn symlink(path: &str, target: &str) -> Entry {
         Entry::new(path, EntryKind::Symlink(target.to_string()), 0o777)
     }
-    fn new(path: &str, kind: EntryKind, mode: u32) -> Entry {
+    pub fn new(path: &str, kind: EntryKind, mode: u32) -> Entry {
         Entry {
             path: path.trim_start_matches('/').to_string(),
             kind,
@@ -70,16 +84,9 @@ impl Entry {
         }
     }
 
-    /// The file's content, read from disk for an `OnDisk` file; `None`
-    /// for what is not a file.
+    /// The file's content (see `EntryKind::content`).
     pub fn content(&self) -> Result<Option<std::borrow::Cow<'_, [u8]>>> {
-        Ok(match &self.kind {
-            EntryKind::File(data) => Some(std::borrow::Cow::Borrowed(data)),
-            EntryKind::OnDisk { path, .. } => Some(std::borrow::Cow::Owned(
-                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
-            )),
-            _ => None,
-        })
+        self.kind.content()
     }
 }
 

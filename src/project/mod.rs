@@ -134,10 +134,6 @@ pub fn read_requirements(
     Ok((RequirementSet::default(), Vec::new()))
 }
 
-/// The text of the file at `path`, which pypack must read (a requirements
-/// file, pyproject.toml, a lock file): an error naming it when it is not a
-/// regular file (a symlink is followed). A FIFO, socket or device is never
-/// opened: reading a FIFO nobody writes to blocks forever.
 /// Whether the directory has an entry at `path`, even a symlink that
 /// cannot be followed: such a dependency file is an error to report, not
 /// a file to build without.
@@ -145,6 +141,10 @@ fn present(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok()
 }
 
+/// The text of the file at `path`, which pypack must read (a requirements
+/// file, pyproject.toml, a lock file): an error naming it when it is not a
+/// regular file (a symlink is followed). A FIFO, socket or device is never
+/// opened: reading a FIFO nobody writes to blocks forever.
 pub fn read_text(path: &Path) -> Result<String> {
     let meta = std::fs::metadata(path).map_err(|e| match std::fs::read_link(path) {
         Ok(target) => anyhow::anyhow!(
