@@ -8,7 +8,7 @@ use crate::base::{self, BaseOptions, BuiltBase, Recipe};
 use crate::builder::Engine;
 use crate::builder::bytecode::Compiler;
 use crate::builder::sdist::{BuilderImage, SourceBuilder};
-use crate::builder::smoke::{self, Outcome, SmokeRun};
+use crate::builder::smoke::{self, Observed, Outcome, SmokeRun};
 use crate::cache::Cache;
 use crate::digest::sha256_hex;
 use crate::http::Http;
@@ -18,6 +18,7 @@ use crate::oci::layer::{Entry, EntryKind, LayerBlob, add_parents, write_layer};
 use crate::platform::{Platform, PlatformChoice};
 use crate::project::plan::{Overrides, Plan, plan};
 use crate::project::providers::BuildStep;
+use crate::project::start::Started;
 use crate::registry::Reference;
 use crate::resolve::BinaryPolicy;
 use crate::resolve::Pin;
@@ -27,6 +28,11 @@ use anyhow::{Context, Result, bail};
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+
+pub mod observe;
+pub mod start;
+
+pub use start::AddedServer;
 
 /// Where the venv lives in the image, and the app.
 pub const APP_DIR: &str = "/app";
@@ -56,7 +62,8 @@ pub struct BuildRequest<'a> {
     pub locked: bool,
     /// Resolve afresh even when another tool's lock file fits (`--relock`).
     pub relock: bool,
-    /// A production server to add to the requirements (`--server`).
+    /// A production server to add to the requirements (`--server`;
+    /// `none`: keep the framework's own when no server is installed).
     pub server: Option<String>,
     pub as_root: bool,
     /// A registry image to build on instead of a recipe's base, and whether
@@ -76,6 +83,10 @@ pub struct BuildRequest<'a> {
     /// an image of another platform, which cannot run here (static files do
     /// not depend on the CPU). Set by [`build_platforms`].
     pub host_steps: Option<(Platform, Vec<LayerReport>)>,
+    /// What the smoke run of this machine's image of the same app saw
+    /// (its port, its writes), for an image of another platform, which
+    /// cannot run here. Set by [`build_platforms`].
+    pub host_smoke: Option<Observed>,
 }
 
 /// What the builder does for this build.
@@ -119,6 +130,10 @@ pub struct LayerReport {
 pub struct BuildReport {
     pub image: Image,
     pub plan: Plan,
+    /// How the app starts: command, port, writable paths, each with its rule.
+    pub start: Started,
+    /// The production server pypack added to the pins, if it did.
+    pub added_server: Option<AddedServer>,
     pub base: BuiltBase,
     pub pins: Vec<Pin>,
     pub pin_source: PinSource,
@@ -159,23 +174,8 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
         request.env,
     )?;
     add_server(&mut parsed.0, request.server.as_deref())?;
-    // Names, and `name[extra]` for each extra asked for (`fastapi[standard]`).
-    let dependencies: Vec<String> = parsed
-        .0
-        .requirements
-        .iter()
-        .flat_map(|r| {
-            let name = crate::index::normalize_name(r.requirement.name.as_ref());
-            let extras: Vec<String> = r
-                .requirement
-                .extras
-                .iter()
-                .map(|e| format!("{name}[{e}]"))
-                .collect();
-            std::iter::once(name).chain(extras)
-        })
-        .collect();
-    let mut plan = plan(request.app_dir, &request.overrides, &dependencies)?;
+    let dependencies = dependency_names(&parsed.0);
+    let mut plan = plan(request.app_dir, &request.overrides)?;
     if request.plan_warnings {
         for warning in &plan.warnings {
             eprintln!("warning: {warning}");
@@ -187,7 +187,7 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
     };
     let mut first_failure: Option<anyhow::Error> = None;
     loop {
-        let error = match build_on(request, plan.clone(), parsed.clone(), cache) {
+        let error = match build_on(request, plan.clone(), parsed.clone(), &dependencies, cache) {
             Ok(report) => return Ok(report),
             Err(e) if e.downcast_ref::<NoResolution>().is_some() => e,
             Err(e) => return Err(e),
@@ -225,11 +225,11 @@ pub fn build_platforms(
         one.base.platform = platforms[i];
         one.plan_warnings = request.plan_warnings && Some(i) == first;
         if platforms[i] != host {
-            one.host_steps = reports
-                .iter()
-                .flatten()
-                .find(|r| r.image.platform == host)
-                .map(|r| (host, r.step_layers.clone()));
+            let host_report = reports.iter().flatten().find(|r| r.image.platform == host);
+            one.host_steps = host_report.map(|r| (host, r.step_layers.clone()));
+            one.host_smoke = host_report
+                .and_then(|r| r.smoke.as_ref())
+                .map(|o| o.observed().clone());
         }
         let report =
             build(&one, cache).with_context(|| format!("building for {}", platforms[i]))?;
@@ -262,6 +262,24 @@ fn platforms_of(request: &BuildRequest, choice: &PlatformChoice) -> Result<Vec<P
     }
 }
 
+/// The names the requirements give, and `name[extra]` for each extra
+/// asked for (`fastapi[standard]`), normalized.
+pub fn dependency_names(set: &crate::project::RequirementSet) -> Vec<String> {
+    set.requirements
+        .iter()
+        .flat_map(|r| {
+            let name = crate::index::normalize_name(r.requirement.name.as_ref());
+            let extras: Vec<String> = r
+                .requirement
+                .extras
+                .iter()
+                .map(|e| format!("{name}[{e}]"))
+                .collect();
+            std::iter::once(name).chain(extras)
+        })
+        .collect()
+}
+
 /// The servers `--server` can add, and the requirement each adds.
 const SERVERS: &[(&str, &str)] = &[
     ("gunicorn", "gunicorn"),
@@ -272,14 +290,14 @@ const SERVERS: &[(&str, &str)] = &[
 ];
 
 /// Adds the `--server` package to the requirements (detection then finds
-/// it like any dependency).
-fn add_server(set: &mut crate::project::RequirementSet, server: Option<&str>) -> Result<()> {
-    let Some(server) = server else {
+/// it like any dependency); `none` adds nothing.
+pub fn add_server(set: &mut crate::project::RequirementSet, server: Option<&str>) -> Result<()> {
+    let Some(server) = server.filter(|s| *s != "none") else {
         return Ok(());
     };
     let Some((_, requirement)) = SERVERS.iter().find(|(name, _)| *name == server) else {
         bail!(
-            "--server {server}: pypack knows {}",
+            "--server {server}: pypack knows {}, and none (the framework's own server)",
             SERVERS
                 .iter()
                 .map(|(n, _)| *n)
@@ -317,9 +335,10 @@ fn build_on(
     request: &BuildRequest,
     mut plan: Plan,
     parsed: (crate::project::RequirementSet, Vec<PathBuf>),
+    dependencies: &[String],
     cache: &Cache,
 ) -> Result<BuildReport> {
-    let direct: Vec<String> = parsed
+    let mut direct: Vec<String> = parsed
         .0
         .requirements
         .iter()
@@ -361,7 +380,12 @@ fn build_on(
         parsed: parsed.into(),
         cache: Some(cache),
         relock: request.relock,
-        added: request.server.clone().into_iter().collect(),
+        added: request
+            .server
+            .clone()
+            .into_iter()
+            .filter(|s| s != "none")
+            .collect(),
     };
     let sources = SourceBuilder::for_app(
         engine.as_ref(),
@@ -411,7 +435,7 @@ fn build_on(
         machine: target.platform.elf_machine(),
         scan_time: Default::default(),
     };
-    let (pins, pin_source, stdlib, deps, app) = std::thread::scope(|scope| -> Result<_> {
+    let (decision, pin_source, stdlib, deps, app) = std::thread::scope(|scope| -> Result<_> {
         // The standard library's bytecode depends on the base alone: it is
         // compiled while the pins are found and the venv and app are made.
         let stdlib_job = compiler.as_ref().map(|c| {
@@ -430,11 +454,26 @@ fn build_on(
                     e.context(NoResolution(format!("{} ({target})", plan.recipe.value)))
                 })?;
             crate::mark("pins found");
-            let deps = deps_layer(&layering, &pinned, &pins, &venv)?;
+            let decision = start::decide(
+                &start::StartStage {
+                    plan: &plan,
+                    dependencies,
+                    may_add_server: request.server.as_deref() != Some("none") && !request.locked,
+                    no_server_because: request
+                        .locked
+                        .then_some("--locked takes only the lock's packages"),
+                    as_root: request.as_root,
+                    lock_request: &lock_request,
+                    cache,
+                },
+                pins,
+            )?;
+            let pins = &decision.pins;
+            let deps = deps_layer(&layering, &pinned, pins, &venv)?;
             crate::mark("venv layer written");
-            let app = app_layer(&layering, &plan, &venv, &sources)?;
+            let app = app_layer(&layering, &plan, &decision.started, &venv, &sources)?;
             crate::mark("app layer written");
-            Ok((pins, pin_source, deps, app))
+            Ok((decision, pin_source, deps, app))
         })();
         // Only a head start: a failure is met again, and said, when the
         // bill of materials is made.
@@ -444,9 +483,22 @@ fn build_on(
                 .unwrap_or_else(|_| bail!("compiling the standard library's bytecode panicked"))
         });
         // A resolution failure comes first: the build may go on on another base.
-        let (pins, pin_source, deps, app) = pinned_layers?;
-        Ok((pins, pin_source, stdlib.transpose()?, deps, app))
+        let (decision, pin_source, deps, app) = pinned_layers?;
+        Ok((decision, pin_source, stdlib.transpose()?, deps, app))
     })?;
+    let start::Decision {
+        pins,
+        started,
+        added: added_server,
+    } = decision;
+    if request.plan_warnings {
+        for warning in &started.warnings {
+            eprintln!("warning: {warning}");
+        }
+    }
+    if let Some(added) = &added_server {
+        direct.push(added.name.clone());
+    }
     let system = system_layer(
         request,
         &layering,
@@ -458,14 +510,13 @@ fn build_on(
     crate::mark("native library audit done");
     let system_packages = system.as_ref().map(|s| s.1.clone()).unwrap_or_default();
     let system_blobs: Vec<LayerBlob> = system.iter().map(|s| s.0.blob.clone()).collect();
-    let built: Vec<LayerReport> = system
+    // The layers below the app's: they stay whatever the smoke run sees.
+    let lower: Vec<LayerReport> = system
         .map(|s| s.0)
         .into_iter()
         .chain(stdlib)
-        .chain([deps, app])
+        .chain([deps])
         .collect();
-
-    let container = container_config(&base, &plan, request.as_root)?;
     let annotations = BTreeMap::from([
         (
             "org.opencontainers.image.title".to_string(),
@@ -492,106 +543,192 @@ fn build_on(
         ),
         (BASE_LIBC_ANNOTATION.to_string(), target.libc.to_string()),
     ]);
-    let mut built = built;
-    // Build steps run in the image as it is so far; their output is one more layer.
-    let steps = match (&engine, runs_here) {
-        (Some(engine), true) if !plan.build_steps.is_empty() => {
+    let mut started = started;
+    let mut app = app;
+    // Another platform's image follows what this machine's image showed.
+    if let Some(observed) = &request.host_smoke
+        && let Some(followed) = observe::follow(&started, observed)?
+    {
+        started = followed;
+        app = app_layer(&layering, &plan, &started, &venv, &sources)?;
+    }
+    let mut step_layers: Option<Vec<LayerReport>> = None;
+    let mut watching = !request.as_root;
+    loop {
+        let container = container_config(&base, &plan, &started, request.as_root)?;
+        let mut built = lower.clone();
+        built.push(app.clone());
+        // Build steps run in the image as it is so far; their output is one
+        // more layer (made once: what the smoke run changes is not theirs).
+        let steps = match &step_layers {
+            Some(steps) => steps.clone(),
+            None => build_steps(
+                request,
+                &engine,
+                runs_here,
+                cache,
+                &base,
+                &built,
+                &container,
+                &annotations,
+                &started,
+                &venv,
+            )?,
+        };
+        step_layers = Some(steps.clone());
+        built.extend(steps.clone());
+        // The inventory of all of the above, as the image's last layer.
+        crate::mark("build steps done");
+        let (sbom, sbom_layer) = sbom_layer(
+            cache,
+            &base,
+            &system_blobs,
+            &plan,
+            &pins,
+            direct.clone(),
+            epoch,
+        )?;
+        built.push(sbom_layer);
+        let image = image::extend(
+            cache,
+            &base.image,
+            &specs(&built),
+            &container,
+            epoch,
+            &annotations,
+        )?;
+        let (smoke, held) = match (&engine, request.steps.smoke) {
+            (Some(engine), None | Some(true)) if runs_here => {
+                let (outcome, held) = smoke::run(&SmokeRun {
+                    engine,
+                    cache,
+                    image: &image,
+                    python: &venv.python(),
+                    probe: smoke::probe_for(
+                        &started.cmd.value,
+                        started.port.value,
+                        started.web,
+                        &started.smoke_host,
+                        watching.then_some(NONROOT),
+                    ),
+                    env: &request.steps.smoke_env,
+                })?;
+                (Some(outcome), held)
+            }
+            _ => (None, None),
+        };
+        // What the app did, followed once: the image is made again and
+        // run again as it really is.
+        if watching
+            && let Some(outcome) = &smoke
+            && let Some(followed) = observe::follow(&started, outcome.observed())?
+        {
+            eprintln!(
+                "note: smoke run: {}; the image follows and runs again",
+                observe::changes(&started, &followed)
+            );
+            if followed.writable.iter().any(|w| w.value == ".")
+                && !started.writable.iter().any(|w| w.value == ".")
+            {
+                eprintln!(
+                    "warning: the app writes right into /app, so /app itself is made its own (the directory alone); \
+                     a directory of its own for such files (an SQLite database…) would keep the code read-only"
+                );
+            }
+            if let Some(held) = held {
+                held.release_in_background();
+            }
+            started = followed;
+            app = app_layer(&layering, &plan, &started, &venv, &sources)?;
+            watching = false;
+            continue;
+        }
+        let debug = match request.debug {
+            true => Some(debug_variant(
+                request,
+                recipe.as_ref(),
+                &image,
+                &container,
+                &annotations,
+                cache,
+            )?),
+            false => None,
+        };
+        return Ok(BuildReport {
+            image,
+            plan,
+            start: started,
+            added_server,
+            base,
+            pins,
+            pin_source,
+            layers: built,
+            smoke,
+            held,
+            system_packages,
+            sbom,
+            debug,
+            step_layers: steps,
+        });
+    }
+}
+
+/// The build steps' layers (Django's collectstatic), run in the image made
+/// of `built` so far; for another platform, those of this machine's image.
+#[allow(clippy::too_many_arguments)]
+fn build_steps(
+    request: &BuildRequest,
+    engine: &Option<Engine>,
+    runs_here: bool,
+    cache: &Cache,
+    base: &BuiltBase,
+    built: &[LayerReport],
+    container: &ContainerConfig,
+    annotations: &BTreeMap<String, String>,
+    started: &Started,
+    venv: &Venv,
+) -> Result<Vec<LayerReport>> {
+    let epoch = request.base.epoch;
+    let named = || {
+        started
+            .build_steps
+            .iter()
+            .map(describe_step)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Ok(match (engine, runs_here) {
+        (Some(engine), true) if !started.build_steps.is_empty() => {
             let so_far = image::extend(
                 cache,
                 &base.image,
-                &specs(&built),
-                &container,
+                &specs(built),
+                container,
                 epoch,
-                &annotations,
+                annotations,
             )?;
-            step_layers(engine, cache, &so_far, &plan, &venv, request, epoch)?
+            step_layers(engine, cache, &so_far, started, venv, request, epoch)?
         }
-        _ if !plan.build_steps.is_empty() && request.host_steps.is_some() => {
+        _ if !started.build_steps.is_empty() && request.host_steps.is_some() => {
             let (host, layers) = request.host_steps.clone().expect("checked");
             if !layers.is_empty() {
                 eprintln!(
                     "note: the {} image gets the output of {} made in the {host} image (it does not depend on the CPU)",
                     base.image.platform,
-                    plan.build_steps
-                        .iter()
-                        .map(describe_step)
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    named()
                 );
             }
             layers
         }
         _ => {
-            if !plan.build_steps.is_empty() {
+            if !started.build_steps.is_empty() {
                 eprintln!(
                     "warning: the build steps ({}) need the image to run here, in podman or docker; the image has none of their output",
-                    plan.build_steps
-                        .iter()
-                        .map(describe_step)
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    named()
                 );
             }
             Vec::new()
         }
-    };
-    let step_layers = steps.clone();
-    built.extend(steps);
-    // The inventory of all of the above, as the image's last layer.
-    crate::mark("build steps done");
-    let (sbom, sbom_layer) = sbom_layer(cache, &base, &system_blobs, &plan, &pins, direct, epoch)?;
-    built.push(sbom_layer);
-    let image = image::extend(
-        cache,
-        &base.image,
-        &specs(&built),
-        &container,
-        epoch,
-        &annotations,
-    )?;
-    let (smoke, held) = match (&engine, request.steps.smoke) {
-        (Some(engine), None | Some(true)) if runs_here => {
-            let (outcome, held) = smoke::run(&SmokeRun {
-                engine,
-                cache,
-                image: &image,
-                python: &venv.python(),
-                probe: smoke::probe_for(
-                    &plan.cmd.value,
-                    plan.port.value,
-                    plan.web,
-                    &plan.smoke_host,
-                ),
-                env: &request.steps.smoke_env,
-            })?;
-            (Some(outcome), held)
-        }
-        _ => (None, None),
-    };
-    let debug = match request.debug {
-        true => Some(debug_variant(
-            request,
-            recipe.as_ref(),
-            &image,
-            &container,
-            &annotations,
-            cache,
-        )?),
-        false => None,
-    };
-    Ok(BuildReport {
-        image,
-        plan,
-        base,
-        pins,
-        pin_source,
-        layers: built,
-        smoke,
-        held,
-        system_packages,
-        sbom,
-        debug,
-        step_layers,
     })
 }
 
@@ -703,13 +840,13 @@ fn step_layers(
     engine: &Engine,
     cache: &Cache,
     image: &Image,
-    plan: &Plan,
+    started: &Started,
     venv: &Venv,
     request: &BuildRequest,
     epoch: u64,
 ) -> Result<Vec<LayerReport>> {
     let mut layers = Vec::new();
-    for step in &plan.build_steps {
+    for step in &started.build_steps {
         let BuildStep::Collectstatic { settings_module } = step;
         let settings = smoke::settings(&request.steps.smoke_env)?;
         let key = format!(
@@ -1193,6 +1330,7 @@ const LARGE_APP_FILE: u64 = 16 << 20;
 fn app_layer(
     l: &Layering,
     plan: &Plan,
+    started: &Started,
     venv: &Venv,
     sources: &SourceBuilder,
 ) -> Result<LayerReport> {
@@ -1241,10 +1379,10 @@ fn app_layer(
     if let Ok(pyproject) = std::fs::read(plan.app_dir.join("pyproject.toml")) {
         key.push_str(&format!("pyproject {}\n", sha256_hex(&pyproject)));
     }
-    for dir in &plan.writable {
+    for dir in &started.writable {
         key.push_str(&format!("writable {}\n", dir.value));
     }
-    if plan.launcher {
+    if started.launcher {
         // The command is a chain: the launcher that runs it ships with the app.
         let script = crate::project::chain::LAUNCHER_SCRIPT;
         key.push_str(&format!("launcher {}\n", sha256_hex(script.as_bytes())));
@@ -1273,7 +1411,13 @@ fn app_layer(
         tree.insert(entry.path.clone(), entry);
     }
     // What the app writes to is its own; the rest of /app stays root's.
-    for dir in &plan.writable {
+    for dir in &started.writable {
+        if dir.value == "." {
+            // /app itself: the directory alone, not what it holds.
+            let app = tree.get_mut("app").expect("inserted above");
+            (app.uid, app.gid) = (65532, 65532);
+            continue;
+        }
         let path = format!("app/{}", dir.value);
         tree.entry(path.clone())
             .or_insert_with(|| Entry::dir(&path, 0o755));
@@ -1426,7 +1570,12 @@ fn local_project(plan: &Plan, venv: &Venv) -> Result<Vec<Entry>> {
     crate::wheel::install_local_project(venv, &local)
 }
 
-fn container_config(base: &BuiltBase, plan: &Plan, as_root: bool) -> Result<ContainerConfig> {
+fn container_config(
+    base: &BuiltBase,
+    plan: &Plan,
+    started: &Started,
+    as_root: bool,
+) -> Result<ContainerConfig> {
     let mut config = image::container_config_of(&base.image)?;
     let base_path = config
         .env
@@ -1445,21 +1594,21 @@ fn container_config(base: &BuiltBase, plan: &Plan, as_root: bool) -> Result<Cont
         .env
         .retain(|e| !overridden.iter().any(|k| e.starts_with(&format!("{k}="))));
     config.env.retain(|e| {
-        !plan
+        !started
             .env
             .iter()
             .any(|(k, _)| e.starts_with(&format!("{k}=")))
     });
     config
         .env
-        .extend(plan.env.iter().map(|(k, v)| format!("{k}={v}")));
+        .extend(started.env.iter().map(|(k, v)| format!("{k}={v}")));
     config.env.extend([
         format!("PATH={VENV_DIR}/bin:{base_path}"),
         format!("VIRTUAL_ENV={VENV_DIR}"),
         "PYTHONUNBUFFERED=1".to_string(),
         "PYTHONDONTWRITEBYTECODE=1".to_string(),
         format!("HOME={}", if as_root { "/root" } else { "/home/nonroot" }),
-        format!("PORT={}", plan.port.value),
+        format!("PORT={}", started.port.value),
     ]);
     config.working_dir = Some(APP_DIR.into());
     config.user = Some(if as_root {
@@ -1468,8 +1617,8 @@ fn container_config(base: &BuiltBase, plan: &Plan, as_root: bool) -> Result<Cont
         NONROOT.into()
     });
     config.entrypoint = Vec::new();
-    config.cmd = plan.cmd.value.clone();
-    config.exposed_ports = vec![format!("{}/tcp", plan.port.value)];
+    config.cmd = started.cmd.value.clone();
+    config.exposed_ports = vec![format!("{}/tcp", started.port.value)];
     config
         .labels
         .insert("org.opencontainers.image.title".into(), plan.name.clone());

@@ -102,7 +102,8 @@ struct BuildArgs {
     #[arg(long)]
     relock: bool,
     /// Add this production server to the dependencies and serve the app with it
-    /// (gunicorn, uvicorn, granian, hypercorn, waitress).
+    /// (gunicorn, uvicorn, granian, hypercorn, waitress); `none`: add none, even
+    /// when no server is installed (the framework's own server then).
     #[arg(long, value_name = "NAME")]
     server: Option<String>,
     #[command(flatten)]
@@ -202,6 +203,10 @@ struct LockArgs {
     /// group, or a Pipfile's dev-packages (`dev`) (repeatable).
     #[arg(long, value_name = "NAME")]
     group: Vec<String>,
+    /// As for build: lock this production server too; `none`: no server is
+    /// added when the app has none.
+    #[arg(long, value_name = "NAME")]
+    server: Option<String>,
 }
 
 #[derive(Args)]
@@ -566,19 +571,22 @@ fn lock(cli: &Cli, args: &LockArgs) -> Result<()> {
         recipe: args.base.recipe.clone(),
         ..Overrides::default()
     };
-    let decided = recipe_for(&args.app, &overrides)?;
-    if let Some(warning) = &decided.warning {
+    let plan = pypack::project::plan::plan(&args.app, &overrides)?;
+    for warning in plan.warnings.iter().filter(|w| w.contains("Python")) {
         eprintln!("warning: {warning}");
     }
     args.base
         .platforms()?
         .single("`pypack lock` (pylock.toml is for one platform)")?;
-    let (recipe, options) = args.base.options_for(&decided.recipe.value, cli.quiet)?;
+    let (recipe, options) = args.base.options_for(&plan.recipe.value, cli.quiet)?;
     let cache = cli.cache()?;
     args.index.ask_default_early(&cache);
     let http = Http::new()?;
     let target = base::build(&recipe, &options, &cache, &http)?.target()?;
     let env = |name: &str| std::env::var(name).ok();
+    let mut parsed = pypack::project::read_requirements(&args.app, &args.extra, &args.group, &env)?;
+    pypack::build::add_server(&mut parsed.0, args.server.as_deref())?;
+    let dependencies = pypack::build::dependency_names(&parsed.0);
     let request = LockRequest {
         app_dir: &args.app,
         target,
@@ -590,10 +598,15 @@ fn lock(cli: &Cli, args: &LockArgs) -> Result<()> {
         home: std::env::var_os("HOME").map(PathBuf::from),
         binary: args.index.binary()?,
         sdists: None,
-        parsed: Default::default(),
+        parsed: parsed.into(),
         cache: Some(&cache),
         relock: false,
-        added: Vec::new(),
+        added: args
+            .server
+            .clone()
+            .into_iter()
+            .filter(|s| s != "none")
+            .collect(),
     };
     // An sdist whose metadata is not static has to be built to be locked.
     let engine = pypack::builder::Engine::detect(engine_choice(&None)?.as_deref())?;
@@ -621,7 +634,32 @@ fn lock(cli: &Cli, args: &LockArgs) -> Result<()> {
         println!("{} is up to date", args.app.join("pylock.toml").display());
         return Ok(());
     }
-    let locked = app::lock_app(&request, &cache)?;
+    // The production server a build would add is locked too.
+    let with_server = |pins: &[pypack::resolve::Pin]| -> Result<Vec<pypack::resolve::Pin>> {
+        let stage = pypack::build::start::StartStage {
+            plan: &plan,
+            dependencies: &dependencies,
+            may_add_server: args.server.as_deref() != Some("none"),
+            no_server_because: None,
+            as_root: false,
+            lock_request: &request,
+            cache: &cache,
+        };
+        // An app whose start is not found (a library, say) is locked as it is.
+        match pypack::build::start::decide(&stage, pins.to_vec()) {
+            Ok(decision) => {
+                if let Some(added) = &decision.added {
+                    eprintln!(
+                        "server:   {} {} (added: {})",
+                        added.name, added.version, added.why
+                    );
+                }
+                Ok(decision.pins)
+            }
+            Err(_) => Ok(pins.to_vec()),
+        }
+    };
+    let locked = app::lock_app(&request, &cache, &with_server)?;
     for (name, version) in &locked.packages {
         println!("{name}=={version}");
     }
@@ -861,15 +899,26 @@ fn build_image(cli: &Cli, args: &BuildArgs, load: bool) -> Result<Built> {
             engine: loaded_into,
         });
     }
-    let plan = &report.plan;
+    let (plan, start) = (&report.plan, &report.start);
     if !cli.quiet {
         eprintln!("base:     {} ({})", plan.recipe.value, plan.recipe.rule);
-        eprintln!("command:  {} ({})", plan.cmd.value.join(" "), plan.cmd.rule);
-        eprintln!("port:     {} ({})", plan.port.value, plan.port.rule);
-        for dir in &plan.writable {
+        eprintln!(
+            "command:  {} ({})",
+            start.cmd.value.join(" "),
+            start.cmd.rule
+        );
+        eprintln!("port:     {} ({})", start.port.value, start.port.rule);
+        if let Some(added) = &report.added_server {
             eprintln!(
-                "writable: /app/{} ({}; owned by 65532)",
-                dir.value, dir.rule
+                "server:   {} {} (added: {})",
+                added.name, added.version, added.why
+            );
+        }
+        for dir in &start.writable {
+            eprintln!(
+                "writable: {} ({}; owned by 65532)",
+                writable_path(&dir.value),
+                dir.rule
             );
         }
         if let Some(why) = &plan.app_wheel {
@@ -881,11 +930,14 @@ fn build_image(cli: &Cli, args: &BuildArgs, load: bool) -> Result<Built> {
             eprintln!("system:   {} {} ({})", added.name, added.version, added.why);
         }
         match &report.smoke {
-            Some(pypack::builder::smoke::Outcome::Passed(what)) => {
-                eprintln!("smoke:    passed ({what})")
+            Some(pypack::builder::smoke::Outcome::Passed(observed)) => {
+                eprintln!("smoke:    passed ({})", observed.what)
             }
-            Some(pypack::builder::smoke::Outcome::Cached) => {
-                eprintln!("smoke:    passed (before, for this same image)")
+            Some(pypack::builder::smoke::Outcome::Cached(observed)) => {
+                eprintln!(
+                    "smoke:    passed (before, for this same image: {})",
+                    observed.what
+                )
             }
             None => {}
         }
@@ -927,6 +979,7 @@ fn build_request<'a>(
     env: &'a dyn Fn(&str) -> Option<String>,
 ) -> Result<pypack::build::BuildRequest<'a>> {
     Ok(pypack::build::BuildRequest {
+        host_smoke: None,
         app_dir: &args.app,
         overrides: Overrides {
             python: args.base.python.clone(),
@@ -1357,7 +1410,7 @@ fn pin_source(source: app::PinSource) -> &'static str {
 }
 
 fn json_summary(report: &pypack::build::BuildReport, tag: &str, went: &str) -> serde_json::Value {
-    let plan = &report.plan;
+    let (plan, start) = (&report.plan, &report.start);
     serde_json::json!({
         "image": oci::layout::full_tag(tag),
         "digest": report.image.manifest_digest,
@@ -1366,9 +1419,10 @@ fn json_summary(report: &pypack::build::BuildReport, tag: &str, went: &str) -> s
         "compressed_size": report.image.compressed_size(),
         "destination": went,
         "base": {"recipe": plan.recipe.value, "rule": plan.recipe.rule, "digest": report.base.image.manifest_digest},
-        "command": {"argv": plan.cmd.value, "rule": plan.cmd.rule},
-        "port": {"value": plan.port.value, "rule": plan.port.rule},
-        "writable": plan.writable.iter().map(|d| serde_json::json!({"path": format!("/app/{}", d.value), "rule": d.rule})).collect::<Vec<_>>(),
+        "command": {"argv": start.cmd.value, "rule": start.cmd.rule},
+        "port": {"value": start.port.value, "rule": start.port.rule},
+        "server_added": report.added_server.as_ref().map(|a| serde_json::json!({"name": a.name, "version": a.version, "why": a.why})),
+        "writable": start.writable.iter().map(|d| serde_json::json!({"path": writable_path(&d.value), "rule": d.rule})).collect::<Vec<_>>(),
         "layers": report.layers.iter().map(|l| serde_json::json!({
             "digest": l.blob.digest, "size": l.blob.size, "uncompressed_size": l.blob.uncompressed_size,
             "what": l.what, "reused": l.reused,
@@ -1378,11 +1432,19 @@ fn json_summary(report: &pypack::build::BuildReport, tag: &str, went: &str) -> s
         "debug": report.debug.as_ref().map(|d| serde_json::json!({"image": debug_name(tag), "digest": d.manifest_digest})),
         "system_packages": report.system_packages.iter().map(|p| serde_json::json!({"name": p.name, "version": p.version, "why": p.why})).collect::<Vec<_>>(),
         "smoke": match &report.smoke {
-            Some(pypack::builder::smoke::Outcome::Passed(what)) => serde_json::json!({"passed": true, "what": what}),
-            Some(pypack::builder::smoke::Outcome::Cached) => serde_json::json!({"passed": true, "what": "passed before for this image"}),
+            Some(pypack::builder::smoke::Outcome::Passed(o)) => serde_json::json!({"passed": true, "what": o.what, "port": o.port, "writes": o.writes}),
+            Some(pypack::builder::smoke::Outcome::Cached(o)) => serde_json::json!({"passed": true, "what": format!("passed before for this image: {}", o.what), "port": o.port, "writes": o.writes}),
             None => serde_json::Value::Null,
         },
     })
+}
+
+/// A writable path as the image has it (`.` is /app itself).
+fn writable_path(value: &str) -> String {
+    match value {
+        "." => "/app".into(),
+        path => format!("/app/{path}"),
+    }
 }
 
 fn inspect(image: &std::path::Path, json: bool) -> Result<()> {

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 /// How long the app gets to import or to answer.
 const DEADLINE: Duration = Duration::from_secs(30);
 
-/// Bumped when what a passing smoke run means changes.
-const SMOKE_FORMAT: u32 = 2;
+/// Bumped when what a passing smoke run means (or records) changes.
+const SMOKE_FORMAT: u32 = 3;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Probe {
@@ -40,6 +40,9 @@ pub struct HttpProbe {
     pub argv: Vec<String>,
     /// The `Host` header to send (one the app accepts).
     pub host: String,
+    /// Run the app as this `UID:GID` with /app made its own for this run,
+    /// and list what it writes there (the probe itself runs as root).
+    pub observe_as: Option<String>,
 }
 
 impl std::fmt::Display for Probe {
@@ -52,11 +55,15 @@ impl std::fmt::Display for Probe {
                 }
                 write!(
                     f,
-                    "start `{}` and GET / on port {} (Host: {}{})",
+                    "start `{}` and GET / on port {} (Host: {}{}{})",
                     h.argv.join(" "),
                     h.port,
                     h.host,
-                    if h.web { ", a web app" } else { "" }
+                    if h.web { ", a web app" } else { "" },
+                    match &h.observe_as {
+                        Some(user) => format!(", as {user} watching what it writes"),
+                        None => String::new(),
+                    }
                 )
             }
         }
@@ -66,7 +73,13 @@ impl std::fmt::Display for Probe {
 /// The probe for a command: a web app gets the HTTP probe (with an import
 /// check of its `module:object`, if it names one); other commands naming
 /// `module:object` get the import alone; the rest the lenient HTTP probe.
-pub fn probe_for(cmd: &[String], port: u16, web: bool, host: &str) -> Probe {
+pub fn probe_for(
+    cmd: &[String],
+    port: u16,
+    web: bool,
+    host: &str,
+    observe_as: Option<&str>,
+) -> Probe {
     let target = app_target(cmd);
     match (web, target) {
         (false, Some((module, object))) => Probe::Import { module, object },
@@ -76,6 +89,7 @@ pub fn probe_for(cmd: &[String], port: u16, web: bool, host: &str) -> Probe {
             precheck: precheck.filter(|_| web),
             argv: cmd.to_vec(),
             host: host.to_string(),
+            observe_as: observe_as.map(str::to_string),
         }),
     }
 }
@@ -114,9 +128,48 @@ pub struct SmokeRun<'a> {
 /// What happened, for the build's report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Passed(String),
+    Passed(Observed),
     /// Passed before for this very image: not run again.
-    Cached,
+    Cached(Observed),
+}
+
+impl Outcome {
+    pub fn observed(&self) -> &Observed {
+        match self {
+            Outcome::Passed(o) | Outcome::Cached(o) => o,
+        }
+    }
+}
+
+/// What a passing run saw.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Observed {
+    /// What passed: `answered 200 on port 8000`, `app:app imports`…
+    pub what: String,
+    /// The port the app answered HTTP on.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// What the app wrote under /app (when the run watched).
+    #[serde(default)]
+    pub writes: Option<Writes>,
+}
+
+/// Paths under /app (relative to it) the app created (directories end
+/// in `/`), changed or removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Writes {
+    #[serde(default)]
+    pub created: Vec<String>,
+    #[serde(default)]
+    pub changed: Vec<String>,
+    #[serde(default)]
+    pub removed: Vec<String>,
+}
+
+impl Writes {
+    pub fn is_empty(&self) -> bool {
+        self.created.is_empty() && self.changed.is_empty() && self.removed.is_empty()
+    }
 }
 
 /// Runs the probe; an error carries what the app printed. On a pass that
@@ -129,8 +182,10 @@ pub fn run(smoke: &SmokeRun) -> Result<(Outcome, Option<HeldImage>)> {
         smoke.probe,
         crate::digest::sha256_hex(smoke.env.join("\n").as_bytes())
     );
-    if smoke.cache.get_ref("smoke", &key).is_some() {
-        return Ok((Outcome::Cached, None));
+    if let Some(text) = smoke.cache.get_ref("smoke", &key)
+        && let Ok(observed) = serde_json::from_str::<Observed>(&text)
+    {
+        return Ok((Outcome::Cached(observed), None));
     }
     // A name of this run's own holds the image while it runs: a concurrent
     // build of the same image removing its name cannot pull it away. On a
@@ -138,15 +193,21 @@ pub fn run(smoke: &SmokeRun) -> Result<(Outcome, Option<HeldImage>)> {
     let (passed, mut held) = smoke
         .engine
         .hold_running(smoke.cache, smoke.image, |image| match &smoke.probe {
-            Probe::Import { module, object } => {
-                import(smoke, image, module, object).map(|p| (p, None))
-            }
+            Probe::Import { module, object } => import(smoke, image, module, object).map(|what| {
+                let observed = Observed {
+                    what,
+                    ..Observed::default()
+                };
+                (observed, None)
+            }),
             Probe::Http(probe) => http(smoke, image, probe),
         })?;
     let (passed, ending) = passed?;
     held.ending = ending;
     crate::mark("smoke run passed");
-    smoke.cache.set_ref("smoke", &key, &passed)?;
+    smoke
+        .cache
+        .set_ref("smoke", &key, &serde_json::to_string(&passed)?)?;
     Ok((Outcome::Passed(passed), Some(held)))
 }
 
@@ -198,7 +259,7 @@ fn http(
     smoke: &SmokeRun,
     image: &str,
     probe: &HttpProbe,
-) -> Result<(String, Option<std::process::Child>)> {
+) -> Result<(Observed, Option<std::process::Child>)> {
     let port = probe.port;
     let name = format!(
         "pypack-smoke-{}-{}",
@@ -215,8 +276,11 @@ fn http(
         port.to_string(),
         probe.host.clone(),
         DEADLINE.as_secs().to_string(),
-        "--".into(),
     ];
+    if let Some(user) = &probe.observe_as {
+        argv.extend(["--as".into(), user.clone()]);
+    }
+    argv.push("--".into());
     argv.extend(probe.argv.iter().cloned());
     let mut command = smoke.engine.command();
     command
@@ -229,6 +293,8 @@ fn http(
             &name,
         ])
         .args(smoke.env.iter().flat_map(|e| ["-e", e.as_str()]))
+        // Watching writes: the probe runs as root, the app as the image's user.
+        .args(probe.observe_as.iter().flat_map(|_| ["--user", "0:0"]))
         .arg(image)
         .args(&argv);
     let (verdict, printed, ending) = run_probe(smoke, command, &name)?;
@@ -237,15 +303,32 @@ fn http(
         Some(v) => v,
         None => bail!("smoke run: the image did not start: {printed}"),
     };
+    let writes: Option<Writes> = verdict
+        .get("writes")
+        .and_then(|w| serde_json::from_value(w.clone()).ok());
     if let Some(status) = verdict["answered"].as_u64() {
+        let answered_on = verdict["port"]
+            .as_u64()
+            .and_then(|p| u16::try_from(p).ok())
+            .unwrap_or(port);
         if status >= 500 {
             eprintln!(
-                "warning: smoke run: GET / on port {port} answered {status}; the page began:\n{}",
+                "warning: smoke run: GET / on port {answered_on} answered {status}; the page began:\n{}",
                 first_lines(verdict["body"].as_str().unwrap_or_default(), 8)
             );
         }
-        return Ok((format!("answered {status} on port {port}"), ending));
+        let observed = Observed {
+            what: format!("answered {status} on port {answered_on}"),
+            port: Some(answered_on),
+            writes,
+        };
+        return Ok((observed, ending));
     }
+    let observed = |what: String| Observed {
+        what,
+        port: None,
+        writes: writes.clone(),
+    };
     let reachable = format!(
         "it must listen on 0.0.0.0:{port} (127.0.0.1 is not reachable from outside the container); set the port with --port"
     );
@@ -258,11 +341,14 @@ fn http(
         eprintln!(
             "warning: smoke run: the command answers on port {port} only on the container's loopback; counted as started (it is not known to be a web app). If it is one, {reachable}"
         );
-        return Ok((format!("answered on loopback only, port {port}"), None));
+        return Ok((
+            observed(format!("answered on loopback only, port {port}")),
+            None,
+        ));
     }
     if let Some(code) = verdict["exited"].as_i64() {
         if code == 0 && !probe.web {
-            return Ok(("ran to completion with status 0".into(), None));
+            return Ok((observed("ran to completion with status 0".into()), None));
         }
         // Why it stopped: an app that does not import says so best by its traceback.
         if let Some((module, object)) = &probe.precheck {
@@ -284,7 +370,7 @@ fn http(
         "warning: smoke run: the command is running but did not answer HTTP on port {port} within {} s; counted as started (it is not known to be a web app). If it is one, {reachable}",
         DEADLINE.as_secs()
     );
-    Ok((format!("running, no answer on port {port}"), None))
+    Ok((observed(format!("running, no answer on port {port}")), None))
 }
 
 /// Runs the probe's container to its end (killing it past the deadline):
@@ -420,6 +506,7 @@ mod tests {
                 precheck: pre.map(|(m, o)| (m.to_string(), o.to_string())),
                 argv: argv(cmd),
                 host: "localhost".into(),
+                observe_as: None,
             })
         };
         assert_eq!(
@@ -427,7 +514,8 @@ mod tests {
                 &argv("gunicorn --bind 0.0.0.0:8000 app:app"),
                 8000,
                 true,
-                "localhost"
+                "localhost",
+                None
             ),
             http(
                 "gunicorn --bind 0.0.0.0:8000 app:app",
@@ -441,16 +529,23 @@ mod tests {
                 &argv("uvicorn pkg.main:create_app() --port 80"),
                 80,
                 false,
-                "localhost"
+                "localhost",
+                None
             ),
             import("pkg.main", "create_app")
         );
         assert_eq!(
-            probe_for(&argv("python app.py"), 5000, false, "localhost"),
+            probe_for(&argv("python app.py"), 5000, false, "localhost", None),
             http("python app.py", 5000, false, None)
         );
         assert_eq!(
-            probe_for(&argv("gunicorn --bind :8000 app"), 8000, true, "localhost"),
+            probe_for(
+                &argv("gunicorn --bind :8000 app"),
+                8000,
+                true,
+                "localhost",
+                None
+            ),
             http("gunicorn --bind :8000 app", 8000, true, None)
         );
     }

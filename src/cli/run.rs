@@ -74,7 +74,7 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<()> {
         .engine
         .clone()
         .ok_or_else(|| anyhow::anyhow!("internal: `pypack run` built into no engine"))?;
-    let port = built.report.plan.port.value;
+    let port = built.report.start.port.value;
     let host_port = match args.publish {
         Some(p) => p,
         None => free_port(port)?,

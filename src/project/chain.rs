@@ -3,7 +3,10 @@
 //! split into steps that pypack's launcher (`templates/image/launch.py`, a
 //! Python script in the image) runs in order, as a shell would for these few
 //! forms: `&&`, `||`, `;`, `cd DIR`, `VAR=value cmd`, `export VAR=value`,
-//! `exec cmd`, and `$VAR` / `${VAR:-default}` (expanded when the step runs).
+//! `exec cmd`, and `$VAR`, `${VAR}`, `${VAR:-w}`, `${VAR-w}`, `${VAR:+w}`,
+//! `${VAR+w}`, `${VAR:=w}`, `${VAR=w}` (expanded when the step runs; an
+//! argument made only of expansions that comes out empty is dropped, as a
+//! shell drops an unquoted one).
 //! Anything else a shell does (pipes, redirections, substitutions,
 //! background jobs, scripts run by `sh`) is refused with what to do instead.
 
@@ -200,19 +203,107 @@ fn step(mut words: Vec<String>, after: &str, text: &str) -> Result<Step> {
     Ok(step)
 }
 
-/// `$PORT`, `${PORT}` and `${PORT:-8000}` become `port` (for a command
-/// that runs without the launcher, at build time).
-pub fn substitute_port(text: &str, port: u16) -> String {
-    let mut out = text
-        .replace("${PORT}", &port.to_string())
-        .replace("$PORT", &port.to_string());
-    while let Some(start) = out.find("${PORT:-") {
-        let Some(end) = out[start..].find('}') else {
-            break;
-        };
-        out.replace_range(start..start + end + 1, &port.to_string());
+/// Expands the POSIX parameter forms a Procfile or Dockerfile command
+/// uses: `$V`, `${V}`, `${V:-w}`, `${V-w}`, `${V:+w}`, `${V+w}`, `${V:=w}`,
+/// `${V=w}` (`w` expanded in turn), as the launcher does when the command
+/// runs. `value` gives a variable's value (`None`: unset); `None` back
+/// when the text names a variable `value` does not know (`Err(())` from it).
+pub fn expand(
+    text: &str,
+    value: &dyn Fn(&str) -> std::result::Result<Option<String>, ()>,
+) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        if let Some(inner) = after.strip_prefix('{') {
+            let end = closing_brace(inner)?;
+            out.push_str(&parameter(&inner[..end], value)?);
+            rest = &inner[end + 1..];
+        } else {
+            let name_len = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            if name_len == 0 || after.starts_with(|c: char| c.is_ascii_digit()) {
+                out.push('$');
+                rest = after;
+                continue;
+            }
+            out.push_str(&value(&after[..name_len]).ok()?.unwrap_or_default());
+            rest = &after[name_len..];
+        }
     }
-    out
+    out.push_str(rest);
+    Some(out)
+}
+
+/// Where the `}` that closes a `${` is, nested ones passed over.
+fn closing_brace(text: &str) -> Option<usize> {
+    let mut depth = 0;
+    for (i, c) in text.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => return Some(i),
+            '}' => depth -= 1,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// One `${…}`: the name, then an operator and its word.
+fn parameter(
+    inner: &str,
+    value: &dyn Fn(&str) -> std::result::Result<Option<String>, ()>,
+) -> Option<String> {
+    let name_len = inner
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(inner.len());
+    let (name, op) = inner.split_at(name_len);
+    let current = value(name).ok()?;
+    let (colon, op) = match op.strip_prefix(':') {
+        Some(op) => (true, op),
+        None => (false, op),
+    };
+    // With `:`, an empty value counts as unset.
+    let set = match &current {
+        Some(v) => !(colon && v.is_empty()),
+        None => false,
+    };
+    let word = |w: &str| expand(w, value);
+    match op.chars().next() {
+        None if !colon => Some(current.unwrap_or_default()),
+        Some('-') | Some('=') => match set {
+            true => current,
+            false => word(&op[1..]),
+        },
+        Some('+') => match set {
+            true => word(&op[1..]),
+            false => Some(String::new()),
+        },
+        _ => None,
+    }
+}
+
+/// `$PORT` in its every form becomes `port` (for a command that runs
+/// without the launcher, at build time); other variables stay as written.
+pub fn substitute_port(text: &str, port: u16) -> String {
+    let port = port.to_string();
+    expand(text, &|name| match name {
+        "PORT" => Ok(Some(port.clone())),
+        _ => Err(()),
+    })
+    .unwrap_or_else(|| text.to_string())
+}
+
+/// Whether `text` expands with `PORT` alone known.
+fn only_port(text: &str) -> bool {
+    expand(text, &|name| match name {
+        "PORT" => Ok(Some("1".into())),
+        _ => Err(()),
+    })
+    .is_some()
 }
 
 /// Whether `steps` need the launcher (more than one plain command, or
@@ -224,10 +315,7 @@ pub fn needs_launcher(steps: &[Step]) -> bool {
     !only.env.is_empty()
         || !only.export.is_empty()
         || only.cd.is_some()
-        || only
-            .argv
-            .iter()
-            .any(|a| substitute_port(a, 0).contains('$'))
+        || only.argv.iter().any(|a| !only_port(a))
 }
 
 /// The image's command for `steps`: the launcher and its JSON argument.
@@ -274,6 +362,48 @@ mod tests {
             json,
             r#"[{"argv":["a"],"after":";"},{"argv":["b"],"after":"&&"}]"#
         );
+    }
+
+    #[test]
+    fn parameters_expand_as_a_posix_shell_does() {
+        let env = |name: &str| -> std::result::Result<Option<String>, ()> {
+            match name {
+                "PORT" => Ok(Some("8000".into())),
+                "EMPTY" => Ok(Some(String::new())),
+                "UNSET" => Ok(None),
+                _ => Err(()),
+            }
+        };
+        for (text, want) in [
+            ("$PORT", "8000"),
+            ("${PORT}", "8000"),
+            ("0.0.0.0:${PORT:-5000}", "0.0.0.0:8000"),
+            ("${UNSET:-5000}", "5000"),
+            ("${EMPTY:-5000}", "5000"),
+            ("${EMPTY-5000}", ""),
+            ("${UNSET-5000}", "5000"),
+            ("${PORT:+--server.port=$PORT}", "--server.port=8000"),
+            ("${UNSET:+--server.port=$PORT}", ""),
+            ("${EMPTY:+x}", ""),
+            ("${EMPTY+x}", "x"),
+            ("${UNSET:=7}", "7"),
+            ("${UNSET:-${PORT}}", "8000"),
+            ("cost $5", "cost $5"),
+        ] {
+            assert_eq!(expand(text, &env).as_deref(), Some(want), "{text}");
+        }
+        assert_eq!(expand("$OTHER", &env), None);
+        assert_eq!(
+            substitute_port("--server.port=${PORT:+$PORT}", 8501),
+            "--server.port=8501"
+        );
+        assert_eq!(substitute_port("$HOST:$PORT", 8501), "$HOST:$PORT");
+        assert!(!needs_launcher(
+            &parse("streamlit run app.py ${PORT:+--server.port=$PORT}").unwrap()
+        ));
+        assert!(needs_launcher(
+            &parse("gunicorn -b $HOST:$PORT app:app").unwrap()
+        ));
     }
 
     #[test]

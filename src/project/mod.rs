@@ -10,6 +10,7 @@ pub mod providers;
 pub mod pyproject;
 pub mod python_version;
 pub mod requirements;
+pub mod start;
 
 /// An app directory holding `files` (path, text), for the detection tests.
 #[cfg(test)]

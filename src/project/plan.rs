@@ -2,7 +2,6 @@
 //! which port, and which files to ship. Every choice can be set by flag or by
 //! `[tool.pypack]`, and the plan records which rule decided it.
 
-use super::providers::{self, AppContext};
 use super::pyproject::Pyproject;
 use super::python_version::{BaseChoice, Explicit, choose_base};
 use crate::glob;
@@ -37,23 +36,6 @@ pub struct Plan {
     pub recipe_fallbacks: Vec<Decided<String>>,
     /// Things the user should know about these choices.
     pub warnings: Vec<String>,
-    pub cmd: Decided<Vec<String>>,
-    pub port: Decided<u16>,
-    /// Environment the command needs (from the provider that chose it).
-    pub env: Vec<(String, String)>,
-    /// The command serves HTTP on `port` (the smoke run then requires an
-    /// answer); `false` for what may be a worker or a tool.
-    pub web: bool,
-    /// The command runs through pypack's launcher (a chain of steps), which
-    /// the app layer then carries.
-    pub launcher: bool,
-    /// The `Host` the smoke run sends (one the app accepts).
-    pub smoke_host: String,
-    /// Work done at build time in the image (Django's collectstatic).
-    pub build_steps: Vec<providers::BuildStep>,
-    /// Directories under /app the app writes to, made its own (65532);
-    /// the rest of /app stays read-only to it.
-    pub writable: Vec<Decided<String>>,
     /// Files to ship, relative to the app dir, sorted.
     pub files: Vec<String>,
     /// The app's `pyproject.toml` (empty when it has none).
@@ -61,10 +43,21 @@ pub struct Plan {
     /// Why the app's own project is built into a wheel in the builder (its
     /// code needs compiling); `None`: it is installed editable-style.
     pub app_wheel: Option<String>,
+    /// What flags and `[tool.pypack]` say of the start, which is decided
+    /// once the packages are known (see [`super::start`]).
+    pub(crate) start_settings: StartSettings,
 }
 
-/// Decides the plan. `dependencies` are the normalized names the app requires.
-pub fn plan(app_dir: &Path, overrides: &Overrides, dependencies: &[String]) -> Result<Plan> {
+/// The settings the start is decided with: flags over `[tool.pypack]`.
+#[derive(Debug, Clone)]
+pub(crate) struct StartSettings {
+    pub(crate) overrides: Overrides,
+    pub(crate) tool: Tool,
+}
+
+/// Decides the plan: base, files, name; the command and port wait for the
+/// packages ([`super::start::start`]).
+pub fn plan(app_dir: &Path, overrides: &Overrides) -> Result<Plan> {
     let pyproject_path = app_dir.join("pyproject.toml");
     let pyproject = if pyproject_path.is_file() {
         super::pyproject::read(&pyproject_path)?
@@ -81,22 +74,7 @@ pub fn plan(app_dir: &Path, overrides: &Overrides, dependencies: &[String]) -> R
             .unwrap_or("app".into())
     });
     let base = choose_recipe(app_dir, overrides, &tool, &pyproject)?;
-    let ctx = AppContext {
-        dir: app_dir,
-        pyproject: &pyproject,
-        dependencies,
-    };
     let mut warnings: Vec<String> = base.warning.into_iter().collect();
-    let Started {
-        cmd,
-        port,
-        env,
-        web,
-        launcher,
-        smoke_host,
-        steps,
-        writable,
-    } = choose_start(&ctx, overrides, &tool, &mut warnings)?;
     let (files, secrets, special) = app_files(app_dir, &tool.exclude, &tool.include)?;
     if !special.is_empty() {
         warnings.push(format!(
@@ -117,17 +95,13 @@ pub fn plan(app_dir: &Path, overrides: &Overrides, dependencies: &[String]) -> R
         recipe: base.recipe,
         recipe_fallbacks: base.fallbacks,
         warnings,
-        cmd,
-        port,
-        env,
-        web,
-        launcher,
-        smoke_host: smoke_host.unwrap_or_else(|| "localhost".into()),
-        build_steps: steps,
-        writable: writable_dirs(writable, &tool)?,
         files,
         pyproject,
         app_wheel,
+        start_settings: StartSettings {
+            overrides: overrides.clone(),
+            tool,
+        },
     })
 }
 
@@ -170,23 +144,26 @@ pub fn recipe_for(app_dir: &Path, overrides: &Overrides) -> Result<BaseChoice> {
 /// A command as written: one line (split like a shell would, chains run by
 /// the launcher) or a list of arguments.
 #[derive(Debug, Clone)]
-enum CmdSpec {
+pub(crate) enum CmdSpec {
     Text(String),
     Argv(Vec<String>),
 }
 
-/// `[tool.pypack]`: python, recipe, cmd, port, exclude, include.
-#[derive(Debug, Default)]
-struct Tool {
+/// `[tool.pypack]`: python, recipe, cmd, port, exclude, include,
+/// writable, read-only.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Tool {
     python: Option<String>,
     recipe: Option<String>,
-    cmd: Option<CmdSpec>,
-    port: Option<u16>,
+    pub(crate) cmd: Option<CmdSpec>,
+    pub(crate) port: Option<u16>,
     exclude: Vec<String>,
     /// Globs shipped even when a default rule (secrets) leaves them out.
     include: Vec<String>,
     /// Directories the app writes to.
-    writable: Vec<String>,
+    pub(crate) writable: Vec<String>,
+    /// Refuse to make what the app writes writable (`read-only = true`).
+    pub(crate) read_only: bool,
 }
 
 impl Tool {
@@ -206,7 +183,14 @@ impl Tool {
             }
         };
         let known = [
-            "python", "recipe", "cmd", "port", "exclude", "include", "writable",
+            "python",
+            "recipe",
+            "cmd",
+            "port",
+            "exclude",
+            "include",
+            "writable",
+            "read-only",
         ];
         if let Some(unknown) = table.keys().find(|k| !known.contains(&k.as_str())) {
             bail!(
@@ -262,6 +246,11 @@ impl Tool {
             exclude: globs("exclude")?,
             include: globs("include")?,
             writable: globs("writable")?,
+            read_only: match table.get("read-only") {
+                None => false,
+                Some(toml::Value::Boolean(b)) => *b,
+                Some(_) => bail!("{} must be true or false", at("read-only")),
+            },
         })
     }
 }
@@ -283,179 +272,6 @@ fn choose_recipe(
         },
     ];
     choose_base(app_dir, &explicit, pyproject)
-}
-
-/// The providers' writable directories and `[tool.pypack] writable`, each
-/// a relative path inside the app dir.
-fn writable_dirs(found: Vec<Decided<String>>, tool: &Tool) -> Result<Vec<Decided<String>>> {
-    let mut out: Vec<Decided<String>> = Vec::new();
-    let listed = tool.writable.iter().map(|w| Decided {
-        value: w.clone(),
-        rule: "[tool.pypack] writable".into(),
-    });
-    for dir in found.into_iter().chain(listed) {
-        let value = dir
-            .value
-            .trim_start_matches("./")
-            .trim_end_matches('/')
-            .to_string();
-        if value.is_empty() || value.starts_with('/') || value.split('/').any(|p| p == "..") {
-            bail!(
-                "writable directory '{}' ({}) must be a relative path inside the app",
-                dir.value,
-                dir.rule
-            );
-        }
-        if !out.iter().any(|d| d.value == value) {
-            out.push(Decided {
-                value,
-                rule: dir.rule,
-            });
-        }
-    }
-    Ok(out)
-}
-
-/// Apps found that no server in the dependencies can run, said with the fix.
-fn unserved_apps(ctx: &AppContext) -> Result<String> {
-    let apps = providers::app_objects(ctx)?;
-    let Some(app) = apps.first() else {
-        return Ok(String::new());
-    };
-    let server = match app.kind {
-        providers::Kind::Asgi => "uvicorn",
-        providers::Kind::Wsgi => "gunicorn",
-    };
-    Ok(format!(
-        " It found {}, but no server in the dependencies runs it: add {server} to them, or pass --server {server}.",
-        app.describe()
-    ))
-}
-
-/// How the app starts in the image.
-struct Started {
-    cmd: Decided<Vec<String>>,
-    port: Decided<u16>,
-    env: Vec<(String, String)>,
-    web: bool,
-    launcher: bool,
-    smoke_host: Option<String>,
-    steps: Vec<providers::BuildStep>,
-    writable: Vec<Decided<String>>,
-}
-
-/// The command, the port and the command's environment: flags and
-/// `[tool.pypack]` first, then the providers (see `providers`).
-fn choose_start(
-    ctx: &AppContext,
-    overrides: &Overrides,
-    tool: &Tool,
-    warnings: &mut Vec<String>,
-) -> Result<Started> {
-    let explicit_cmd = match (&overrides.cmd, &tool.cmd) {
-        (Some(cmd), _) => Some((CmdSpec::Text(cmd.clone()), "--cmd")),
-        (None, Some(cmd)) => Some((cmd.clone(), "[tool.pypack] cmd")),
-        (None, None) => None,
-    };
-    let claim = match &explicit_cmd {
-        Some(_) => None,
-        None => match providers::claim(ctx)? {
-            Some(found) => Some(found),
-            None => bail!(
-                "no entrypoint found in {}: no Procfile web: line, no Dockerfile CMD, no Django, Streamlit, \
-                 Gradio or Dash app, no WSGI/ASGI app object or factory that a server in the dependencies \
-                 can run, no single [project.scripts] entry, no app.py or main.py.{} \
-                 Pass --cmd \"...\" or set [tool.pypack] cmd in pyproject.toml",
-                ctx.dir.display(),
-                unserved_apps(ctx)?
-            ),
-        },
-    };
-    let port = choose_port(ctx, overrides, tool, claim.as_ref().map(|(_, c)| c))?;
-    let Some((_, claim)) = claim else {
-        let (spec, rule) = explicit_cmd.expect("either a flag or a provider");
-        let start = match spec {
-            CmdSpec::Text(text) => providers::start_from_line(&text, port.value).context(rule)?,
-            CmdSpec::Argv(argv) => providers::Start::argv(argv),
-        };
-        // A server program, or a port someone set, says it is a web app.
-        let web = start.serves_http || port.rule != "default";
-        let aspects = providers::aspects(ctx);
-        warnings.extend(aspects.warnings);
-        return Ok(Started {
-            cmd: Decided {
-                value: start.argv,
-                rule: rule.into(),
-            },
-            port,
-            env: start.env,
-            web,
-            launcher: start.launcher,
-            smoke_host: aspects.smoke_host,
-            steps: aspects.steps,
-            writable: aspects.writable,
-        });
-    };
-    warnings.extend(claim.warnings.iter().cloned());
-    let start = (claim.launch)(port.value);
-    let web = claim.web || port.rule != "default" || start.serves_http;
-    Ok(Started {
-        cmd: Decided {
-            value: start.argv,
-            rule: claim.rule,
-        },
-        port,
-        env: start.env,
-        web,
-        launcher: start.launcher,
-        smoke_host: claim.smoke_host,
-        steps: claim.steps,
-        writable: claim.writable,
-    })
-}
-
-fn choose_port(
-    ctx: &AppContext,
-    overrides: &Overrides,
-    tool: &Tool,
-    claim: Option<&providers::Claim>,
-) -> Result<Decided<u16>> {
-    if let Some(text) = &overrides.port {
-        let port = text
-            .trim()
-            .parse::<u16>()
-            .ok()
-            .filter(|p| *p > 0)
-            .with_context(|| format!("--port '{text}' is not a port number (1-65535)"))?;
-        return Ok(Decided {
-            value: port,
-            rule: "--port".into(),
-        });
-    }
-    if let Some(port) = tool.port {
-        return Ok(Decided {
-            value: port,
-            rule: "[tool.pypack] port".into(),
-        });
-    }
-    if let Some(port) = providers::port(ctx)? {
-        return Ok(port);
-    }
-    if let Some(claim) = claim
-        && let Some(port) = claim.default_port
-    {
-        return Ok(Decided {
-            value: port,
-            rule: format!(
-                "the default of {}",
-                claim.rule.split(':').next().unwrap_or("its framework")
-            ),
-        });
-    }
-    Ok(Decided {
-        value: 8000,
-        rule: "default".into(),
-    })
 }
 
 /// Splits a command like a POSIX shell would split words: whitespace, single
@@ -668,29 +484,64 @@ mod tests {
 
     use crate::project::test_app as app;
 
-    fn deps(names: &[&str]) -> Vec<String> {
-        names.iter().map(|s| s.to_string()).collect()
+    /// The plan and the start as a build decides them with `deps`
+    /// installed (`name` or `name==version`), no server added.
+    #[derive(Debug)]
+    struct Planned {
+        plan: Plan,
+        start: crate::project::start::Started,
+        warnings: Vec<String>,
+    }
+
+    fn planned(dir: &Path, overrides: &Overrides, deps: &[&str]) -> Result<Planned> {
+        let plan = plan(dir, overrides)?;
+        let installed = crate::project::providers::Installed::of(deps);
+        let names: Vec<String> = deps
+            .iter()
+            .map(|d| d.split("==").next().unwrap().to_string())
+            .collect();
+        let start = crate::project::start::start(
+            &plan,
+            &crate::project::start::StartInputs {
+                dependencies: &names,
+                installed: &installed,
+                may_add_server: false,
+                as_root: false,
+            },
+        )?;
+        let warnings = plan
+            .warnings
+            .iter()
+            .chain(&start.warnings)
+            .cloned()
+            .collect();
+        Ok(Planned {
+            plan,
+            start,
+            warnings,
+        })
     }
 
     #[test]
     fn gunicorn_and_a_flask_object() {
         let dir = app(&[("app.py", "from flask import Flask\napp = Flask(__name__)\n")]);
-        let p = plan(
-            dir.path(),
-            &Overrides::default(),
-            &deps(&["flask", "gunicorn"]),
-        )
-        .unwrap();
+        let p = planned(dir.path(), &Overrides::default(), &["flask", "gunicorn"]).unwrap();
         assert_eq!(
-            p.cmd.value,
+            p.start.cmd.value,
             ["gunicorn", "--bind", "0.0.0.0:8000", "app:app"]
         );
         assert!(
-            p.cmd.rule.contains("Flask object app:app with gunicorn"),
+            p.start
+                .cmd
+                .rule
+                .contains("Flask object app:app with gunicorn"),
             "{}",
-            p.cmd.rule
+            p.start.cmd.rule
         );
-        assert_eq!((p.port.value, p.recipe.value.as_str()), (8000, "debian12"));
+        assert_eq!(
+            (p.start.port.value, p.plan.recipe.value.as_str()),
+            (8000, "debian12")
+        );
     }
 
     #[test]
@@ -706,14 +557,9 @@ mod tests {
                 "import fastapi\nserver = fastapi.FastAPI(title='x')\n",
             ),
         ]);
-        let p = plan(
-            dir.path(),
-            &Overrides::default(),
-            &deps(&["fastapi", "uvicorn"]),
-        )
-        .unwrap();
+        let p = planned(dir.path(), &Overrides::default(), &["fastapi", "uvicorn"]).unwrap();
         assert_eq!(
-            p.cmd.value,
+            p.start.cmd.value,
             [
                 "uvicorn",
                 "api.main:server",
@@ -723,9 +569,9 @@ mod tests {
                 "8000"
             ]
         );
-        assert_eq!(p.recipe.value, "debian13");
+        assert_eq!(p.plan.recipe.value, "debian13");
         assert_eq!(
-            (p.name.as_str(), p.pyproject.version.as_deref()),
+            (p.plan.name.as_str(), p.plan.pyproject.version.as_deref()),
             ("api", Some("1.2"))
         );
     }
@@ -736,20 +582,20 @@ mod tests {
             "app.py",
             "from flask import Flask\napp = Flask(__name__)\nif __name__ == '__main__':\n    app.run(host='0.0.0.0', port=5000)\n",
         )]);
-        let p = plan(dir.path(), &Overrides::default(), &deps(&["flask"])).unwrap();
+        let p = planned(dir.path(), &Overrides::default(), &["flask"]).unwrap();
         // No WSGI server: Flask's own, on every address, with a warning.
         assert_eq!(
-            p.cmd.value,
+            p.start.cmd.value,
             [
                 "flask", "--app", "app", "run", "--host", "0.0.0.0", "--port", "5000"
             ]
         );
         assert!(p.warnings.iter().any(|w| w.contains("development server")));
-        assert_eq!(p.port.value, 5000);
-        assert_eq!(p.port.rule, "port= in app.py");
+        assert_eq!(p.start.port.value, 5000);
+        assert_eq!(p.start.port.rule, "port= in app.py");
         let script = app(&[("main.py", "print('hello')\n")]);
-        let p = plan(script.path(), &Overrides::default(), &deps(&[])).unwrap();
-        assert_eq!(p.cmd.value, ["python", "main.py"]);
+        let p = planned(script.path(), &Overrides::default(), &[]).unwrap();
+        assert_eq!(p.start.cmd.value, ["python", "main.py"]);
     }
 
     #[test]
@@ -761,9 +607,9 @@ mod tests {
             ),
             ("pkg/__init__.py", ""),
         ]);
-        let p = plan(dir.path(), &Overrides::default(), &deps(&[])).unwrap();
+        let p = planned(dir.path(), &Overrides::default(), &[]).unwrap();
         assert_eq!(
-            p.cmd.value,
+            p.start.cmd.value,
             [
                 "gunicorn",
                 "pkg.wsgi:make_app()",
@@ -779,9 +625,13 @@ mod tests {
             python: Some("3.13".into()),
             ..Overrides::default()
         };
-        let p = plan(dir.path(), &over, &deps(&[])).unwrap();
+        let p = planned(dir.path(), &over, &[]).unwrap();
         assert_eq!(
-            (p.cmd.value.clone(), p.port.value, p.recipe.value.as_str()),
+            (
+                p.start.cmd.value.clone(),
+                p.start.port.value,
+                p.plan.recipe.value.as_str()
+            ),
             (
                 vec!["python".into(), "-m".into(), "pkg".into()],
                 9000,
@@ -793,7 +643,7 @@ mod tests {
             ..Overrides::default()
         };
         assert!(
-            plan(dir.path(), &bad, &[])
+            planned(dir.path(), &bad, &[])
                 .unwrap_err()
                 .to_string()
                 .contains("--port 'http' is not a port number")
@@ -802,7 +652,7 @@ mod tests {
             python: Some("3.9".into()),
             ..Overrides::default()
         };
-        let err = plan(dir.path(), &old, &[]).unwrap_err().to_string();
+        let err = planned(dir.path(), &old, &[]).unwrap_err().to_string();
         assert!(
             err.contains("3.11 (debian12)") && err.contains("3.13 (debian13)"),
             "{err}"
@@ -815,15 +665,15 @@ mod tests {
             ),
             ("docs/a.md", ""),
         ]);
-        let p = plan(dir.path(), &Overrides::default(), &[]).unwrap();
+        let p = planned(dir.path(), &Overrides::default(), &[]).unwrap();
         assert_eq!(
-            (p.cmd.value.clone(), p.port.value),
+            (p.start.cmd.value.clone(), p.start.port.value),
             (vec!["x-serve".to_string()], 7000)
         );
-        assert_eq!(p.files, ["pyproject.toml"]);
+        assert_eq!(p.plan.files, ["pyproject.toml"]);
         let dir = app(&[("pyproject.toml", "[tool.pypack]\nprot = 1\n")]);
         assert!(
-            plan(dir.path(), &Overrides::default(), &[])
+            planned(dir.path(), &Overrides::default(), &[])
                 .unwrap_err()
                 .to_string()
                 .contains("unknown key 'prot'")
@@ -833,7 +683,7 @@ mod tests {
     #[test]
     fn an_app_no_server_can_run_says_which_to_add() {
         let dir = app(&[("api.py", "from fastapi import FastAPI\napi = FastAPI()\n")]);
-        let err = plan(dir.path(), &Overrides::default(), &deps(&["fastapi"]))
+        let err = planned(dir.path(), &Overrides::default(), &["fastapi"])
             .unwrap_err()
             .to_string();
         assert!(
@@ -845,7 +695,7 @@ mod tests {
     #[test]
     fn no_entrypoint_is_a_clear_error() {
         let dir = app(&[("lib.py", "x = 1\n")]);
-        let err = plan(dir.path(), &Overrides::default(), &[])
+        let err = planned(dir.path(), &Overrides::default(), &[])
             .unwrap_err()
             .to_string();
         assert!(
@@ -937,7 +787,7 @@ mod tests {
             secrets,
             [".env", "certs/server.key", "config/.netrc", "db.sqlite3"]
         );
-        let p = plan(dir.path(), &Overrides::default(), &[]).unwrap();
+        let p = planned(dir.path(), &Overrides::default(), &[]).unwrap();
         assert!(
             p.warnings
                 .iter()

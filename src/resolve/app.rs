@@ -214,9 +214,31 @@ pub fn client_for(config: &IndexConfig, request: &LockRequest) -> Result<Http> {
     authenticated(config, request)
 }
 
-/// Resolves and writes `app_dir/pylock.toml` (atomically).
-pub fn lock_app(request: &LockRequest, cache: &Cache) -> Result<Locked> {
+/// Resolves and writes `app_dir/pylock.toml` (atomically); `extend` may
+/// add pins (a production server the app needs) to the resolution's.
+pub fn lock_app(
+    request: &LockRequest,
+    cache: &Cache,
+    extend: &dyn Fn(&[Pin]) -> Result<Vec<Pin>>,
+) -> Result<Locked> {
     let (text, pins) = resolve_lock(request, cache)?;
+    let extended = extend(&pins)?;
+    let (text, pins) = if extended.len() == pins.len() {
+        (text, pins)
+    } else {
+        let (_, sources) = request.requirements()?;
+        let resolution = super::Resolution {
+            target: request.target.clone(),
+            pins: extended,
+        };
+        let text = lock::to_toml(&resolution, &inputs_digest(sources, request)?, &|file| {
+            file.sha256
+                .clone()
+                .context("a locked file without its sha256")
+        })?;
+        let (pins, _) = lock::from_toml(&text, &request.target, "the new lock")?;
+        (text, pins)
+    };
     let path = request.app_dir.join("pylock.toml");
     let previous = std::fs::read_to_string(&path).ok();
     let mut tmp = tempfile::NamedTempFile::new_in(request.app_dir)?;
@@ -323,6 +345,100 @@ fn tool_lock_pins(
     cache.set_ref("tool-lock", &key, &format!("{}\n{text}", locked.format))?;
     let (pins, _) = lock::from_toml(&text, &request.target, "the lock's pins")?;
     Ok(Some((pins, locked.format)))
+}
+
+/// `pins` and a package pypack adds (`requirement`, a production server)
+/// with what it needs, `pins` held as they are (as constraints): what a
+/// lock or resolution gave stays, the added package fits around it. The
+/// answer is kept in the cache for the same pins and settings.
+pub fn add_to_pins(
+    request: &LockRequest,
+    cache: &Cache,
+    pins: &[Pin],
+    requirement: &str,
+    why: &str,
+) -> Result<Vec<Pin>> {
+    let (set, _) = request.requirements()?;
+    let held: Vec<String> = pins
+        .iter()
+        .map(|p| format!("{}=={}", p.name, p.version))
+        .collect();
+    let key = format!(
+        "added {requirement}\ntarget {}\npre {}\nflags {:?}\nbinary {:?}\n{}\n",
+        request.target,
+        request.pre || set.pre,
+        IndexSettings {
+            index_url: request.flags.index_url.as_deref().map(redact),
+            extra_index_urls: request
+                .flags
+                .extra_index_urls
+                .as_ref()
+                .map(|u| u.iter().map(|u| redact(u)).collect()),
+            find_links: request
+                .flags
+                .find_links
+                .as_ref()
+                .map(|u| u.iter().map(|u| redact(u)).collect()),
+            no_index: request.flags.no_index,
+        },
+        request.binary,
+        held.join("\n")
+    );
+    let added = match cache.get_ref("added-resolution", &key).and_then(|text| {
+        lock::from_toml(&text, &request.target, "cached resolution")
+            .ok()
+            .map(|(pins, _)| pins)
+    }) {
+        Some(added) => added,
+        None => {
+            let config = index_config_for(request, set)?;
+            let http = authenticated(&config, request)?;
+            let mut index = Index::new(&http, cache, config);
+            if let Some(builder) = request.sdists {
+                index = index.with_sdist_builder(builder);
+            }
+            let sourced =
+                |text: &str, origin: &str| -> Result<crate::project::SourcedRequirement> {
+                    Ok(crate::project::SourcedRequirement {
+                        requirement: crate::python::parse_requirement(text)
+                            .with_context(|| format!("{origin}: {text}"))?,
+                        hashes: Vec::new(),
+                        origin: origin.to_string(),
+                    })
+                };
+            let input = ResolveInput {
+                requirements: vec![sourced(requirement, why)?],
+                constraints: held
+                    .iter()
+                    .map(|h| sourced(h, "the app's pins"))
+                    .collect::<Result<_>>()?,
+                direct: Vec::new(),
+                pre: request.pre || set.pre,
+                require_hashes: false,
+                allow_linux_tag: false,
+                binary: request
+                    .binary
+                    .after_file_options(&set.binary)
+                    .context("--only-binary/--no-binary in the requirement files")?,
+            };
+            let resolution = resolve(&index, &request.target, &input)
+                .with_context(|| format!("adding {requirement} ({why})"))?;
+            let text = lock::to_toml(&resolution, "added", &|file| match &file.sha256 {
+                Some(h) => Ok(h.clone()),
+                None => index.download(file),
+            })?;
+            cache.set_ref("added-resolution", &key, &text)?;
+            lock::from_toml(&text, &request.target, "the added packages")?.0
+        }
+    };
+    let mut merged = pins.to_vec();
+    merged.extend(
+        added
+            .into_iter()
+            .filter(|a| !pins.iter().any(|p| p.name == a.name)),
+    );
+    merged.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(merged)
 }
 
 /// Where a build's pins came from.

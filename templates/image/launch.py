@@ -5,9 +5,12 @@ image that has no shell.
 Its one argument is a JSON list of steps, each
   {"argv": [...], "env": {...}, "cd": "dir", "export": {...}, "after": "&&" | ";" | "||"}
 where "after" says when the step runs given the previous step's status
-(`&&`: only if it succeeded, `||`: only if it failed, `;`: always). `$NAME`,
-`${NAME}` and `${NAME:-default}` in arguments are expanded from the
-environment when the step runs. The last step that runs replaces this
+(`&&`: only if it succeeded, `||`: only if it failed, `;`: always). The
+POSIX parameter forms `$NAME`, `${NAME}`, `${NAME:-w}`, `${NAME-w}`,
+`${NAME:+w}`, `${NAME+w}`, `${NAME:=w}` and `${NAME=w}` in arguments are
+expanded from the environment when the step runs (`w` in turn); an
+argument made only of expansions that comes out empty is dropped, as a
+shell drops an unquoted one. The last step that runs replaces this
 process, so the server gets the container's signals; a step that fails
 under `&&` ends the chain with its status.
 """
@@ -18,18 +21,101 @@ import re
 import subprocess
 import sys
 
-VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def closing(text):
+    """Where the } closing a ${ is, nested ones passed over (-1: none)."""
+    depth = 0
+    for i, c in enumerate(text):
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            if depth == 0:
+                return i
+            depth -= 1
+    return -1
+
+
+def parameter(inner, env):
+    match = NAME.match(inner)
+    if not match:
+        return "${" + inner + "}"
+    name, op = match.group(0), inner[match.end():]
+    current = env.get(name)
+    colon = op.startswith(":")
+    if colon:
+        op = op[1:]
+    is_set = current is not None and not (colon and current == "")
+    if op == "" and not colon:
+        return current or ""
+    kind, word = op[:1], op[1:]
+    if kind in "-=" and kind:
+        if is_set:
+            return current
+        value = expand(word, env)
+        if kind == "=":
+            env[name] = value
+        return value
+    if kind == "+":
+        return expand(word, env) if is_set else ""
+    return "${" + inner + "}"
 
 
 def expand(text, env):
-    def value(match):
-        name = match.group(1) or match.group(3)
-        found = env.get(name, "")
-        if match.group(1) and found == "" and match.group(2) is not None:
-            return match.group(2)
-        return found
+    out = []
+    i = 0
+    while True:
+        at = text.find("$", i)
+        if at < 0:
+            out.append(text[i:])
+            return "".join(out)
+        out.append(text[i:at])
+        if text.startswith("{", at + 1):
+            end = closing(text[at + 2:])
+            if end < 0:
+                out.append(text[at:])
+                return "".join(out)
+            out.append(parameter(text[at + 2:at + 2 + end], env))
+            i = at + 2 + end + 1
+        else:
+            match = NAME.match(text, at + 1)
+            if not match:
+                out.append("$")
+                i = at + 1
+                continue
+            out.append(env.get(match.group(0), ""))
+            i = match.end()
 
-    return VARIABLE.sub(value, text)
+
+def only_expansions(text):
+    """Whether the text is nothing but $NAME / ${...} expansions."""
+    rest = text
+    while rest:
+        if rest.startswith("${"):
+            end = closing(rest[2:])
+            if end < 0:
+                return False
+            rest = rest[2 + end + 1:]
+        elif rest.startswith("$"):
+            match = NAME.match(rest, 1)
+            if not match:
+                return False
+            rest = rest[match.end():]
+        else:
+            return False
+    return True
+
+
+def arguments(argv, env):
+    """argv expanded; an argument of expansions alone that comes out empty is dropped."""
+    out = []
+    for arg in argv:
+        value = expand(arg, env)
+        if value == "" and arg and only_expansions(arg):
+            continue
+        out.append(value)
+    return out
 
 
 def main():
@@ -50,7 +136,7 @@ def main():
         step_env = dict(env)
         for name, value in step.get("env", {}).items():
             step_env[name] = expand(value, env)
-        argv = [expand(arg, env) for arg in step["argv"]]
+        argv = arguments(step["argv"], env)
         later = steps[index + 1:]
         last = not later
         sys.stdout.flush()

@@ -107,17 +107,20 @@ fn named_app(ctx: &AppContext) -> Option<(String, String)> {
 }
 
 /// What `app = create_app()` at module level makes, judged by the
-/// dependencies (the factory is elsewhere).
+/// dependencies (the factory is elsewhere): what the requirements name
+/// first, then what is installed.
 fn made_by_factory_kind(ctx: &AppContext) -> Option<(Kind, &'static str)> {
-    if ctx.has("flask") {
-        Some((Kind::Wsgi, "Flask"))
-    } else if ctx.has("fastapi") {
-        Some((Kind::Asgi, "FastAPI"))
-    } else if ctx.has("quart") {
-        Some((Kind::Asgi, "Quart"))
-    } else {
-        None
-    }
+    const MADE: [(&str, Kind, &str); 3] = [
+        ("flask", Kind::Wsgi, "Flask"),
+        ("fastapi", Kind::Asgi, "FastAPI"),
+        ("quart", Kind::Asgi, "Quart"),
+    ];
+    let found = |has: &dyn Fn(&str) -> bool| {
+        MADE.iter()
+            .find(|(name, _, _)| has(name))
+            .map(|(_, kind, framework)| (*kind, *framework))
+    };
+    found(&|n| ctx.declares(n)).or_else(|| found(&|n| ctx.has(n)))
 }
 
 /// Modules where apps usually live: top-level files, then each package's
@@ -290,53 +293,73 @@ fn factory_name(line: &str) -> Option<String> {
     FACTORIES.contains(&name).then(|| name.to_string())
 }
 
-/// The servers this provider knows, and how each starts an app.
-fn server_command(
-    ctx: &AppContext,
-    app: &AppObject,
-    port: u16,
-) -> Option<(Vec<String>, &'static str)> {
+/// The servers this provider knows, and how each starts an app, in the
+/// installed version's own syntax.
+fn server_command(ctx: &AppContext, app: &AppObject, port: u16) -> Option<ServerCommand> {
     let bind = format!("0.0.0.0:{port}");
     let port = port.to_string();
-    let src = |mut argv: Vec<String>, flag: &str| {
-        if app.in_src {
-            argv.extend([flag.to_string(), "src".to_string()]);
-        }
-        argv
-    };
     let argv = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<_>>();
     let target = app.target();
     let plain = format!("{}:{}", app.module, app.name);
-    match app.kind {
-        Kind::Wsgi if ctx.has("gunicorn") => Some((
-            src(argv(&["gunicorn", "--bind", &bind, &target]), "--chdir"),
-            "gunicorn",
-        )),
+    let mut env = Vec::new();
+    // A module under src/: the server's own option where it has one, else
+    // the import path.
+    let mut src = |argv: &mut Vec<String>, flag: Option<&str>| {
+        if app.in_src {
+            match flag {
+                Some(flag) => argv.extend([flag.to_string(), "src".to_string()]),
+                None => env.push(("PYTHONPATH".to_string(), "/app/src".to_string())),
+            }
+        }
+    };
+    let (words, server) = match app.kind {
+        // gunicorn 20.0.0 alone could not call a factory (`mod:make()`).
+        Kind::Wsgi
+            if ctx.has("gunicorn")
+                && !(app.factory
+                    && ctx.installed.version("gunicorn").map(|v| v.to_string())
+                        == Some("20.0.0".into())) =>
+        {
+            let mut words = argv(&["gunicorn", "--bind", &bind, &target]);
+            src(&mut words, Some("--chdir"));
+            (words, "gunicorn")
+        }
         Kind::Wsgi if ctx.has("waitress") => {
             let mut words = argv(&["waitress-serve", "--host", "0.0.0.0", "--port", &port]);
             if app.factory {
                 words.push("--call".into());
             }
             words.push(plain);
-            Some((words, "waitress"))
+            src(&mut words, None);
+            (words, "waitress")
         }
         // FastAPI's `standard` and `all` extras bring uvicorn.
+        // `--factory` came in uvicorn 0.13.
         Kind::Asgi
-            if ctx.has("uvicorn")
+            if (ctx.has("uvicorn")
                 || ctx.has("fastapi[standard]")
                 || ctx.has("fastapi[all]")
-                || ctx.has("fastapi-cli") =>
+                || ctx.has("fastapi-cli"))
+                && (!app.factory || ctx.at_least("uvicorn", UVICORN_FACTORY)) =>
         {
             let mut words = argv(&["uvicorn", &plain, "--host", "0.0.0.0", "--port", &port]);
             if app.factory {
                 words.push("--factory".into());
             }
-            Some((src(words, "--app-dir"), "uvicorn"))
+            // `--app-dir` came in uvicorn 0.11.6.
+            let app_dir = ctx
+                .at_least("uvicorn", UVICORN_APP_DIR)
+                .then_some("--app-dir");
+            src(&mut words, app_dir);
+            (words, "uvicorn")
         }
         Kind::Asgi if ctx.has("hypercorn") => {
-            Some((argv(&["hypercorn", "--bind", &bind, &target]), "hypercorn"))
+            let mut words = argv(&["hypercorn", "--bind", &bind, &target]);
+            src(&mut words, None);
+            (words, "hypercorn")
         }
-        Kind::Asgi if ctx.has("granian") => {
+        // `--factory` came in granian 1.6.
+        Kind::Asgi if ctx.has("granian") && (!app.factory || ctx.at_least("granian", "1.6")) => {
             let mut words = argv(&[
                 "granian",
                 "--interface",
@@ -350,21 +373,72 @@ fn server_command(
                 words.push("--factory".into());
             }
             words.push(plain);
-            Some((words, "granian"))
+            src(&mut words, None);
+            (words, "granian")
         }
-        Kind::Asgi if ctx.has("daphne") && !app.factory => Some((
-            argv(&["daphne", "-b", "0.0.0.0", "-p", &port, &plain]),
-            "daphne",
-        )),
+        Kind::Asgi if ctx.has("daphne") && !app.factory => {
+            let mut words = argv(&["daphne", "-b", "0.0.0.0", "-p", &port, &plain]);
+            src(&mut words, None);
+            (words, "daphne")
+        }
         Kind::Asgi if app.framework == "Sanic" && ctx.has("sanic") => {
-            let mut words = argv(&["sanic", &plain, "--host", "0.0.0.0", "--port", &port]);
-            if app.factory {
-                words.push("--factory".into());
-            }
-            Some((words, "Sanic's own server"))
+            let mut words = sanic_command(ctx, app, &port)?;
+            src(&mut words, None);
+            (words, "Sanic's own server")
         }
-        _ => None,
+        _ => return None,
+    };
+    Some(ServerCommand {
+        argv: words,
+        env,
+        server,
+    })
+}
+
+/// A server's command line and the environment it needs.
+struct ServerCommand {
+    argv: Vec<String>,
+    env: Vec<(String, String)>,
+    server: &'static str,
+}
+
+/// uvicorn versions that brought `--factory` (0.13.0) and `--app-dir`
+/// (0.11.6).
+const UVICORN_FACTORY: &str = "0.13";
+const UVICORN_APP_DIR: &str = "0.11.6";
+/// The Sanic version whose `sanic` command takes `mod:app` (20.12.0);
+/// before it, `python -m sanic mod.app` (a dotted path).
+const SANIC_CLI: &str = "20.12";
+/// The Sanic version that brought `--factory` (21.6.0).
+const SANIC_FACTORY: &str = "21.6";
+
+/// Sanic's own server for `app`, as the installed Sanic starts it.
+fn sanic_command(ctx: &AppContext, app: &AppObject, port: &str) -> Option<Vec<String>> {
+    let argv = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+    if ctx.at_least("sanic", SANIC_CLI) {
+        let plain = format!("{}:{}", app.module, app.name);
+        let mut words = argv(&["sanic", &plain, "--host", "0.0.0.0", "--port", port]);
+        if app.factory {
+            if !ctx.at_least("sanic", SANIC_FACTORY) {
+                return None;
+            }
+            words.push("--factory".into());
+        }
+        return Some(words);
     }
+    // Older Sanic: `python -m sanic` takes the app's dotted path.
+    if app.factory {
+        return None;
+    }
+    let dotted = format!("{}.{}", app.module, app.name);
+    Some(argv(&[
+        "python",
+        "-m",
+        "sanic",
+        &dotted,
+        "--host=0.0.0.0",
+        &format!("--port={port}"),
+    ]))
 }
 
 pub fn claim(ctx: &AppContext) -> Result<Option<Claim>> {
@@ -372,13 +446,15 @@ pub fn claim(ctx: &AppContext) -> Result<Option<Claim>> {
     if objects.is_empty() {
         return Ok(None);
     }
-    let claim = served(ctx, &objects)?;
-    Ok(claim.map(|claim| with_instance_folder(ctx, &objects, claim)))
+    Ok(Some(served(ctx, &objects)))
 }
 
 /// A Flask app's instance folder (`instance/`, next to the package) is
 /// written to when the app uses it: made writable.
-fn with_instance_folder(ctx: &AppContext, objects: &[AppObject], claim: Claim) -> Claim {
+pub fn with_instance_folder(ctx: &AppContext, claim: Claim) -> Claim {
+    let Ok(objects) = app_objects(ctx) else {
+        return claim;
+    };
     let flask_modules: Vec<&AppObject> =
         objects.iter().filter(|o| o.framework == "Flask").collect();
     if flask_modules.is_empty() {
@@ -403,62 +479,130 @@ fn with_instance_folder(ctx: &AppContext, objects: &[AppObject], claim: Claim) -
     }
 }
 
-/// The claim of the first app a server can run (or Flask's dev server).
-fn served(ctx: &AppContext, objects: &[AppObject]) -> Result<Option<Claim>> {
-    // The first object a server in the dependencies can run.
+/// The claim of the first app a server can run; else the claim of the
+/// first app wanting the production server of its kind (gunicorn, uvicorn),
+/// which starts without it only on Flask's own server.
+fn served(ctx: &AppContext, objects: &[AppObject]) -> Claim {
     for app in objects {
-        if server_command(ctx, app, 0).is_some() {
-            let app = app.clone();
-            let (_, server) = server_command(ctx, &app, 0).expect("checked");
-            let rule = format!("{} with {server} from the dependencies", app.describe());
-            let deps = ctx.dependencies.to_vec();
-            let pyproject = ctx.pyproject.clone();
-            let dir = ctx.dir.to_path_buf();
-            return Ok(Some(Claim::new(rule, move |port| {
-                let ctx = AppContext {
-                    dir: &dir,
-                    pyproject: &pyproject,
-                    dependencies: &deps,
-                };
-                Start::argv(server_command(&ctx, &app, port).expect("checked").0)
-            })));
-        }
-    }
-    // No production server: Flask's own (dev) server, said plainly.
-    if let Some(app) = objects.iter().find(|o| o.framework == "Flask") {
+        let Some(first) = server_command(ctx, app, 0) else {
+            continue;
+        };
         let app = app.clone();
+        let server_package = match first.server {
+            "Sanic's own server" => "sanic",
+            "waitress" => "waitress",
+            other => other,
+        };
+        let by = if first.server == "uvicorn" && ctx.installed.version("uvicorn").is_none() {
+            "uvicorn (an extra of fastapi in the dependencies)".to_string()
+        } else {
+            ctx.described(server_package)
+        };
+        let rule = match first.server {
+            "Sanic's own server" => format!("{} with Sanic's own server ({by})", app.describe()),
+            _ => format!("{} with {by}", app.describe()),
+        };
+        let ctx_copy = OwnedContext::of(ctx);
+        return Claim::new(rule, move |port| {
+            let command = ctx_copy
+                .with(|ctx| server_command(ctx, &app, port))
+                .expect("checked");
+            let mut start = Start::argv(command.argv);
+            start.env = command.env;
+            start
+        });
+    }
+    let app = objects[0].clone();
+    let wanted = match app.kind {
+        Kind::Wsgi => "gunicorn",
+        Kind::Asgi => "uvicorn",
+    };
+    // Flask's own (dev) server while no production server is installed.
+    if let Some(flask) = objects.iter().find(|o| o.framework == "Flask") {
+        let flask = flask.clone();
+        let with_app_option = ctx.at_least("flask", FLASK_APP_OPTION);
         let mut claim = Claim::new(
             format!(
-                "{} with flask run (no WSGI server in the dependencies)",
-                app.describe()
-            ),
-            move |port| {
-                let mut argv: Vec<String> = [
-                    "flask",
-                    "--app",
-                    &app.module,
-                    "run",
-                    "--host",
-                    "0.0.0.0",
-                    "--port",
-                ]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
-                argv.push(port.to_string());
-                let mut start = Start::argv(argv);
-                if app.in_src {
-                    start.env.push(("PYTHONPATH".into(), "/app/src".into()));
+                "{} with flask run (no WSGI server installed; Flask {})",
+                flask.describe(),
+                match ctx.installed.version("flask") {
+                    Some(v) => format!(
+                        "{v} {}",
+                        if with_app_option {
+                            "takes --app"
+                        } else {
+                            "takes FLASK_APP"
+                        }
+                    ),
+                    None => "current".into(),
                 }
-                start
-            },
+            ),
+            move |port| flask_run(&flask, port, with_app_option),
         )
-        .port(5000);
+        .port(5000)
+        .wanting(wanted);
         claim.warnings.push(
             "the app is served by Flask's development server: add gunicorn to the dependencies (or pass --server gunicorn) for a production one"
                 .into(),
         );
-        return Ok(Some(claim));
+        return claim;
     }
-    Ok(None)
+    let mut claim = Claim::new(
+        format!("{} with {wanted} (no server installed)", app.describe()),
+        |_| Start::argv(Vec::new()),
+    )
+    .wanting(wanted);
+    claim.starts_without_server = false;
+    claim
+}
+
+/// The Flask version whose `flask` command takes `--app`; before it, the
+/// app is named by `FLASK_APP`.
+const FLASK_APP_OPTION: &str = "2.2";
+
+/// `flask run` of `app` on every address, naming the app as the
+/// installed Flask takes it.
+fn flask_run(app: &AppObject, port: u16, with_app_option: bool) -> Start {
+    let port = port.to_string();
+    let mut argv: Vec<String> = vec!["flask".into()];
+    if with_app_option {
+        argv.extend(["--app".into(), app.module.clone()]);
+    }
+    argv.extend(["run", "--host", "0.0.0.0", "--port", &port].map(String::from));
+    let mut start = Start::argv(argv);
+    if !with_app_option {
+        start.env.push(("FLASK_APP".into(), app.module.clone()));
+    }
+    if app.in_src {
+        start.env.push(("PYTHONPATH".into(), "/app/src".into()));
+    }
+    start
+}
+
+/// What a claim's command needs of the context once the context is gone.
+struct OwnedContext {
+    dir: PathBuf,
+    pyproject: crate::project::pyproject::Pyproject,
+    dependencies: Vec<String>,
+    installed: super::Installed,
+}
+
+impl OwnedContext {
+    fn of(ctx: &AppContext) -> OwnedContext {
+        OwnedContext {
+            dir: ctx.dir.to_path_buf(),
+            pyproject: ctx.pyproject.clone(),
+            dependencies: ctx.dependencies.to_vec(),
+            installed: ctx.installed.clone(),
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&AppContext) -> T) -> T {
+        f(&AppContext {
+            dir: &self.dir,
+            pyproject: &self.pyproject,
+            dependencies: &self.dependencies,
+            installed: &self.installed,
+        })
+    }
 }

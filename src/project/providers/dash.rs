@@ -28,10 +28,11 @@ pub fn claim(ctx: &AppContext) -> Result<Option<Claim>> {
         (!l.starts_with([' ', '\t']) && rhs.trim().ends_with(".server"))
             .then(|| lhs.trim().to_string())
     });
-    if let (true, Some(server)) = (ctx.has("gunicorn"), server_var) {
+    if let (true, Some(server)) = (ctx.has("gunicorn"), &server_var) {
         let target = format!("{module}:{server}");
         let rule = format!(
-            "Dash: {module}.py exposes {server} = app.server, served by gunicorn from the dependencies"
+            "Dash: {module}.py exposes {server} = app.server, served by {}",
+            ctx.described("gunicorn")
         );
         return Ok(Some(
             Claim::new(rule, move |port| {
@@ -55,5 +56,9 @@ pub fn claim(ctx: &AppContext) -> Result<Option<Claim>> {
     claim.warnings.push(
         "the Dash app is served by its development server: add gunicorn and `server = app.server` for a production one".into(),
     );
+    if server_var.is_some() {
+        // gunicorn can serve the exposed server: added unless told not to.
+        claim = claim.wanting("gunicorn");
+    }
     Ok(Some(claim))
 }

@@ -16,6 +16,10 @@ pub struct DjangoProject {
     /// `mysite.wsgi:application`
     pub wsgi: String,
     pub asgi: Option<String>,
+    /// How the settings module was found, for the rule.
+    pub found_by: String,
+    /// The image must set `DJANGO_SETTINGS_MODULE` (manage.py does not).
+    pub set_env: bool,
 }
 
 /// The value of `DJANGO_SETTINGS_MODULE` set in `text`.
@@ -27,11 +31,122 @@ fn settings_module_in(text: &str) -> Option<String> {
     let rest = &rest[quote..];
     let q = rest.chars().next()?;
     let value = rest[1..].split(q).next()?;
-    let valid = !value.is_empty()
+    dotted(value).then(|| value.to_string())
+}
+
+fn dotted(value: &str) -> bool {
+    !value.is_empty()
         && value
             .split('.')
-            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || c == '_'));
-    valid.then(|| value.to_string())
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || c == '_'))
+}
+
+/// The quoted dotted names in `text` (`'x.production'`, `"x.settings"`),
+/// each with whether an `else` comes right before it.
+fn dotted_literals(text: &str) -> Vec<(String, bool)> {
+    let mut found = Vec::new();
+    for q in ['"', '\''] {
+        let parts: Vec<&str> = text.split(q).collect();
+        // Odd parts are inside quotes (good enough for manage.py).
+        for i in (1..parts.len()).step_by(2) {
+            let value = parts[i];
+            if dotted(value) && value.contains('.') {
+                let after_else = parts[i - 1].trim_end().ends_with("else");
+                found.push((value.to_string(), after_else));
+            }
+        }
+    }
+    found
+}
+
+/// Whether `module` is a module or package in the app.
+fn module_exists(ctx: &AppContext, module: &str) -> bool {
+    let path = module.replace('.', "/");
+    ctx.dir.join(format!("{path}.py")).is_file()
+        || ctx.dir.join(&path).join("__init__.py").is_file()
+}
+
+/// The settings module, and how it was found: the literal manage.py sets;
+/// else, when manage.py computes it, the module it names (the `else`
+/// branch's first: the one used where nothing special is set); else a
+/// settings module in the app holding `ROOT_URLCONF`.
+fn find_settings(ctx: &AppContext, manage: &str) -> Option<(String, String, bool)> {
+    if let Some(literal) = settings_module_in(manage).filter(|m| module_exists(ctx, m)) {
+        return Some((
+            literal.clone(),
+            format!("manage.py sets DJANGO_SETTINGS_MODULE={literal}"),
+            false,
+        ));
+    }
+    let mut named: Vec<(String, bool)> = dotted_literals(manage)
+        .into_iter()
+        .filter(|(m, _)| module_exists(ctx, m))
+        .collect();
+    named.sort_by_key(|(_, after_else)| !after_else);
+    if let Some((module, _)) = named.first() {
+        return Some((
+            module.clone(),
+            format!(
+                "manage.py computes DJANGO_SETTINGS_MODULE; {module} is the one it names by default"
+            ),
+            false,
+        ));
+    }
+    if let Some(found) = settings_holding_urlconf(ctx) {
+        return Some((
+            found.clone(),
+            format!("manage.py does not name the settings; {found} holds ROOT_URLCONF"),
+            true,
+        ));
+    }
+    // A literal naming a module pypack cannot see (a path manage.py adds).
+    let literal = settings_module_in(manage)?;
+    Some((
+        literal.clone(),
+        format!("manage.py sets DJANGO_SETTINGS_MODULE={literal}"),
+        false,
+    ))
+}
+
+/// `pkg.settings` for the first top-level package whose `settings.py`
+/// (or `settings/` package) sets `ROOT_URLCONF`.
+fn settings_holding_urlconf(ctx: &AppContext) -> Option<String> {
+    let mut packages: Vec<String> = std::fs::read_dir(ctx.dir)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    packages.sort();
+    packages.into_iter().find_map(|package| {
+        let module = format!("{package}.settings");
+        let text = settings_text(ctx, &module);
+        text.lines()
+            .any(|l| l.trim_start().starts_with("ROOT_URLCONF"))
+            .then_some(module)
+    })
+}
+
+/// The settings' text: the module, or all files of a settings package.
+fn settings_text(ctx: &AppContext, settings_module: &str) -> String {
+    let path = settings_module.replace('.', "/");
+    let mut text = ctx.read(&format!("{path}.py")).unwrap_or_default();
+    if text.is_empty()
+        && let Ok(entries) = std::fs::read_dir(ctx.dir.join(&path))
+    {
+        // A settings package (`settings/base.py`, `settings/production.py`…).
+        let mut files: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+        files.sort();
+        for file in files
+            .iter()
+            .filter(|f| f.extension().is_some_and(|e| e == "py"))
+        {
+            text.push_str(&crate::project::text_if_regular(file).unwrap_or_default());
+            text.push('\n');
+        }
+    }
+    text
 }
 
 /// `'mysite.wsgi.application'` → `mysite.wsgi:application`.
@@ -50,31 +165,27 @@ fn setting_target(settings: &str, name: &str) -> Option<String> {
 
 pub fn project(ctx: &AppContext) -> Option<DjangoProject> {
     let manage = ctx.read("manage.py")?;
-    let settings_module = settings_module_in(&manage)?;
-    let path = settings_module.replace('.', "/");
-    let mut settings_text = ctx.read(&format!("{path}.py")).unwrap_or_default();
-    if settings_text.is_empty()
-        && let Ok(entries) = std::fs::read_dir(ctx.dir.join(&path))
-    {
-        // A settings package (`settings/base.py`, `settings/production.py`…).
-        let mut files: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
-        files.sort();
-        for file in files
-            .iter()
-            .filter(|f| f.extension().is_some_and(|e| e == "py"))
-        {
-            settings_text.push_str(&crate::project::text_if_regular(file).unwrap_or_default());
-            settings_text.push('\n');
-        }
-    }
+    let (settings_module, found_by, set_env) = find_settings(ctx, &manage)?;
+    let mut text = settings_text(ctx, &settings_module);
+    // Settings that build on others (`from .settings import *`): theirs too.
     let package = settings_module
         .split('.')
         .next()
         .unwrap_or(&settings_module)
         .to_string();
-    let wsgi = setting_target(&settings_text, "WSGI_APPLICATION")
-        .unwrap_or(format!("{package}.wsgi:application"));
-    let asgi = setting_target(&settings_text, "ASGI_APPLICATION").or_else(|| {
+    if !text.contains("ROOT_URLCONF")
+        && let Some((parent, _)) = settings_module.rsplit_once('.')
+    {
+        for base in ["settings", "base"] {
+            let other = format!("{parent}.{base}");
+            if other != settings_module && module_exists(ctx, &other) {
+                text.push_str(&settings_text(ctx, &other));
+            }
+        }
+    }
+    let wsgi =
+        setting_target(&text, "WSGI_APPLICATION").unwrap_or(format!("{package}.wsgi:application"));
+    let asgi = setting_target(&text, "ASGI_APPLICATION").or_else(|| {
         ctx.dir
             .join(&package)
             .join("asgi.py")
@@ -83,9 +194,11 @@ pub fn project(ctx: &AppContext) -> Option<DjangoProject> {
     });
     Some(DjangoProject {
         settings_module,
-        settings_text,
+        settings_text: text,
         wsgi,
         asgi,
+        found_by,
+        set_env,
     })
 }
 
@@ -158,12 +271,28 @@ pub fn claim(ctx: &AppContext) -> Result<Option<Claim>> {
     let Some(project) = project(ctx) else {
         return Ok(None);
     };
-    Ok(Some(server_claim(ctx, &project)?))
+    let mut claim = server_claim(ctx, &project)?;
+    if project.set_env {
+        // manage.py does not say which settings: the image does.
+        let launch = claim.launch;
+        let settings = project.settings_module.clone();
+        claim.launch = Box::new(move |port| {
+            let mut start = launch(port);
+            start
+                .env
+                .push(("DJANGO_SETTINGS_MODULE".into(), settings.clone()));
+            start
+        });
+    }
+    Ok(Some(claim))
 }
 
 /// What a Django project adds to whichever provider decided its command:
 /// collectstatic at build time when the settings name a STATIC_ROOT, the
 /// smoke run's Host, and the word on migrations.
+/// Said of a Django app unless its command runs `migrate` itself.
+pub const MIGRATIONS_NOTE: &str = "Django migrations are not run at build time (there is no database then): run `python manage.py migrate` where you deploy (a Procfile release: line, a job)";
+
 pub fn with_django_extras(mut claim: Claim, project: &DjangoProject) -> Claim {
     if project.settings_text.contains("STATIC_ROOT") {
         claim.steps.push(super::BuildStep::Collectstatic {
@@ -174,26 +303,31 @@ pub fn with_django_extras(mut claim: Claim, project: &DjangoProject) -> Claim {
     for (setting, dir) in written_dirs(&project.settings_text) {
         match dir {
             Some(dir) => claim = claim.writable(&dir, format!("{setting} in the Django settings")),
-            None => claim.warnings.push(format!(
-                "{setting} in the Django settings is a file right in the app directory, which stays read-only: SQLite writes beside its file, so put it in a directory (e.g. BASE_DIR / \"data\" / \"db.sqlite3\") or list it in [tool.pypack] writable"
-            )),
+            None => {
+                claim = claim.writable(
+                    ".",
+                    format!(
+                        "{setting} in the Django settings is a file right in the app directory"
+                    ),
+                );
+                claim.warnings.push(format!(
+                    "{setting} in the Django settings is a file right in the app directory, so /app itself is writable to the app (SQLite writes beside its file); a directory of its own (e.g. BASE_DIR / \"data\" / \"db.sqlite3\") keeps the code read-only"
+                ));
+            }
         }
     }
-    claim.warnings.push(
-        "Django migrations are not run at build time (there is no database then): run `python manage.py migrate` where you deploy (a Procfile release: line, a job)"
-            .into(),
-    );
+    claim.warnings.push(MIGRATIONS_NOTE.into());
     claim
 }
 
 fn server_claim(ctx: &AppContext, project: &DjangoProject) -> Result<Claim> {
-    let about = format!(
-        "Django: manage.py sets DJANGO_SETTINGS_MODULE={}",
-        project.settings_module
-    );
+    let about = format!("Django: {}", project.found_by);
     if ctx.has("gunicorn") {
         let wsgi = project.wsgi.clone();
-        let rule = format!("{about}; gunicorn from the dependencies runs WSGI_APPLICATION {wsgi}");
+        let rule = format!(
+            "{about}; {} runs WSGI_APPLICATION {wsgi}",
+            ctx.described("gunicorn")
+        );
         return Ok(Claim::new(rule, move |port| {
             Start::argv(words(&[
                 "gunicorn",
@@ -208,7 +342,7 @@ fn server_claim(ctx: &AppContext, project: &DjangoProject) -> Result<Claim> {
             if !ctx.has(server) {
                 continue;
             }
-            let rule = format!("{about}; {server} from the dependencies runs {asgi}");
+            let rule = format!("{about}; {} runs {asgi}", ctx.described(server));
             let asgi = asgi.clone();
             return Ok(Claim::new(rule, move |port| {
                 let port = port.to_string();
@@ -221,7 +355,7 @@ fn server_claim(ctx: &AppContext, project: &DjangoProject) -> Result<Claim> {
         }
     }
     let mut claim = Claim::new(
-        format!("{about}; no WSGI/ASGI server in the dependencies, so manage.py runserver"),
+        format!("{about}; no WSGI/ASGI server installed, so manage.py runserver"),
         |port| {
             Start::argv(words(&[
                 "python",
@@ -231,7 +365,8 @@ fn server_claim(ctx: &AppContext, project: &DjangoProject) -> Result<Claim> {
                 "--noreload",
             ]))
         },
-    );
+    )
+    .wanting("gunicorn");
     claim.warnings.push(
         "the Django app is served by its development server (manage.py runserver): add gunicorn to the dependencies (or pass --server gunicorn) for a production one"
             .into(),

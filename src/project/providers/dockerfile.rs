@@ -126,41 +126,72 @@ pub fn command_text(ctx: &AppContext) -> Option<String> {
     (!argv.is_empty()).then(|| argv.join(" "))
 }
 
-/// The argv to run without a shell: a `sh -c` script only when it is one
-/// simple command (no `&&`, `;`, pipes or substitutions).
-fn runnable(stage: &Stage) -> Option<Vec<String>> {
-    let mut argv: Vec<String> = stage.entrypoint.iter().chain(&stage.cmd).cloned().collect();
+/// How the final stage starts the app, as pypack can run it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Command {
+    /// Exec form: the words as they are.
+    Exec(Vec<String>),
+    /// Shell form (`sh -c` of a script): a command chain for pypack's
+    /// launcher (or one plain command), expansions and all.
+    Shell(String),
+}
+
+/// The command to run without a shell: exec form as it is; a `sh -c`
+/// script when it is a chain pypack's launcher runs (`&&`, `;`, `cd`,
+/// `VAR=x`, parameter expansions; no pipes or substitutions). Either way
+/// the program that serves must be one pypack knows.
+fn runnable(stage: &Stage) -> Option<Command> {
+    let argv: Vec<String> = stage.entrypoint.iter().chain(&stage.cmd).cloned().collect();
     let program = |w: &str| w.rsplit('/').next().unwrap_or(w).to_string();
+    let known = |word: &str| {
+        let first = program(word);
+        let base = first.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
+        let name = if base == "python" {
+            "python".to_string()
+        } else {
+            first.clone()
+        };
+        RUNNABLE.contains(&base).then_some(name)
+    };
     if argv.len() >= 3
         && matches!(program(&argv[0]).as_str(), "sh" | "bash" | "dash")
         && argv[1] == "-c"
     {
-        let script = argv[2].trim().trim_start_matches("exec ").to_string();
-        if script.contains("&&")
-            || script.contains(';')
-            || script.contains('|')
-            || script.contains("$(")
-        {
-            return None;
-        }
-        argv = split_command(&script).ok()?;
+        let script = argv[2].trim().to_string();
+        let steps = crate::project::chain::parse(&script).ok()?;
+        let last = steps.iter().rev().find(|s| !s.argv.is_empty())?;
+        known(&last.argv[0])?;
+        return Some(Command::Shell(script));
     }
-    let first = program(argv.first()?);
-    let base = first.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
-    RUNNABLE.contains(&base).then_some(())?;
-    argv[0] = if base == "python" {
-        "python".into()
-    } else {
-        first
+    let mut argv = argv;
+    argv[0] = known(argv.first()?)?;
+    Some(Command::Exec(argv))
+}
+
+/// `text` with the Dockerfile's WORKDIR `dir` as pypack's /app.
+fn at_app(text: &str, dir: Option<&str>) -> String {
+    let Some(dir) = dir else {
+        return text.to_string();
     };
-    Some(argv)
+    let mut out = text.replace(&format!("{dir}/"), "/app/");
+    for end in [" ", ";", "&", ""] {
+        let from = format!(" {dir}{end}");
+        if end.is_empty() {
+            if let Some(stripped) = out.strip_suffix(&format!(" {dir}")) {
+                out = format!("{stripped} /app");
+            }
+        } else {
+            out = out.replace(&from, &format!(" /app{end}"));
+        }
+    }
+    out
 }
 
 pub fn claim(ctx: &AppContext) -> Result<Option<Claim>> {
     let Some((file, stage)) = read_stage(ctx) else {
         return Ok(None);
     };
-    let Some(argv) = runnable(&stage) else {
+    let Some(command) = runnable(&stage) else {
         return Ok(None);
     };
     let workdir = stage
@@ -182,21 +213,27 @@ pub fn claim(ctx: &AppContext) -> Result<Option<Claim>> {
         .cloned()
         .collect();
     let rule = format!("{file}: {}", stage.lines.join(" + "));
-    let web = stage.expose.is_some() || super::serves_http(&argv);
+    let launch = {
+        let command = command.clone();
+        move |port: u16| -> Start {
+            // The app lives at /app in pypack's image, wherever the Dockerfile put it.
+            let dir = workdir.as_deref();
+            match &command {
+                Command::Exec(argv) => Start::argv(
+                    argv.iter()
+                        .map(|w| super::procfile::substitute_port(&at_app(w, dir), port))
+                        .collect(),
+                ),
+                Command::Shell(script) => {
+                    super::start_from_line(&at_app(script, dir), port).expect("parsed when claimed")
+                }
+            }
+        }
+    };
+    let web = stage.expose.is_some() || launch(8000).serves_http;
     let mut claim = Claim::new(rule, move |port| {
-        let argv = argv
-            .iter()
-            .map(|w| {
-                // The app lives at /app in pypack's image, wherever the Dockerfile put it.
-                let w = match &workdir {
-                    Some(dir) => w.replace(&format!("{dir}/"), "/app/"),
-                    None => w.clone(),
-                };
-                super::procfile::substitute_port(&w, port)
-            })
-            .collect();
-        let mut start = Start::argv(argv);
-        start.env = env.clone();
+        let mut start = launch(port);
+        start.env.extend(env.iter().cloned());
         start
     });
     claim.web = web;
@@ -246,20 +283,38 @@ mod tests {
                 ("PORT".to_string(), "9000".to_string())
             ]
         );
-        assert_eq!(runnable(&stage).unwrap()[1], "app.main:app");
+        let Some(Command::Exec(argv)) = runnable(&stage) else {
+            panic!("exec form")
+        };
+        assert_eq!(argv[1], "app.main:app");
 
         let shell = parse("FROM python:3.11\nCMD exec gunicorn --bind 0.0.0.0:$PORT app:app\n");
         assert_eq!(
-            runnable(&shell).unwrap(),
-            ["gunicorn", "--bind", "0.0.0.0:$PORT", "app:app"]
+            runnable(&shell),
+            Some(Command::Shell(
+                "exec gunicorn --bind 0.0.0.0:$PORT app:app".into()
+            ))
         );
+        // A chain runs through the launcher; a pipe needs a shell.
         let chain = parse("FROM python:3.11\nCMD python manage.py migrate && gunicorn x.wsgi\n");
-        assert_eq!(runnable(&chain), None);
+        assert!(matches!(runnable(&chain), Some(Command::Shell(_))));
+        let pipe = parse("FROM python:3.11\nCMD gunicorn x.wsgi | tee log\n");
+        assert_eq!(runnable(&pipe), None);
         let script = parse("FROM python:3.11\nENTRYPOINT [\"./start.sh\"]\n");
         assert_eq!(runnable(&script), None);
         let python = parse(
             "FROM python:3.11\nENTRYPOINT [\"/usr/local/bin/python3.11\"]\nCMD [\"app.py\"]\n",
         );
-        assert_eq!(runnable(&python).unwrap(), ["python", "app.py"]);
+        assert_eq!(
+            runnable(&python),
+            Some(Command::Exec(vec!["python".into(), "app.py".into()]))
+        );
+        assert_eq!(
+            at_app(
+                "cd /code && gunicorn -c /code/conf.py app:app",
+                Some("/code")
+            ),
+            "cd /app && gunicorn -c /app/conf.py app:app"
+        );
     }
 }

@@ -5,13 +5,16 @@
 use super::{AppContext, Claim, Start};
 use anyhow::Result;
 
-pub fn claim(ctx: &AppContext) -> Result<Option<Claim>> {
+/// The script that starts the Gradio app.
+fn entry(ctx: &AppContext) -> Option<String> {
     if !ctx.has("gradio") {
-        return Ok(None);
+        return None;
     }
-    let Some(entry) =
-        super::streamlit::entry_importing(ctx, "gradio", &["app.py", "main.py", "demo.py"])
-    else {
+    super::streamlit::entry_importing(ctx, "gradio", &["app.py", "main.py", "demo.py"])
+}
+
+pub fn claim(ctx: &AppContext) -> Result<Option<Claim>> {
+    let Some(entry) = entry(ctx) else {
         return Ok(None);
     };
     let rule = format!("Gradio: gradio in the dependencies and {entry} imports it");
@@ -22,8 +25,17 @@ pub fn claim(ctx: &AppContext) -> Result<Option<Claim>> {
                 .with_env("GRADIO_SERVER_PORT", port.to_string())
                 .with_env("GRADIO_ANALYTICS_ENABLED", "False")
         })
-        .port(7860)
-        .writable("flagged", "Gradio saves flagged examples there".into())
-        .writable(".gradio", "Gradio keeps its state there".into()),
+        .port(7860),
     ))
+}
+
+/// Where a Gradio app writes, whichever rule chose its command (a
+/// Dockerfile's `CMD python app.py` too).
+pub fn with_gradio_dirs(ctx: &AppContext, claim: Claim) -> Claim {
+    if entry(ctx).is_none() {
+        return claim;
+    }
+    claim
+        .writable("flagged", "Gradio saves flagged examples there".into())
+        .writable(".gradio", "Gradio keeps its state there".into())
 }

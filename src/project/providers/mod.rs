@@ -5,36 +5,175 @@
 //! [`PORTS`] that finds one, else from the claiming provider's default, else
 //! 8000. Every answer carries the rule that made it, which the build prints.
 
+mod aiohttp;
+mod app_engine;
 mod asgi_wsgi;
+mod azure;
 mod dash;
+mod digitalocean;
 mod django;
 mod dockerfile;
+mod fly;
 mod gradio;
 mod gunicorn_config;
+mod module_main;
+mod platform_files;
 mod procfile;
 mod python_main;
+mod railway;
+mod render;
+mod runners;
 mod scripts;
 mod streamlit;
 
 pub use asgi_wsgi::{AppObject, Kind, app_objects};
+pub use django::MIGRATIONS_NOTE;
 
 use super::plan::Decided;
 use super::pyproject::Pyproject;
 use anyhow::Result;
+use pep440_rs::Version;
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::str::FromStr;
 
-/// What providers look at: the app's directory, its pyproject and the
-/// normalized names of its direct dependencies.
+/// What providers look at: the app's directory, its pyproject, the
+/// normalized names of its direct dependencies, and what resolution
+/// installs (versions, dependencies of dependencies included).
 pub struct AppContext<'a> {
     pub dir: &'a Path,
     pub pyproject: &'a Pyproject,
+    /// Direct dependencies, and `name[extra]` for each extra asked for.
     pub dependencies: &'a [String],
+    pub installed: &'a Installed,
+}
+
+/// The packages the image's venv holds, by normalized name: what the
+/// commands providers choose must exist in these versions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Installed {
+    versions: BTreeMap<String, Version>,
+    /// For a package no requirement names: a package that depends on it.
+    brought_by: BTreeMap<String, String>,
+    /// Packages pypack added to the resolution, and why.
+    added: BTreeMap<String, String>,
+    /// What the requirements name.
+    direct: std::collections::BTreeSet<String>,
+}
+
+impl Installed {
+    /// From the pins: `(name, version, names of its dependencies)`, and
+    /// the names the app's requirements give.
+    pub fn new(
+        pins: impl IntoIterator<Item = (String, Version, Vec<String>)>,
+        direct: &[String],
+    ) -> Installed {
+        let mut versions = BTreeMap::new();
+        let mut needs: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (name, version, dependencies) in pins {
+            versions.insert(name.clone(), version);
+            needs.insert(name, dependencies);
+        }
+        // Breadth first from what the requirements name: the nearest
+        // package that brings each other one.
+        let mut brought_by = BTreeMap::new();
+        let mut queue: std::collections::VecDeque<String> = direct
+            .iter()
+            .filter(|d| versions.contains_key(*d))
+            .cloned()
+            .collect();
+        let mut seen: std::collections::BTreeSet<String> = queue.iter().cloned().collect();
+        while let Some(name) = queue.pop_front() {
+            for dependency in needs.get(&name).into_iter().flatten() {
+                if seen.insert(dependency.clone()) {
+                    brought_by.insert(dependency.clone(), name.clone());
+                    queue.push_back(dependency.clone());
+                }
+            }
+        }
+        Installed {
+            versions,
+            brought_by,
+            added: BTreeMap::new(),
+            direct: direct.iter().cloned().collect(),
+        }
+    }
+
+    /// For tests: `name` or `name==version` (else version 99), each with
+    /// no dependencies, all direct.
+    #[cfg(test)]
+    pub fn of(packages: &[&str]) -> Installed {
+        let pins: Vec<(String, Version, Vec<String>)> = packages
+            .iter()
+            .filter(|p| !p.contains('['))
+            .map(|p| {
+                let (name, version) = p.split_once("==").unwrap_or((p, "99"));
+                (
+                    name.to_string(),
+                    Version::from_str(version).unwrap(),
+                    Vec::new(),
+                )
+            })
+            .collect();
+        let direct: Vec<String> = pins.iter().map(|(n, _, _)| n.clone()).collect();
+        Installed::new(pins, &direct)
+    }
+
+    /// Records that pypack added `name` to the resolution, and why.
+    pub fn mark_added(&mut self, name: &str, why: &str) {
+        self.added.insert(name.to_string(), why.to_string());
+    }
+
+    pub fn version(&self, name: &str) -> Option<&Version> {
+        self.versions.get(name)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.versions.is_empty()
+    }
+
+    /// How `name` came to be installed, for a rule: `from the dependencies`,
+    /// `which quart brings`, `added by pypack (…)`.
+    pub fn origin(&self, name: &str) -> String {
+        if let Some(why) = self.added.get(name) {
+            return format!("added by pypack ({why})");
+        }
+        match self.brought_by.get(name) {
+            Some(parent) => format!("which {parent} brings"),
+            // Pinned, yet nothing the app requires needs it: a lock's.
+            None if !self.direct.contains(name) => "from the lock".into(),
+            None => "from the dependencies".into(),
+        }
+    }
 }
 
 impl AppContext<'_> {
-    /// Whether `name` (normalized) is a direct dependency.
+    /// Whether `name` (normalized) is installed or a direct dependency
+    /// (`fastapi[standard]` style names are only the latter).
     pub fn has(&self, name: &str) -> bool {
+        self.declares(name) || self.installed.version(name).is_some()
+    }
+
+    /// Whether a requirement of the app names `name`.
+    pub fn declares(&self, name: &str) -> bool {
         self.dependencies.iter().any(|d| d == name)
+    }
+
+    /// Whether the installed `name` is at least `version`; a package whose
+    /// version is not known (nothing resolved yet) counts as current.
+    pub fn at_least(&self, name: &str, version: &str) -> bool {
+        let wanted = Version::from_str(version).expect("a valid version");
+        self.installed
+            .version(name)
+            .is_none_or(|installed| installed.only_release() >= wanted)
+    }
+
+    /// `gunicorn 23.0.0 from the dependencies`: a package as a rule says it.
+    pub fn described(&self, name: &str) -> String {
+        match self.installed.version(name) {
+            Some(version) => format!("{name} {version} {}", self.installed.origin(name)),
+            None => format!("{name} {}", self.installed.origin(name)),
+        }
     }
 
     /// The text of `rel` in the app dir, if it is a readable regular file.
@@ -53,12 +192,15 @@ pub struct Start {
     pub launcher: bool,
     /// One of the steps is a known HTTP server.
     pub serves_http: bool,
+    /// The program each step runs (`python -m X` counts as `X`).
+    pub programs: Vec<String>,
 }
 
 impl Start {
     pub fn argv(argv: Vec<String>) -> Start {
         Start {
             serves_http: serves_http(&argv),
+            programs: program_of(&argv).into_iter().collect(),
             argv,
             env: Vec::new(),
             launcher: false,
@@ -96,6 +238,13 @@ pub struct Claim {
     pub writable: Vec<Decided<String>>,
     /// Things to tell the user (a dev server started for want of another…).
     pub warnings: Vec<String>,
+    /// The production server that would serve the app and is not installed
+    /// (`gunicorn`, `uvicorn`): the build adds it to the resolution and
+    /// asks again, unless told not to (`--server none`, `--locked`).
+    pub missing_server: Option<&'static str>,
+    /// Without that server the claim still starts the app (with the
+    /// framework's development server); `false`: only with it.
+    pub starts_without_server: bool,
 }
 
 impl Claim {
@@ -109,7 +258,15 @@ impl Claim {
             steps: Vec::new(),
             writable: Vec::new(),
             warnings: Vec::new(),
+            missing_server: None,
+            starts_without_server: true,
         }
+    }
+
+    /// The claim of an app that `server` would serve, which is not installed.
+    fn wanting(mut self, server: &'static str) -> Claim {
+        self.missing_server = Some(server);
+        self
     }
 
     fn writable(mut self, dir: &str, why: String) -> Claim {
@@ -147,6 +304,30 @@ pub const COMMANDS: &[CommandProvider] = &[
         claim: procfile::claim,
     },
     CommandProvider {
+        name: "render.yaml",
+        claim: render::claim,
+    },
+    CommandProvider {
+        name: "Railway",
+        claim: railway::claim,
+    },
+    CommandProvider {
+        name: "fly.toml",
+        claim: fly::claim,
+    },
+    CommandProvider {
+        name: "App Engine",
+        claim: app_engine::claim,
+    },
+    CommandProvider {
+        name: "Azure startup file",
+        claim: azure::claim,
+    },
+    CommandProvider {
+        name: "DigitalOcean app spec",
+        claim: digitalocean::claim,
+    },
+    CommandProvider {
         name: "Dockerfile",
         claim: dockerfile::claim,
     },
@@ -171,8 +352,16 @@ pub const COMMANDS: &[CommandProvider] = &[
         claim: asgi_wsgi::claim,
     },
     CommandProvider {
+        name: "aiohttp",
+        claim: aiohttp::claim,
+    },
+    CommandProvider {
         name: "[project.scripts]",
         claim: scripts::claim,
+    },
+    CommandProvider {
+        name: "python -m package",
+        claim: module_main::claim,
     },
     CommandProvider {
         name: "python script",
@@ -193,6 +382,14 @@ pub const PORTS: &[PortProvider] = &[
         port: procfile::port,
     },
     PortProvider {
+        name: "fly.toml",
+        port: fly::port,
+    },
+    PortProvider {
+        name: "DigitalOcean app spec",
+        port: digitalocean::port,
+    },
+    PortProvider {
         name: "gunicorn config",
         port: gunicorn_config::port,
     },
@@ -210,28 +407,48 @@ pub const PORTS: &[PortProvider] = &[
     },
 ];
 
-/// The first command provider that claims the app, with its name.
-pub fn claim(ctx: &AppContext) -> Result<Option<(&'static str, Claim)>> {
+/// The first command provider that claims the app, with its name. A
+/// claim wanting a server that is not installed is taken when the server
+/// may be added (`may_add_server`: the build adds it and asks again);
+/// otherwise only when it starts without one (a development server).
+pub fn claim(ctx: &AppContext, may_add_server: bool) -> Result<Option<(&'static str, Claim)>> {
     for provider in COMMANDS {
-        if let Some(mut claim) = (provider.claim)(ctx)? {
-            // A Django project needs its static files and Host whatever starts it.
-            if let Some(project) = django::project(ctx) {
-                claim = django::with_django_extras(claim, &project);
-            }
-            return Ok(Some((provider.name, claim)));
+        let Some(mut claim) = (provider.claim)(ctx)? else {
+            continue;
+        };
+        if claim.missing_server.is_some() && !may_add_server && !claim.starts_without_server {
+            continue;
         }
+        if claim.missing_server.is_none() {
+            // A command naming a server program that is not installed
+            // (a Procfile's `gunicorn app:app` with no gunicorn): its package.
+            let start = (claim.launch)(8000);
+            claim.missing_server = start
+                .programs
+                .iter()
+                .filter_map(|program| server_package(program))
+                .find(|package| ctx.installed.version(package).is_none());
+        }
+        return Ok(Some((provider.name, with_aspects(ctx, claim))));
     }
     Ok(None)
 }
 
 /// What the app's kind adds whatever decided its command (also `--cmd`):
-/// for a Django project, collectstatic, the smoke run's Host, a warning.
+/// see [`with_aspects`].
 pub fn aspects(ctx: &AppContext) -> Claim {
-    let claim = Claim::new(String::new(), |_| Start::argv(Vec::new()));
-    match django::project(ctx) {
-        Some(project) => django::with_django_extras(claim, &project),
-        None => claim,
+    with_aspects(ctx, Claim::new(String::new(), |_| Start::argv(Vec::new())))
+}
+
+/// What is known of the app whichever rule chose its command: a Django
+/// project's static files, Host and database directories; a Flask app's
+/// instance folder; Gradio's directories.
+fn with_aspects(ctx: &AppContext, mut claim: Claim) -> Claim {
+    if let Some(project) = django::project(ctx) {
+        claim = django::with_django_extras(claim, &project);
     }
+    claim = asgi_wsgi::with_instance_folder(ctx, claim);
+    gradio::with_gradio_dirs(ctx, claim)
 }
 
 /// The first port a port provider finds.
@@ -250,10 +467,14 @@ pub fn port(ctx: &AppContext) -> Result<Option<Decided<u16>>> {
 pub fn start_from_line(line: &str, port: u16) -> Result<Start> {
     let steps = crate::project::chain::parse(line)?;
     if !crate::project::chain::needs_launcher(&steps) {
+        // An argument of expansions alone that comes out empty goes, as
+        // an unquoted one does in a shell (`${PORT:+…}` forms).
         let argv = steps[0]
             .argv
             .iter()
-            .map(|a| procfile::substitute_port(a, port))
+            .map(|a| (a, procfile::substitute_port(a, port)))
+            .filter(|(a, expanded)| !(expanded.is_empty() && a.starts_with('$')))
+            .map(|(_, expanded)| expanded)
             .collect();
         return Ok(Start::argv(argv));
     }
@@ -262,7 +483,39 @@ pub fn start_from_line(line: &str, port: u16) -> Result<Start> {
         env: Vec::new(),
         launcher: true,
         serves_http: steps.iter().any(|s| serves_http(&s.argv)),
+        programs: steps.iter().filter_map(|s| program_of(&s.argv)).collect(),
     })
+}
+
+/// The program `argv` runs: its first word's file name, or `X` of `python -m X`.
+fn program_of(argv: &[String]) -> Option<String> {
+    let first = argv.first()?;
+    let program = first.rsplit('/').next().unwrap_or(first);
+    if program.starts_with("python")
+        && let Some(w) = argv.windows(2).find(|w| w[0] == "-m")
+    {
+        return Some(w[1].clone());
+    }
+    Some(program.to_string())
+}
+
+/// Server programs and the package that installs each.
+const SERVER_PACKAGES: &[(&str, &str)] = &[
+    ("gunicorn", "gunicorn"),
+    ("uvicorn", "uvicorn"),
+    ("hypercorn", "hypercorn"),
+    ("daphne", "daphne"),
+    ("granian", "granian"),
+    ("waitress-serve", "waitress"),
+    ("waitress", "waitress"),
+];
+
+/// The package of a server program (`waitress-serve` → `waitress`).
+pub fn server_package(program: &str) -> Option<&'static str> {
+    SERVER_PACKAGES
+        .iter()
+        .find(|(p, _)| *p == program)
+        .map(|(_, package)| *package)
 }
 
 /// Programs that serve HTTP when they run an app.

@@ -2,6 +2,8 @@
 
 use super::*;
 use crate::project::pyproject::Pyproject;
+use pep440_rs::Version;
+use std::str::FromStr;
 
 use crate::project::test_app as app;
 
@@ -21,13 +23,20 @@ fn claimed(dir: &tempfile::TempDir, deps: &[&str], port: u16) -> Claimed {
     } else {
         Pyproject::default()
     };
-    let deps: Vec<String> = deps.iter().map(|d| d.to_string()).collect();
+    let installed = Installed::of(deps);
+    let deps: Vec<String> = deps
+        .iter()
+        .map(|d| d.split("==").next().unwrap().to_string())
+        .collect();
     let ctx = AppContext {
         dir: dir.path(),
         pyproject: &pyproject,
         dependencies: &deps,
+        installed: &installed,
     };
-    let (name, claim) = claim(&ctx).unwrap().expect("a provider claims the app");
+    let (name, claim) = claim(&ctx, false)
+        .unwrap()
+        .expect("a provider claims the app");
     let start = (claim.launch)(port);
     Claimed {
         name: name.to_string(),
@@ -40,10 +49,12 @@ fn claimed(dir: &tempfile::TempDir, deps: &[&str], port: u16) -> Claimed {
 
 fn port_of(dir: &tempfile::TempDir) -> Option<(u16, String)> {
     let pyproject = Pyproject::default();
+    let installed = Installed::default();
     let ctx = AppContext {
         dir: dir.path(),
         pyproject: &pyproject,
         dependencies: &[],
+        installed: &installed,
     };
     port(&ctx).unwrap().map(|d| (d.value, d.rule))
 }
@@ -330,4 +341,293 @@ fn the_app_a_project_names_comes_first() {
     ]);
     let Claimed { argv, .. } = claimed(&dir, &["streamlit"], 8501);
     assert_eq!(argv[2], "Chatbot.py");
+}
+
+#[test]
+fn commands_fit_the_installed_versions() {
+    // Flask's `--app` came in 2.2; before it, FLASK_APP names the app.
+    let dir = app(&[("app.py", "from flask import Flask\napp = Flask(__name__)\n")]);
+    let Claimed { argv, env, .. } = claimed(&dir, &["flask==2.1.3"], 5000);
+    assert_eq!(
+        argv,
+        ["flask", "run", "--host", "0.0.0.0", "--port", "5000"]
+    );
+    assert_eq!(env, [("FLASK_APP".to_string(), "app".to_string())]);
+    let Claimed { argv, env, .. } = claimed(&dir, &["flask==2.2.0"], 5000);
+    assert_eq!(argv[..3], ["flask", "--app", "app"]);
+    assert!(env.is_empty());
+    // Sanic's own server: `python -m sanic mod.app` before 20.12, then `sanic mod:app`.
+    let dir = app(&[("server.py", "from sanic import Sanic\napp = Sanic('svc')\n")]);
+    let Claimed { argv, rule, .. } = claimed(&dir, &["sanic==19.12.5"], 8000);
+    assert_eq!(
+        argv,
+        [
+            "python",
+            "-m",
+            "sanic",
+            "server.app",
+            "--host=0.0.0.0",
+            "--port=8000"
+        ]
+    );
+    assert!(rule.contains("Sanic's own server (sanic 19.12.5"), "{rule}");
+    let Claimed { argv, .. } = claimed(&dir, &["sanic==23.12.1"], 8000);
+    assert_eq!(argv[..2], ["sanic", "server:app"]);
+    // uvicorn before 0.13 has no --factory: the factory goes to hypercorn.
+    let dir = app(&[(
+        "main.py",
+        "from fastapi import FastAPI\n\ndef create_app():\n    app = FastAPI()\n    return app\n",
+    )]);
+    let Claimed { argv, .. } = claimed(&dir, &["fastapi", "uvicorn==0.12.3", "hypercorn"], 8000);
+    assert_eq!(argv[0], "hypercorn");
+    let Claimed { argv, .. } = claimed(&dir, &["fastapi", "uvicorn==0.13.0"], 8000);
+    assert_eq!(argv.last().unwrap(), "--factory");
+}
+
+#[test]
+fn servers_that_dependencies_bring_count_and_missing_ones_are_wanted() {
+    let dir = app(&[("app.py", "from quart import Quart\napp = Quart(__name__)\n")]);
+    let pyproject = Pyproject::default();
+    let pins = [
+        ("quart", "0.22.0", vec!["hypercorn".to_string()]),
+        ("hypercorn", "0.18.0", vec![]),
+    ];
+    let installed = Installed::new(
+        pins.iter()
+            .map(|(n, v, d)| (n.to_string(), Version::from_str(v).unwrap(), d.clone())),
+        &["quart".to_string()],
+    );
+    let deps = vec!["quart".to_string()];
+    let ctx = AppContext {
+        dir: dir.path(),
+        pyproject: &pyproject,
+        dependencies: &deps,
+        installed: &installed,
+    };
+    let (_, quart) = claim(&ctx, true).unwrap().unwrap();
+    assert!(
+        quart.rule.contains("hypercorn 0.18.0 which quart brings"),
+        "{}",
+        quart.rule
+    );
+    assert_eq!(quart.missing_server, None);
+
+    // A WSGI app with no server: gunicorn is wanted (the build adds it);
+    // told not to add one, Flask's own server, and nothing for Bottle.
+    let dir = app(&[("app.py", "from flask import Flask\napp = Flask(__name__)\n")]);
+    let installed = Installed::of(&["flask==3.1.3"]);
+    let deps = vec!["flask".to_string()];
+    let ctx = AppContext {
+        dir: dir.path(),
+        pyproject: &pyproject,
+        dependencies: &deps,
+        installed: &installed,
+    };
+    let (_, wanting) = claim(&ctx, true).unwrap().unwrap();
+    assert_eq!(wanting.missing_server, Some("gunicorn"));
+    let dir = app(&[("api.py", "from bottle import Bottle\napp = Bottle()\n")]);
+    let installed = Installed::of(&["bottle"]);
+    let deps = vec!["bottle".to_string()];
+    let ctx = AppContext {
+        dir: dir.path(),
+        pyproject: &pyproject,
+        dependencies: &deps,
+        installed: &installed,
+    };
+    assert_eq!(
+        claim(&ctx, true).unwrap().unwrap().1.missing_server,
+        Some("gunicorn")
+    );
+    assert!(claim(&ctx, false).unwrap().is_none());
+
+    // A Procfile naming gunicorn that nothing installs: gunicorn is wanted.
+    let dir = app(&[("Procfile", "web: gunicorn app:app\n")]);
+    let installed = Installed::of(&["flask"]);
+    let ctx = AppContext {
+        dir: dir.path(),
+        pyproject: &pyproject,
+        dependencies: &deps,
+        installed: &installed,
+    };
+    assert_eq!(
+        claim(&ctx, true).unwrap().unwrap().1.missing_server,
+        Some("gunicorn")
+    );
+}
+
+#[test]
+fn hosting_platforms_files_say_how_the_app_starts() {
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a [&'a str]);
+    let cases: [Case; 7] = [
+        (
+            &[(
+                "render.yaml",
+                "services:\n  - type: web\n    name: api\n    runtime: python\n    buildCommand: pip install -r requirements.txt\n    startCommand: uvicorn main:app --host 0.0.0.0 --port $PORT\n",
+            )],
+            "render.yaml",
+            &["uvicorn", "main:app", "--host", "0.0.0.0", "--port", "7000"],
+        ),
+        (
+            &[(
+                "railway.json",
+                "{\"deploy\": {\"startCommand\": \"hypercorn main:app --bind 0.0.0.0:$PORT\"}}",
+            )],
+            "Railway",
+            &["hypercorn", "main:app", "--bind", "0.0.0.0:7000"],
+        ),
+        (
+            &[(
+                "railway.toml",
+                "[deploy]\nstartCommand = \"gunicorn app:app\"\n",
+            )],
+            "Railway",
+            &["gunicorn", "app:app"],
+        ),
+        (
+            &[(
+                "fly.toml",
+                "app = 'x'\n[processes]\nworker = 'celery -A tasks worker'\napp = 'gunicorn -b 0.0.0.0:8080 app:app'\n[http_service]\ninternal_port = 8080\nprocesses = ['app']\n",
+            )],
+            "fly.toml",
+            &["gunicorn", "-b", "0.0.0.0:8080", "app:app"],
+        ),
+        (
+            &[(
+                "app.yaml",
+                "runtime: python312\nentrypoint: gunicorn -b :$PORT main:app\n",
+            )],
+            "App Engine",
+            &["gunicorn", "-b", ":7000", "main:app"],
+        ),
+        (
+            &[(
+                "startup.sh",
+                "#!/bin/bash\npython -m uvicorn main:app --host 0.0.0.0\n",
+            )],
+            "Azure startup file",
+            &["python", "-m", "uvicorn", "main:app", "--host", "0.0.0.0"],
+        ),
+        (
+            &[(
+                ".do/app.yaml",
+                "name: sample\nservices:\n- name: web\n  environment_slug: python\n  run_command: gunicorn --worker-tmp-dir /dev/shm mysite.wsgi\n  http_port: 8080\n",
+            )],
+            "DigitalOcean app spec",
+            &["gunicorn", "--worker-tmp-dir", "/dev/shm", "mysite.wsgi"],
+        ),
+    ];
+    for (files, provider, want) in cases {
+        let dir = app(files);
+        let Claimed { name, argv, .. } = claimed(&dir, &["gunicorn", "uvicorn", "hypercorn"], 7000);
+        assert_eq!(name, provider, "{files:?}");
+        assert_eq!(argv, want, "{files:?}");
+    }
+    let dir = app(&[("fly.toml", "[http_service]\ninternal_port = 8081\n")]);
+    assert_eq!(
+        port_of(&dir),
+        Some((8081, "internal_port in fly.toml".to_string()))
+    );
+    let dir = app(&[(
+        ".do/app.yaml",
+        "services:\n- name: web\n  http_port: 8082\n",
+    )]);
+    assert_eq!(port_of(&dir).unwrap().0, 8082);
+    // A render.yaml service in another directory, or a shell script, is not this app's start.
+    let dir = app(&[
+        (
+            "render.yaml",
+            "services:\n  - type: web\n    rootDir: backend\n    startCommand: gunicorn app:app\n",
+        ),
+        ("startup.txt", "./start.sh\n"),
+    ]);
+    let pyproject = Pyproject::default();
+    let installed = Installed::default();
+    let ctx = AppContext {
+        dir: dir.path(),
+        pyproject: &pyproject,
+        dependencies: &[],
+        installed: &installed,
+    };
+    assert!(claim(&ctx, false).unwrap().is_none());
+}
+
+#[test]
+fn aiohttp_and_packages_that_serve_when_run() {
+    let dir = app(&[
+        ("service/__init__.py", ""),
+        (
+            "service/__main__.py",
+            "from aiohttp import web\nfrom service.app import make\nweb.run_app(make(), port=8081)\n",
+        ),
+    ]);
+    let Claimed {
+        name,
+        argv,
+        default_port,
+        ..
+    } = claimed(&dir, &["aiohttp==3.9.5"], 8081);
+    assert_eq!(name, "aiohttp");
+    assert_eq!(argv, ["python", "-m", "service"]);
+    assert_eq!(default_port, Some(8081));
+    let dir = app(&[
+        ("api/__init__.py", ""),
+        (
+            "api/__main__.py",
+            "import uvicorn\n\nif __name__ == '__main__':\n    uvicorn.run('api.app:app', host='0.0.0.0')\n",
+        ),
+    ]);
+    let Claimed { name, argv, .. } = claimed(&dir, &["uvicorn"], 8000);
+    assert_eq!(
+        (name.as_str(), argv.as_slice()),
+        (
+            "python -m package",
+            &["python".to_string(), "-m".into(), "api".into()][..]
+        )
+    );
+}
+
+#[test]
+fn django_settings_found_without_a_literal() {
+    // manage.py computes the module: the default branch's.
+    let computed = "import os\nsettings_module = 'proj.production' if 'WEBSITE_HOSTNAME' in os.environ else 'proj.settings'\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', settings_module)\n";
+    let dir = app(&[
+        ("manage.py", computed),
+        ("proj/__init__.py", ""),
+        (
+            "proj/settings.py",
+            "ROOT_URLCONF = 'proj.urls'\nWSGI_APPLICATION = 'proj.wsgi.application'\n",
+        ),
+        ("proj/production.py", "from .settings import *\n"),
+    ]);
+    let Claimed {
+        rule, argv, env, ..
+    } = claimed(&dir, &["django", "gunicorn"], 8000);
+    assert!(
+        rule.contains("proj.settings is the one it names by default"),
+        "{rule}"
+    );
+    assert_eq!(argv.last().unwrap(), "proj.wsgi:application");
+    assert!(env.is_empty());
+    // Nothing in manage.py at all: the package whose settings hold ROOT_URLCONF,
+    // which the image then sets.
+    let dir = app(&[
+        (
+            "manage.py",
+            "import os, sys\nfrom django.core.management import execute_from_command_line\nexecute_from_command_line(sys.argv)\n",
+        ),
+        ("config/__init__.py", ""),
+        ("config/settings.py", "ROOT_URLCONF = 'config.urls'\n"),
+    ]);
+    let Claimed { rule, env, .. } = claimed(&dir, &["django", "gunicorn"], 8000);
+    assert!(
+        rule.contains("config.settings holds ROOT_URLCONF"),
+        "{rule}"
+    );
+    assert_eq!(
+        env,
+        [(
+            "DJANGO_SETTINGS_MODULE".to_string(),
+            "config.settings".to_string()
+        )]
+    );
 }

@@ -1,0 +1,343 @@
+//! How the app starts in the image: the command, the port, the environment
+//! and the directories it writes to. Decided once the packages are known,
+//! so that a command exists in the installed versions (`flask --app` only
+//! from Flask 2.2) and servers that dependencies bring count: flags and
+//! `[tool.pypack]` first, then the first provider that claims the app.
+
+use super::plan::{CmdSpec, Decided, Plan};
+use super::providers::{self, AppContext, Installed};
+use anyhow::{Context, Result, bail};
+
+/// How the app starts in the image.
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub cmd: Decided<Vec<String>>,
+    pub port: Decided<u16>,
+    /// Environment the command needs (from the provider that chose it).
+    pub env: Vec<(String, String)>,
+    /// The command serves HTTP on `port` (the smoke run then requires an
+    /// answer); `false` for what may be a worker or a tool.
+    pub web: bool,
+    /// The command runs through pypack's launcher (a chain of steps), which
+    /// the app layer then carries.
+    pub launcher: bool,
+    /// The `Host` the smoke run sends (one the app accepts).
+    pub smoke_host: String,
+    /// Work done at build time in the image (Django's collectstatic).
+    pub build_steps: Vec<providers::BuildStep>,
+    /// Paths under /app the app writes to, made its own (65532); `.` is
+    /// /app itself (the directory alone). The rest of /app stays
+    /// read-only to it.
+    pub writable: Vec<Decided<String>>,
+    /// Refuse, rather than follow, writes the smoke run sees under /app.
+    pub read_only: bool,
+    /// Things the user should know about these choices.
+    pub warnings: Vec<String>,
+    /// A production server the chosen rule wants and resolution did not
+    /// install (`gunicorn`, `uvicorn`): the build may add it and decide again.
+    pub missing_server: Option<&'static str>,
+}
+
+/// What the start is decided from, besides the plan.
+pub struct StartInputs<'a> {
+    /// Normalized names of the direct requirements (and `name[extra]`).
+    pub dependencies: &'a [String],
+    pub installed: &'a Installed,
+    /// A missing production server may be added to the resolution.
+    pub may_add_server: bool,
+    /// The image runs as root (`--root`): any port may be bound.
+    pub as_root: bool,
+}
+
+/// Decides the start of the app `plan` describes.
+pub fn start(plan: &Plan, inputs: &StartInputs) -> Result<Started> {
+    let settings = &plan.start_settings;
+    let (overrides, tool) = (&settings.overrides, &settings.tool);
+    let ctx = AppContext {
+        dir: &plan.app_dir,
+        pyproject: &plan.pyproject,
+        dependencies: inputs.dependencies,
+        installed: inputs.installed,
+    };
+    let explicit_cmd = match (&overrides.cmd, &tool.cmd) {
+        (Some(cmd), _) => Some((CmdSpec::Text(cmd.clone()), "--cmd")),
+        (None, Some(cmd)) => Some((cmd.clone(), "[tool.pypack] cmd")),
+        (None, None) => None,
+    };
+    let claim = match &explicit_cmd {
+        Some(_) => None,
+        None => match providers::claim(&ctx, inputs.may_add_server)? {
+            Some((_, claim)) => Some(claim),
+            None => bail!(
+                "no entrypoint found in {}: no Procfile web: line, no hosting platform's start command, no Dockerfile CMD, \
+                 no Django, Streamlit, Gradio or Dash app, no WSGI/ASGI app object or factory, no aiohttp app, \
+                 no single [project.scripts] entry, no app.py or main.py.{} \
+                 Pass --cmd \"...\" or set [tool.pypack] cmd in pyproject.toml",
+                ctx.dir.display(),
+                unserved_apps(&ctx)?
+            ),
+        },
+    };
+    let mut warnings = Vec::new();
+    let port = choose_port(&ctx, plan, claim.as_ref())?;
+    let (cmd_rule, aspects, web_claimed) = match &claim {
+        Some(claim) => (claim.rule.clone(), None, claim.web),
+        None => (
+            explicit_cmd
+                .as_ref()
+                .expect("a flag or a provider")
+                .1
+                .to_string(),
+            Some(providers::aspects(&ctx)),
+            false,
+        ),
+    };
+    let launch = |port: u16| -> Result<providers::Start> {
+        match (&claim, &explicit_cmd) {
+            (Some(claim), _) => Ok((claim.launch)(port)),
+            (None, Some((CmdSpec::Text(text), rule))) => {
+                providers::start_from_line(text, port).context(*rule)
+            }
+            (None, Some((CmdSpec::Argv(argv), _))) => Ok(providers::Start::argv(argv.clone())),
+            (None, None) => unreachable!("a flag or a provider"),
+        }
+    };
+    let (port, start) = unprivileged(port, inputs.as_root, &launch, &mut warnings)?;
+    let mut aspects = match aspects {
+        Some(aspects) => aspects,
+        None => claim.expect("a provider"),
+    };
+    if explicit_cmd.is_some() {
+        aspects.missing_server = start
+            .programs
+            .iter()
+            .filter_map(|p| providers::server_package(p))
+            .find(|package| ctx.installed.version(package).is_none());
+    }
+    // A server program, or a port someone set, says it is a web app.
+    let web = web_claimed || port.rule != "default" || start.serves_http;
+    warnings.extend(aspects.warnings.iter().cloned());
+    // A command that migrates at start needs no word on migrations.
+    if start.argv.iter().any(|a| a.contains("migrate")) {
+        warnings.retain(|w| w != providers::MIGRATIONS_NOTE);
+    }
+    let missing_server = aspects.missing_server.filter(|_| inputs.may_add_server);
+    Ok(Started {
+        cmd: Decided {
+            value: start.argv,
+            rule: cmd_rule,
+        },
+        port,
+        env: start.env,
+        web,
+        launcher: start.launcher,
+        smoke_host: aspects.smoke_host.unwrap_or_else(|| "localhost".into()),
+        build_steps: aspects.steps,
+        writable: writable_dirs(aspects.writable, &tool.writable)?,
+        read_only: tool.read_only,
+        warnings,
+        missing_server,
+    })
+}
+
+/// The port and the start. A port below 1024, which uid 65532 cannot
+/// bind, is moved 8000 above (80 → 8080, 443 → 8443) when the command
+/// says it (its flags, its `$PORT`), said in a warning: the image stays
+/// non-root. One the app's own code binds cannot be moved: said too.
+fn unprivileged(
+    port: Decided<u16>,
+    as_root: bool,
+    launch: &dyn Fn(u16) -> Result<providers::Start>,
+    warnings: &mut Vec<String>,
+) -> Result<(Decided<u16>, providers::Start)> {
+    let start = launch(port.value)?;
+    if as_root || port.value >= 1024 {
+        return Ok((port, start));
+    }
+    let (from, to) = (port.value, port.value + 8000);
+    let moved = moved_port(launch(to)?, from, to);
+    if moved == start {
+        warnings.push(format!(
+            "port {from} ({}) is below 1024, which the image's user (uid 65532) cannot bind, and the command does not \
+             say it (the app's code does): change the app's port, or pass --root",
+            port.rule
+        ));
+        return Ok((port, start));
+    }
+    warnings.push(format!(
+        "port {from} ({}) is below 1024, which the image's user (uid 65532) cannot bind: the command listens on {to} \
+         instead (EXPOSE and PORT say so; publish it as `-p {from}:{to}`), or pass --root to keep {from}",
+        port.rule
+    ));
+    let port = Decided {
+        value: to,
+        rule: format!(
+            "moved from {from} ({}): below 1024, which uid 65532 cannot bind",
+            port.rule
+        ),
+    };
+    Ok((port, moved))
+}
+
+/// `start` with the literal port `from` in its flags and binds (`-b
+/// 0.0.0.0:80`, `--port 80`, `--port=80`) replaced by `to`, in each step of
+/// a launcher chain too, and in `*PORT` environment values.
+fn moved_port(mut start: providers::Start, from: u16, to: u16) -> providers::Start {
+    if start.launcher {
+        if let Some(json) = start.argv.get_mut(2)
+            && let Ok(mut steps) = serde_json::from_str::<Vec<serde_json::Value>>(json)
+        {
+            for step in &mut steps {
+                if let Some(argv) = step.get_mut("argv").and_then(|a| a.as_array_mut()) {
+                    let mut words: Vec<String> = argv
+                        .iter()
+                        .map(|w| w.as_str().unwrap_or_default().to_string())
+                        .collect();
+                    move_port_words(&mut words, from, to);
+                    *argv = words.into_iter().map(serde_json::Value::String).collect();
+                }
+            }
+            *json = serde_json::to_string(&steps).expect("steps serialize");
+        }
+    } else {
+        move_port_words(&mut start.argv, from, to);
+    }
+    for (name, value) in &mut start.env {
+        if name.ends_with("PORT") && *value == from.to_string() {
+            *value = to.to_string();
+        }
+    }
+    start
+}
+
+/// Flags whose value is a port.
+const PORT_FLAGS: &[&str] = &[
+    "--port",
+    "-p",
+    "--server.port",
+    "--server-port",
+    "--server_port",
+];
+
+fn move_port_words(words: &mut [String], from: u16, to: u16) {
+    let (from, to) = (from.to_string(), to.to_string());
+    for i in 0..words.len() {
+        let word = &words[i];
+        let after_flag = i > 0 && PORT_FLAGS.contains(&words[i - 1].as_str());
+        let replaced = if after_flag && *word == from {
+            Some(to.clone())
+        } else if let Some((flag, value)) = word.split_once('=')
+            && value == from
+            && PORT_FLAGS.contains(&flag)
+        {
+            Some(format!("{flag}={to}"))
+        } else if let Some(host) = word.strip_suffix(&format!(":{from}"))
+            && (host.is_empty()
+                || host.ends_with("0.0.0.0")
+                || host.ends_with("[::]")
+                || host.ends_with('*')
+                || host.ends_with("localhost")
+                || host.ends_with("127.0.0.1"))
+        {
+            Some(format!("{host}:{to}"))
+        } else {
+            None
+        };
+        if let Some(replaced) = replaced {
+            words[i] = replaced;
+        }
+    }
+}
+
+/// The providers' writable paths and `[tool.pypack] writable`, each a
+/// relative path inside the app dir (`.` for the app dir itself).
+pub fn writable_dirs(
+    found: Vec<Decided<String>>,
+    listed: &[String],
+) -> Result<Vec<Decided<String>>> {
+    let mut out: Vec<Decided<String>> = Vec::new();
+    let listed = listed.iter().map(|w| Decided {
+        value: w.clone(),
+        rule: "[tool.pypack] writable".into(),
+    });
+    for dir in found.into_iter().chain(listed) {
+        let value = match dir.value.trim_end_matches('/') {
+            "." | "./" | "" if dir.value.starts_with('.') => ".".to_string(),
+            other => other.trim_start_matches("./").to_string(),
+        };
+        if value.is_empty() || value.starts_with('/') || value.split('/').any(|p| p == "..") {
+            bail!(
+                "writable directory '{}' ({}) must be a relative path inside the app",
+                dir.value,
+                dir.rule
+            );
+        }
+        if !out.iter().any(|d| d.value == value) {
+            out.push(Decided {
+                value,
+                rule: dir.rule,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Apps found that no installed server can run, said with the fix.
+fn unserved_apps(ctx: &AppContext) -> Result<String> {
+    let apps = providers::app_objects(ctx)?;
+    let Some(app) = apps.first() else {
+        return Ok(String::new());
+    };
+    let server = match app.kind {
+        providers::Kind::Asgi => "uvicorn",
+        providers::Kind::Wsgi => "gunicorn",
+    };
+    Ok(format!(
+        " It found {}, but no installed server runs it: add {server} to the dependencies, or pass --server {server}.",
+        app.describe()
+    ))
+}
+
+fn choose_port(
+    ctx: &AppContext,
+    plan: &Plan,
+    claim: Option<&providers::Claim>,
+) -> Result<Decided<u16>> {
+    let (overrides, tool) = (&plan.start_settings.overrides, &plan.start_settings.tool);
+    if let Some(text) = &overrides.port {
+        let port = text
+            .trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .with_context(|| format!("--port '{text}' is not a port number (1-65535)"))?;
+        return Ok(Decided {
+            value: port,
+            rule: "--port".into(),
+        });
+    }
+    if let Some(port) = tool.port {
+        return Ok(Decided {
+            value: port,
+            rule: "[tool.pypack] port".into(),
+        });
+    }
+    if let Some(port) = providers::port(ctx)? {
+        return Ok(port);
+    }
+    if let Some(claim) = claim
+        && let Some(port) = claim.default_port
+    {
+        return Ok(Decided {
+            value: port,
+            rule: format!(
+                "the default of {}",
+                claim.rule.split(':').next().unwrap_or("its framework")
+            ),
+        });
+    }
+    Ok(Decided {
+        value: 8000,
+        rule: "default".into(),
+    })
+}
