@@ -458,12 +458,29 @@ fn server_adds_a_production_server_to_the_dependencies() {
             "import webframe\napp = webframe.Flask(__name__)\n",
         ),
     ]);
-    let out = s.build(&["--output", &s.out("dev"), "--json"]);
+    // `--server none`: the framework's own server, said.
+    let out = s.build(&["--output", &s.out("dev"), "--json", "--server", "none"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("development server"),
         "{}",
         stderr(&out)
+    );
+    // No flag: the WSGI app has no server, so gunicorn is added and said.
+    let out = s.build(&["--output", &s.out("auto")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("server:   gunicorn 22.0 (added: no WSGI server"),
+        "{}",
+        stderr(&out)
+    );
+    let out = s.build(&["--output", &s.out("auto-json"), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["server_added"]["name"], "gunicorn", "{summary}");
+    assert_eq!(
+        summary["command"]["argv"],
+        serde_json::json!(["gunicorn", "--bind", "0.0.0.0:8000", "app:app"])
     );
     let out = s.build(&["--output", &s.out("prod"), "--json", "--server", "gunicorn"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -488,4 +505,46 @@ fn server_adds_a_production_server_to_the_dependencies() {
         stderr(&out)
     );
     assert!(!s.work.join("out/x").exists());
+}
+
+#[test]
+fn the_lock_holds_the_server_a_build_would_add() {
+    let s = setup();
+    s.write_app(&[
+        ("requirements.txt", "webframe\n"),
+        (
+            "app.py",
+            "import webframe\napp = webframe.Flask(__name__)\n",
+        ),
+    ]);
+    let out = s.run("lock", "cache", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("gunicorn==22.0"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(stderr(&out).contains("server:   gunicorn 22.0 (added: no WSGI server"));
+    let lock = fs::read_to_string(s.work.join("app/pylock.toml")).unwrap();
+    assert!(lock.contains("name = \"gunicorn\""), "{lock}");
+    // The lock is up to date, and a --locked build runs what it holds.
+    assert!(s.run("lock", "cache", &["--locked"]).status.success());
+    let out = s.build(&["--output", &s.out("locked"), "--json", "--locked"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["packages_from"], "pylock.toml");
+    assert_eq!(summary["command"]["argv"][0], "gunicorn");
+    assert!(summary["server_added"].is_null(), "{summary}");
+    assert!(
+        summary["command"]["rule"]
+            .as_str()
+            .unwrap()
+            .contains("gunicorn 22.0 from the lock"),
+        "{summary}"
+    );
+    // Told not to, the lock has no server.
+    let out = s.run("lock", "cache", &["--server", "none"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lock = fs::read_to_string(s.work.join("app/pylock.toml")).unwrap();
+    assert!(!lock.contains("name = \"gunicorn\""), "{lock}");
 }

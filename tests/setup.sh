@@ -48,7 +48,8 @@ if [ "$(ls "$wheelhouse"/*.whl 2>/dev/null | wc -l)" -lt "$wanted" ]; then
   command -v python3 >/dev/null 2>&1 || { $SUDO apt-get install -y -qq python3-pip >/dev/null; }
   python3 -m pip --version >/dev/null 2>&1 || { $SUDO apt-get install -y -qq python3-pip >/dev/null; }
   # One pip download per list: a list holds one version of each package.
-  for list in wheelhouse.txt wheelhouse-fastapi-uv.txt wheelhouse-cp314.txt wheelhouse-arm64.txt; do
+  for path in "$here"/sample-apps/wheelhouse*.txt; do
+    list=$(basename "$path")
     version=3.11
     [ "$list" = wheelhouse-cp314.txt ] && version=3.14
     abi="cp${version/./}"

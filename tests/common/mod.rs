@@ -823,3 +823,79 @@ pub fn output_within(mut command: Command, seconds: u64) -> (Output, bool) {
     let _ = done.send(());
     (out, watchdog.join().unwrap())
 }
+
+/// An app built with no flags but the wheelhouse (`--no-index -f
+/// sample-apps/wheelhouse`) and `extra`, loaded into podman, run with the
+/// port its build decided published, and asked for `path`: the build's
+/// `--json` summary and the answer (a 200 holding `expect`, or the test
+/// fails). `None` when podman is missing. The image and container go after.
+pub fn build_and_serve(
+    app_dir: &Path,
+    extra: &[&str],
+    path: &str,
+    expect: &str,
+) -> Option<(serde_json::Value, String)> {
+    let name = app_dir.file_name().unwrap().to_string_lossy().into_owned();
+    if !podman_available(&name) {
+        return None;
+    }
+    let variant = &sha256(format!("{} {}", app_dir.display(), extra.join(" ")).as_bytes())[..8];
+    let tag = format!(
+        "localhost/pypack-served-{name}:{}-{variant}",
+        std::process::id()
+    );
+    let wheelhouse = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-apps/wheelhouse");
+    let mut args = vec![
+        "build",
+        app_dir.to_str().unwrap(),
+        "--no-index",
+        "--find-links",
+        wheelhouse.to_str().unwrap(),
+        "--load",
+        "--engine=podman",
+        "-t",
+        &tag,
+        "--json",
+    ];
+    args.extend(extra);
+    let out = pypack(shared_cache(), &args);
+    assert!(out.status.success(), "{name}: {}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        summary["smoke"]["passed"], true,
+        "{name}: {}",
+        summary["smoke"]
+    );
+    let port = summary["port"]["value"].as_u64().unwrap();
+    let host_port = free_port();
+    let run = podman(&[
+        "run",
+        "-d",
+        "-p",
+        &format!("127.0.0.1:{host_port}:{port}"),
+        &tag,
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let container = String::from_utf8_lossy(&run.stdout).trim().to_string();
+    let answer = poll_http(host_port, path, 30, |r| r.starts_with("HTTP/1."));
+    let logs = podman(&["logs", &container]);
+    let _ = podman(&["rm", "-f", "-t", "0", &container]);
+    let _ = podman(&["rmi", &tag]);
+    let answer = answer.unwrap_or_else(|| {
+        panic!(
+            "{name}: no HTTP answer on {port} in 30 s; logs:\n{}{}",
+            String::from_utf8_lossy(&logs.stdout),
+            String::from_utf8_lossy(&logs.stderr)
+        )
+    });
+    assert!(answer.contains(" 200 "), "{name}: {answer}");
+    assert!(
+        answer.contains(expect),
+        "{name}: '{expect}' not in {answer}"
+    );
+    Some((summary, answer))
+}
