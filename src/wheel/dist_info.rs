@@ -177,8 +177,10 @@ pub fn b64(digest: &[u8]) -> String {
 pub type EntryPoints = BTreeMap<String, Vec<(String, String)>>;
 
 /// Parses `entry_points.txt`: `[group]` sections of `name = value` lines;
-/// `#` and `;` start comment lines; an indented line continues the value
-/// before it; names keep their case.
+/// `#` and `;` start comment lines; an indented line that is neither a
+/// `[group]` nor a `name = value` continues the value before it (a file
+/// indented throughout, as gunicorn 19.9's, reads as importlib.metadata
+/// reads it: line by line); names keep their case.
 pub fn parse_entry_points(text: &str) -> Result<EntryPoints> {
     let mut groups: EntryPoints = BTreeMap::new();
     let mut group: Option<String> = None;
@@ -189,6 +191,8 @@ pub fn parse_entry_points(text: &str) -> Result<EntryPoints> {
             continue;
         }
         if line.starts_with([' ', '\t'])
+            && !trimmed.starts_with('[')
+            && !trimmed.contains('=')
             && let Some(last) = group
                 .as_ref()
                 .and_then(|g| groups.get_mut(g))
@@ -230,6 +234,29 @@ pub fn parse_entry_points(text: &str) -> Result<EntryPoints> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entry_points_indented_throughout() {
+        // gunicorn 19.9.0's file: every line indented.
+        let points = parse_entry_points(
+            "\n    [console_scripts]\n    gunicorn=gunicorn.app.wsgiapp:run\n    gunicorn_paster=gunicorn.app.pasterapp:run\n\n    [paste.server_runner]\n    main=gunicorn.app.pasterapp:paste_server\n    ",
+        )
+        .unwrap();
+        assert_eq!(
+            points["console_scripts"],
+            [
+                (
+                    "gunicorn".to_string(),
+                    "gunicorn.app.wsgiapp:run".to_string()
+                ),
+                (
+                    "gunicorn_paster".to_string(),
+                    "gunicorn.app.pasterapp:run".to_string()
+                )
+            ]
+        );
+        assert_eq!(points["paste.server_runner"].len(), 1);
+    }
 
     #[test]
     fn wheel_file() {
