@@ -341,3 +341,48 @@ fn a_pyproject_with_tool_settings_only_means_no_dependencies() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[test]
+fn setuptools_a_dependency_needs_at_run_time_keeps_pkg_resources() {
+    let s = AppWorld::new(|index| {
+        let server = WheelSpec::new("oldserver", "20.1").requires(&["setuptools>=3.0"]);
+        index.add(&server, Listing::default());
+        for version in ["81.0.0", "82.0.0"] {
+            index.add(&WheelSpec::new("setuptools", version), Listing::default());
+        }
+    });
+    // Needed by a dependency (for pkg_resources): the last one that has it.
+    fs::write(s.work.join("app/requirements.txt"), "oldserver\n").unwrap();
+    let out = run_lock(&s, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lock = fs::read_to_string(s.work.join("app/pylock.toml")).unwrap();
+    assert!(
+        lock.contains("name = \"setuptools\"\nversion = \"81.0.0\""),
+        "{lock}"
+    );
+    // Named by the app: the newest, as pip would.
+    fs::write(
+        s.work.join("app/requirements.txt"),
+        "oldserver\nsetuptools\n",
+    )
+    .unwrap();
+    assert!(run_lock(&s, &[]).status.success());
+    let lock = fs::read_to_string(s.work.join("app/pylock.toml")).unwrap();
+    assert!(
+        lock.contains("name = \"setuptools\"\nversion = \"82.0.0\""),
+        "{lock}"
+    );
+    // A dependency that needs a newer one gets it: the hold gives way.
+    let s = AppWorld::new(|index| {
+        let modern = WheelSpec::new("modern", "1.0").requires(&["setuptools>=82"]);
+        index.add(&modern, Listing::default());
+        for version in ["81.0.0", "82.0.0"] {
+            index.add(&WheelSpec::new("setuptools", version), Listing::default());
+        }
+    });
+    fs::write(s.work.join("app/requirements.txt"), "modern\n").unwrap();
+    let out = run_lock(&s, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lock = fs::read_to_string(s.work.join("app/pylock.toml")).unwrap();
+    assert!(lock.contains("version = \"82.0.0\""), "{lock}");
+}

@@ -177,13 +177,54 @@ pub fn resolve_lock(request: &LockRequest, cache: &Cache) -> Result<(String, Vec
             .after_file_options(&set.binary)
             .context("--only-binary/--no-binary in the requirement files")?,
     };
-    let resolution = resolve(&index, &request.target, &input)?;
+    // setuptools held where it can be; where a package needs a newer one,
+    // the newer one.
+    let held = ResolveInput {
+        constraints: with_setuptools_held(input.constraints.clone(), &input.requirements),
+        ..input.clone()
+    };
+    let resolution = match resolve(&index, &request.target, &held) {
+        Ok(resolution) => resolution,
+        Err(_) if held.constraints.len() != input.constraints.len() => {
+            resolve(&index, &request.target, &input)?
+        }
+        Err(e) => return Err(e),
+    };
     let text = lock::to_toml(&resolution, &inputs, &|file| match &file.sha256 {
         Some(h) => Ok(h.clone()),
         None => index.download(file),
     })?;
     let (pins, _) = lock::from_toml(&text, &request.target, "the new lock")?;
     Ok((text, pins))
+}
+
+/// Bumped when the same inputs resolve to other pins (a rule changed).
+const RESOLUTION_FORMAT: u32 = 2;
+
+/// The last setuptools with `pkg_resources` (82.0.0 removed it).
+const SETUPTOOLS_WITH_PKG_RESOURCES: &str = "setuptools<82";
+
+/// `constraints`, and setuptools held below 82 unless the app names it: a
+/// package that needs setuptools at run time needs it for `pkg_resources`
+/// (gunicorn 20 does), which the setuptools a Python image or venv comes
+/// with still has, and the newest no longer does.
+fn with_setuptools_held(
+    mut constraints: Vec<crate::project::SourcedRequirement>,
+    requirements: &[crate::project::SourcedRequirement],
+) -> Vec<crate::project::SourcedRequirement> {
+    let named = requirements
+        .iter()
+        .chain(&constraints)
+        .any(|r| crate::index::normalize_name(r.requirement.name.as_ref()) == "setuptools");
+    if !named {
+        constraints.push(crate::project::SourcedRequirement {
+            requirement: crate::python::parse_requirement(SETUPTOOLS_WITH_PKG_RESOURCES)
+                .expect("a valid requirement"),
+            hashes: Vec::new(),
+            origin: "pypack: setuptools a dependency needs at run time keeps pkg_resources".into(),
+        });
+    }
+    constraints
 }
 
 /// The indexes the app's packages come from (command-line flags over the
@@ -496,12 +537,15 @@ pub fn pins_for_build(
             request.app_dir.display()
         );
     }
-    if let Some(text) = cache.get_ref("resolution", &inputs)
+    // Keyed by how pypack resolves too: a resolution of the same inputs
+    // made by an older rule (setuptools not yet held) is not reused.
+    let key = format!("resolution format {RESOLUTION_FORMAT}\n{inputs}");
+    if let Some(text) = cache.get_ref("resolution", &key)
         && let Ok((pins, _)) = lock::from_toml(&text, &request.target, "cached resolution")
     {
         return Ok((pins, PinSource::Cached));
     }
     let (text, pins) = resolve_lock(request, cache)?;
-    cache.set_ref("resolution", &inputs, &text)?;
+    cache.set_ref("resolution", &key, &text)?;
     Ok((pins, PinSource::Resolved))
 }
