@@ -43,6 +43,7 @@ fn sdist(top: &str, files: &[(&str, &str)]) -> Vec<u8> {
 
 /// `cppext-1.0.tar.gz`: one C++ module, `cppext.total`, which links the C++
 /// runtime (libstdc++.so.6): the builder image has it, the runtime base not.
+/// Its setup.py runs a shell command, as build tools do.
 const CPPEXT_FILES: [(&str, &str); 4] = [
     (
         "pyproject.toml",
@@ -50,7 +51,9 @@ const CPPEXT_FILES: [(&str, &str); 4] = [
     ),
     (
         "setup.py",
-        "from setuptools import Extension, setup\nsetup(ext_modules=[Extension(\"cppext\", [\"cppext.cpp\"], language=\"c++\")])\n",
+        // Build tools run their commands through /bin/sh (make, ninja,
+        // ./configure): the builder image must have one.
+        "import subprocess\nfrom setuptools import Extension, setup\nsubprocess.run('command -v gcc >/dev/null && echo shell ok', shell=True, check=True)\nsetup(ext_modules=[Extension(\"cppext\", [\"cppext.cpp\"], language=\"c++\")])\n",
     ),
     (
         "cppext.cpp",

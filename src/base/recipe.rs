@@ -225,6 +225,14 @@ impl Recipe {
         let added = &self.builder.packages;
         builder.packages.exclude.retain(|p| !added.contains(p));
         builder.packages.include.extend(added.iter().cloned());
+        // dash's maintainer script (not run) would make it /bin/sh, which
+        // build tools run their commands through.
+        if added.iter().any(|p| p == "dash") {
+            builder.rootfs.links.push(LinkSpec {
+                path: "usr/bin/sh".into(),
+                target: "dash".into(),
+            });
+        }
         builder.source_text = format!("{}\n# builder image\n", self.source_text);
         Ok(builder)
     }
