@@ -319,6 +319,15 @@ impl Walk<'_> {
                     .map(|d| normalize(&format!("{d}/{name}")))
                     .find(|p| self.available.contains(p.as_str()))
             };
+            // A library a package ships under another file name, whose
+            // SONAME is the name needed (fmpy's sundials_*.so): the package
+            // loads it by path first, and the loader then knows it by SONAME.
+            let found = found.or_else(|| {
+                self.objects
+                    .values()
+                    .find(|o| o.facts.soname.as_deref() == Some(name.as_str()))
+                    .map(|o| o.path.clone())
+            });
             match found {
                 Some(path) => {
                     if let Some(dependency) = self.objects.get(path.as_str()) {
@@ -413,6 +422,28 @@ mod tests {
             &["libstdc++.so.6".into()],
         );
         assert!(ignored.is_empty());
+    }
+
+    #[test]
+    fn a_library_shipped_under_another_file_name_is_found_by_its_soname() {
+        let mut ships = object(
+            "app/.venv/lib/python3.11/site-packages/fmpy/sundials/sundials_sunmatrixdense.so",
+            &[],
+            &[],
+            &[],
+        );
+        ships.facts.soname = Some("libsundials_sunmatrixdense.so.5".into());
+        let needs = object(
+            "app/.venv/lib/python3.11/site-packages/fmpy/sundials/sundials_sunlinsoldense.so",
+            &["libsundials_sunmatrixdense.so.5"],
+            &["$ORIGIN"],
+            &[],
+        );
+        let layer = LayerLibraries {
+            libraries: [&ships, &needs].iter().map(|o| o.path.clone()).collect(),
+            objects: vec![ships, needs],
+        };
+        assert!(audit(&[&layer], &base(&[]), &[]).is_empty());
     }
 
     #[test]
