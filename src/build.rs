@@ -45,6 +45,9 @@ pub const BASE_PYTHON_ANNOTATION: &str = "io.pypack.base.python";
 pub const BASE_LIBC_ANNOTATION: &str = "io.pypack.base.libc";
 /// Bumped when the venv layer's content for the same pins changes.
 const DEPS_FORMAT: u32 = 1;
+/// Bumped when the app layer's content for the same files changes (how
+/// the app's own project is installed: Poetry's scripts).
+const APP_FORMAT: u32 = 2;
 /// Bumped when the compile script's output for the same sources changes.
 const BYTECODE_FORMAT: u32 = 6;
 
@@ -176,6 +179,15 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
     add_server(&mut parsed.0, request.server.as_deref())?;
     let dependencies = dependency_names(&parsed.0);
     let mut plan = plan(request.app_dir, &request.overrides)?;
+    if request.base_image.is_none()
+        && let Some(better) = crate::project::python_version::base_keeping(
+            &plan.recipe,
+            &parsed.0.requirements,
+            plan.pyproject.requires_python.as_deref(),
+        )
+    {
+        plan.recipe = better;
+    }
     if request.plan_warnings {
         for warning in &plan.warnings {
             eprintln!("warning: {warning}");
@@ -185,18 +197,39 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
         Some(_) => Default::default(),
         None => std::mem::take(&mut plan.recipe_fallbacks).into(),
     };
+    let mut alternatives: std::collections::VecDeque<_> = match request.base_image {
+        Some(_) => Default::default(),
+        None => std::mem::take(&mut plan.recipe_alternatives).into(),
+    };
     let mut first_failure: Option<anyhow::Error> = None;
     loop {
-        let error = match build_on(request, plan.clone(), parsed.clone(), &dependencies, cache) {
-            Ok(report) => return Ok(report),
-            Err(e) if e.downcast_ref::<NoResolution>().is_some() => e,
-            Err(e) => return Err(e),
+        let (error, unavailable) =
+            match build_on(request, plan.clone(), parsed.clone(), &dependencies, cache) {
+                Ok(report) => return Ok(report),
+                Err(e) if e.downcast_ref::<NoResolution>().is_some() => (e, false),
+                Err(e)
+                    if e.chain().any(|c| {
+                        c.downcast_ref::<crate::debian::release::StaleIndex>()
+                            .is_some()
+                    }) =>
+                {
+                    (e, true)
+                }
+                Err(e) => return Err(e),
+            };
+        // A base chosen as the nearest to a version hint: the next nearest
+        // may have wheels for every pin where this one does not; a base
+        // that cannot be had at all (a stale index) gives way to the nearest
+        // other one a hint allows.
+        let next = match unavailable {
+            true => alternatives.pop_front(),
+            false => fallbacks.pop_front(),
         };
-        let Some(next) = fallbacks.pop_front() else {
+        let Some(next) = next else {
             return Err(first_failure.unwrap_or(error));
         };
-        // A base chosen as the nearest to a version hint: the next nearest
-        // may have wheels for every pin where this one does not.
+        fallbacks.retain(|f| f.value != next.value);
+        alternatives.retain(|a| a.value != next.value);
         eprintln!(
             "warning: {:#}; trying {} ({})",
             error, next.value, next.rule
@@ -554,21 +587,27 @@ fn build_on(
     }
     let mut step_layers: Option<Vec<LayerReport>> = None;
     let mut watching = !request.as_root;
+    // The image a watched run followed: held until the next one is in the
+    // engine (they share layers, which removing it now could take away).
+    let mut followed_from: Option<crate::builder::engine::HeldImage> = None;
+    let mut steps_follow_writable = false;
     loop {
         let container = container_config(&base, &plan, &started, request.as_root)?;
-        let mut built = lower.clone();
-        built.push(app.clone());
+        let mut with_app = lower.clone();
+        with_app.push(app.clone());
         // Build steps run in the image as it is so far; their output is one
-        // more layer (made once: what the smoke run changes is not theirs).
+        // more layer, placed below the app's, whose directories (and their
+        // owners, /app's among them) it must not cover. Made again after a
+        // follow only when it holds files under a path now writable.
         let steps = match &step_layers {
-            Some(steps) => steps.clone(),
-            None => build_steps(
+            Some(steps) if !steps_follow_writable => steps.clone(),
+            _ => build_steps(
                 request,
                 &engine,
                 runs_here,
                 cache,
                 &base,
-                &built,
+                &with_app,
                 &container,
                 &annotations,
                 &started,
@@ -576,7 +615,9 @@ fn build_on(
             )?,
         };
         step_layers = Some(steps.clone());
+        let mut built = lower.clone();
         built.extend(steps.clone());
+        built.push(app.clone());
         // The inventory of all of the above, as the image's last layer.
         crate::mark("build steps done");
         let (sbom, sbom_layer) = sbom_layer(
@@ -635,13 +676,19 @@ fn build_on(
                      a directory of its own for such files (an SQLite database…) would keep the code read-only"
                 );
             }
-            if let Some(held) = held {
-                held.release_in_background();
+            if let Some(previous) = followed_from.take() {
+                previous.release_in_background();
             }
+            followed_from = held;
+            steps_follow_writable =
+                followed.writable != started.writable && !started.build_steps.is_empty();
             started = followed;
             app = app_layer(&layering, &plan, &started, &venv, &sources)?;
             watching = false;
             continue;
+        }
+        if let Some(previous) = followed_from.take() {
+            previous.release_in_background();
         }
         let debug = match request.debug {
             true => Some(debug_variant(
@@ -849,8 +896,9 @@ fn step_layers(
     for step in &started.build_steps {
         let BuildStep::Collectstatic { settings_module } = step;
         let settings = smoke::settings(&request.steps.smoke_env)?;
+        let writable: Vec<&str> = started.writable.iter().map(|w| w.value.as_str()).collect();
         let key = format!(
-            "pypack {} collectstatic format 1\nimage {}\nsettings {settings_module}\nenv {}\nepoch {epoch}\n",
+            "pypack {} collectstatic format 2\nimage {}\nsettings {settings_module}\nenv {}\nepoch {epoch}\nwritable {writable:?}\n",
             env!("CARGO_PKG_VERSION"),
             image.manifest_digest,
             sha256_hex(request.steps.smoke_env.join("\n").as_bytes())
@@ -883,6 +931,9 @@ fn step_layers(
         let mut tree: BTreeMap<String, Entry> =
             entries.into_iter().map(|e| (e.path.clone(), e)).collect();
         add_parents(&mut tree)?;
+        // Static files the app rewrites at start (a Procfile's collectstatic,
+        // WhiteNoise compressing) are its own like the rest of their directory.
+        give_writable(&mut tree, &started.writable);
         let entries: Vec<Entry> = tree.into_values().collect();
         let blob = write_layer(cache, &entries, epoch)?;
         remember_layer(cache, &key, &blob)?;
@@ -1337,7 +1388,7 @@ fn app_layer(
     let (cache, compiler, epoch) = (l.cache, l.compiler, l.epoch);
     let mut tree = BTreeMap::new();
     let mut key = format!(
-        "pypack app layer\nepoch {epoch}\nvenv {} {} {}\n{}",
+        "pypack app layer format {APP_FORMAT}\nepoch {epoch}\nvenv {} {} {}\n{}",
         venv.path,
         venv.base_python,
         venv.python_full_version,
@@ -1412,15 +1463,35 @@ fn app_layer(
     }
     // What the app writes to is its own; the rest of /app stays root's.
     for dir in &started.writable {
-        if dir.value == "." {
-            // /app itself: the directory alone, not what it holds.
-            let app = tree.get_mut("app").expect("inserted above");
-            (app.uid, app.gid) = (65532, 65532);
-            continue;
+        if dir.value != "." {
+            let path = format!("app/{}", dir.value);
+            tree.entry(path.clone())
+                .or_insert_with(|| Entry::dir(&path, 0o755));
         }
-        let path = format!("app/{}", dir.value);
-        tree.entry(path.clone())
-            .or_insert_with(|| Entry::dir(&path, 0o755));
+    }
+    give_writable(&mut tree, &started.writable);
+    add_parents(&mut tree)?;
+    let entries = with_bytecode(tree.into_values().collect(), compiler)?;
+    l.write(&key, what, "app", &entries)
+}
+
+/// Entries of `tree` (paths without a leading `/`) under the writable
+/// paths made the app's own (65532); `.` is /app itself, the directory
+/// alone, not what it holds.
+fn give_writable(
+    tree: &mut BTreeMap<String, Entry>,
+    writable: &[crate::project::plan::Decided<String>],
+) {
+    for dir in writable {
+        let path = match dir.value.as_str() {
+            "." => {
+                if let Some(app) = tree.get_mut("app") {
+                    (app.uid, app.gid) = (65532, 65532);
+                }
+                continue;
+            }
+            value => format!("app/{value}"),
+        };
         for (p, entry) in tree.iter_mut() {
             if *p == path || p.starts_with(&format!("{path}/")) {
                 entry.uid = 65532;
@@ -1428,9 +1499,6 @@ fn app_layer(
             }
         }
     }
-    add_parents(&mut tree)?;
-    let entries = with_bytecode(tree.into_values().collect(), compiler)?;
-    l.write(&key, what, "app", &entries)
 }
 
 /// The native library audit of the venv and app layers against the base:

@@ -571,9 +571,20 @@ fn lock(cli: &Cli, args: &LockArgs) -> Result<()> {
         recipe: args.base.recipe.clone(),
         ..Overrides::default()
     };
-    let plan = pypack::project::plan::plan(&args.app, &overrides)?;
+    let env = |name: &str| std::env::var(name).ok();
+    let mut parsed = pypack::project::read_requirements(&args.app, &args.extra, &args.group, &env)?;
+    pypack::build::add_server(&mut parsed.0, args.server.as_deref())?;
+    let dependencies = pypack::build::dependency_names(&parsed.0);
+    let mut plan = pypack::project::plan::plan(&args.app, &overrides)?;
     for warning in plan.warnings.iter().filter(|w| w.contains("Python")) {
         eprintln!("warning: {warning}");
+    }
+    if let Some(better) = pypack::project::python_version::base_keeping(
+        &plan.recipe,
+        &parsed.0.requirements,
+        plan.pyproject.requires_python.as_deref(),
+    ) {
+        plan.recipe = better;
     }
     args.base
         .platforms()?
@@ -583,10 +594,6 @@ fn lock(cli: &Cli, args: &LockArgs) -> Result<()> {
     args.index.ask_default_early(&cache);
     let http = Http::new()?;
     let target = base::build(&recipe, &options, &cache, &http)?.target()?;
-    let env = |name: &str| std::env::var(name).ok();
-    let mut parsed = pypack::project::read_requirements(&args.app, &args.extra, &args.group, &env)?;
-    pypack::build::add_server(&mut parsed.0, args.server.as_deref())?;
-    let dependencies = pypack::build::dependency_names(&parsed.0);
     let request = LockRequest {
         app_dir: &args.app,
         target,

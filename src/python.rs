@@ -81,23 +81,7 @@ impl Target {
 
     /// The values PEP 508 markers are evaluated against, for the image.
     pub fn marker_environment(&self) -> MarkerEnvironment {
-        let full = self.python_full_version();
-        let short = self.python_version();
-        MarkerEnvironment::try_from(MarkerEnvironmentBuilder {
-            implementation_name: "cpython",
-            implementation_version: &full,
-            os_name: "posix",
-            platform_machine: self.machine(),
-            platform_python_implementation: "CPython",
-            // The kernel is the host's at run time; nothing in the image fixes it.
-            platform_release: "",
-            platform_system: "Linux",
-            platform_version: "",
-            python_full_version: &full,
-            python_version: &short,
-            sys_platform: "linux",
-        })
-        .expect("versions built from numbers parse")
+        linux_cpython_markers(&self.python_full_version(), self.machine())
     }
 
     /// Platform tags, most specific first. `linux_<arch>` (wheels built for
@@ -336,6 +320,31 @@ fn contained<T>(f: impl FnOnce() -> T) -> Option<T> {
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
     CONTAINING.with(|c| c.set(false));
     result.ok()
+}
+
+/// The values PEP 508 markers are evaluated against for CPython
+/// `full_version` (`3.11.2`) on Linux on `machine` (`x86_64`).
+pub fn linux_cpython_markers(full_version: &str, machine: &str) -> MarkerEnvironment {
+    let short: String = full_version
+        .splitn(3, '.')
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(".");
+    MarkerEnvironment::try_from(MarkerEnvironmentBuilder {
+        implementation_name: "cpython",
+        implementation_version: full_version,
+        os_name: "posix",
+        platform_machine: machine,
+        platform_python_implementation: "CPython",
+        // The kernel is the host's at run time; nothing in the image fixes it.
+        platform_release: "",
+        platform_system: "Linux",
+        platform_version: "",
+        python_full_version: full_version,
+        python_version: &short,
+        sys_platform: "linux",
+    })
+    .expect("versions built from numbers parse")
 }
 
 #[cfg(test)]

@@ -15,15 +15,6 @@ fn sample(app: &str) -> PathBuf {
         .join(app)
 }
 
-fn argv(summary: &serde_json::Value) -> Vec<String> {
-    summary["command"]["argv"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w.as_str().unwrap().to_string())
-        .collect()
-}
-
 fn writable(summary: &serde_json::Value) -> Vec<(String, String)> {
     summary["writable"]
         .as_array()
@@ -47,7 +38,7 @@ fn the_flask_2_0_tutorial_gets_gunicorn_and_keeps_its_dev_server_when_asked() {
     };
     assert_eq!(summary["server_added"]["name"], "gunicorn", "{summary}");
     assert_eq!(
-        argv(&summary),
+        command_argv(&summary),
         ["gunicorn", "--bind", "0.0.0.0:5000", "app:app"]
     );
     assert_eq!(summary["port"]["value"], 5000);
@@ -60,7 +51,7 @@ fn the_flask_2_0_tutorial_gets_gunicorn_and_keeps_its_dev_server_when_asked() {
     )
     .unwrap();
     assert_eq!(
-        argv(&summary),
+        command_argv(&summary),
         ["flask", "run", "--host", "0.0.0.0", "--port", "5000"]
     );
     assert!(summary["server_added"].is_null());
@@ -115,7 +106,7 @@ fn read_only_refuses_what_the_app_writes_and_leaves_nothing() {
     )
     .unwrap();
     let tag = format!("localhost/pypack-read-only:{}", std::process::id());
-    let out = build_sample_dir(&app, &["--load", "-t", &tag]);
+    let out = build_sample_dir(shared_cache(), &app, &["--load", "-t", &tag]);
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(
@@ -123,20 +114,6 @@ fn read_only_refuses_what_the_app_writes_and_leaves_nothing() {
         "{err}"
     );
     assert!(!podman(&["image", "exists", &tag]).status.success());
-}
-
-/// `pypack build DIR --no-index -f sample-apps/wheelhouse EXTRA…`.
-fn build_sample_dir(app: &std::path::Path, extra: &[&str]) -> std::process::Output {
-    let wheelhouse = sample("wheelhouse");
-    let mut args = vec![
-        "build",
-        app.to_str().unwrap(),
-        "--no-index",
-        "--find-links",
-        wheelhouse.to_str().unwrap(),
-    ];
-    args.extend(extra);
-    pypack(shared_cache(), &args)
 }
 
 #[test]
@@ -162,7 +139,7 @@ fn a_dockerfile_cmd_on_port_80_moves_above_1024() {
     };
     assert_eq!(summary["port"]["value"], 8080);
     assert!(
-        argv(&summary).contains(&"0.0.0.0:8080".to_string()),
+        command_argv(&summary).contains(&"0.0.0.0:8080".to_string()),
         "{}",
         summary["command"]
     );
@@ -188,7 +165,7 @@ fn quart_is_served_by_the_hypercorn_it_brings() {
     else {
         return;
     };
-    assert_eq!(argv(&summary)[0], "hypercorn");
+    assert_eq!(command_argv(&summary)[0], "hypercorn");
     assert!(summary["server_added"].is_null());
     let rule = summary["command"]["rule"].as_str().unwrap();
     assert!(rule.contains("which quart brings"), "{rule}");
@@ -204,7 +181,7 @@ fn an_aiohttp_package_runs_as_python_dash_m() {
     ) else {
         return;
     };
-    assert_eq!(argv(&summary), ["python", "-m", "status"]);
+    assert_eq!(command_argv(&summary), ["python", "-m", "status"]);
     assert_eq!(summary["port"]["value"], 8080);
 }
 
@@ -218,7 +195,7 @@ fn an_asgi_app_outranks_a_console_script_that_exits() {
     ) else {
         return;
     };
-    assert_eq!(argv(&summary)[..2], ["uvicorn", "notes.app:app"]);
+    assert_eq!(command_argv(&summary)[..2], ["uvicorn", "notes.app:app"]);
     assert_eq!(summary["server_added"]["name"], "uvicorn");
 }
 
@@ -233,7 +210,7 @@ fn django_settings_computed_in_manage_py_and_no_server_declared() {
         return;
     };
     assert_eq!(
-        argv(&summary),
+        command_argv(&summary),
         [
             "gunicorn",
             "--bind",

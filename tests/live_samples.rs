@@ -45,16 +45,8 @@ fn serve(app: &str, port: u16, path: &str, test: &str) -> Option<(String, serde_
     assert!(out.status.success(), "{}", stderr(&out));
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["smoke"]["passed"], true, "{}", summary["smoke"]);
-    let host_port = free_port();
-    let run = podman(&[
-        "run",
-        "-d",
-        "-p",
-        &format!("127.0.0.1:{host_port}:{port}"),
-        &tag,
-    ]);
-    assert!(run.status.success());
-    let running = Running(String::from_utf8_lossy(&run.stdout).trim().to_string());
+    let (container, host_port) = run_published(&tag, port);
+    let running = Running(container);
     let response = poll_http(host_port, path, 90, |r| r.contains(" 200 "));
     let logs = podman(&["logs", &running.0]);
     drop(running);

@@ -398,3 +398,36 @@ fn another_platform_gets_the_static_files_collected_here() {
         "one layer, shared"
     );
 }
+
+#[test]
+fn another_platform_follows_what_the_smoke_run_saw_here() {
+    if !needs_everything("another_platform_follows_what_the_smoke_run_saw_here") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("layout");
+    // odd-port listens on a port only its code says (6543), which the smoke
+    // run of the amd64 image observes; the arm64 image, not run here, must
+    // expose the same port.
+    let out = build_sample(
+        shared_cache(),
+        "odd-port",
+        &[
+            "--platform",
+            BOTH,
+            "--output",
+            layout.to_str().unwrap(),
+            "-t",
+            "odd:multi",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let reference = format!("oci:{}:odd:multi", layout.display());
+    for arch in ["amd64", "arm64"] {
+        let config = skopeo_json(&["inspect", "--config", "--override-arch", arch, &reference]);
+        let ports = &config["config"]["ExposedPorts"];
+        assert!(ports.get("6543/tcp").is_some(), "{arch}: {ports}");
+        let env = config["config"]["Env"].as_array().unwrap();
+        assert!(env.iter().any(|e| e == "PORT=6543"), "{arch}: {env:?}");
+    }
+}

@@ -103,20 +103,8 @@ fn serve_and_get(
                 .success()
         );
     }
-    let host_port = free_port();
-    let run = podman(&[
-        "run",
-        "-d",
-        "-p",
-        &format!("127.0.0.1:{host_port}:{container_port}"),
-        &tag,
-    ]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let running = Running(String::from_utf8_lossy(&run.stdout).trim().to_string());
+    let (container, host_port) = run_published(&tag, container_port);
+    let running = Running(container);
 
     let Some(response) = poll_http(host_port, "/", 30, |r| r.starts_with("HTTP/1.")) else {
         let logs = podman(&["logs", &running.0]);

@@ -18,15 +18,6 @@ fn write(dir: &Path, files: &[(&str, String)]) {
     }
 }
 
-fn argv(summary: &serde_json::Value) -> Vec<String> {
-    summary["command"]["argv"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w.as_str().unwrap().to_string())
-        .collect()
-}
-
 /// A Flask app pinned by `requirements`, answering with `version`.
 fn flask(requirements: &str, version: &str, app_option: bool) {
     let dir = tempfile::tempdir().unwrap();
@@ -47,7 +38,7 @@ fn flask(requirements: &str, version: &str, app_option: bool) {
         return;
     };
     assert_eq!(
-        argv(&summary),
+        command_argv(&summary),
         ["gunicorn", "--bind", "0.0.0.0:5000", "app:app"]
     );
     assert_eq!(summary["server_added"]["name"], "gunicorn");
@@ -58,7 +49,7 @@ fn flask(requirements: &str, version: &str, app_option: bool) {
         ],
         false => vec!["flask", "run", "--host", "0.0.0.0", "--port", "5000"],
     };
-    assert_eq!(argv(&summary), want, "{}", summary["command"]);
+    assert_eq!(command_argv(&summary), want, "{}", summary["command"]);
 }
 
 #[test]
@@ -117,7 +108,7 @@ fn django(requirement: &str, version: &str) {
         return;
     };
     assert_eq!(
-        argv(&summary),
+        command_argv(&summary),
         [
             "gunicorn",
             "--bind",
@@ -127,7 +118,7 @@ fn django(requirement: &str, version: &str) {
     );
     let (summary, _) = build_and_serve(&app, &["--server", "none"], "/", &expect).unwrap();
     assert_eq!(
-        argv(&summary),
+        command_argv(&summary),
         [
             "python",
             "manage.py",

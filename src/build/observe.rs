@@ -30,8 +30,15 @@ pub fn follow(started: &Started, observed: &Observed) -> Result<Option<Started>>
     {
         let wanted = paths_for(writes);
         let new: Vec<Decided<String>> = wanted
-            .into_iter()
+            .iter()
             .filter(|w| !covered(&started.writable, &w.value))
+            // A directory another one holds is covered by it.
+            .filter(|w| {
+                !wanted
+                    .iter()
+                    .any(|o| o.value != w.value && covered(std::slice::from_ref(o), &w.value))
+            })
+            .cloned()
             .collect();
         if !new.is_empty() {
             if started.read_only {
@@ -197,6 +204,22 @@ mod tests {
             "{}",
             found[0].rule
         );
+        // Files changed in many directories under one that also changed: that one.
+        let found = paths_for(&writes(
+            &[],
+            &["static/a/x.css", "static/b/y.js", "static/manifest.json"],
+            &[],
+        ));
+        let all: Vec<Decided<String>> = found;
+        let kept: Vec<String> = all
+            .iter()
+            .filter(|w| {
+                !all.iter()
+                    .any(|o| o.value != w.value && covered(std::slice::from_ref(o), &w.value))
+            })
+            .map(|w| w.value.clone())
+            .collect();
+        assert_eq!(kept, ["static"]);
         // SQLite right beside manage.py: /app itself, alone.
         assert_eq!(values(paths_for(&writes(&["db.sqlite3"], &[], &[]))), ["."]);
         // A file the app rewrites in place in /app: it and /app.

@@ -142,16 +142,29 @@ impl Release {
             let until =
                 parse_rfc2822(text).with_context(|| format!("cannot read Valid-Until '{text}'"))?;
             if until < now {
-                bail!(
+                return Err(anyhow::Error::new(StaleIndex(format!(
                     "the Release file of '{}' expired on {text}; the mirror serves a stale index: use an up-to-date mirror, \
                      or pass --allow-expired-index to accept it (its signature is still checked)",
                     self.suite
-                );
+                ))));
             }
         }
         Ok(())
     }
 }
+
+/// A suite whose signed index has expired: a base built from it cannot be
+/// had from this mirror (a build on a version hint may take another).
+#[derive(Debug)]
+pub struct StaleIndex(pub String);
+
+impl std::fmt::Display for StaleIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StaleIndex {}
 
 /// `Sat, 21 Nov 2026 09:15:44 UTC` → seconds since 1970.
 pub fn parse_rfc2822(text: &str) -> Option<u64> {

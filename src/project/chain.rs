@@ -11,7 +11,7 @@
 //! background jobs, scripts run by `sh`) is refused with what to do instead.
 
 use anyhow::{Result, bail};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Where the launcher lives in the image (written by the app layer).
@@ -20,7 +20,8 @@ pub const LAUNCHER: &str = "/app/.venv/pypack-launch.py";
 pub const LAUNCHER_SCRIPT: &str = include_str!("../../templates/image/launch.py");
 
 /// One step of a chain, as the launcher reads it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Step {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub argv: Vec<String>,

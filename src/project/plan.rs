@@ -34,6 +34,9 @@ pub struct Plan {
     /// Bases to try, in order, when the requirements cannot be resolved on
     /// `recipe` (only when a version hint had no exact base).
     pub recipe_fallbacks: Vec<Decided<String>>,
+    /// Bases to try, in order, when `recipe`'s base cannot be had (its
+    /// suite's index expired on this mirror); only for a version hint.
+    pub recipe_alternatives: Vec<Decided<String>>,
     /// Things the user should know about these choices.
     pub warnings: Vec<String>,
     /// Files to ship, relative to the app dir, sorted.
@@ -94,6 +97,7 @@ pub fn plan(app_dir: &Path, overrides: &Overrides) -> Result<Plan> {
         name,
         recipe: base.recipe,
         recipe_fallbacks: base.fallbacks,
+        recipe_alternatives: base.alternatives,
         warnings,
         files,
         pyproject,

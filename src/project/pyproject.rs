@@ -68,6 +68,41 @@ pub fn read(path: &Path) -> Result<Pyproject> {
         {
             out.name = Some(name.to_string());
         }
+        // `[tool.poetry.scripts]`: console scripts, as [project.scripts].
+        let scripts: Vec<(String, String)> = out
+            .poetry
+            .as_ref()
+            .and_then(|p| p.get("scripts"))
+            .and_then(|s| s.as_table())
+            .map(|t| {
+                t.iter()
+                    .filter_map(|(name, v)| {
+                        let target = match v {
+                            toml::Value::String(s) => s.clone(),
+                            // Poetry 2: `{ reference = "mod:fn", type = "console" }`
+                            toml::Value::Table(t)
+                                if t.get("type").and_then(|t| t.as_str()).unwrap_or("console")
+                                    == "console" =>
+                            {
+                                t.get("reference")?.as_str()?.to_string()
+                            }
+                            _ => return None,
+                        };
+                        Some((name.clone(), target))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !scripts.is_empty() {
+            out.scripts = scripts.iter().map(|(n, _)| n.clone()).collect();
+            out.entry_points.insert("console_scripts".into(), scripts);
+        }
+        out.version = out
+            .poetry
+            .as_ref()
+            .and_then(|p| p.get("version"))
+            .and_then(|v| v.as_str())
+            .map(str::to_string);
         return Ok(out);
     };
     out.has_project = true;

@@ -59,6 +59,9 @@ pub struct Hint {
 pub struct BaseChoice {
     pub recipe: Decided<String>,
     pub fallbacks: Vec<Decided<String>>,
+    /// Bases to try, in order, when the chosen one cannot be had at all
+    /// (its Debian suite's index expired on this mirror): for a hint only.
+    pub alternatives: Vec<Decided<String>>,
     pub warning: Option<String>,
 }
 
@@ -70,6 +73,7 @@ impl BaseChoice {
                 rule,
             },
             fallbacks: Vec::new(),
+            alternatives: Vec::new(),
             warning: None,
         }
     }
@@ -184,10 +188,32 @@ fn from_hint(
     pyproject: &Pyproject,
 ) -> Result<BaseChoice> {
     if let Some(base) = bases.iter().find(|b| b.python == hint.python) {
-        return Ok(BaseChoice::only(
+        let mut others = accepting(bases, requires);
+        others.retain(|b| b.recipe != base.recipe);
+        others.sort_by_key(|b| {
+            (
+                distance(b.python, hint.python),
+                b.testing,
+                std::cmp::Reverse(b.python),
+            )
+        });
+        let mut choice = BaseChoice::only(
             base.recipe.clone(),
             format!("Python {} from {}", show(hint.python), hint.source),
-        ));
+        );
+        choice.alternatives = others
+            .iter()
+            .map(|b| Decided {
+                value: b.recipe.clone(),
+                rule: format!(
+                    "nearest to Python {} from {} (its base {} cannot be had here)",
+                    show(hint.python),
+                    hint.source,
+                    base.recipe
+                ),
+            })
+            .collect();
+        return Ok(choice);
     }
     let mut candidates = accepting(bases, requires);
     if candidates.is_empty() {
@@ -237,13 +263,15 @@ fn from_hint(
         show(wanted),
         show(wanted)
     );
+    let fallbacks: Vec<Decided<String>> = candidates[1..]
+        .iter()
+        .enumerate()
+        .map(|(i, b)| decided(b, i + 1))
+        .collect();
     Ok(BaseChoice {
         recipe: decided(chosen, 0),
-        fallbacks: candidates[1..]
-            .iter()
-            .enumerate()
-            .map(|(i, b)| decided(b, i + 1))
-            .collect(),
+        alternatives: fallbacks.clone(),
+        fallbacks,
         warning: Some(warning),
     })
 }
@@ -458,8 +486,128 @@ fn python_image(image: &str, file: &str) -> Option<Hint> {
     version_in(&tag[at..], source)
 }
 
+/// When the base was chosen with nothing asking for a version (the
+/// default, or the oldest that requires-python accepts) and one of the
+/// app's requirements has a Python-version marker that drops it there
+/// (`Django==6.0.5; python_version >= "3.12"`), the oldest base where every
+/// requirement the app names applies, with the rule that says why.
+pub fn base_keeping(
+    choice: &Decided<String>,
+    requirements: &[crate::project::SourcedRequirement],
+    requires: Option<&str>,
+) -> Option<Decided<String>> {
+    let chosen_by_default =
+        choice.rule.starts_with("default") || choice.rule.contains("satisfies requires-python");
+    if !chosen_by_default || requirements.is_empty() {
+        return None;
+    }
+    let requires = requires.and_then(|r| VersionSpecifiers::from_str(r).ok());
+    let bases = builtin_bases();
+    let dropped_on = |python: (u32, u32)| -> Vec<String> {
+        // The micro version 0: markers that need it are rare.
+        let env =
+            crate::python::linux_cpython_markers(&format!("{}.{}.0", python.0, python.1), "x86_64");
+        let mut names: Vec<String> = requirements
+            .iter()
+            .map(|r| r.requirement.name.to_string())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+            .into_iter()
+            .filter(|name| {
+                !requirements
+                    .iter()
+                    .filter(|r| r.requirement.name.to_string() == *name)
+                    .any(|r| r.requirement.marker.evaluate(&env, &[]))
+            })
+            .collect()
+    };
+    let current = bases.iter().find(|b| b.recipe == choice.value)?;
+    let dropped = dropped_on(current.python);
+    if dropped.is_empty() {
+        return None;
+    }
+    let better = accepting(&bases, requires.as_ref())
+        .into_iter()
+        .find(|b| dropped_on(b.python).is_empty())?;
+    Some(Decided {
+        value: better.recipe.clone(),
+        rule: format!(
+            "Python {}: the requirements' markers leave out {} on Python {}",
+            show(better.python),
+            dropped.join(", "),
+            show(current.python)
+        ),
+    })
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_exact_hint_has_alternatives_for_a_base_that_cannot_be_had() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".python-version"), "3.14\n").unwrap();
+        let choice = choose_base(dir.path(), &[], &Pyproject::default()).unwrap();
+        assert_eq!(choice.recipe.value, "debian-forky");
+        assert!(
+            choice.fallbacks.is_empty(),
+            "a resolution failure keeps 3.14"
+        );
+        assert_eq!(choice.alternatives[0].value, "debian13");
+        assert!(
+            choice.alternatives[0]
+                .rule
+                .contains("its base debian-forky cannot be had here"),
+            "{}",
+            choice.alternatives[0].rule
+        );
+    }
+
+    #[test]
+    fn a_requirement_a_marker_drops_on_the_default_base_moves_it() {
+        let req = |text: &str| crate::project::SourcedRequirement {
+            requirement: crate::python::parse_requirement(text).unwrap(),
+            hashes: Vec::new(),
+            origin: "requirements.txt:1".into(),
+        };
+        let default = Decided {
+            value: "debian12".to_string(),
+            rule: "default (Python 3.11)".into(),
+        };
+        let moved = super::base_keeping(
+            &default,
+            &[
+                req("Django==6.0.5; python_version >= '3.12'"),
+                req("gunicorn==23.0.0"),
+            ],
+            None,
+        )
+        .unwrap();
+        assert_eq!(moved.value, "debian13");
+        assert!(
+            moved.rule.contains("leave out django on Python 3.11"),
+            "{}",
+            moved.rule
+        );
+        // A version split that keeps the name everywhere, or a Windows-only
+        // requirement, moves nothing; nor does a base a hint chose.
+        let split = [
+            req("Django==6.0.5; python_version >= '3.12'"),
+            req("Django==5.2.8; python_version < '3.12'"),
+            req("pywin32; sys_platform == 'win32'"),
+        ];
+        assert_eq!(super::base_keeping(&default, &split, None), None);
+        let hinted = Decided {
+            value: "debian12".to_string(),
+            rule: "Python 3.11 from .python-version".into(),
+        };
+        assert_eq!(
+            super::base_keeping(&hinted, &[req("x; python_version >= '3.12'")], None),
+            None
+        );
+    }
+
     use super::*;
 
     use crate::project::test_app as app;

@@ -103,6 +103,13 @@ pub fn start(plan: &Plan, inputs: &StartInputs) -> Result<Started> {
         }
     };
     let (port, start) = unprivileged(port, inputs.as_root, &launch, &mut warnings)?;
+    // A server whose default address is loopback, started by a command the
+    // app wrote without one, would be unreachable in a container.
+    let (start, everywhere) = super::listen::everywhere(start, port.value);
+    let cmd_rule = match everywhere {
+        Some(added) => format!("{cmd_rule}; {added}"),
+        None => cmd_rule,
+    };
     let mut aspects = match aspects {
         Some(aspects) => aspects,
         None => claim.expect("a provider"),
@@ -155,7 +162,7 @@ fn unprivileged(
         return Ok((port, start));
     }
     let (from, to) = (port.value, port.value + 8000);
-    let moved = moved_port(launch(to)?, from, to);
+    let moved = super::listen::moved_port(launch(to)?, from, to);
     if moved == start {
         warnings.push(format!(
             "port {from} ({}) is below 1024, which the image's user (uid 65532) cannot bind, and the command does not \
@@ -177,76 +184,6 @@ fn unprivileged(
         ),
     };
     Ok((port, moved))
-}
-
-/// `start` with the literal port `from` in its flags and binds (`-b
-/// 0.0.0.0:80`, `--port 80`, `--port=80`) replaced by `to`, in each step of
-/// a launcher chain too, and in `*PORT` environment values.
-fn moved_port(mut start: providers::Start, from: u16, to: u16) -> providers::Start {
-    if start.launcher {
-        if let Some(json) = start.argv.get_mut(2)
-            && let Ok(mut steps) = serde_json::from_str::<Vec<serde_json::Value>>(json)
-        {
-            for step in &mut steps {
-                if let Some(argv) = step.get_mut("argv").and_then(|a| a.as_array_mut()) {
-                    let mut words: Vec<String> = argv
-                        .iter()
-                        .map(|w| w.as_str().unwrap_or_default().to_string())
-                        .collect();
-                    move_port_words(&mut words, from, to);
-                    *argv = words.into_iter().map(serde_json::Value::String).collect();
-                }
-            }
-            *json = serde_json::to_string(&steps).expect("steps serialize");
-        }
-    } else {
-        move_port_words(&mut start.argv, from, to);
-    }
-    for (name, value) in &mut start.env {
-        if name.ends_with("PORT") && *value == from.to_string() {
-            *value = to.to_string();
-        }
-    }
-    start
-}
-
-/// Flags whose value is a port.
-const PORT_FLAGS: &[&str] = &[
-    "--port",
-    "-p",
-    "--server.port",
-    "--server-port",
-    "--server_port",
-];
-
-fn move_port_words(words: &mut [String], from: u16, to: u16) {
-    let (from, to) = (from.to_string(), to.to_string());
-    for i in 0..words.len() {
-        let word = &words[i];
-        let after_flag = i > 0 && PORT_FLAGS.contains(&words[i - 1].as_str());
-        let replaced = if after_flag && *word == from {
-            Some(to.clone())
-        } else if let Some((flag, value)) = word.split_once('=')
-            && value == from
-            && PORT_FLAGS.contains(&flag)
-        {
-            Some(format!("{flag}={to}"))
-        } else if let Some(host) = word.strip_suffix(&format!(":{from}"))
-            && (host.is_empty()
-                || host.ends_with("0.0.0.0")
-                || host.ends_with("[::]")
-                || host.ends_with('*')
-                || host.ends_with("localhost")
-                || host.ends_with("127.0.0.1"))
-        {
-            Some(format!("{host}:{to}"))
-        } else {
-            None
-        };
-        if let Some(replaced) = replaced {
-            words[i] = replaced;
-        }
-    }
 }
 
 /// The providers' writable paths and `[tool.pypack] writable`, each a

@@ -749,8 +749,13 @@ impl AppWorld {
 /// with cache `cache`: a sample app from the pinned wheels, no index.
 pub fn build_sample(cache: &Path, app: &str, extra: &[&str]) -> Output {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let app = repo.join("sample-apps").join(app);
-    let wheelhouse = repo.join("sample-apps/wheelhouse");
+    build_sample_dir(cache, &repo.join("sample-apps").join(app), extra)
+}
+
+/// `pypack build DIR --no-index --find-links sample-apps/wheelhouse EXTRA…`:
+/// an app anywhere, from the pinned wheels, no index.
+pub fn build_sample_dir(cache: &Path, app: &Path, extra: &[&str]) -> Output {
+    let wheelhouse = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-apps/wheelhouse");
     let mut args = vec![
         "build",
         app.to_str().unwrap(),
@@ -824,6 +829,38 @@ pub fn output_within(mut command: Command, seconds: u64) -> (Output, bool) {
     (out, watchdog.join().unwrap())
 }
 
+/// `podman run -d` of `tag` with the container's `port` published on a
+/// free loopback port: the container's ID and that port.
+pub fn run_published(tag: &str, port: impl std::fmt::Display) -> (String, u16) {
+    let host_port = free_port();
+    let run = podman(&[
+        "run",
+        "-d",
+        "-p",
+        &format!("127.0.0.1:{host_port}:{port}"),
+        tag,
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    (
+        String::from_utf8_lossy(&run.stdout).trim().to_string(),
+        host_port,
+    )
+}
+
+/// The command a build's `--json` summary gives, as words.
+pub fn command_argv(summary: &serde_json::Value) -> Vec<String> {
+    summary["command"]["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap().to_string())
+        .collect()
+}
+
 /// An app built with no flags but the wheelhouse (`--no-index -f
 /// sample-apps/wheelhouse`) and `extra`, loaded into podman, run with the
 /// port its build decided published, and asked for `path`: the build's
@@ -844,21 +881,9 @@ pub fn build_and_serve(
         "localhost/pypack-served-{name}:{}-{variant}",
         std::process::id()
     );
-    let wheelhouse = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-apps/wheelhouse");
-    let mut args = vec![
-        "build",
-        app_dir.to_str().unwrap(),
-        "--no-index",
-        "--find-links",
-        wheelhouse.to_str().unwrap(),
-        "--load",
-        "--engine=podman",
-        "-t",
-        &tag,
-        "--json",
-    ];
+    let mut args = vec!["--load", "--engine=podman", "-t", &tag, "--json"];
     args.extend(extra);
-    let out = pypack(shared_cache(), &args);
+    let out = build_sample_dir(shared_cache(), app_dir, &args);
     assert!(out.status.success(), "{name}: {}", stderr(&out));
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
@@ -867,20 +892,7 @@ pub fn build_and_serve(
         summary["smoke"]
     );
     let port = summary["port"]["value"].as_u64().unwrap();
-    let host_port = free_port();
-    let run = podman(&[
-        "run",
-        "-d",
-        "-p",
-        &format!("127.0.0.1:{host_port}:{port}"),
-        &tag,
-    ]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let container = String::from_utf8_lossy(&run.stdout).trim().to_string();
+    let (container, host_port) = run_published(&tag, port);
     let answer = poll_http(host_port, path, 30, |r| r.starts_with("HTTP/1."));
     let logs = podman(&["logs", &container]);
     let _ = podman(&["rm", "-f", "-t", "0", &container]);

@@ -1,4 +1,5 @@
-"""A shop's settings as `startproject` writes them: SQLite beside manage.py."""
+"""A shop's settings as `startproject` writes them: SQLite beside manage.py,
+static files collected into staticfiles/ (at build time, and again at start)."""
 
 from pathlib import Path
 
@@ -11,6 +12,7 @@ ALLOWED_HOSTS = ["*"]
 INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
+    "django.contrib.staticfiles",
 ]
 
 MIDDLEWARE = ["django.middleware.common.CommonMiddleware"]
@@ -24,6 +26,10 @@ DATABASES = {
         "NAME": BASE_DIR / "db.sqlite3",
     }
 }
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "shop" / "static"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True

@@ -74,6 +74,9 @@ pub fn app_objects(ctx: &AppContext) -> Result<Vec<AppObject>> {
         };
         found.extend(objects_in(&text, &module, in_src, made_by));
     }
+    // A bare `App(…)` is Falcon's only where Falcon is (Shiny has one too).
+    let falcon = ctx.has("falcon");
+    found.retain(|o| o.framework != "Falcon" || falcon);
     if let Some(named) = named_app(ctx) {
         // Move (or put) the named one first.
         let (module, name) = named;
@@ -167,7 +170,57 @@ fn candidate_modules(ctx: &AppContext) -> Result<Vec<(String, PathBuf, bool)>> {
             }
         }
     }
+    // Then any other top-level module (`hello.py`, `things.py`): an app
+    // named as its author pleased, found after the usual places.
+    for name in other_top_modules(app_dir, TOP) {
+        let path = app_dir.join(format!("{name}.py"));
+        modules.push((name, path, false));
+    }
     Ok(modules)
+}
+
+/// Top-level modules other than `usual` ones, tests, and files that are no
+/// app (`setup.py`, `manage.py`, `conftest.py`, config files): those with a
+/// `__main__` block first, each group sorted.
+fn other_top_modules(app_dir: &Path, usual: &[&str]) -> Vec<String> {
+    const NOT_APPS: &[&str] = &[
+        "setup",
+        "manage",
+        "conftest",
+        "noxfile",
+        "tasks",
+        "gunicorn.conf",
+        "gunicorn_config",
+        "config",
+        "settings",
+    ];
+    let Ok(entries) = std::fs::read_dir(app_dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_file())
+        .filter_map(|e| {
+            let file = e.file_name().to_string_lossy().into_owned();
+            let name = file.strip_suffix(".py")?.to_string();
+            let importable = name.chars().all(|c| c.is_alphanumeric() || c == '_')
+                && !name.starts_with(|c: char| c.is_ascii_digit());
+            (importable
+                && !usual.contains(&name.as_str())
+                && !NOT_APPS.contains(&name.as_str())
+                && !name.starts_with("test_")
+                && !name.ends_with("_test"))
+            .then_some(name)
+        })
+        .collect();
+    // The one its author runs (`python things.py`) before the others.
+    let runs_itself = |name: &String| {
+        crate::project::text_if_regular(&app_dir.join(format!("{name}.py"))).is_some_and(|t| {
+            t.contains("__name__ == '__main__'") || t.contains("__name__ == \"__main__\"")
+        })
+    };
+    names.sort_by_key(|n| (!runs_itself(n), n.clone()));
+    names
 }
 
 /// Directories under `root` holding Python modules (with or without an

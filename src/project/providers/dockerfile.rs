@@ -25,6 +25,9 @@ const RUNNABLE: &[&str] = &[
     "litestar",
     "gradio",
     "celery",
+    "twistd",
+    "uwsgi",
+    "chainlit",
 ];
 
 /// What the final stage says.

@@ -10,7 +10,7 @@ fn entry(ctx: &AppContext) -> Option<String> {
     if !ctx.has("gradio") {
         return None;
     }
-    super::streamlit::entry_importing(ctx, "gradio", &["app.py", "main.py", "demo.py"])
+    super::runners::entry_importing(ctx, "gradio", &["app.py", "main.py", "demo.py"])
 }
 
 pub fn claim(ctx: &AppContext) -> Result<Option<Claim>> {

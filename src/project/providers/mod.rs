@@ -24,6 +24,7 @@ mod railway;
 mod render;
 mod runners;
 mod scripts;
+mod shiny;
 mod streamlit;
 
 pub use asgi_wsgi::{AppObject, Kind, app_objects};
@@ -344,6 +345,10 @@ pub const COMMANDS: &[CommandProvider] = &[
         claim: gradio::claim,
     },
     CommandProvider {
+        name: "Shiny",
+        claim: shiny::claim,
+    },
+    CommandProvider {
         name: "Dash",
         claim: dash::claim,
     },
@@ -533,6 +538,8 @@ pub const SERVERS: &[&str] = &[
     "panel",
     "bokeh",
     "litestar",
+    "twistd",
+    "shiny",
 ];
 
 /// Whether `argv` starts a known HTTP server.
@@ -572,8 +579,13 @@ fn port_in_flags(text: &str) -> Option<u16> {
         "--bind 0.0.0.0:",
         "--bind=0.0.0.0:",
         "-b 0.0.0.0:",
+        "-b=0.0.0.0:",
         "--bind :",
+        "--bind=:",
         "-b :",
+        "-b=:",
+        "[::]:",
+        "tcp:port=",
         "-p ",
         "0.0.0.0:",
     ] {

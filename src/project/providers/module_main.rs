@@ -20,7 +20,7 @@ const SERVER_STARTS: &[&str] = &[
 /// A package whose `__main__.py` starts a server: `python -m PKG`.
 pub fn claim(ctx: &AppContext) -> Result<Option<Claim>> {
     let found = runner_calling(ctx, SERVER_STARTS)
-        .filter(|(runner, _)| matches!(runner, Runner::Package(_)));
+        .filter(|(runner, _)| !matches!(runner, Runner::Script(_)));
     let Some((runner, _)) = found else {
         return Ok(None);
     };

@@ -9,10 +9,13 @@ pub fn claim(ctx: &AppContext) -> Result<Option<Claim>> {
         return Ok(None);
     };
     let script = script.clone();
-    let mut claim = Claim::new(
-        format!("the single [project.scripts] entry '{script}'"),
-        move |_| Start::argv(vec![script.clone()]),
-    );
+    let table = match ctx.pyproject.has_project {
+        true => "[project.scripts]",
+        false => "[tool.poetry.scripts]",
+    };
+    let mut claim = Claim::new(format!("the single {table} entry '{script}'"), move |_| {
+        Start::argv(vec![script.clone()])
+    });
     claim.web = false; // a console script may be a worker or a tool
     Ok(Some(claim))
 }

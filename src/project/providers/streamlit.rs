@@ -15,38 +15,11 @@ const ENTRIES: &[&str] = &[
     "dashboard.py",
 ];
 
-fn imports(text: &str, module: &str) -> bool {
-    text.lines().any(|l| {
-        let l = l.trim_start();
-        l.starts_with(&format!("import {module}")) || l.starts_with(&format!("from {module}"))
-    })
-}
-
-/// The script that imports `module`: a usual entry name first, else the
-/// first top-level script that does.
-pub fn entry_importing(ctx: &AppContext, module: &str, usual: &[&str]) -> Option<String> {
-    for name in usual {
-        if ctx.read(name).is_some_and(|t| imports(&t, module)) {
-            return Some(name.to_string());
-        }
-    }
-    let mut scripts: Vec<String> = std::fs::read_dir(ctx.dir)
-        .ok()?
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".py") && !n.starts_with("test_") && !n.ends_with("_test.py"))
-        .collect();
-    scripts.sort();
-    scripts
-        .into_iter()
-        .find(|n| ctx.read(n).is_some_and(|t| imports(&t, module)))
-}
-
 pub fn claim(ctx: &AppContext) -> Result<Option<Claim>> {
     if !ctx.has("streamlit") {
         return Ok(None);
     }
-    let Some(entry) = entry_importing(ctx, "streamlit", ENTRIES) else {
+    let Some(entry) = super::runners::entry_importing(ctx, "streamlit", ENTRIES) else {
         return Ok(None);
     };
     let rule = format!("Streamlit: streamlit in the dependencies and {entry} imports it");

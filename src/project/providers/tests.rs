@@ -3,6 +3,7 @@
 use super::*;
 use crate::project::pyproject::Pyproject;
 use pep440_rs::Version;
+use std::path::Path;
 use std::str::FromStr;
 
 use crate::project::test_app as app;
@@ -384,10 +385,22 @@ fn commands_fit_the_installed_versions() {
     assert_eq!(argv.last().unwrap(), "--factory");
 }
 
+/// The claim on the app in `dir` with `installed` (direct: `deps`).
+fn claim_with(dir: &Path, deps: &[&str], installed: &Installed, may_add: bool) -> Option<Claim> {
+    let pyproject = Pyproject::default();
+    let deps: Vec<String> = deps.iter().map(|d| d.to_string()).collect();
+    let ctx = AppContext {
+        dir,
+        pyproject: &pyproject,
+        dependencies: &deps,
+        installed,
+    };
+    claim(&ctx, may_add).unwrap().map(|(_, c)| c)
+}
+
 #[test]
 fn servers_that_dependencies_bring_count_and_missing_ones_are_wanted() {
     let dir = app(&[("app.py", "from quart import Quart\napp = Quart(__name__)\n")]);
-    let pyproject = Pyproject::default();
     let pins = [
         ("quart", "0.22.0", vec!["hypercorn".to_string()]),
         ("hypercorn", "0.18.0", vec![]),
@@ -397,14 +410,7 @@ fn servers_that_dependencies_bring_count_and_missing_ones_are_wanted() {
             .map(|(n, v, d)| (n.to_string(), Version::from_str(v).unwrap(), d.clone())),
         &["quart".to_string()],
     );
-    let deps = vec!["quart".to_string()];
-    let ctx = AppContext {
-        dir: dir.path(),
-        pyproject: &pyproject,
-        dependencies: &deps,
-        installed: &installed,
-    };
-    let (_, quart) = claim(&ctx, true).unwrap().unwrap();
+    let quart = claim_with(dir.path(), &["quart"], &installed, true).unwrap();
     assert!(
         quart.rule.contains("hypercorn 0.18.0 which quart brings"),
         "{}",
@@ -416,43 +422,19 @@ fn servers_that_dependencies_bring_count_and_missing_ones_are_wanted() {
     // told not to add one, Flask's own server, and nothing for Bottle.
     let dir = app(&[("app.py", "from flask import Flask\napp = Flask(__name__)\n")]);
     let installed = Installed::of(&["flask==3.1.3"]);
-    let deps = vec!["flask".to_string()];
-    let ctx = AppContext {
-        dir: dir.path(),
-        pyproject: &pyproject,
-        dependencies: &deps,
-        installed: &installed,
-    };
-    let (_, wanting) = claim(&ctx, true).unwrap().unwrap();
+    let wanting = claim_with(dir.path(), &["flask"], &installed, true).unwrap();
     assert_eq!(wanting.missing_server, Some("gunicorn"));
     let dir = app(&[("api.py", "from bottle import Bottle\napp = Bottle()\n")]);
     let installed = Installed::of(&["bottle"]);
-    let deps = vec!["bottle".to_string()];
-    let ctx = AppContext {
-        dir: dir.path(),
-        pyproject: &pyproject,
-        dependencies: &deps,
-        installed: &installed,
-    };
-    assert_eq!(
-        claim(&ctx, true).unwrap().unwrap().1.missing_server,
-        Some("gunicorn")
-    );
-    assert!(claim(&ctx, false).unwrap().is_none());
+    let bottle = claim_with(dir.path(), &["bottle"], &installed, true).unwrap();
+    assert_eq!(bottle.missing_server, Some("gunicorn"));
+    assert!(claim_with(dir.path(), &["bottle"], &installed, false).is_none());
 
     // A Procfile naming gunicorn that nothing installs: gunicorn is wanted.
     let dir = app(&[("Procfile", "web: gunicorn app:app\n")]);
     let installed = Installed::of(&["flask"]);
-    let ctx = AppContext {
-        dir: dir.path(),
-        pyproject: &pyproject,
-        dependencies: &deps,
-        installed: &installed,
-    };
-    assert_eq!(
-        claim(&ctx, true).unwrap().unwrap().1.missing_server,
-        Some("gunicorn")
-    );
+    let procfile = claim_with(dir.path(), &["flask"], &installed, true).unwrap();
+    assert_eq!(procfile.missing_server, Some("gunicorn"));
 }
 
 #[test]
@@ -540,15 +522,7 @@ fn hosting_platforms_files_say_how_the_app_starts() {
         ),
         ("startup.txt", "./start.sh\n"),
     ]);
-    let pyproject = Pyproject::default();
-    let installed = Installed::default();
-    let ctx = AppContext {
-        dir: dir.path(),
-        pyproject: &pyproject,
-        dependencies: &[],
-        installed: &installed,
-    };
-    assert!(claim(&ctx, false).unwrap().is_none());
+    assert!(claim_with(dir.path(), &[], &Installed::default(), false).is_none());
 }
 
 #[test]
@@ -569,6 +543,17 @@ fn aiohttp_and_packages_that_serve_when_run() {
     assert_eq!(name, "aiohttp");
     assert_eq!(argv, ["python", "-m", "service"]);
     assert_eq!(default_port, Some(8081));
+    // A package's main.py run as a script (aiohttp's demos start so).
+    let dir = app(&[
+        ("chat/__init__.py", ""),
+        (
+            "chat/main.py",
+            "from aiohttp import web\n\nasync def init_app():\n    return web.Application()\n\ndef main():\n    web.run_app(init_app())\n\nif __name__ == '__main__':\n    main()\n",
+        ),
+    ]);
+    let Claimed { argv, rule, .. } = claimed(&dir, &["aiohttp"], 8080);
+    assert_eq!(argv, ["python", "-m", "chat.main"]);
+    assert!(rule.contains("chat/main.py calls web.run_app"), "{rule}");
     let dir = app(&[
         ("api/__init__.py", ""),
         (
@@ -630,4 +615,68 @@ fn django_settings_found_without_a_literal() {
             "config.settings".to_string()
         )]
     );
+}
+
+#[test]
+fn an_app_in_a_module_of_its_own_name_and_shiny_apps() {
+    // `flask --app hello run` apps: found after the usual modules.
+    let dir = app(&[
+        (
+            "hello.py",
+            "from flask import Flask\napp = Flask(__name__)\n",
+        ),
+        ("setup.py", "from flask import Flask\nnot_it = Flask('x')\n"),
+        (
+            "test_hello.py",
+            "from flask import Flask\nalso_not = Flask('x')\n",
+        ),
+    ]);
+    let Claimed { argv, .. } = claimed(&dir, &["flask", "gunicorn"], 8000);
+    assert_eq!(argv, ["gunicorn", "--bind", "0.0.0.0:8000", "hello:app"]);
+    // A bare `App(…)` is Falcon's only where Falcon is installed.
+    let dir = app(&[(
+        "things.py",
+        "import falcon\nfrom falcon import App\napp = App()\n",
+    )]);
+    let Claimed { rule, .. } = claimed(&dir, &["falcon", "gunicorn"], 8000);
+    assert!(rule.contains("Falcon object things:app"), "{rule}");
+    // Shiny's own `App(ui, server)`: `shiny run`, whatever the file's name.
+    let dir = app(&[(
+        "app-core.py",
+        "from shiny import App, ui\napp_ui = ui.page_fluid()\ndef server(i, o, s):\n    pass\napp = App(app_ui, server)\n",
+    )]);
+    let Claimed { name, argv, .. } = claimed(&dir, &["shiny", "uvicorn"], 8000);
+    assert_eq!(name, "Shiny");
+    assert_eq!(
+        argv,
+        [
+            "shiny",
+            "run",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "8000",
+            "app-core.py"
+        ]
+    );
+}
+
+#[test]
+fn poetry_scripts_are_console_scripts() {
+    let dir = app(&[(
+        "pyproject.toml",
+        "[tool.poetry]\nname = \"default-app\"\nversion = \"0.1.0\"\n[tool.poetry.dependencies]\npython = \"^3.10\"\n[tool.poetry.scripts]\nmy-script = \"default_app.server:main\"\n",
+    )]);
+    let pyproject = crate::project::pyproject::read(&dir.path().join("pyproject.toml")).unwrap();
+    assert_eq!(pyproject.scripts, ["my-script"]);
+    assert_eq!(
+        pyproject.entry_points["console_scripts"],
+        [(
+            "my-script".to_string(),
+            "default_app.server:main".to_string()
+        )]
+    );
+    assert_eq!(pyproject.version.as_deref(), Some("0.1.0"));
+    let Claimed { argv, .. } = claimed(&dir, &["flask"], 8000);
+    assert_eq!(argv, ["my-script"]);
 }
