@@ -586,7 +586,9 @@ fn build_on(
         app = app_layer(&layering, &plan, &started, &venv, &sources)?;
     }
     let mut step_layers: Option<Vec<LayerReport>> = None;
-    let mut watching = !request.as_root;
+    // The first run is watched (the port, and as the image's user the
+    // writes under /app); what it saw is followed once.
+    let mut first_run = true;
     // The image a watched run followed: held until the next one is in the
     // engine (they share layers, which removing it now could take away).
     let mut followed_from: Option<crate::builder::engine::HeldImage> = None;
@@ -650,7 +652,7 @@ fn build_on(
                         started.port.value,
                         started.web,
                         &started.smoke_host,
-                        watching.then_some(NONROOT),
+                        (first_run && !request.as_root).then_some(NONROOT),
                     ),
                     env: &request.steps.smoke_env,
                 })?;
@@ -660,7 +662,7 @@ fn build_on(
         };
         // What the app did, followed once: the image is made again and
         // run again as it really is.
-        if watching
+        if first_run
             && let Some(outcome) = &smoke
             && let Some(followed) = observe::follow(&started, outcome.observed())?
         {
@@ -684,7 +686,7 @@ fn build_on(
                 followed.writable != started.writable && !started.build_steps.is_empty();
             started = followed;
             app = app_layer(&layering, &plan, &started, &venv, &sources)?;
-            watching = false;
+            first_run = false;
             continue;
         }
         if let Some(previous) = followed_from.take() {

@@ -542,9 +542,19 @@ fn the_lock_holds_the_server_a_build_would_add() {
             .contains("gunicorn 22.0 from the lock"),
         "{summary}"
     );
-    // Told not to, the lock has no server.
+    // Told not to, the lock has no server; a --locked build then adds none
+    // and says so.
     let out = s.run("lock", "cache", &["--server", "none"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let lock = fs::read_to_string(s.work.join("app/pylock.toml")).unwrap();
     assert!(!lock.contains("name = \"gunicorn\""), "{lock}");
+    let out = s.build(&["--output", &s.out("locked-dev"), "--json", "--locked"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--locked takes only the lock's packages: no gunicorn is added"),
+        "{}",
+        stderr(&out)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["command"]["argv"][0], "flask");
 }

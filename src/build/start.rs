@@ -60,31 +60,29 @@ pub fn decide(stage: &StartStage, pins: Vec<Pin>) -> Result<Decision> {
         as_root: stage.as_root,
     };
     let installed = installed_of(&pins, stage.dependencies);
-    let started = start(stage.plan, &inputs(&installed, stage.may_add_server))?;
-    let Some(server) = started.missing_server else {
+    let wanting = start(stage.plan, &inputs(&installed, true))?;
+    let Some(server) = wanting.missing_server else {
+        return Ok(Decision {
+            pins,
+            started: wanting,
+            added: None,
+        });
+    };
+    if !stage.may_add_server {
+        let mut started = start(stage.plan, &inputs(&installed, false))?;
         if let Some(because) = stage.no_server_because {
-            // What a server would have changed, said.
-            let wanting = start(stage.plan, &inputs(&installed, true))?;
-            if let Some(server) = wanting.missing_server {
-                let mut started = started;
-                started.warnings.push(format!(
-                    "{because}: no {server} is added, so the app starts with `{}` ({})",
-                    started.cmd.value.join(" "),
-                    started.cmd.rule
-                ));
-                return Ok(Decision {
-                    pins,
-                    started,
-                    added: None,
-                });
-            }
+            started.warnings.push(format!(
+                "{because}: no {server} is added, so the app starts with `{}` ({})",
+                started.cmd.value.join(" "),
+                started.cmd.rule
+            ));
         }
         return Ok(Decision {
             pins,
             started,
             added: None,
         });
-    };
+    }
     let why = match server {
         "gunicorn" => "no WSGI server among the resolved packages",
         "uvicorn" => "no ASGI server among the resolved packages",
@@ -110,7 +108,10 @@ pub fn decide(stage: &StartStage, pins: Vec<Pin>) -> Result<Decision> {
             })
         }
         Err(e) => {
-            let mut started = start(stage.plan, &inputs(&installed, false))?;
+            let mut started =
+                start(stage.plan, &inputs(&installed, false)).map_err(|no_start| {
+                    anyhow::anyhow!("{no_start:#} ({server} could not be added: {e:#})")
+                })?;
             started.warnings.push(format!(
                 "{server} could not be added ({e:#}); the app starts with `{}` instead",
                 started.cmd.value.join(" ")

@@ -49,86 +49,109 @@ pub struct StartInputs<'a> {
     pub as_root: bool,
 }
 
+/// What chose the command: a flag or `[tool.pypack] cmd` (with what is
+/// known of the app whichever rule chose), or a provider's claim.
+enum Chooser {
+    Explicit {
+        spec: CmdSpec,
+        rule: &'static str,
+        aspects: providers::Claim,
+    },
+    Claimed(providers::Claim),
+}
+
+impl Chooser {
+    fn of(plan: &Plan, ctx: &AppContext, may_add_server: bool) -> Result<Chooser> {
+        let (overrides, tool) = (&plan.start_settings.overrides, &plan.start_settings.tool);
+        let explicit = match (&overrides.cmd, &tool.cmd) {
+            (Some(cmd), _) => Some((CmdSpec::Text(cmd.clone()), "--cmd")),
+            (None, Some(cmd)) => Some((cmd.clone(), "[tool.pypack] cmd")),
+            (None, None) => None,
+        };
+        if let Some((spec, rule)) = explicit {
+            return Ok(Chooser::Explicit {
+                spec,
+                rule,
+                aspects: providers::aspects(ctx),
+            });
+        }
+        match providers::claim(ctx, may_add_server)? {
+            Some((_, claim)) => Ok(Chooser::Claimed(claim)),
+            None => bail!(
+                "no entrypoint found in {}: no Procfile web: line, no hosting platform's start command, no Dockerfile CMD, \
+                 no Django, Streamlit, Gradio, Shiny or Dash app, no WSGI/ASGI app object or factory, no aiohttp app, \
+                 no single [project.scripts] entry, no app.py or main.py.{} \
+                 Pass --cmd \"...\" or set [tool.pypack] cmd in pyproject.toml",
+                ctx.dir.display(),
+                unserved_apps(ctx)?
+            ),
+        }
+    }
+
+    fn launch(&self, port: u16) -> Result<providers::Start> {
+        match self {
+            Chooser::Claimed(claim) => Ok((claim.launch)(port)),
+            Chooser::Explicit {
+                spec: CmdSpec::Text(text),
+                rule,
+                ..
+            } => providers::start_from_line(text, port).context(*rule),
+            Chooser::Explicit {
+                spec: CmdSpec::Argv(argv),
+                ..
+            } => Ok(providers::Start::argv(argv.clone())),
+        }
+    }
+
+    fn rule(&self) -> String {
+        match self {
+            Chooser::Claimed(claim) => claim.rule.clone(),
+            Chooser::Explicit { rule, .. } => rule.to_string(),
+        }
+    }
+
+    /// What the rule knows beyond the command (port default, Host,
+    /// build steps, writable paths, warnings, a wanted server).
+    fn known(&self) -> &providers::Claim {
+        match self {
+            Chooser::Claimed(claim) => claim,
+            Chooser::Explicit { aspects, .. } => aspects,
+        }
+    }
+}
+
 /// Decides the start of the app `plan` describes.
 pub fn start(plan: &Plan, inputs: &StartInputs) -> Result<Started> {
-    let settings = &plan.start_settings;
-    let (overrides, tool) = (&settings.overrides, &settings.tool);
     let ctx = AppContext {
         dir: &plan.app_dir,
         pyproject: &plan.pyproject,
         dependencies: inputs.dependencies,
         installed: inputs.installed,
     };
-    let explicit_cmd = match (&overrides.cmd, &tool.cmd) {
-        (Some(cmd), _) => Some((CmdSpec::Text(cmd.clone()), "--cmd")),
-        (None, Some(cmd)) => Some((cmd.clone(), "[tool.pypack] cmd")),
-        (None, None) => None,
-    };
-    let claim = match &explicit_cmd {
-        Some(_) => None,
-        None => match providers::claim(&ctx, inputs.may_add_server)? {
-            Some((_, claim)) => Some(claim),
-            None => bail!(
-                "no entrypoint found in {}: no Procfile web: line, no hosting platform's start command, no Dockerfile CMD, \
-                 no Django, Streamlit, Gradio or Dash app, no WSGI/ASGI app object or factory, no aiohttp app, \
-                 no single [project.scripts] entry, no app.py or main.py.{} \
-                 Pass --cmd \"...\" or set [tool.pypack] cmd in pyproject.toml",
-                ctx.dir.display(),
-                unserved_apps(&ctx)?
-            ),
-        },
-    };
+    let chooser = Chooser::of(plan, &ctx, inputs.may_add_server)?;
+    let known = chooser.known();
+    let claimed = matches!(chooser, Chooser::Claimed(_));
     let mut warnings = Vec::new();
-    let port = choose_port(&ctx, plan, claim.as_ref())?;
-    let (cmd_rule, aspects, web_claimed) = match &claim {
-        Some(claim) => (claim.rule.clone(), None, claim.web),
-        None => (
-            explicit_cmd
-                .as_ref()
-                .expect("a flag or a provider")
-                .1
-                .to_string(),
-            Some(providers::aspects(&ctx)),
-            false,
-        ),
-    };
-    let launch = |port: u16| -> Result<providers::Start> {
-        match (&claim, &explicit_cmd) {
-            (Some(claim), _) => Ok((claim.launch)(port)),
-            (None, Some((CmdSpec::Text(text), rule))) => {
-                providers::start_from_line(text, port).context(*rule)
-            }
-            (None, Some((CmdSpec::Argv(argv), _))) => Ok(providers::Start::argv(argv.clone())),
-            (None, None) => unreachable!("a flag or a provider"),
-        }
-    };
-    let (port, start) = unprivileged(port, inputs.as_root, &launch, &mut warnings)?;
+    let port = choose_port(&ctx, plan, claimed.then_some(known))?;
+    let (port, start) = unprivileged(port, inputs.as_root, &|p| chooser.launch(p), &mut warnings)?;
     // A server whose default address is loopback, started by a command the
     // app wrote without one, would be unreachable in a container.
     let (start, everywhere) = super::listen::everywhere(start, port.value);
     let cmd_rule = match everywhere {
-        Some(added) => format!("{cmd_rule}; {added}"),
-        None => cmd_rule,
+        Some(added) => format!("{}; {added}", chooser.rule()),
+        None => chooser.rule(),
     };
-    let mut aspects = match aspects {
-        Some(aspects) => aspects,
-        None => claim.expect("a provider"),
+    let missing_server = match claimed {
+        true => known.missing_server,
+        false => providers::package_missing_for(&start, ctx.installed),
     };
-    if explicit_cmd.is_some() {
-        aspects.missing_server = start
-            .programs
-            .iter()
-            .filter_map(|p| providers::server_package(p))
-            .find(|package| ctx.installed.version(package).is_none());
-    }
     // A server program, or a port someone set, says it is a web app.
-    let web = web_claimed || port.rule != "default" || start.serves_http;
-    warnings.extend(aspects.warnings.iter().cloned());
+    let web = (claimed && known.web) || port.rule != "default" || start.serves_http;
+    warnings.extend(known.warnings.iter().cloned());
     // A command that migrates at start needs no word on migrations.
     if start.argv.iter().any(|a| a.contains("migrate")) {
         warnings.retain(|w| w != providers::MIGRATIONS_NOTE);
     }
-    let missing_server = aspects.missing_server.filter(|_| inputs.may_add_server);
     Ok(Started {
         cmd: Decided {
             value: start.argv,
@@ -138,12 +161,15 @@ pub fn start(plan: &Plan, inputs: &StartInputs) -> Result<Started> {
         env: start.env,
         web,
         launcher: start.launcher,
-        smoke_host: aspects.smoke_host.unwrap_or_else(|| "localhost".into()),
-        build_steps: aspects.steps,
-        writable: writable_dirs(aspects.writable, &tool.writable)?,
-        read_only: tool.read_only,
+        smoke_host: known
+            .smoke_host
+            .clone()
+            .unwrap_or_else(|| "localhost".into()),
+        build_steps: known.steps.clone(),
+        writable: writable_dirs(known.writable.clone(), &plan.start_settings.tool.writable)?,
+        read_only: plan.start_settings.tool.read_only,
         warnings,
-        missing_server,
+        missing_server: missing_server.filter(|_| inputs.may_add_server),
     })
 }
 

@@ -425,14 +425,7 @@ pub fn claim(ctx: &AppContext, may_add_server: bool) -> Result<Option<(&'static 
             continue;
         }
         if claim.missing_server.is_none() {
-            // A command naming a server program that is not installed
-            // (a Procfile's `gunicorn app:app` with no gunicorn): its package.
-            let start = (claim.launch)(8000);
-            claim.missing_server = start
-                .programs
-                .iter()
-                .filter_map(|program| server_package(program))
-                .find(|package| ctx.installed.version(package).is_none());
+            claim.missing_server = package_missing_for(&(claim.launch)(8000), ctx.installed);
         }
         return Ok(Some((provider.name, with_aspects(ctx, claim))));
     }
@@ -514,6 +507,16 @@ const SERVER_PACKAGES: &[(&str, &str)] = &[
     ("waitress-serve", "waitress"),
     ("waitress", "waitress"),
 ];
+
+/// For a command naming a server program that nothing installs (a
+/// Procfile's `gunicorn app:app` with no gunicorn): that program's package.
+pub fn package_missing_for(start: &Start, installed: &Installed) -> Option<&'static str> {
+    start
+        .programs
+        .iter()
+        .filter_map(|program| server_package(program))
+        .find(|package| installed.version(package).is_none())
+}
 
 /// The package of a server program (`waitress-serve` → `waitress`).
 pub fn server_package(program: &str) -> Option<&'static str> {
