@@ -386,3 +386,33 @@ fn setuptools_a_dependency_needs_at_run_time_keeps_pkg_resources() {
     let lock = fs::read_to_string(s.work.join("app/pylock.toml")).unwrap();
     assert!(lock.contains("version = \"82.0.0\""), "{lock}");
 }
+
+#[test]
+fn requirements_in_any_encoding_pip_reads_lock_like_their_utf8_twin() {
+    let s = setup();
+    let plain = "# the app's requirements\nwebapp-kit>=2\nhelper<1.5\n";
+    let pins = |bytes: &[u8]| -> Vec<String> {
+        fs::write(s.work.join("app/requirements.txt"), bytes).unwrap();
+        let out = run_lock(&s, &[]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.contains("=="))
+            .map(str::to_string)
+            .collect()
+    };
+    let want = pins(plain.as_bytes());
+    assert_eq!(want, ["helper==1.4", "webapp-kit==2.0"]);
+    // PowerShell's `pip freeze > requirements.txt`: UTF-16 LE, BOM, CRLF.
+    let mut utf16 = vec![0xFF, 0xFE];
+    for unit in plain.replace('\n', "\r\n").encode_utf16() {
+        utf16.extend(unit.to_le_bytes());
+    }
+    assert_eq!(pins(&utf16), want);
+    let mut bom8 = vec![0xEF, 0xBB, 0xBF];
+    bom8.extend(plain.as_bytes());
+    assert_eq!(pins(&bom8), want);
+    let mut latin = b"# -*- coding: latin-1 -*-\n# d\xe9pendances\n".to_vec();
+    latin.extend(plain.as_bytes());
+    assert_eq!(pins(&latin), want);
+}

@@ -12,6 +12,7 @@ pub mod pyproject;
 pub mod python_version;
 pub mod requirements;
 pub mod start;
+pub mod text;
 
 /// An app directory holding `files` (path, text), for the detection tests.
 #[cfg(test)]
@@ -148,6 +149,15 @@ fn present(path: &Path) -> bool {
 /// regular file (a symlink is followed). A FIFO, socket or device is never
 /// opened: reading a FIFO nobody writes to blocks forever.
 pub fn read_text(path: &Path) -> Result<String> {
+    read_text_as(path, text::CodingLine::Ignore)
+}
+
+/// [`read_text`], a PEP 263 coding line honoured (requirements files, as pip).
+pub fn read_requirements_text(path: &Path) -> Result<String> {
+    read_text_as(path, text::CodingLine::Read)
+}
+
+fn read_text_as(path: &Path, coding: text::CodingLine) -> Result<String> {
     let meta = std::fs::metadata(path).map_err(|e| match std::fs::read_link(path) {
         Ok(target) => anyhow::anyhow!(
             "{} is a symlink to '{}', which cannot be followed ({e}); point it at a file or replace it with one",
@@ -163,7 +173,8 @@ pub fn read_text(path: &Path) -> Result<String> {
             crate::walk::kind_of(&meta)
         );
     }
-    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    text::decode(&bytes, path, coding)
 }
 
 /// The text of the file at `path` when it is a readable regular file
@@ -172,7 +183,8 @@ pub fn text_if_regular(path: &Path) -> Option<String> {
     std::fs::metadata(path)
         .ok()
         .filter(|m| m.is_file())
-        .and_then(|_| std::fs::read_to_string(path).ok())
+        .and_then(|_| std::fs::read(path).ok())
+        .and_then(|bytes| text::decode(&bytes, path, text::CodingLine::Ignore).ok())
 }
 
 fn set_of(requirements: Vec<SourcedRequirement>) -> RequirementSet {

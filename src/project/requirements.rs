@@ -66,7 +66,7 @@ fn read_into(
             path.display()
         );
     }
-    let text = super::read_text(path)?;
+    let text = super::read_requirements_text(path)?;
     let dir = path.parent().unwrap_or(Path::new("."));
     for (number, line) in logical_lines(&text) {
         let origin = format!("{}:{number}", path.display());
