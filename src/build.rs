@@ -420,13 +420,14 @@ fn build_on(
             .filter(|s| s != "none")
             .collect(),
     };
-    let sources = SourceBuilder::for_app(
+    let sources = SourceBuilder::with_build_packages(
         engine.as_ref(),
         cache,
         &lock_request,
         builder_image_for(request, recipe.clone())?,
         request.base.epoch,
         request.base.verbose,
+        plan.build_packages().to_vec(),
     )?;
     crate::mark("sdist builder ready");
     let lock_request = LockRequest {

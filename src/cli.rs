@@ -618,13 +618,14 @@ fn lock(cli: &Cli, args: &LockArgs) -> Result<()> {
     // An sdist whose metadata is not static has to be built to be locked.
     let engine = pypack::builder::Engine::detect(engine_choice(&None)?.as_deref())?;
     let epoch = options.epoch;
-    let sources = pypack::builder::sdist::SourceBuilder::for_app(
+    let sources = pypack::builder::sdist::SourceBuilder::with_build_packages(
         engine.as_ref(),
         &cache,
         &request,
         pypack::builder::sdist::BuilderImage::Recipe(Box::new(recipe), Box::new(options)),
         epoch,
         !cli.quiet,
+        plan.build_packages().to_vec(),
     )?;
     let request = LockRequest {
         sdists: Some(&sources),

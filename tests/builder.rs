@@ -43,8 +43,9 @@ fn sdist(top: &str, files: &[(&str, &str)]) -> Vec<u8> {
 
 /// `cppext-1.0.tar.gz`: one C++ module, `cppext.total`, which links the C++
 /// runtime (libstdc++.so.6): the builder image has it, the runtime base not.
-/// Its setup.py runs a shell command, as build tools do.
-const CPPEXT_FILES: [(&str, &str); 4] = [
+/// Its setup.py runs `make`, whose recipe (run by /bin/sh) makes a header
+/// with sed, as build tools do.
+const CPPEXT_FILES: [(&str, &str); 6] = [
     (
         "pyproject.toml",
         "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"cppext\"\nversion = \"1.0\"\n",
@@ -52,13 +53,20 @@ const CPPEXT_FILES: [(&str, &str); 4] = [
     (
         "setup.py",
         // Build tools run their commands through /bin/sh (make, ninja,
-        // ./configure): the builder image must have one.
-        "import subprocess\nfrom setuptools import Extension, setup\nsubprocess.run('command -v gcc >/dev/null && echo shell ok', shell=True, check=True)\nsetup(ext_modules=[Extension(\"cppext\", [\"cppext.cpp\"], language=\"c++\")])\n",
+        // ./configure): the builder image must have one, and the userland
+        // their recipes call (sed here).
+        "import subprocess\nfrom setuptools import Extension, setup\nsubprocess.run(['make'], check=True)\nsetup(ext_modules=[Extension(\"cppext\", [\"cppext.cpp\"], language=\"c++\")])\n",
     ),
+    (
+        "Makefile",
+        "prefix.h: prefix.h.in\n\tsed 's/@PREFIX@/sum=/' prefix.h.in > prefix.h\n",
+    ),
+    ("prefix.h.in", "#define PREFIX \"@PREFIX@\"\n"),
     (
         "cppext.cpp",
         r#"#define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include "prefix.h"
 #include <numeric>
 #include <stdexcept>
 #include <string>
@@ -73,7 +81,7 @@ static PyObject *total(PyObject *self, PyObject *args) {
     long a, b;
     if (!PyArg_ParseTuple(args, "ll", &a, &b)) return NULL;
     try {
-        std::string text = "sum=" + std::to_string(checked_sum({a, b}));
+        std::string text = PREFIX + std::to_string(checked_sum({a, b}));
         return PyUnicode_FromString(text.c_str());
     } catch (const std::exception &e) {
         PyErr_SetString(PyExc_ValueError, e.what());
@@ -1240,4 +1248,21 @@ fn a_killed_build_leaves_nothing_behind_and_the_cache_stays_sound() {
     );
     assert!(again.status.success(), "{}", stderr(&again));
     assert_eq!(json(&out)["digest"], json(&again)["digest"]);
+}
+
+#[test]
+fn psycopg2_from_its_sdist_gets_libpq_dev_in_the_builder_and_libpq_in_the_image() {
+    let app = repo().join("sample-apps/psycopg2-libpq");
+    let Some((summary, answer)) = build_and_serve(&app, &[], "/", "psycopg2 2.9.10 with libpq 15")
+    else {
+        return;
+    };
+    let added: Vec<&str> = summary["system_packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert!(added.contains(&"libpq5"), "{added:?}");
+    assert!(answer.contains("with libpq 15"), "{answer}");
 }

@@ -43,13 +43,47 @@ fi
 here=$(cd "$(dirname "$0")/.." && pwd)
 wheelhouse="$here/sample-apps/wheelhouse"
 wanted=$(cat "$here"/sample-apps/wheelhouse*.txt | grep -o 'sha256:[0-9a-f]*' | sort -u | wc -l)
-if [ "$(ls "$wheelhouse"/*.whl 2>/dev/null | wc -l)" -lt "$wanted" ]; then
+if [ "$(ls "$wheelhouse"/*.whl "$wheelhouse"/*.tar.gz 2>/dev/null | wc -l)" -lt "$wanted" ]; then
   echo "setup: downloading the sample apps' wheels into $wheelhouse"
   command -v python3 >/dev/null 2>&1 || { $SUDO apt-get install -y -qq python3-pip >/dev/null; }
   python3 -m pip --version >/dev/null 2>&1 || { $SUDO apt-get install -y -qq python3-pip >/dev/null; }
   # One pip download per list: a list holds one version of each package.
   for path in "$here"/sample-apps/wheelhouse*.txt; do
     list=$(basename "$path")
+    if [ "$list" = wheelhouse-sdists.txt ]; then
+      # Fetched as files from pip's index: `pip download` would prepare an
+      # sdist's metadata, which for psycopg2 needs pg_config on this machine.
+      python3 - "$path" "$wheelhouse" <<'PY'
+import hashlib, html, os, re, subprocess, sys, urllib.parse, urllib.request
+listing, out = sys.argv[1:3]
+index = os.environ.get("PIP_INDEX_URL")
+if not index:
+    got = subprocess.run([sys.executable, "-m", "pip", "config", "get", "global.index-url"], capture_output=True, text=True)
+    index = got.stdout.strip() if got.returncode == 0 else ""
+if not index:
+    help_text = subprocess.run([sys.executable, "-m", "pip", "install", "--help"], capture_output=True, text=True).stdout
+    index = re.search(r"\(default\s+(\S+?)\)", " ".join(help_text.split())).group(1)
+for line in open(listing):
+    m = re.match(r"([A-Za-z0-9._-]+)==(\S+) --hash=sha256:([0-9a-f]{64})", line.strip())
+    if not m:
+        continue
+    name, version, digest = m.groups()
+    page_url = index.rstrip("/") + "/" + re.sub(r"[-_.]+", "-", name).lower() + "/"
+    page = urllib.request.urlopen(page_url, timeout=60).read().decode()
+    for href in re.findall(r'href="([^"]+)"', page):
+        url = urllib.parse.urljoin(page_url, html.unescape(href))
+        filename = urllib.parse.unquote(url.split("#")[0].rsplit("/", 1)[-1])
+        if filename == f"{name}-{version}.tar.gz":
+            data = urllib.request.urlopen(url, timeout=300).read()
+            if hashlib.sha256(data).hexdigest() != digest:
+                sys.exit(f"setup: {filename}: sha256 mismatch")
+            open(os.path.join(out, filename), "wb").write(data)
+            break
+    else:
+        sys.exit(f"setup: no {name}-{version}.tar.gz on {page_url}")
+PY
+      continue
+    fi
     version=3.11
     [ "$list" = wheelhouse-cp314.txt ] && version=3.14
     abi="cp${version/./}"

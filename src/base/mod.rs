@@ -363,6 +363,31 @@ fn release_freed_memory() {
 
 /// What opens the archive a recipe's packages come from: the client, the
 /// keys it trusts (the recipe's, or `--keyring`), and where it is.
+/// The Debian packages of `recipe`'s suites that ship a file `wanted`
+/// accepts (`question` names it, for the cache), with the paths.
+pub fn packages_shipping(
+    recipe: &Recipe,
+    options: &BaseOptions,
+    cache: &Cache,
+    question: &str,
+    wanted: &dyn Fn(&str) -> bool,
+) -> Result<Vec<(String, String)>> {
+    let opened = RecipeArchive::open(recipe, options)?;
+    let archive = opened.archive(cache);
+    let stats = crate::debian::FetchStats::default();
+    let arch = options.platform.debian_arch();
+    let mut found = Vec::new();
+    for suite in &recipe.suites {
+        let index = archive.suite(suite, &stats)?;
+        for component in &recipe.components {
+            found.extend(archive.file_owners(&index, component, arch, question, wanted, &stats)?);
+        }
+    }
+    found.sort();
+    found.dedup();
+    Ok(found)
+}
+
 struct RecipeArchive {
     http: Http,
     keyring: Keyring,

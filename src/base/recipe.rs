@@ -214,6 +214,12 @@ impl Recipe {
     /// The recipe of this recipe's builder image: its packages plus the
     /// `[builder]` ones (no longer excluded), cached under its own key.
     pub fn builder_recipe(&self) -> Result<Recipe> {
+        self.builder_recipe_with(&[])
+    }
+
+    /// The builder recipe with `extra` Debian packages besides its own
+    /// (what a source distribution's build needs: headers, `*-config`).
+    pub fn builder_recipe_with(&self, extra: &[String]) -> Result<Recipe> {
         if self.builder.packages.is_empty() {
             bail!(
                 "recipe {} has no [builder] packages, so it cannot build source distributions; add them, or use wheels only",
@@ -222,7 +228,14 @@ impl Recipe {
         }
         let mut builder = self.clone();
         builder.name = format!("{}-builder", self.name);
-        let added = &self.builder.packages;
+        let mut added = self.builder.packages.clone();
+        added.extend(
+            extra
+                .iter()
+                .filter(|e| !added.contains(e))
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
         builder.packages.exclude.retain(|p| !added.contains(p));
         builder.packages.include.extend(added.iter().cloned());
         // dash's maintainer script (not run) would make it /bin/sh, which
@@ -234,6 +247,12 @@ impl Recipe {
             });
         }
         builder.source_text = format!("{}\n# builder image\n", self.source_text);
+        if !extra.is_empty() {
+            // Part of the cache key: another set of packages, another image.
+            builder
+                .source_text
+                .push_str(&format!("# with {}\n", extra.join(" ")));
+        }
         Ok(builder)
     }
 

@@ -7,9 +7,11 @@
 //! runtime image plus a compiler and the Python headers; a smoke run starts
 //! the finished image once.
 
+pub mod build_deps;
 pub mod bytecode;
 pub mod collectstatic;
 pub mod engine;
+pub mod missing;
 pub mod sdist;
 pub mod smoke;
 pub mod unpacked;

@@ -56,8 +56,12 @@ pub struct SourceBuilder<'a> {
     /// SOURCE_DATE_EPOCH for the backend, so built wheels are reproducible.
     epoch: u64,
     verbose: bool,
-    /// The builder image once made and loaded (made at the first sdist).
-    ready: Mutex<Option<BuiltBase>>,
+    /// Debian packages every build of the app's sdists gets
+    /// (`[tool.pypack] build-packages`).
+    app_build_packages: Vec<String>,
+    /// The builder images made and loaded so far, by the extra Debian
+    /// packages they hold (made at the first sdist that needs each).
+    ready: Mutex<std::collections::BTreeMap<Vec<String>, BuiltBase>>,
 }
 
 impl<'a> SourceBuilder<'a> {
@@ -72,6 +76,20 @@ impl<'a> SourceBuilder<'a> {
         epoch: u64,
         verbose: bool,
     ) -> Result<SourceBuilder<'a>> {
+        Self::with_build_packages(engine, cache, request, image, epoch, verbose, Vec::new())
+    }
+
+    /// [`SourceBuilder::for_app`], every build also getting `build_packages`
+    /// (Debian packages, `[tool.pypack] build-packages`).
+    pub fn with_build_packages(
+        engine: Option<&'a Engine>,
+        cache: &'a Cache,
+        request: &LockRequest,
+        image: BuilderImage,
+        epoch: u64,
+        verbose: bool,
+        build_packages: Vec<String>,
+    ) -> Result<SourceBuilder<'a>> {
         let index_config = build_index_config(request).unwrap_or_default();
         let http = client_for(&index_config, request)?;
         Ok(SourceBuilder {
@@ -83,17 +101,22 @@ impl<'a> SourceBuilder<'a> {
             image,
             epoch,
             verbose,
-            ready: Mutex::new(None),
+            app_build_packages: build_packages,
+            ready: Mutex::new(Default::default()),
         })
     }
 }
 
 impl SdistBuilder for SourceBuilder<'_> {
     fn build_wheel(&self, sdist: &DistFile, sdist_sha256: &str) -> Result<BuiltWheel> {
-        let key = format!(
+        let (extra, why) = self.build_packages_for(sdist)?;
+        let mut key = format!(
             "pypack built wheel format {BUILD_FORMAT}\nsdist {sdist_sha256}\ntarget {}\nepoch {}\n",
             self.target, self.epoch
         );
+        if !extra.is_empty() {
+            key.push_str(&format!("with {}\n", extra.join(" ")));
+        }
         if let Some(wheel) = cached_wheel(self.cache, &key) {
             return Ok(wheel);
         }
@@ -114,8 +137,15 @@ impl SdistBuilder for SourceBuilder<'_> {
             0,
             self.verbose,
         );
+        if let Some(why) = &why {
+            eprintln!(
+                "note: building {} with Debian's {} in the builder ({why})",
+                sdist.filename,
+                extra.join(", ")
+            );
+        }
         let wheel = self
-            .build(engine, sdist, sdist_sha256)
+            .build(engine, sdist, sdist_sha256, &extra)
             .with_context(|| format!("building {} into a wheel", sdist.filename))?;
         let record = serde_json::json!({"filename": wheel.filename, "sha256": wheel.sha256});
         self.cache
@@ -180,10 +210,36 @@ fn build_system(sdist_path: &Path, filename: &str) -> Result<BuildSystem> {
 }
 
 impl SourceBuilder<'_> {
-    fn build(&self, engine: &Engine, sdist: &DistFile, sdist_sha256: &str) -> Result<BuiltWheel> {
+    /// The Debian packages the build of `sdist` gets besides the builder's
+    /// own (the table's for its project, the app's), sorted, and why.
+    fn build_packages_for(&self, sdist: &DistFile) -> Result<(Vec<String>, Option<String>)> {
+        let mut extra = self.app_build_packages.clone();
+        let mut why = (!extra.is_empty()).then(|| "[tool.pypack] build-packages".to_string());
+        let project = crate::index::file_project(&sdist.filename).unwrap_or_default();
+        if matches!(self.image, BuilderImage::Recipe(..))
+            && let Some((packages, because)) = super::build_deps::for_project(&project)?
+        {
+            extra.extend(packages);
+            why = Some(match why {
+                Some(app) => format!("{because}; and {app}"),
+                None => because,
+            });
+        }
+        extra.sort();
+        extra.dedup();
+        Ok((extra, why))
+    }
+
+    fn build(
+        &self,
+        engine: &Engine,
+        sdist: &DistFile,
+        sdist_sha256: &str,
+        extra: &[String],
+    ) -> Result<BuiltWheel> {
         let sdist_path = self.cache.blob_path(sdist_sha256);
         let system = build_system(&sdist_path, &sdist.filename)?;
-        let builder = self.builder_image(engine)?;
+        let builder = self.builder_image(engine, extra)?;
         let mut requires = system.requires.clone();
         for _attempt in 0..2 {
             let work = tempfile::tempdir_in(self.cache.root().join("tmp"))?;
@@ -244,11 +300,13 @@ impl SourceBuilder<'_> {
                 }
                 let stdout = String::from_utf8_lossy(&output.stdout);
                 let lines: Vec<&str> = stdout.lines().collect();
+                let log = format!("{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
                 bail!(
-                    "the build backend {} failed in the builder:\n{}\n{}",
+                    "the build backend {} failed in the builder:\n{}\n{}{}",
                     system.backend,
                     lines[lines.len().saturating_sub(20)..].join("\n"),
-                    tail(&output, 30)
+                    tail(&output, 30),
+                    self.what_it_missed(&log, extra)
                 );
             }
             return self.store_wheel(&out, sdist);
@@ -257,6 +315,48 @@ impl SourceBuilder<'_> {
             "the build backend {} kept asking for more build requirements",
             system.backend
         )
+    }
+
+    /// The line that ends a failed build whose log says it missed a file:
+    /// the Debian package that ships it and how to add it (empty when the
+    /// log says nothing known, or no package of the suites ships it).
+    fn what_it_missed(&self, log: &str, extra: &[String]) -> String {
+        let Some(missing) = super::missing::in_log(log) else {
+            return String::new();
+        };
+        let BuilderImage::Recipe(recipe, options) = &self.image else {
+            return format!(
+                "\nthe build needs {}, which the builder image lacks: pass a --builder-image that has it",
+                missing.describe()
+            );
+        };
+        let found = crate::base::packages_shipping(
+            recipe,
+            options,
+            self.cache,
+            &missing.question(),
+            &|path| missing.is(path),
+        );
+        let mut packages: Vec<String> = match found {
+            Ok(rows) => rows.into_iter().map(|(_, package)| package).collect(),
+            Err(_) => Vec::new(),
+        };
+        // The likeliest first: one named for it (libssl-dev for openssl/ssl.h), the shortest.
+        let stem = missing.stem();
+        packages.sort_by_key(|p| (!p.contains(&stem), p.len(), p.clone()));
+        packages.dedup();
+        packages.retain(|p| !extra.contains(p));
+        match packages.first() {
+            Some(package) => format!(
+                "\nthe build needs {}, which Debian's {} ships: add it to the builder with [tool.pypack] build-packages = [\"{package}\"] in pyproject.toml",
+                missing.describe(),
+                packages.join(" or ")
+            ),
+            None => format!(
+                "\nthe build needs {}, which no package of the base's Debian suites ships",
+                missing.describe()
+            ),
+        }
     }
 
     /// The one `.whl` the backend wrote, checked to be the sdist's project, in the cache.
@@ -286,15 +386,20 @@ impl SourceBuilder<'_> {
     }
 
     /// The builder image, made (or pulled) and loaded into the engine once.
-    fn builder_image(&self, engine: &Engine) -> Result<BuiltBase> {
+    fn builder_image(&self, engine: &Engine, extra: &[String]) -> Result<BuiltBase> {
         let mut ready = self.ready.lock().unwrap();
-        if let Some(built) = ready.as_ref() {
+        if let Some(built) = ready.get(extra) {
             return Ok(built.clone());
         }
         let built = match &self.image {
             BuilderImage::Recipe(recipe, options) => {
-                let recipe = recipe.builder_recipe()?;
-                crate::base::build(&recipe, options, self.cache, &self.http)?
+                let recipe = recipe.builder_recipe_with(extra)?;
+                crate::base::build(&recipe, options, self.cache, &self.http).with_context(|| {
+                    match extra.is_empty() {
+                        true => "making the builder image".to_string(),
+                        false => format!("making the builder image with {}", extra.join(", ")),
+                    }
+                })?
             }
             BuilderImage::Registry {
                 reference,
@@ -317,7 +422,7 @@ impl SourceBuilder<'_> {
             );
         }
         engine.ensure_image(self.cache, &built.image, "localhost/pypack-builder")?;
-        *ready = Some(built.clone());
+        ready.insert(extra.to_vec(), built.clone());
         Ok(built)
     }
 

@@ -67,6 +67,63 @@ impl Archive<'_> {
     }
 }
 
+impl Archive<'_> {
+    /// The `(path, package)` rows of one component's Contents index whose
+    /// path `wanted` accepts (a header a build missed, a `*-config` tool),
+    /// read as the index streams; kept in the cache per index and question.
+    pub fn file_owners(
+        &self,
+        suite: &SuiteIndex,
+        component: &str,
+        arch: &str,
+        question: &str,
+        wanted: &dyn Fn(&str) -> bool,
+        stats: &FetchStats,
+    ) -> Result<Vec<(String, String)>> {
+        let path = format!("{component}/Contents-{arch}");
+        let Some(file) = super::signed_path(suite, &path) else {
+            return Ok(Vec::new());
+        };
+        let key = format!(
+            "contents files format {FORMAT}\n{}\n{question}\n",
+            file.sha256
+        );
+        if let Some(rows) = self
+            .cache
+            .get_ref("contents-files", &key)
+            .and_then(|text| serde_json::from_str(&text).ok())
+        {
+            return Ok(rows);
+        }
+        let rows = self
+            .read_signed_file(&file, stats, |reader| {
+                let mut rows = Vec::new();
+                for line in std::io::BufReader::new(reader).lines() {
+                    let line = line?;
+                    let Some((path, locations)) = line.trim_end().rsplit_once([' ', '\t']) else {
+                        continue;
+                    };
+                    let path = path
+                        .trim_end()
+                        .trim_start_matches("./")
+                        .trim_start_matches('/');
+                    if !wanted(path) {
+                        continue;
+                    }
+                    for location in locations.split(',') {
+                        let package = location.rsplit('/').next().unwrap_or(location).trim();
+                        rows.push((path.to_string(), package.to_string()));
+                    }
+                }
+                Ok(rows)
+            })
+            .with_context(|| format!("reading {}", file.url))?;
+        self.cache
+            .set_ref("contents-files", &key, &serde_json::to_string(&rows)?)?;
+        Ok(rows)
+    }
+}
+
 /// The library rows of a Contents index: `path   section/package[,…]`.
 pub fn parse_libraries(reader: impl BufRead, multiarch: &str) -> Result<LibraryOwners> {
     let dirs = library_dirs(multiarch);

@@ -58,6 +58,14 @@ pub(crate) struct StartSettings {
     pub(crate) tool: Tool,
 }
 
+impl Plan {
+    /// Debian packages every source build of the app gets in the builder
+    /// (`[tool.pypack] build-packages`).
+    pub fn build_packages(&self) -> &[String] {
+        &self.start_settings.tool.build_packages
+    }
+}
+
 /// Decides the plan: base, files, name; the command and port wait for the
 /// packages ([`super::start::start`]).
 pub fn plan(app_dir: &Path, overrides: &Overrides) -> Result<Plan> {
@@ -168,6 +176,8 @@ pub(crate) struct Tool {
     pub(crate) writable: Vec<String>,
     /// Refuse to make what the app writes writable (`read-only = true`).
     pub(crate) read_only: bool,
+    /// Debian packages the builder gets for every sdist build.
+    build_packages: Vec<String>,
 }
 
 impl Tool {
@@ -195,6 +205,7 @@ impl Tool {
             "include",
             "writable",
             "read-only",
+            "build-packages",
         ];
         if let Some(unknown) = table.keys().find(|k| !known.contains(&k.as_str())) {
             bail!(
@@ -250,6 +261,7 @@ impl Tool {
             exclude: globs("exclude")?,
             include: globs("include")?,
             writable: globs("writable")?,
+            build_packages: globs("build-packages")?,
             read_only: match table.get("read-only") {
                 None => false,
                 Some(toml::Value::Boolean(b)) => *b,
