@@ -30,6 +30,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 pub mod observe;
+pub mod project;
 pub mod start;
 
 pub use start::AddedServer;
@@ -177,7 +178,6 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
         request.env,
     )?;
     add_server(&mut parsed.0, request.server.as_deref())?;
-    let dependencies = dependency_names(&parsed.0);
     let mut plan = plan(request.app_dir, &request.overrides)?;
     if request.base_image.is_none()
         && let Some(better) = crate::project::python_version::base_keeping(
@@ -201,22 +201,21 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
         Some(_) => Default::default(),
         None => std::mem::take(&mut plan.recipe_alternatives).into(),
     };
-    let mut first_failure: Option<anyhow::Error> = None;
+    let mut first_failure: Option<(anyhow::Error, String)> = None;
     loop {
-        let (error, unavailable) =
-            match build_on(request, plan.clone(), parsed.clone(), &dependencies, cache) {
-                Ok(report) => return Ok(report),
-                Err(e) if e.downcast_ref::<NoResolution>().is_some() => (e, false),
-                Err(e)
-                    if e.chain().any(|c| {
-                        c.downcast_ref::<crate::debian::release::StaleIndex>()
-                            .is_some()
-                    }) =>
-                {
-                    (e, true)
-                }
-                Err(e) => return Err(e),
-            };
+        let (error, unavailable) = match build_on(request, plan.clone(), parsed.clone(), cache) {
+            Ok(report) => return Ok(report),
+            Err(e) if e.downcast_ref::<NoResolution>().is_some() => (e, false),
+            Err(e)
+                if e.chain().any(|c| {
+                    c.downcast_ref::<crate::debian::release::StaleIndex>()
+                        .is_some()
+                }) =>
+            {
+                (e, true)
+            }
+            Err(e) => return Err(cause_first(e, &plan.recipe.value, &plan)),
+        };
         // A base chosen as the nearest to a version hint: the next nearest
         // may have wheels for every pin where this one does not; a base
         // that cannot be had at all (a stale index) gives way to the nearest
@@ -226,7 +225,8 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
             false => fallbacks.pop_front(),
         };
         let Some(next) = next else {
-            return Err(first_failure.unwrap_or(error));
+            let (error, recipe) = first_failure.unwrap_or((error, plan.recipe.value.clone()));
+            return Err(cause_first(error, &recipe, &plan));
         };
         fallbacks.retain(|f| f.value != next.value);
         alternatives.retain(|a| a.value != next.value);
@@ -234,9 +234,48 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
             "warning: {:#}; trying {} ({})",
             error, next.value, next.rule
         );
-        first_failure.get_or_insert(error);
+        first_failure.get_or_insert((error, plan.recipe.value.clone()));
         plan.recipe = next;
     }
+}
+
+/// `error` (met building on `recipe`) with, first, what a source
+/// distribution that did not build means for the app: that pin has no wheel for the base's Python, why the
+/// base has that Python (a version no base has, asked by a hint), and the
+/// ways out.
+fn cause_first(error: anyhow::Error, recipe: &str, plan: &Plan) -> anyhow::Error {
+    let Some(failed) = crate::builder::sdist::failed_source_build(&error) else {
+        return error;
+    };
+    let project = crate::index::file_project(&failed).unwrap_or_else(|| failed.clone());
+    let version = failed
+        .trim_end_matches(".tar.gz")
+        .trim_end_matches(".zip")
+        .rsplit('-')
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let python = crate::project::python_version::builtin_bases()
+        .into_iter()
+        .find(|b| b.recipe == recipe)
+        .map(|b| format!("Python {}.{}", b.python.0, b.python.1));
+    let on = python.unwrap_or_else(|| recipe.to_string());
+    let mut said = format!(
+        "{project} {version} has no wheel for {on}, and its source distribution did not build there"
+    );
+    if let Some((asked, source)) = &plan.unmet_hint {
+        said.push_str(&format!(
+            " ({source} asks for Python {asked}, which no base has; {on} is the nearest)"
+        ));
+        said.push_str(&format!(
+            ": pin a version of {project} with a wheel for {on}, build on a registry image with Python {asked} (--base python:{asked}-slim), or choose a base with --python"
+        ));
+    } else {
+        said.push_str(&format!(
+            ": pin a version of {project} with a wheel for {on}, build on another Python (--python, or --base with a registry image), or give the build what the log below says it missed"
+        ));
+    }
+    error.context(said)
 }
 
 /// [`build`] once per platform `choice` names (`all`: every platform the
@@ -368,15 +407,8 @@ fn build_on(
     request: &BuildRequest,
     mut plan: Plan,
     parsed: (crate::project::RequirementSet, Vec<PathBuf>),
-    dependencies: &[String],
     cache: &Cache,
 ) -> Result<BuildReport> {
-    let mut direct: Vec<String> = parsed
-        .0
-        .requirements
-        .iter()
-        .map(|r| crate::index::normalize_name(r.requirement.name.as_ref()))
-        .collect();
     let http = Http::new()?;
     let (base, base_name, recipe) = base_for(request, &mut plan, cache, &http)?;
     crate::mark("base ready");
@@ -430,10 +462,28 @@ fn build_on(
         plan.build_packages().to_vec(),
     )?;
     crate::mark("sdist builder ready");
-    let lock_request = LockRequest {
+    let mut lock_request = LockRequest {
         sdists: Some(&sources),
         ..lock_request
     };
+    // The app's own project that computes its requirements: from its
+    // metadata, built now that the builder is known.
+    let parsed = std::mem::take(&mut lock_request.parsed)
+        .into_inner()
+        .expect("set above");
+    let parsed = (
+        project::with_built_requirements(parsed.0, &plan, &sources, cache)?,
+        parsed.1,
+    );
+    let dependencies = dependency_names(&parsed.0);
+    let mut direct: Vec<String> = parsed
+        .0
+        .requirements
+        .iter()
+        .map(|r| crate::index::normalize_name(r.requirement.name.as_ref()))
+        .collect();
+    lock_request.parsed = parsed.into();
+    let dependencies = &dependencies;
     let compiler = match request.steps.compile {
         true => compiler_on(
             cache,

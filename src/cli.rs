@@ -574,7 +574,6 @@ fn lock(cli: &Cli, args: &LockArgs) -> Result<()> {
     let env = |name: &str| std::env::var(name).ok();
     let mut parsed = pypack::project::read_requirements(&args.app, &args.extra, &args.group, &env)?;
     pypack::build::add_server(&mut parsed.0, args.server.as_deref())?;
-    let dependencies = pypack::build::dependency_names(&parsed.0);
     let mut plan = pypack::project::plan::plan(&args.app, &overrides)?;
     for warning in plan.warnings.iter().filter(|w| w.contains("Python")) {
         eprintln!("warning: {warning}");
@@ -627,10 +626,20 @@ fn lock(cli: &Cli, args: &LockArgs) -> Result<()> {
         !cli.quiet,
         plan.build_packages().to_vec(),
     )?;
-    let request = LockRequest {
+    let mut request = LockRequest {
         sdists: Some(&sources),
         ..request
     };
+    // A setup.py that computes its requirements: from its built metadata.
+    let parsed = std::mem::take(&mut request.parsed)
+        .into_inner()
+        .expect("set above");
+    let parsed = (
+        pypack::build::project::with_built_requirements(parsed.0, &plan, &sources, &cache)?,
+        parsed.1,
+    );
+    let dependencies = pypack::build::dependency_names(&parsed.0);
+    request.parsed = parsed.into();
     if args.locked {
         if !app::check(&request)? {
             bail!(

@@ -148,6 +148,19 @@ PyMODINIT_FUNC PyInit_cext(void) { return PyModule_Create(&module); }
     ),
 ];
 
+/// `broken-1.0.tar.gz`: a C extension that does not compile anywhere.
+const BROKEN_FILES: [(&str, &str); 3] = [
+    (
+        "setup.py",
+        "from setuptools import Extension, setup\nsetup(name='broken', version='1.0', ext_modules=[Extension('broken', ['broken.c'])])\n",
+    ),
+    ("broken.c", "#error this extension does not build\n"),
+    (
+        "PKG-INFO",
+        "Metadata-Version: 2.1\nName: broken\nVersion: 1.0\n",
+    ),
+];
+
 /// An index with the cext sdist and the setuptools wheel it builds with.
 fn sdist_index(root: &Path) -> Option<FileServer> {
     let setuptools = repo().join("sample-apps/wheelhouse").join(SETUPTOOLS);
@@ -170,6 +183,13 @@ fn sdist_index(root: &Path) -> Option<FileServer> {
         "cppext",
         "cppext-1.0.tar.gz",
         &sdist("cppext-1.0", &CPPEXT_FILES),
+        None,
+        Listing::default(),
+    );
+    index.add_bytes(
+        "broken",
+        "broken-1.0.tar.gz",
+        &sdist("broken-1.0", &BROKEN_FILES),
         None,
         Listing::default(),
     );
@@ -1265,4 +1285,41 @@ fn psycopg2_from_its_sdist_gets_libpq_dev_in_the_builder_and_libpq_in_the_image(
         .collect();
     assert!(added.contains(&"libpq5"), "{added:?}");
     assert!(answer.contains("with libpq 15"), "{answer}");
+}
+
+#[test]
+fn an_sdist_that_does_not_build_is_explained_first() {
+    if !podman_available("sdist build failure") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(server) = sdist_index(&tmp.path().join("index")) else {
+        return;
+    };
+    let app = tmp.path().join("app");
+    fs::create_dir_all(&app).unwrap();
+    fs::write(app.join("requirements.txt"), "broken==1.0\n").unwrap();
+    fs::write(app.join("main.py"), "import broken\n").unwrap();
+    // Python 3.12, which no base has: the nearest is built on, and the
+    // error says so before the compiler's words.
+    fs::write(app.join("runtime.txt"), "python-3.12.4\n").unwrap();
+    let archive = tmp.path().join("image.tar");
+    let out = build_archive(&app, &server, &archive, "localhost/pypack-broken:x", &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    // The final error, after the bases tried, says the cause first.
+    let last = err
+        .lines()
+        .rfind(|l| l.starts_with("error: broken"))
+        .unwrap_or_default();
+    assert!(
+        last.starts_with("error: broken 1.0 has no wheel for Python 3.13")
+            && last.contains(
+                "runtime.txt asks for Python 3.12, which no base has; Python 3.13 is the nearest"
+            )
+            && last.contains("--base python:3.12-slim"),
+        "{err}"
+    );
+    assert!(err.contains("this extension does not build"), "{err}");
+    assert!(!archive.exists());
 }

@@ -146,12 +146,38 @@ impl SdistBuilder for SourceBuilder<'_> {
         }
         let wheel = self
             .build(engine, sdist, sdist_sha256, &extra)
-            .with_context(|| format!("building {} into a wheel", sdist.filename))?;
+            .context(SourceBuildFailed(sdist.filename.clone()))?;
         let record = serde_json::json!({"filename": wheel.filename, "sha256": wheel.sha256});
         self.cache
             .set_ref("built-wheel", &key, &record.to_string())?;
         Ok(wheel)
     }
+}
+
+/// A source distribution that did not build into a wheel (its file name),
+/// so that the build can say first what that means for the app.
+#[derive(Debug)]
+pub struct SourceBuildFailed(pub String);
+
+impl std::fmt::Display for SourceBuildFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "building {} into a wheel", self.0)
+    }
+}
+
+/// The sdist file whose build `error` says failed, if it says so: by type,
+/// or by its words where the error crossed threads as text (the
+/// resolver's metadata of an sdist is shared so).
+pub fn failed_source_build(error: &anyhow::Error) -> Option<String> {
+    if let Some(failed) = error.downcast_ref::<SourceBuildFailed>() {
+        return Some(failed.0.clone());
+    }
+    error.chain().find_map(|cause| {
+        let text = cause.to_string();
+        let (_, rest) = text.split_once("building ")?;
+        let (file, _) = rest.split_once(" into a wheel")?;
+        (!file.contains(' ')).then(|| file.to_string())
+    })
 }
 
 fn cached_wheel(cache: &Cache, key: &str) -> Option<BuiltWheel> {

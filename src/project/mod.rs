@@ -11,6 +11,7 @@ pub mod providers;
 pub mod pyproject;
 pub mod python_version;
 pub mod requirements;
+pub mod setuptools;
 pub mod start;
 pub mod text;
 
@@ -37,7 +38,8 @@ use std::path::{Path, PathBuf};
 /// 2. `pyproject.toml` `[project]` dependencies, the optional-dependencies
 ///    named in `extras`, the `[dependency-groups]` named in `groups`;
 /// 3. `pyproject.toml` `[tool.poetry.dependencies]` (with Poetry extras and groups);
-/// 4. `Pipfile` `[packages]` (`[dev-packages]` with group `dev`).
+/// 4. `Pipfile` `[packages]` (`[dev-packages]` with group `dev`);
+/// 5. a `setup.cfg` / `setup.py` project's `install_requires` (and extras).
 pub fn read_requirements(
     app_dir: &Path,
     extras: &[String],
@@ -117,6 +119,9 @@ pub fn read_requirements(
         let requirements = pipfile::dependencies(&pipfile, groups)?;
         return Ok((set_of(requirements), vec![pipfile]));
     }
+    if let Some(project) = setuptools::read(app_dir)? {
+        return setuptools_requirements(project, extras, groups, &pyproject);
+    }
     if let Some(project) = &pyproject {
         // No [project] and no Poetry table (tool settings only, or just
         // [dependency-groups]): the groups asked for, else no dependencies.
@@ -135,6 +140,53 @@ pub fn read_requirements(
         app_dir.display()
     );
     Ok((RequirementSet::default(), Vec::new()))
+}
+
+/// The requirements of a `setup.cfg` / `setup.py` project (5.): its
+/// `install_requires`, the extras asked for, PEP 735 groups of a
+/// pyproject.toml beside it; a `setup.py` that computes them is marked so
+/// that they come from its built metadata.
+fn setuptools_requirements(
+    mut project: setuptools::SetupProject,
+    extras: &[String],
+    groups: &[String],
+    pyproject: &Option<pyproject::Pyproject>,
+) -> Result<(RequirementSet, Vec<PathBuf>)> {
+    let mut requirements = std::mem::take(&mut project.requirements);
+    for extra in extras {
+        match project.extras.remove(extra) {
+            Some(group) => requirements.extend(group),
+            None => bail!(
+                "the setup.cfg/setup.py project has no extras_require '{extra}' (it has: {})",
+                project
+                    .extras
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+    if let Some(pyproject) = pyproject {
+        let path = project
+            .files
+            .first()
+            .and_then(|f| f.parent())
+            .map(|d| d.join("pyproject.toml"))
+            .unwrap_or_default();
+        requirements.extend(dependency_groups(pyproject, groups, &path)?);
+    } else if !groups.is_empty() {
+        bail!("--group selects [dependency-groups] of pyproject.toml, and the app has none");
+    }
+    let mut set = set_of(requirements);
+    if project.dynamic {
+        set.from_built_metadata = project
+            .files
+            .iter()
+            .find(|f| f.ends_with("setup.py"))
+            .cloned();
+    }
+    Ok((set, project.files))
 }
 
 /// Whether the directory has an entry at `path`, even a symlink that

@@ -37,6 +37,9 @@ pub struct Plan {
     /// Bases to try, in order, when `recipe`'s base cannot be had (its
     /// suite's index expired on this mirror); only for a version hint.
     pub recipe_alternatives: Vec<Decided<String>>,
+    /// The Python a version hint asked for that no base has, and where
+    /// (the base is then the nearest), for errors that it explains.
+    pub unmet_hint: Option<(String, String)>,
     /// Things the user should know about these choices.
     pub warnings: Vec<String>,
     /// Files to ship, relative to the app dir, sorted.
@@ -70,11 +73,7 @@ impl Plan {
 /// packages ([`super::start::start`]).
 pub fn plan(app_dir: &Path, overrides: &Overrides) -> Result<Plan> {
     let pyproject_path = app_dir.join("pyproject.toml");
-    let pyproject = if pyproject_path.is_file() {
-        super::pyproject::read(&pyproject_path)?
-    } else {
-        Pyproject::default()
-    };
+    let pyproject = read_project(app_dir, &pyproject_path)?;
     let app_wheel = needs_compiling(app_dir, &pyproject);
     let tool = Tool::read(&pyproject, &pyproject_path)?;
     let name = pyproject.name.clone().unwrap_or_else(|| {
@@ -106,6 +105,7 @@ pub fn plan(app_dir: &Path, overrides: &Overrides) -> Result<Plan> {
         recipe: base.recipe,
         recipe_fallbacks: base.fallbacks,
         recipe_alternatives: base.alternatives,
+        unmet_hint: base.unmet_hint,
         warnings,
         files,
         pyproject,
@@ -115,6 +115,42 @@ pub fn plan(app_dir: &Path, overrides: &Overrides) -> Result<Plan> {
             tool,
         },
     })
+}
+
+/// The app's `pyproject.toml` (empty when it has none), with a project
+/// declared in `setup.cfg` / `setup.py` filling what it does not say (name,
+/// version, requires-python, entry points): such a project is installed
+/// like a `[project]`.
+fn read_project(app_dir: &Path, pyproject_path: &Path) -> Result<Pyproject> {
+    let mut pyproject = if pyproject_path.is_file() {
+        super::pyproject::read(pyproject_path)?
+    } else {
+        Pyproject::default()
+    };
+    if pyproject.name.is_some() {
+        return Ok(pyproject);
+    }
+    let Some(setup) = super::setuptools::read(app_dir)? else {
+        return Ok(pyproject);
+    };
+    pyproject.name = setup.name.or_else(|| {
+        // Nameless (computed in setup.py): the directory's, as a last resort.
+        app_dir
+            .canonicalize()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+    });
+    pyproject.version = setup.version;
+    if pyproject.requires_python.is_none() {
+        pyproject.requires_python = setup.python_requires;
+    }
+    pyproject.scripts = setup
+        .entry_points
+        .get("console_scripts")
+        .map(|e| e.iter().map(|(n, _)| n.clone()).collect())
+        .unwrap_or_default();
+    pyproject.entry_points = setup.entry_points;
+    Ok(pyproject)
 }
 
 /// Build backends that compile code: their projects are built in the builder.
@@ -144,11 +180,7 @@ fn needs_compiling(app_dir: &Path, project: &Pyproject) -> Option<String> {
 /// The base recipe alone (for `pypack lock`, which needs no entrypoint).
 pub fn recipe_for(app_dir: &Path, overrides: &Overrides) -> Result<BaseChoice> {
     let pyproject_path = app_dir.join("pyproject.toml");
-    let pyproject = if pyproject_path.is_file() {
-        super::pyproject::read(&pyproject_path)?
-    } else {
-        Pyproject::default()
-    };
+    let pyproject = read_project(app_dir, &pyproject_path)?;
     let tool = Tool::read(&pyproject, &pyproject_path)?;
     choose_recipe(app_dir, overrides, &tool, &pyproject)
 }

@@ -63,6 +63,10 @@ pub struct BaseChoice {
     /// (its Debian suite's index expired on this mirror): for a hint only.
     pub alternatives: Vec<Decided<String>>,
     pub warning: Option<String>,
+    /// The Python version a hint asked for that no base has, and where
+    /// (`3.12`, `Dockerfile (FROM python:3.12-slim)`): the base is the
+    /// nearest, which a pin may not suit.
+    pub unmet_hint: Option<(String, String)>,
 }
 
 impl BaseChoice {
@@ -75,6 +79,7 @@ impl BaseChoice {
             fallbacks: Vec::new(),
             alternatives: Vec::new(),
             warning: None,
+            unmet_hint: None,
         }
     }
 }
@@ -273,6 +278,7 @@ fn from_hint(
         alternatives: fallbacks.clone(),
         fallbacks,
         warning: Some(warning),
+        unmet_hint: Some((show(wanted), hint.source.clone())),
     })
 }
 

@@ -38,6 +38,10 @@ pub struct RequirementSet {
     pub require_hashes: bool,
     /// `--only-binary` (true) / `--no-binary` (false) values, in file order.
     pub binary: Vec<(String, bool)>,
+    /// The app's own project computes its requirements (a `setup.py`
+    /// building its list): they come from its metadata, built in the
+    /// builder, and are added to these.
+    pub from_built_metadata: Option<std::path::PathBuf>,
 }
 
 impl RequirementSet {
