@@ -29,6 +29,7 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+pub mod local;
 pub mod observe;
 pub mod project;
 pub mod start;
@@ -472,7 +473,10 @@ fn build_on(
         .into_inner()
         .expect("set above");
     let parsed = (
-        project::with_built_requirements(parsed.0, &plan, &sources, cache)?,
+        local::as_sdists(
+            project::with_built_requirements(parsed.0, &plan, &sources, cache)?,
+            cache,
+        )?,
         parsed.1,
     );
     let dependencies = dependency_names(&parsed.0);

@@ -635,7 +635,10 @@ fn lock(cli: &Cli, args: &LockArgs) -> Result<()> {
         .into_inner()
         .expect("set above");
     let parsed = (
-        pypack::build::project::with_built_requirements(parsed.0, &plan, &sources, &cache)?,
+        pypack::build::local::as_sdists(
+            pypack::build::project::with_built_requirements(parsed.0, &plan, &sources, &cache)?,
+            &cache,
+        )?,
         parsed.1,
     );
     let dependencies = pypack::build::dependency_names(&parsed.0);

@@ -59,3 +59,48 @@ fn a_setup_py_computing_its_requirements_gets_them_from_its_metadata() {
     // uvicorn came from the project's own metadata, not added by pypack.
     assert!(summary["server_added"].is_null(), "{summary}");
 }
+
+/// A service of a monorepo that requires a sibling package: the package
+/// is installed (built from its tree), and only the service's own files
+/// are the app's.
+fn a_service_with_its_sibling_package(app: &str, expect: &str) {
+    let Some((summary, _)) = build_and_serve(&sample(app), &[], "/", expect) else {
+        return;
+    };
+    let common = summary["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "common")
+        .unwrap_or_else(|| panic!("common is not among the packages: {summary}"));
+    assert_eq!(common["version"], "0.3.0");
+    let app_layer = summary["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["what"].as_str().unwrap().contains("app files into /app"))
+        .unwrap();
+    assert!(
+        app_layer["what"]
+            .as_str()
+            .unwrap()
+            .contains(": 2 app files"),
+        "the sibling's tree is not the app's: {app_layer}"
+    );
+}
+
+#[test]
+fn a_monorepo_service_requiring_a_sibling_by_path() {
+    a_service_with_its_sibling_package(
+        "monorepo/services/api",
+        "api says: shared greeting from libs/common",
+    );
+}
+
+#[test]
+fn a_uv_workspace_member_requiring_another_member() {
+    a_service_with_its_sibling_package(
+        "monorepo-uv/services/api",
+        "api says: shared greeting from the uv workspace's libs/common",
+    );
+}

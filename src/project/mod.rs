@@ -12,6 +12,7 @@ pub mod pyproject;
 pub mod python_version;
 pub mod requirements;
 pub mod setuptools;
+pub mod sources;
 pub mod start;
 pub mod text;
 
@@ -27,7 +28,7 @@ pub(crate) fn test_app(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
-pub use requirements::{DirectWheel, RequirementSet, SourcedRequirement};
+pub use requirements::{DirectWheel, LocalProject, RequirementSet, SourcedRequirement};
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -88,7 +89,11 @@ pub fn read_requirements(
             }
         }
         requirements.extend(dependency_groups(&project, groups, &pyproject_toml)?);
-        return Ok((set_of(requirements), vec![pyproject_toml]));
+        let mut set = set_of(requirements);
+        if let Some(sources) = &project.uv_sources {
+            set.local = sources::uv_local(app_dir, sources)?;
+        }
+        return Ok((set, vec![pyproject_toml]));
     }
     if let Some(project) = &pyproject
         && let Some(poetry) = &project.poetry
@@ -106,7 +111,11 @@ pub fn read_requirements(
             .cloned()
             .collect();
         requirements.extend(dependency_groups(project, &pep735, &pyproject_toml)?);
-        return Ok((set_of(requirements), vec![pyproject_toml]));
+        let mut set = set_of(requirements);
+        if let Some(dependencies) = poetry.get("dependencies").and_then(|d| d.as_table()) {
+            set.local = sources::poetry_local(app_dir, dependencies)?;
+        }
+        return Ok((set, vec![pyproject_toml]));
     }
     let pipfile = app_dir.join("Pipfile");
     if present(&pipfile) {

@@ -153,7 +153,11 @@ pub fn requirement(
         {
             continue;
         }
-        for unsupported in ["git", "path", "develop"] {
+        // A path dependency is a local project (project::sources).
+        if get("path").is_some() {
+            continue;
+        }
+        for unsupported in ["git"] {
             if get(unsupported).is_some() {
                 bail!(
                     "{}: a {unsupported} dependency, which pypack does not install; publish it to an index or point --find-links at a wheel of it",

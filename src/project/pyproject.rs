@@ -31,6 +31,8 @@ pub struct Pyproject {
     pub dependency_groups: BTreeMap<String, Vec<SourcedRequirement>>,
     /// `[tool.poetry]`, raw.
     pub poetry: Option<toml::Table>,
+    /// `[tool.uv.sources]`, raw: where uv takes a dependency from.
+    pub uv_sources: Option<toml::Table>,
 }
 
 pub fn read(path: &Path) -> Result<Pyproject> {
@@ -55,6 +57,12 @@ pub fn read(path: &Path) -> Result<Pyproject> {
             .and_then(|t| t.as_table())
             .cloned(),
         dependency_groups: dependency_groups(&doc, path)?,
+        uv_sources: doc
+            .get("tool")
+            .and_then(|t| t.get("uv"))
+            .and_then(|t| t.get("sources"))
+            .and_then(|t| t.as_table())
+            .cloned(),
         ..Pyproject::default()
     };
     let Some(project) = doc.get("project").and_then(|p| p.as_table()) else {

@@ -28,6 +28,17 @@ pub struct DirectWheel {
     pub origin: String,
 }
 
+/// A project in a local directory (`../libs/common`, `-e ./lib`, a
+/// `file:` URL, a uv workspace member, a Poetry path dependency): built
+/// like the app's own project and installed into the venv.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalProject {
+    /// The directory, absolute.
+    pub path: PathBuf,
+    /// `file:line` (or the table) that names it, for messages.
+    pub origin: String,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct RequirementSet {
     pub requirements: Vec<SourcedRequirement>,
@@ -38,6 +49,8 @@ pub struct RequirementSet {
     pub require_hashes: bool,
     /// `--only-binary` (true) / `--no-binary` (false) values, in file order.
     pub binary: Vec<(String, bool)>,
+    /// Projects in local directories, installed as they are built.
+    pub local: Vec<LocalProject>,
     /// The app's own project computes its requirements (a `setup.py`
     /// building its list): they come from its metadata, built in the
     /// builder, and are added to these.
@@ -46,7 +59,7 @@ pub struct RequirementSet {
 
 impl RequirementSet {
     pub fn is_empty(&self) -> bool {
-        self.requirements.is_empty() && self.direct.is_empty()
+        self.requirements.is_empty() && self.direct.is_empty() && self.local.is_empty()
     }
 }
 
@@ -217,9 +230,17 @@ fn parse_line(
                         iter.next();
                     }
                 }
-                "-e" | "--editable" => bail!(
-                    "editable requirements (-e) cannot go into an image; list the package or its path instead"
-                ),
+                // An editable local project: an image has no place for the
+                // link, so it is installed as built, like `pip install PATH`.
+                "-e" | "--editable" => {
+                    let target = option_value(&mut iter, word)?;
+                    let Some(project) = local_project(&target, dir, origin)? else {
+                        bail!(
+                            "editable requirements (-e) name a local project directory, and '{target}' is none"
+                        );
+                    };
+                    set.local.push(project);
+                }
                 r if r.starts_with(['-', 'r']) && r.len() > 2 && r.starts_with("-r") => {
                     let file = dir.join(&r[2..]);
                     read_into(&file, env, set, as_constraints, depth + 1)?;
@@ -245,6 +266,10 @@ fn parse_line(
             }
             _ => bail!("unsupported per-requirement option '{option}'"),
         }
+    }
+    if let Some(project) = local_project(spec, dir, origin)? {
+        set.local.push(project);
+        return Ok(());
     }
     if let Some(wheel) = direct_wheel(spec, dir) {
         set.direct.push(DirectWheel {
@@ -283,6 +308,55 @@ fn parse_line(
         set.requirements.push(sourced);
     }
     Ok(())
+}
+
+/// A local project directory as pip names one: a path (`./lib`,
+/// `../../libs/common`, `/srv/lib`), a `file:` URL, or `name @ file:…`;
+/// `None` for anything else. A path that is no directory is an error.
+pub fn local_project(spec: &str, dir: &Path, origin: &str) -> Result<Option<LocalProject>> {
+    let target = spec.split(';').next().unwrap_or(spec).trim();
+    let target = match target.split_once(" @ ") {
+        Some((_, url)) if url.trim().starts_with("file:") => url.trim(),
+        Some(_) => return Ok(None),
+        None => target,
+    };
+    let path = if let Some(rest) = target.strip_prefix("file://") {
+        PathBuf::from(rest.strip_prefix("localhost").unwrap_or(rest))
+    } else if let Some(rest) = target.strip_prefix("file:") {
+        dir.join(rest)
+    } else if target.starts_with("./")
+        || target.starts_with("../")
+        || target.starts_with('/')
+        || target == "."
+    {
+        dir.join(target)
+    } else {
+        return Ok(None);
+    };
+    if target.ends_with(".whl") || target.ends_with(".tar.gz") || target.ends_with(".zip") {
+        return Ok(None);
+    }
+    let path = std::fs::canonicalize(&path).map_err(|e| {
+        anyhow::anyhow!("{origin}: the local project '{target}' is not there ({e}); give the path of a directory with a pyproject.toml or setup.py")
+    })?;
+    if !path.is_dir() {
+        bail!(
+            "{origin}: '{target}' is not a directory: a local project is a directory with a pyproject.toml or setup.py"
+        );
+    }
+    if !["pyproject.toml", "setup.py", "setup.cfg"]
+        .iter()
+        .any(|f| path.join(f).is_file())
+    {
+        bail!(
+            "{origin}: {} has no pyproject.toml, setup.py or setup.cfg, so it is no project pip could install",
+            path.display()
+        );
+    }
+    Ok(Some(LocalProject {
+        path,
+        origin: origin.to_string(),
+    }))
 }
 
 /// A bare path or URL of a `.whl` (no name): (url, filename).
@@ -359,6 +433,42 @@ mod tests {
     }
 
     #[test]
+    fn local_project_directories_as_pip_names_them() {
+        let root = tempfile::tempdir().unwrap();
+        let lib = root.path().join("libs/common");
+        fs::create_dir_all(&lib).unwrap();
+        fs::write(lib.join("pyproject.toml"), "[project]\nname = \"common\"\n").unwrap();
+        let app = root.path().join("services/api");
+        fs::create_dir_all(&app).unwrap();
+        let path = app.join("requirements.txt");
+        let lib_abs = fs::canonicalize(&lib).unwrap();
+        fs::write(
+            &path,
+            format!(
+                "flask\n../../libs/common\n-e ../../libs/common\ncommon @ file://{}\nfile:../../libs/common\n",
+                lib_abs.display()
+            ),
+        )
+        .unwrap();
+        let set = parse_file(&path, &no_env).unwrap();
+        assert_eq!(set.requirements.len(), 1);
+        assert_eq!(set.local.len(), 4);
+        assert!(set.local.iter().all(|l| l.path == lib_abs));
+        assert!(
+            set.local[0].origin.ends_with("requirements.txt:2"),
+            "{}",
+            set.local[0].origin
+        );
+        // A path that is not there is named with its line.
+        fs::write(&path, "../../libs/gone\n").unwrap();
+        let err = format!("{:#}", parse_file(&path, &no_env).unwrap_err());
+        assert!(
+            err.contains("requirements.txt:1") && err.contains("is not there"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn errors_name_file_and_line() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("requirements.txt");
@@ -372,8 +482,14 @@ mod tests {
         assert!(
             format!("{:#}", parse_file(&path, &no_env).unwrap_err()).contains("unknown option")
         );
+        // `-e .` of a directory that is no project: said so, with the file and line.
         fs::write(&path, "-e .\n").unwrap();
-        assert!(format!("{:#}", parse_file(&path, &no_env).unwrap_err()).contains("editable"));
+        let err = format!("{:#}", parse_file(&path, &no_env).unwrap_err());
+        assert!(
+            err.contains("requirements.txt:1")
+                && err.contains("no pyproject.toml, setup.py or setup.cfg"),
+            "{err}"
+        );
         fs::write(&path, "x==1 --hash=md5:abc\n").unwrap();
         assert!(format!("{:#}", parse_file(&path, &no_env).unwrap_err()).contains("sha256"));
         fs::write(&path, "--index-url ${MISSING}\n").unwrap();

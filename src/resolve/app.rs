@@ -96,6 +96,20 @@ fn inputs_digest(sources: &[PathBuf], request: &LockRequest) -> Result<String> {
     if request.binary != BinaryPolicy::default() {
         text.push_str(&format!("binary {:?}\n", request.binary));
     }
+    // Local projects, packed as sdists: their trees are inputs too.
+    if let Some((set, _)) = request.parsed.get() {
+        for direct in set
+            .direct
+            .iter()
+            .filter(|d| crate::index::sdist::is_sdist(&d.filename))
+        {
+            text.push_str(&format!(
+                "local {} {}\n",
+                direct.filename,
+                direct.hashes.join(",")
+            ));
+        }
+    }
     for path in sources {
         let content =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;

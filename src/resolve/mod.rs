@@ -316,8 +316,18 @@ impl<'a> Provider<'a> {
         }
         let mut direct = HashMap::new();
         for d in &input.direct {
-            let wheel = WheelFilename::parse(&d.filename).with_context(|| d.origin.clone())?;
-            let name = normalize_name(&wheel.name);
+            // A wheel by path or URL, or a local project packed as an sdist.
+            let name = match crate::index::sdist::is_sdist(&d.filename) {
+                true => normalize_name(
+                    &crate::index::file_project(&d.filename)
+                        .with_context(|| format!("{}: {}", d.origin, d.filename))?,
+                ),
+                false => {
+                    let wheel =
+                        WheelFilename::parse(&d.filename).with_context(|| d.origin.clone())?;
+                    normalize_name(&wheel.name)
+                }
+            };
             let file = DistFile {
                 filename: d.filename.clone(),
                 url: d.url.clone(),

@@ -1,0 +1,3 @@
+"""Shared by the services of the monorepo."""
+
+GREETING = "shared greeting from libs/common"
