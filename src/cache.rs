@@ -4,8 +4,9 @@
 //! - `blobs/sha256/<hex>`: immutable content, named by its sha256, verified on read;
 //! - `refs/<namespace>/<sha256 of key>`: small text values (e.g. "this build key gave that
 //!   manifest"), replaced atomically;
-//! - `tmp/`: files being written; they become blobs or refs by rename, so a reader
-//!   never sees a partial entry and a crash leaves only temp files behind;
+//! - `tmp/`: files being written (and outputs being put together); they become
+//!   blobs, refs or outputs by rename, so a reader never sees a partial entry
+//!   and a crash leaves only temp files here, removed once a day old;
 //! - `locks/`: lock files that let two pypack processes share the store without
 //!   downloading the same blob twice.
 //!
@@ -44,6 +45,30 @@ pub struct Trace {
     pub blobs: std::collections::BTreeSet<String>,
 }
 
+/// How old a file in `tmp/` must be to be taken for a killed build's
+/// (a build still writing touches its files far more often).
+const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Removes what killed builds left in `tmp/` (files being written, outputs
+/// being put together) once it is old enough to be nobody's.
+fn remove_abandoned(tmp: &Path) {
+    let Ok(entries) = fs::read_dir(tmp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Ok(meta) = entry.metadata() else {
+            continue;
+        };
+        let age = meta.modified().ok().and_then(|m| m.elapsed().ok());
+        if age.is_some_and(|a| a > ABANDONED_AFTER) {
+            let _ = match meta.is_dir() {
+                true => fs::remove_dir_all(entry.path()),
+                false => fs::remove_file(entry.path()),
+            };
+        }
+    }
+}
+
 impl Cache {
     /// `dir`, else `$PYPACK_CACHE_DIR`, else the platform's cache directory.
     pub fn open(dir: Option<&Path>) -> Result<Cache> {
@@ -55,6 +80,7 @@ impl Cache {
             fs::create_dir_all(root.join(sub))
                 .with_context(|| format!("cannot create the cache directory {}", root.display()))?;
         }
+        remove_abandoned(&root.join("tmp"));
         Ok(Cache {
             root,
             remote: None,
@@ -393,6 +419,28 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn what_killed_builds_left_in_tmp_goes_once_a_day_old() {
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().join("tmp");
+        fs::create_dir_all(tmp.join(".pypack-out-old/blobs")).unwrap();
+        fs::write(tmp.join(".tmpold"), b"partial").unwrap();
+        fs::write(tmp.join(".tmpnew"), b"being written").unwrap();
+        let day_ago = std::time::SystemTime::now() - ABANDONED_AFTER * 2;
+        for old in [".pypack-out-old", ".tmpold"] {
+            fs::File::open(tmp.join(old))
+                .unwrap()
+                .set_modified(day_ago)
+                .unwrap();
+        }
+        Cache::open(Some(dir.path())).unwrap();
+        let left: Vec<_> = fs::read_dir(&tmp)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(left, vec![".tmpnew".to_string()]);
+    }
 
     #[test]
     fn blobs_are_verified_and_atomic() {

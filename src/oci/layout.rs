@@ -166,9 +166,10 @@ pub fn write_named(cache: &Cache, items: &[(Named, Option<&str>)], output: &Outp
     } else {
         add_docker_manifest(&mut files, &docker)?;
     }
+    let staging = staging_dir(cache, output.path());
     match output {
-        Output::Layout(dir) => write_dir(dir, &files),
-        _ => write_tar(output.path(), &files),
+        Output::Layout(dir) => write_dir(dir, &staging, &files),
+        _ => write_tar(output.path(), &staging, &files),
     }
     .with_context(|| format!("writing {}", output.describe()))
 }
@@ -283,10 +284,24 @@ pub fn full_tag(name: &str) -> String {
     }
 }
 
-fn write_dir(dest: &Path, files: &BTreeMap<String, Source>) -> Result<()> {
+/// Where the output is put together before it is renamed into place: the
+/// cache's `tmp/` when it is on the output's filesystem (a build killed
+/// mid-write then leaves nothing beside the output), else the output's
+/// directory (a rename cannot cross filesystems).
+fn staging_dir(cache: &Cache, dest: &Path) -> std::path::PathBuf {
+    use std::os::unix::fs::MetadataExt;
+    let parent = parent_dir(dest);
+    let tmp = cache.root().join("tmp");
+    match (fs::metadata(&tmp), fs::metadata(&parent)) {
+        (Ok(a), Ok(b)) if a.dev() == b.dev() => tmp,
+        _ => parent.to_path_buf(),
+    }
+}
+
+fn write_dir(dest: &Path, staging: &Path, files: &BTreeMap<String, Source>) -> Result<()> {
     let tmp = tempfile::Builder::new()
         .prefix(".pypack-out-")
-        .tempdir_in(parent_dir(dest))?;
+        .tempdir_in(staging)?;
     for (name, source) in files {
         let path = tmp.path().join(name);
         fs::create_dir_all(path.parent().unwrap())?;
@@ -310,10 +325,10 @@ fn write_dir(dest: &Path, files: &BTreeMap<String, Source>) -> Result<()> {
     Ok(())
 }
 
-fn write_tar(dest: &Path, files: &BTreeMap<String, Source>) -> Result<()> {
+fn write_tar(dest: &Path, staging: &Path, files: &BTreeMap<String, Source>) -> Result<()> {
     let tmp = tempfile::Builder::new()
         .prefix(".pypack-out-")
-        .tempfile_in(parent_dir(dest))?;
+        .tempfile_in(staging)?;
     let mut tar = tar::Builder::new(BufWriter::new(tmp));
     let mut dirs: Vec<String> = Vec::new();
     for (name, source) in files {
