@@ -1388,12 +1388,13 @@ fn deps_layer(l: &Layering, index: &Index, pins: &[Pin], venv: &Venv) -> Result<
         bytecode_key(compiler)
     );
     for pin in pins {
-        key.push_str(&format!(
-            "{} {} {}\n",
-            pin.name,
-            pin.version,
-            pin.file.sha256.as_deref().unwrap_or("?")
-        ));
+        // A pin with no hash (a local project's directory) is keyed by what
+        // its tree packs to now: two trees of one name and version differ.
+        let sha256 = match &pin.file.sha256 {
+            Some(hex) => hex.clone(),
+            None => index.download(&pin.file)?,
+        };
+        key.push_str(&format!("{} {} {sha256}\n", pin.name, pin.version));
     }
     let what = format!("pypack: {} Python packages into {}", pins.len(), venv.path);
     if let Some(blob) = cached_layer(cache, &key) {
