@@ -45,5 +45,8 @@ fn a_meson_python_sdist_builds_in_the_builder() {
     assert!(err.contains("building contourpy-1.3.3.tar.gz"), "{err}");
     // The smoke run ran main.py in the image: the built extension imports
     // and computes.
-    assert!(err.contains("smoke:    passed (ran to completion with status 0)"), "{err}");
+    assert!(
+        err.contains("smoke:    passed (ran to completion with status 0)"),
+        "{err}"
+    );
 }

@@ -63,10 +63,12 @@ fn a_setup_py_computing_its_requirements_gets_them_from_its_metadata() {
 /// A service of a monorepo that requires a sibling package: the package
 /// is installed (built from its tree), and only the service's own files
 /// are the app's.
-fn a_service_with_its_sibling_package(app: &str, expect: &str) {
-    let Some((summary, _)) = build_and_serve(&sample(app), &[], "/", expect) else {
-        return;
-    };
+fn a_service_with_its_sibling_package(
+    app: &str,
+    expect: &str,
+    app_files: usize,
+) -> Option<serde_json::Value> {
+    let (summary, _) = build_and_serve(&sample(app), &[], "/", expect)?;
     let common = summary["packages"]
         .as_array()
         .unwrap()
@@ -84,9 +86,10 @@ fn a_service_with_its_sibling_package(app: &str, expect: &str) {
         app_layer["what"]
             .as_str()
             .unwrap()
-            .contains(": 2 app files"),
+            .contains(&format!(": {app_files} app files")),
         "the sibling's tree is not the app's: {app_layer}"
     );
+    Some(summary)
 }
 
 #[test]
@@ -94,13 +97,111 @@ fn a_monorepo_service_requiring_a_sibling_by_path() {
     a_service_with_its_sibling_package(
         "monorepo/services/api",
         "api says: shared greeting from libs/common",
+        2,
     );
 }
 
+/// Poetry's path dependency and its poetry.lock's directory source.
+#[test]
+fn a_poetry_service_with_a_path_dependency_and_its_lock() {
+    let Some(summary) = a_service_with_its_sibling_package(
+        "monorepo/services/poetry-api",
+        "poetry-api says: shared greeting from libs/common",
+        3,
+    ) else {
+        return;
+    };
+    assert_eq!(summary["packages_from"], "poetry.lock", "{summary}");
+}
+
+/// PDM's `common @ file:///${PROJECT_ROOT}/…` and its pdm.lock's `path`.
+#[test]
+fn a_pdm_service_with_a_path_dependency_and_its_lock() {
+    let Some(summary) = a_service_with_its_sibling_package(
+        "monorepo/services/pdm-api",
+        "pdm-api says: shared greeting from libs/common",
+        3,
+    ) else {
+        return;
+    };
+    assert_eq!(summary["packages_from"], "pdm.lock", "{summary}");
+}
+
+/// The member has no lock of its own: the workspace's `uv.lock` (at its
+/// root) gives the pins, the sibling member included, built from its tree.
 #[test]
 fn a_uv_workspace_member_requiring_another_member() {
-    a_service_with_its_sibling_package(
+    let Some(summary) = a_service_with_its_sibling_package(
         "monorepo-uv/services/api",
         "api says: shared greeting from the uv workspace's libs/common",
+        2,
+    ) else {
+        return;
+    };
+    assert_eq!(summary["packages_from"], "uv.lock", "{summary}");
+}
+
+/// A copy of sample-apps/`app` (a tree) in `into`.
+fn copy_tree(from: &std::path::Path, into: &std::path::Path) {
+    std::fs::create_dir_all(into).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = into.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_lock_records_a_sibling_as_a_directory_source_and_goes_stale_with_it() {
+    if !debian_archive_configured("directory source") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("monorepo");
+    copy_tree(&sample("monorepo"), &repo);
+    let api = repo.join("services/api");
+    let wheelhouse = sample("wheelhouse");
+    let lock = pypack(
+        shared_cache(),
+        &[
+            "lock",
+            api.to_str().unwrap(),
+            "--no-index",
+            "--find-links",
+            wheelhouse.to_str().unwrap(),
+        ],
     );
+    assert!(lock.status.success(), "{}", stderr(&lock));
+    let text = std::fs::read_to_string(api.join("pylock.toml")).unwrap();
+    assert!(
+        text.contains("name = \"common\"\nversion = \"0.3.0\"\n\n[packages.directory]\npath = \"../../libs/common\""),
+        "{text}"
+    );
+    let build = |extra: &[&str]| {
+        let mut args = vec!["--locked", "--output"];
+        args.extend(extra);
+        build_sample_dir(shared_cache(), &api, &args)
+    };
+    let image = tmp.path().join("image");
+    let out = build(&[image.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("packages: 9 (pylock.toml)"),
+        "{}",
+        stderr(&out)
+    );
+    // The sibling edited: the lock no longer holds.
+    std::fs::write(
+        repo.join("libs/common/common/__init__.py"),
+        "GREETING = \"edited\"\n",
+    )
+    .unwrap();
+    let again = tmp.path().join("again");
+    let out = build(&[again.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("it is stale"), "{}", stderr(&out));
 }

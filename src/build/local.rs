@@ -10,23 +10,6 @@ use crate::project::{DirectWheel, LocalProject, RequirementSet};
 use anyhow::{Context, Result, bail};
 use std::path::Path;
 
-/// Directories never part of a local project's sdist.
-const LEFT_OUT: &[&str] = &[
-    ".git",
-    ".hg",
-    ".venv",
-    "venv",
-    "__pycache__",
-    "node_modules",
-    ".tox",
-    ".nox",
-    ".mypy_cache",
-    ".pytest_cache",
-    ".ruff_cache",
-    "dist",
-    "build",
-];
-
 /// `set` with its local projects required as the sdists of their trees.
 pub fn as_sdists(mut set: RequirementSet, cache: &Cache) -> Result<RequirementSet> {
     for project in std::mem::take(&mut set.local) {
@@ -44,28 +27,13 @@ pub fn as_sdists(mut set: RequirementSet, cache: &Cache) -> Result<RequirementSe
 
 fn packed(project: &LocalProject, cache: &Cache) -> Result<DirectWheel> {
     let (name, version) = name_and_version(&project.path)?;
-    let mut files = Vec::new();
-    crate::walk::walk_sorted(&project.path, "", &mut |path, meta, rel| {
-        let leaf = rel.rsplit('/').next().unwrap_or(rel);
-        if meta.is_dir() {
-            return Ok(!LEFT_OUT.contains(&leaf) && !leaf.ends_with(".egg-info"));
-        }
-        if !meta.is_file() || leaf.ends_with(".pyc") {
-            return Ok(false);
-        }
-        let data = std::fs::read(path).map_err(|e| crate::walk::unreadable(path, e))?;
-        let mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions());
-        files.push((
-            rel.to_string(),
-            data,
-            if mode & 0o111 != 0 { 0o755 } else { 0o644 },
-        ));
-        Ok(true)
-    })?;
-    let (filename, bytes) = crate::builder::sdist::pack_tree(&name, &version, &files)?;
+    let files = crate::index::directory::project_files(&project.path)?;
+    let (filename, bytes) = crate::index::directory::pack_tree(&name, &version, &files)?;
     let hex = cache.put_bytes(&bytes)?;
     Ok(DirectWheel {
-        url: format!("file://{}", cache.blob_path(&hex).display()),
+        // The directory itself: a lock records it as a directory source,
+        // and fetching it packs it again (the same tree, the same bytes).
+        url: format!("file://{}", project.path.display()),
         filename,
         hashes: vec![hex],
         origin: format!("{} ({})", project.origin, project.path.display()),

@@ -501,36 +501,7 @@ impl SourceBuilder<'_> {
     }
 }
 
-/// A source tree packed as an sdist the builder can build: `NAME-VERSION/`
-/// holding `files` (relative path, bytes, mode), sorted, with fixed
-/// timestamps and owners, so the same tree gives the same bytes (and the
-/// same cache key for its wheel). Returns the file name and the bytes.
-pub fn pack_tree(
-    name: &str,
-    version: &str,
-    files: &[(String, Vec<u8>, u32)],
-) -> Result<(String, Vec<u8>)> {
-    let stem = format!(
-        "{}-{version}",
-        crate::index::normalize_name(name).replace('-', "_")
-    );
-    let gz = flate2::GzBuilder::new()
-        .mtime(0)
-        .write(Vec::new(), flate2::Compression::default());
-    let mut tar = tar::Builder::new(gz);
-    let mut sorted: Vec<&(String, Vec<u8>, u32)> = files.iter().collect();
-    sorted.sort_by(|a, b| a.0.cmp(&b.0));
-    for (rel, data, mode) in sorted {
-        let mut header = tar::Header::new_ustar();
-        header.set_size(data.len() as u64);
-        header.set_mode(*mode);
-        header.set_mtime(crate::oci::DEFAULT_EPOCH);
-        header.set_cksum();
-        tar.append_data(&mut header, format!("{stem}/{rel}"), data.as_slice())?;
-    }
-    let bytes = tar.into_inner()?.finish()?;
-    Ok((format!("{stem}.tar.gz"), bytes))
-}
+pub use crate::index::directory::pack_tree;
 
 /// Puts one layer entry on disk (the build env is mounted, not layered).
 fn write_entry(path: &Path, entry: &Entry) -> Result<()> {

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod default_index;
+pub mod directory;
 pub mod metadata;
 pub mod sdist;
 pub mod simple;
@@ -329,6 +330,24 @@ impl<'a> Index<'a> {
 
     fn store_local(&self, file: &DistFile, expected: Option<&str>) -> Result<String> {
         let path = file.url.trim_start_matches("file://");
+        if Path::new(path).is_dir() {
+            // A local project: packed, as it was when it was resolved.
+            if let Some(hex) = expected.filter(|h| self.cache.has_blob(h)) {
+                return Ok(hex.to_string());
+            }
+            let bytes = directory::pack_directory(Path::new(path), &file.filename)
+                .with_context(|| format!("packing {path}"))?;
+            let hex = self.cache.put_bytes(&bytes)?;
+            if let Some(expected) = expected
+                && expected != hex
+            {
+                bail!(
+                    "{} has changed since it was locked (its files pack to sha256 {hex}, the lock says {expected}); lock again",
+                    path
+                );
+            }
+            return Ok(hex);
+        }
         let reader = std::fs::File::open(path).with_context(|| format!("cannot read {path}"))?;
         crate::cache::store_reader(self.cache, reader, expected)
             .with_context(|| format!("refusing {}", file.filename))

@@ -93,6 +93,14 @@ pub fn read_requirements(
         if let Some(sources) = &project.uv_sources {
             set.local = sources::uv_local(app_dir, sources)?;
         }
+        for requirement in &set.requirements {
+            let name = crate::index::normalize_name(requirement.requirement.name.as_ref());
+            if let Some(local) = project.local_paths.get(&name)
+                && !set.local.contains(local)
+            {
+                set.local.push(local.clone());
+            }
+        }
         return Ok((set, vec![pyproject_toml]));
     }
     if let Some(project) = &pyproject

@@ -153,10 +153,8 @@ pub fn requirement(
         {
             continue;
         }
-        // A path dependency is a local project (project::sources).
-        if get("path").is_some() {
-            continue;
-        }
+        // A path dependency is required by name; where it comes from (a
+        // local project) is project::sources' or the lock's to say.
         for unsupported in ["git"] {
             if get(unsupported).is_some() {
                 bail!(

@@ -33,6 +33,10 @@ pub struct Pyproject {
     pub poetry: Option<toml::Table>,
     /// `[tool.uv.sources]`, raw: where uv takes a dependency from.
     pub uv_sources: Option<toml::Table>,
+    /// Dependencies named with a local directory (`common @ file:…`, as
+    /// PDM writes `file:///${PROJECT_ROOT}/../common`), by normalized name;
+    /// the requirement lists hold them by name.
+    pub local_paths: BTreeMap<String, super::LocalProject>,
 }
 
 pub fn read(path: &Path) -> Result<Pyproject> {
@@ -159,6 +163,7 @@ pub fn read(path: &Path) -> Result<Pyproject> {
         .get("requires-python")
         .and_then(|v| v.as_str())
         .map(str::to_string);
+    let local_paths = std::cell::RefCell::new(BTreeMap::new());
     let list = |value: Option<&toml::Value>, field: &str| -> Result<Vec<SourcedRequirement>> {
         let Some(value) = value else {
             return Ok(Vec::new());
@@ -166,15 +171,21 @@ pub fn read(path: &Path) -> Result<Pyproject> {
         let Some(items) = value.as_array() else {
             bail!("{}: {field} must be a list of strings", path.display())
         };
-        items
-            .iter()
-            .map(|item| {
-                let spec = item.as_str().with_context(|| {
-                    format!("{}: {field} must be a list of strings", path.display())
-                })?;
-                requirement(spec, path, field)
-            })
-            .collect()
+        let mut out = Vec::new();
+        for item in items {
+            let spec = item.as_str().with_context(|| {
+                format!("{}: {field} must be a list of strings", path.display())
+            })?;
+            match local_path(spec, path, field)? {
+                Some((requirement, project)) => {
+                    let name = crate::index::normalize_name(requirement.requirement.name.as_ref());
+                    local_paths.borrow_mut().insert(name, project);
+                    out.push(requirement);
+                }
+                None => out.push(requirement(spec, path, field)?),
+            }
+        }
+        Ok(out)
     };
     out.dependencies = list(project.get("dependencies"), "project.dependencies")?;
     if let Some(groups) = project
@@ -191,7 +202,37 @@ pub fn read(path: &Path) -> Result<Pyproject> {
             );
         }
     }
+    out.local_paths = local_paths.into_inner();
     Ok(out)
+}
+
+/// `name @ file:…` naming a local project directory: the requirement by
+/// name (extras and marker kept) and the project. PDM's `${PROJECT_ROOT}`
+/// is the directory of the pyproject.toml.
+fn local_path(
+    spec: &str,
+    path: &Path,
+    field: &str,
+) -> Result<Option<(SourcedRequirement, super::LocalProject)>> {
+    let Some((named, rest)) = spec.split_once(" @ ") else {
+        return Ok(None);
+    };
+    if !rest.trim_start().starts_with("file:") {
+        return Ok(None);
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let root = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let expanded = spec.replace("${PROJECT_ROOT}", &root.display().to_string());
+    let origin = format!("{} {field}", path.display());
+    let Some(project) = super::requirements::local_project(&expanded, dir, &origin)? else {
+        return Ok(None);
+    };
+    let marker = rest.split_once(';').map(|(_, m)| m.trim());
+    let bare = match marker {
+        Some(m) => format!("{}; {m}", named.trim()),
+        None => named.trim().to_string(),
+    };
+    Ok(Some((requirement(&bare, path, field)?, project)))
 }
 
 /// One requirement string of `pyproject.toml`, parsed, with where it came from.

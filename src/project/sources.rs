@@ -40,6 +40,8 @@ pub fn poetry_local(app_dir: &Path, dependencies: &toml::Table) -> Result<Vec<Lo
 }
 
 fn local(path: &Path, origin: &str) -> Result<LocalProject> {
+    // Absolute, so that it reads as a path whatever the app dir was given as.
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let spec = path.display().to_string();
     match super::requirements::local_project(&spec, Path::new("/"), origin)? {
         Some(project) => Ok(project),
@@ -47,10 +49,16 @@ fn local(path: &Path, origin: &str) -> Result<LocalProject> {
     }
 }
 
-/// The directory of the member named `name` of the uv workspace that holds
-/// `app_dir` (the nearest `[tool.uv.workspace]` above it, itself included).
-fn workspace_member(app_dir: &Path, name: &str) -> Result<Option<PathBuf>> {
-    let wanted = crate::index::normalize_name(name);
+/// A uv workspace: its root (where `[tool.uv.workspace]` and `uv.lock`
+/// are) and its members' directories.
+pub struct Workspace {
+    pub root: PathBuf,
+    pub members: Vec<PathBuf>,
+}
+
+/// The uv workspace that holds `app_dir`: the nearest `[tool.uv.workspace]`
+/// above it, itself included (uv's rule: the nearest one decides).
+pub fn uv_workspace(app_dir: &Path) -> Option<Workspace> {
     let start = std::fs::canonicalize(app_dir).unwrap_or_else(|_| app_dir.to_path_buf());
     for root in start.ancestors() {
         let Some(text) = super::text_if_regular(&root.join("pyproject.toml")) else {
@@ -66,23 +74,48 @@ fn workspace_member(app_dir: &Path, name: &str) -> Result<Option<PathBuf>> {
         else {
             continue;
         };
-        let members: Vec<&str> = workspace
+        let patterns: Vec<&str> = workspace
             .get("members")
             .and_then(|m| m.as_array())
             .map(|m| m.iter().filter_map(|v| v.as_str()).collect())
             .unwrap_or_default();
-        for dir in member_dirs(root, &members) {
-            let Some(text) = super::text_if_regular(&dir.join("pyproject.toml")) else {
-                continue;
-            };
-            let member_name = toml::from_str::<toml::Table>(&text)
-                .ok()
-                .and_then(|d| d.get("project")?.get("name")?.as_str().map(str::to_string));
-            if member_name.is_some_and(|n| crate::index::normalize_name(&n) == wanted) {
-                return Ok(Some(dir));
-            }
-        }
+        let members = member_dirs(root, &patterns)
+            .into_iter()
+            .map(|d| std::fs::canonicalize(&d).unwrap_or(d))
+            .collect();
+        return Some(Workspace {
+            root: root.to_path_buf(),
+            members,
+        });
+    }
+    None
+}
+
+impl Workspace {
+    /// Whether `dir` is the workspace's root or one of its members.
+    pub fn holds(&self, dir: &Path) -> bool {
+        let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        dir == self.root || self.members.contains(&dir)
+    }
+}
+
+/// The directory of the member named `name` of the uv workspace that holds
+/// `app_dir`.
+fn workspace_member(app_dir: &Path, name: &str) -> Result<Option<PathBuf>> {
+    let wanted = crate::index::normalize_name(name);
+    let Some(workspace) = uv_workspace(app_dir) else {
         return Ok(None);
+    };
+    for dir in workspace.members {
+        let Some(text) = super::text_if_regular(&dir.join("pyproject.toml")) else {
+            continue;
+        };
+        let member_name = toml::from_str::<toml::Table>(&text)
+            .ok()
+            .and_then(|d| d.get("project")?.get("name")?.as_str().map(str::to_string));
+        if member_name.is_some_and(|n| crate::index::normalize_name(&n) == wanted) {
+            return Ok(Some(dir));
+        }
     }
     Ok(None)
 }

@@ -295,6 +295,7 @@ pub fn lock_app(
         (text, pins)
     };
     let path = request.app_dir.join("pylock.toml");
+    let text = lock::relative_directories(&text, request.app_dir)?;
     let previous = std::fs::read_to_string(&path).ok();
     let mut tmp = tempfile::NamedTempFile::new_in(request.app_dir)?;
     std::io::Write::write_all(&mut tmp, text.as_bytes())?;
@@ -327,11 +328,7 @@ fn tool_lock_pins(
         target: &request.target,
     };
     // A lock already turned into pins for these inputs: no index is asked.
-    let lock_file = crate::project::locks::FORMATS
-        .iter()
-        .map(|f| request.app_dir.join(f.file))
-        .find(|p| p.is_file());
-    let Some(lock_file) = lock_file else {
+    let Some((lock_file, _)) = crate::project::locks::find(request.app_dir) else {
         return Ok(None);
     };
     let (_, sources) = request.requirements()?;
@@ -341,7 +338,20 @@ fn tool_lock_pins(
         lock_file.display(),
         sha256_hex(&std::fs::read(&lock_file)?)
     );
-    if let Some(text) = cache.get_ref("tool-lock", &key)
+    // A lock naming local projects is not taken from the cache: their
+    // trees may have changed while the lock did not (uv records no hash of
+    // them), and they are packed again from what is there now.
+    let Some(locked) = crate::project::locks::read(&input)? else {
+        return Ok(None);
+    };
+    let local = locked
+        .packages
+        .iter()
+        .flat_map(|p| &p.files)
+        .filter_map(|f| f.url.as_deref()?.strip_prefix("file://"))
+        .any(|path| Path::new(path).is_dir());
+    if !local
+        && let Some(text) = cache.get_ref("tool-lock", &key)
         && let Some((format, text)) = text.split_once('\n')
         && let Some(format) = crate::project::locks::FORMATS
             .iter()
@@ -350,9 +360,6 @@ fn tool_lock_pins(
     {
         return Ok(Some((pins, format.file)));
     }
-    let Some(locked) = crate::project::locks::read(&input)? else {
-        return Ok(None);
-    };
     if let Some(why) = crate::project::locks::staleness(&locked, &input) {
         eprintln!(
             "warning: not using {}: {why}; resolving again (update the lock with its tool, or pass --relock)",
@@ -397,7 +404,9 @@ fn tool_lock_pins(
             None => index.download(file),
         },
     )?;
-    cache.set_ref("tool-lock", &key, &format!("{}\n{text}", locked.format))?;
+    if !local {
+        cache.set_ref("tool-lock", &key, &format!("{}\n{text}", locked.format))?;
+    }
     let (pins, _) = lock::from_toml(&text, &request.target, "the lock's pins")?;
     Ok(Some((pins, locked.format)))
 }
@@ -523,7 +532,10 @@ pub fn pins_for_build(
     let path = request.app_dir.join("pylock.toml");
     if let Ok(text) = std::fs::read_to_string(&path) {
         let why = match lock::from_toml(&text, &request.target, &path.display().to_string()) {
-            Ok((pins, recorded)) if recorded == inputs => return Ok((pins, PinSource::LockFile)),
+            Ok((mut pins, recorded)) if recorded == inputs => {
+                lock::absolute_directories(&mut pins, request.app_dir);
+                return Ok((pins, PinSource::LockFile));
+            }
             Ok(_) => "it is stale for the current requirements".to_string(),
             Err(e) => format!("{e:#}"),
         };

@@ -93,21 +93,62 @@ pub const FORMATS: &[Format] = &[
     },
 ];
 
-/// The first lock file in the app dir, read for the target.
-pub fn read(input: &LockInput) -> Result<Option<LockedSet>> {
+/// The lock file that speaks for the app: the first of [`FORMATS`] in the
+/// app dir, else the `uv.lock` at the root of the uv workspace the app is a
+/// member of (uv keeps one lock for the whole workspace).
+pub fn find(app_dir: &Path) -> Option<(PathBuf, &'static Format)> {
     for format in FORMATS {
-        let path = input.app_dir.join(format.file);
-        if !path.is_file() {
-            continue;
+        let path = app_dir.join(format.file);
+        if path.is_file() {
+            return Some((path, format));
         }
-        let packages = (format.read)(&path, input)?;
-        return Ok(Some(LockedSet {
-            file: path,
-            format: format.file,
-            packages,
-        }));
     }
-    Ok(None)
+    let workspace = crate::project::sources::uv_workspace(app_dir)?;
+    let path = workspace.root.join("uv.lock");
+    (workspace.holds(app_dir) && path.is_file()).then(|| (path, &FORMATS[0]))
+}
+
+/// The lock file that speaks for the app ([`find`]), read for the target.
+pub fn read(input: &LockInput) -> Result<Option<LockedSet>> {
+    let Some((path, format)) = find(input.app_dir) else {
+        return Ok(None);
+    };
+    let packages = (format.read)(&path, input)?;
+    Ok(Some(LockedSet {
+        file: path,
+        format: format.file,
+        packages,
+    }))
+}
+
+/// A package a lock takes from a local path (`rel`, relative to the lock's
+/// directory): a project directory, fetched by packing it as an sdist (the
+/// name `pack_tree` gives it), or a wheel / sdist file.
+pub fn local_file(lock: &Path, rel: &str, name: &str, version: &str) -> Result<LockedFile> {
+    let base = lock.parent().unwrap_or(Path::new("."));
+    // PDM writes `file:///${PROJECT_ROOT}/…`: the lock's directory.
+    let rel = rel.strip_prefix("file://").unwrap_or(rel);
+    let rel = match rel.trim_start_matches('/').strip_prefix("${PROJECT_ROOT}") {
+        Some(rest) => format!(".{rest}"),
+        None => rel.to_string(),
+    };
+    let path = std::fs::canonicalize(base.join(&rel)).map_err(|e| {
+        unusable(
+            lock,
+            format!("{name} comes from the local path {rel}, which is not there ({e})"),
+        )
+    })?;
+    let filename = if path.is_dir() {
+        crate::index::directory::sdist_filename(name, version)
+    } else {
+        filename_of(&path.display().to_string()).unwrap_or_default()
+    };
+    Ok(LockedFile {
+        filename: Some(filename),
+        url: Some(format!("file://{}", path.display())),
+        sha256: None,
+        size: None,
+    })
 }
 
 /// Why the lock does not fit the declared requirements, if it does not:

@@ -80,10 +80,22 @@ pub fn read(path: &Path, input: &LockInput) -> Result<Vec<LockedPackage>> {
             .map(|(d, _, _)| d)
             .filter(|d| reached.contains_key(d))
             .collect();
+        let version = version_of(base, name, path)?;
+        // A path dependency: `path` is its directory (or file) from the
+        // lock's; a `url` of `file:` the same, absolute.
+        let local = base.get("path").and_then(|p| p.as_str()).or_else(|| {
+            base.get("url")
+                .and_then(|u| u.as_str())
+                .filter(|u| u.starts_with("file://"))
+        });
+        let files = match local {
+            Some(rel) => vec![super::local_file(path, rel, name, &version)?],
+            None => listed_files(base),
+        };
         out.push(LockedPackage {
             name: name.clone(),
-            version: version_of(base, name, path)?,
-            files: listed_files(base),
+            version,
+            files,
             dependencies,
         });
     }

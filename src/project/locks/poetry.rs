@@ -82,19 +82,27 @@ pub fn read(path: &Path, input: &LockInput) -> Result<Vec<LockedPackage>> {
     let mut out = Vec::new();
     for (name, extras) in &reached {
         let package = find(name).expect("reached packages are locked");
-        if let Some(kind) = package
-            .get("source")
-            .and_then(|s| s.get("type"))
-            .and_then(|t| t.as_str())
-            .filter(|t| ["git", "directory", "file"].contains(t))
-        {
+        let source = package.get("source");
+        let kind = source.and_then(|s| s.get("type")).and_then(|t| t.as_str());
+        if kind == Some("git") {
             return Err(unusable(
                 path,
                 format!(
-                    "{name} comes from a {kind} source, which pypack does not install; publish it to an index or point --find-links at a wheel of it"
+                    "{name} comes from a git source, which pypack does not fetch; publish it to an index or point --find-links at a wheel of it"
                 ),
             ));
         }
+        let version = version_of(package, name, path)?;
+        // A path dependency: `url` is its directory (or file) from the lock's.
+        let files = match (
+            kind,
+            source.and_then(|s| s.get("url")).and_then(|u| u.as_str()),
+        ) {
+            (Some("directory" | "file"), Some(rel)) => {
+                vec![super::local_file(path, rel, name, &version)?]
+            }
+            _ => listed_files(package),
+        };
         let extras: Vec<String> = extras.iter().cloned().collect();
         let dependencies = edges(package, true, &extras)
             .into_iter()
@@ -103,8 +111,8 @@ pub fn read(path: &Path, input: &LockInput) -> Result<Vec<LockedPackage>> {
             .collect();
         out.push(LockedPackage {
             name: name.clone(),
-            version: version_of(package, name, path)?,
-            files: listed_files(package),
+            version,
+            files,
             dependencies,
         });
     }

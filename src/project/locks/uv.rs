@@ -9,6 +9,7 @@ use super::{
 };
 use crate::index::normalize_name;
 use anyhow::Result;
+use std::collections::BTreeSet;
 use std::path::Path;
 
 fn edges_of(list: Option<&toml::Value>) -> Vec<Edge> {
@@ -56,11 +57,14 @@ pub fn read(path: &Path, input: &LockInput) -> Result<Vec<LockedPackage>> {
     check_version(path, doc.get("version").and_then(|v| v.as_integer()), &[1])?;
     let packages = package_tables(&doc);
     let env = input.env();
+    // The app's own entry: `.`, or its path from the workspace root when
+    // the lock is the workspace's.
+    let own = own_path(path, input.app_dir);
     let is_project = |p: &toml::Table| {
         p.get("source").and_then(|s| s.as_table()).is_some_and(|s| {
             ["editable", "virtual"]
                 .iter()
-                .any(|k| s.get(*k).and_then(|v| v.as_str()) == Some("."))
+                .any(|k| s.get(*k).and_then(|v| v.as_str()) == Some(own.as_str()))
         })
     };
     // The same name at several versions (split by markers): the one whose
@@ -108,43 +112,81 @@ pub fn read(path: &Path, input: &LockInput) -> Result<Vec<LockedPackage>> {
         Ok(edges)
     })?;
     check_reached(path, missing)?;
-    let mut out = Vec::new();
+    // Workspace members with no build (`virtual`): nothing to install but
+    // their dependencies, which the walk reached.
+    let mut is_virtual = BTreeSet::new();
     for name in reached.keys() {
         let package = pick(name)?.expect("reached packages are locked");
-        if let Some(source) = package.get("source").and_then(|s| s.as_table())
-            && let Some(kind) = ["git", "path", "directory", "editable"]
-                .iter()
-                .find(|k| source.contains_key(**k))
+        if package
+            .get("source")
+            .and_then(|s| s.get("virtual"))
+            .is_some()
+        {
+            is_virtual.insert(name.clone());
+        }
+    }
+    let mut out = Vec::new();
+    for name in reached.keys().filter(|n| !is_virtual.contains(*n)) {
+        let package = pick(name)?.expect("reached packages are locked");
+        let source = package.get("source").and_then(|s| s.as_table());
+        if let Some(source) = source
+            && source.contains_key("git")
         {
             return Err(unusable(
                 path,
                 format!(
-                    "{name} comes from a {kind} source, which pypack does not install; publish it to an index or point --find-links at a wheel of it"
+                    "{name} comes from a git source, which pypack does not fetch; publish it to an index or point --find-links at a wheel of it"
                 ),
             ));
         }
-        let mut files: Vec<LockedFile> = package
-            .get("wheels")
-            .and_then(|w| w.as_array())
-            .into_iter()
-            .flatten()
-            .map(file)
-            .collect();
-        files.extend(package.get("sdist").map(file));
+        // A workspace member or path dependency: built from its directory
+        // (or installed from the file it names).
+        let local = ["editable", "directory", "path"]
+            .iter()
+            .find_map(|k| source?.get(*k)?.as_str());
+        // A local project whose version is dynamic has none in the lock:
+        // its built metadata says it.
+        let version = match (local, package.get("version")) {
+            (Some(_), None) => "0".to_string(),
+            _ => version_of(package, name, path)?,
+        };
+        let files: Vec<LockedFile> = match local {
+            Some(rel) => vec![super::local_file(path, rel, name, &version)?],
+            None => package
+                .get("wheels")
+                .and_then(|w| w.as_array())
+                .into_iter()
+                .flatten()
+                .chain(package.get("sdist"))
+                .map(file)
+                .collect(),
+        };
         let dependencies = edges_of(package.get("dependencies"))
             .into_iter()
             .filter(|(dep, _, marker)| {
                 reached.contains_key(dep)
+                    && !is_virtual.contains(dep)
                     && marker_holds(marker.as_deref(), &env, &[]).unwrap_or(true)
             })
             .map(|(dep, _, _)| dep)
             .collect();
         out.push(LockedPackage {
             name: name.clone(),
-            version: version_of(package, name, path)?,
+            version,
             files,
             dependencies,
         });
     }
     Ok(out)
+}
+
+/// The app directory's path from the lock's directory, as uv writes it in
+/// `source = { editable = … }` (`.` for the lock's own project).
+fn own_path(lock: &Path, app_dir: &Path) -> String {
+    let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let base = canonical(lock.parent().unwrap_or(Path::new(".")));
+    match canonical(app_dir).strip_prefix(&base) {
+        Ok(rel) if !rel.as_os_str().is_empty() => rel.display().to_string(),
+        _ => ".".to_string(),
+    }
 }
