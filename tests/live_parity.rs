@@ -165,3 +165,52 @@ fn top_packages_and_stacks_resolve_as_pip_does() {
         unexplained.join("\n")
     );
 }
+
+/// A requirements file saved in the encodings pip reads (UTF-16 LE with a
+/// BOM and CRLF, as PowerShell writes; UTF-8 with a BOM; latin-1 declared
+/// by a PEP 263 line) resolves, with pypack and with pip, exactly like its
+/// UTF-8 twin.
+#[test]
+fn requirements_files_in_every_encoding_resolve_as_pip_reads_them() {
+    let Some(url) =
+        live_index_url("requirements_files_in_every_encoding_resolve_as_pip_reads_them")
+    else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = Cache::open(Some(&tmp.path().join("cache"))).unwrap();
+    let target = debian12_target(&cache);
+    // A comment with a non-ASCII letter: it is what the encodings disagree on.
+    let text = "# -*- coding: latin-1 -*-\n# Dépendances de l'équipe\nrequests>=2.31,<3\nclick==8.1.7 ; python_version >= \"3.8\"\n";
+    let utf8 = text.replace("# -*- coding: latin-1 -*-\n", "");
+    let mut utf16 = vec![0xFF, 0xFE];
+    for unit in utf8.replace('\n', "\r\n").encode_utf16() {
+        utf16.extend(unit.to_le_bytes());
+    }
+    let mut bom8 = vec![0xEF, 0xBB, 0xBF];
+    bom8.extend(utf8.as_bytes());
+    // latin-1: each char below 256 is its own byte.
+    let latin1: Vec<u8> = text.chars().map(|c| c as u32 as u8).collect();
+    let files = [
+        ("utf-8", utf8.as_bytes().to_vec()),
+        ("utf-16-le-bom-crlf", utf16),
+        ("utf-8-bom", bom8),
+        ("pep263-latin-1", latin1),
+    ];
+    let mut twin = None;
+    for (name, bytes) in files {
+        let path = tmp.path().join(format!("{name}.txt"));
+        std::fs::write(&path, bytes).unwrap();
+        let ours = pypack_pins_of_file(&url, &cache, &target, &path)
+            .unwrap_or_else(|e| panic!("{name}: pypack: {e:#}"));
+        let pips =
+            pip_pins_of_file(&url, &target, &path).unwrap_or_else(|e| panic!("{name}: pip: {e}"));
+        assert_eq!(ours, pips, "{name}: pypack and pip differ");
+        assert!(
+            ours.iter().any(|p| p.starts_with("requests==")),
+            "{name}: {ours:?}"
+        );
+        let twin = twin.get_or_insert_with(|| ours.clone());
+        assert_eq!(&ours, twin, "{name} resolves unlike its UTF-8 twin");
+    }
+}

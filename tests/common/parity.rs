@@ -58,16 +58,27 @@ pub fn pypack_pins(
     target: &Target,
     requirements: &str,
 ) -> anyhow::Result<BTreeSet<String>> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("requirements.txt");
+    std::fs::write(&path, requirements.replace(' ', "\n"))?;
+    pypack_pins_of_file(url, cache, target, &path)
+}
+
+/// pypack's pins for the requirements file at `path`, read as a build
+/// reads it (its encoding decoded), wheels only.
+pub fn pypack_pins_of_file(
+    url: &str,
+    cache: &Cache,
+    target: &Target,
+    path: &std::path::Path,
+) -> anyhow::Result<BTreeSet<String>> {
     let http = Http::new()?;
     let config = IndexConfig {
         index_urls: vec![format!("{}/", url.trim_end_matches('/'))],
         ..IndexConfig::default()
     };
     let index = Index::new(&http, cache, config);
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("requirements.txt");
-    std::fs::write(&path, requirements.replace(' ', "\n"))?;
-    let set = parse_file(&path, &|_| None)?;
+    let set = parse_file(path, &|_| None)?;
     let mut binary = BinaryPolicy::default();
     binary.apply(":all:", true)?;
     let input = ResolveInput {
@@ -90,6 +101,24 @@ pub fn pip_pins(
     url: &str,
     target: &Target,
     requirements: &str,
+) -> Result<BTreeSet<String>, String> {
+    let args: Vec<String> = requirements.split(' ').map(str::to_string).collect();
+    pip_pins_of(url, target, &args)
+}
+
+/// pip's resolution of a requirements file (`-r PATH`), as [`pip_pins`].
+pub fn pip_pins_of_file(
+    url: &str,
+    target: &Target,
+    path: &std::path::Path,
+) -> Result<BTreeSet<String>, String> {
+    pip_pins_of(url, target, &["-r".to_string(), path.display().to_string()])
+}
+
+fn pip_pins_of(
+    url: &str,
+    target: &Target,
+    requirements: &[String],
 ) -> Result<BTreeSet<String>, String> {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
@@ -119,7 +148,7 @@ pub fn pip_pins(
             "cp",
         ])
         .args(["--only-binary=:all:", "--index-url", url])
-        .args(requirements.split(' '))
+        .args(requirements)
         .env("PIP_FIND_LINKS", "")
         .env("PIP_CONFIG_FILE", "/dev/null")
         .output()
