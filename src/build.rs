@@ -215,7 +215,7 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
             {
                 (e, true)
             }
-            Err(e) => return Err(cause_first(e, &plan.recipe.value, &plan)),
+            Err(e) => return Err(cause_first(e, &plan.recipe.value, &plan, request)),
         };
         // A base chosen as the nearest to a version hint: the next nearest
         // may have wheels for every pin where this one does not; a base
@@ -227,7 +227,7 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
         };
         let Some(next) = next else {
             let (error, recipe) = first_failure.unwrap_or((error, plan.recipe.value.clone()));
-            return Err(cause_first(error, &recipe, &plan));
+            return Err(cause_first(error, &recipe, &plan, request));
         };
         fallbacks.retain(|f| f.value != next.value);
         alternatives.retain(|a| a.value != next.value);
@@ -244,7 +244,12 @@ pub fn build(request: &BuildRequest, cache: &Cache) -> Result<BuildReport> {
 /// distribution that did not build means for the app: that pin has no wheel for the base's Python, why the
 /// base has that Python (a version no base has, asked by a hint), and the
 /// ways out.
-fn cause_first(error: anyhow::Error, recipe: &str, plan: &Plan) -> anyhow::Error {
+fn cause_first(
+    error: anyhow::Error,
+    recipe: &str,
+    plan: &Plan,
+    request: &BuildRequest,
+) -> anyhow::Error {
     let Some(failed) = crate::builder::sdist::failed_source_build(&error) else {
         return error;
     };
@@ -261,6 +266,16 @@ fn cause_first(error: anyhow::Error, recipe: &str, plan: &Plan) -> anyhow::Error
         .find(|b| b.recipe == recipe)
         .map(|b| format!("Python {}.{}", b.python.0, b.python.1));
     let on = python.unwrap_or_else(|| recipe.to_string());
+    if !request
+        .steps
+        .binary
+        .wheels_allowed(&crate::index::normalize_name(&project))
+    {
+        // Source was asked for: whether a wheel exists is beside the point.
+        return error.context(format!(
+            "{project} {version} is built from source (--no-binary), and its source distribution did not build on {on}: give the build what the log below says it missed, or let it install a wheel of {project}"
+        ));
+    }
     let mut said = format!(
         "{project} {version} has no wheel for {on}, and its source distribution did not build there"
     );

@@ -1322,4 +1322,22 @@ fn an_sdist_that_does_not_build_is_explained_first() {
     );
     assert!(err.contains("this extension does not build"), "{err}");
     assert!(!archive.exists());
+
+    // Source asked for: the error does not speak of wheels.
+    fs::remove_file(app.join("runtime.txt")).unwrap();
+    let out = build_archive(
+        &app,
+        &server,
+        &archive,
+        "localhost/pypack-broken:x",
+        &["--no-binary", "broken"],
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("error: broken 1.0 is built from source (--no-binary), and its source distribution did not build on Python")
+            && err.contains("this extension does not build"),
+        "{err}"
+    );
+    assert!(!archive.exists());
 }
