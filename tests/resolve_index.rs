@@ -247,6 +247,33 @@ fn yanked_files_are_skipped_unless_pinned() {
     assert_eq!(w.pins("yanky==2.0\n", &glibc_amd64()), ["yanky==2.0"]);
 }
 
+/// PEP 440's exclusive `>V`: neither V's post-releases nor its local
+/// versions are above it (pip finds no match where only those exist).
+#[test]
+fn greater_than_skips_the_post_and_local_releases_of_its_version() {
+    let w = world(|idx| {
+        idx.add(&WheelSpec::new("pvtest", "1.0"), Listing::default());
+        idx.add(&WheelSpec::new("pvtest", "1.0.post1"), Listing::default());
+        idx.add(&WheelSpec::new("pvtest", "1.0+local"), Listing::default());
+    });
+    let err = w.resolve_for("pvtest>1.0\n", &glibc_amd64()).unwrap_err();
+    assert!(format!("{err:#}").contains("pvtest"), "{err:#}");
+    assert_eq!(
+        w.pins("pvtest>=1.0\n", &glibc_amd64()),
+        ["pvtest==1.0.post1"]
+    );
+    // pip's `>V` refuses local versions of V's release even when V is a
+    // development release; `==1.0` takes them (its local label ignored).
+    assert_eq!(
+        w.pins("pvtest>1.0.dev0, <1.0.post1\n", &glibc_amd64()),
+        ["pvtest==1.0"]
+    );
+    assert_eq!(
+        w.pins("pvtest==1.0\n", &glibc_amd64()),
+        ["pvtest==1.0+local"]
+    );
+}
+
 #[test]
 fn pre_releases_only_when_asked_or_alone() {
     let w = world(|idx| {

@@ -181,7 +181,7 @@ fn range_text(range: &VersionRange) -> String {
     if range == &Ranges::full() {
         return " (any version)".into();
     }
-    if let Some(version) = range.as_singleton() {
+    if let Some(version) = super::ranges::pinned(range) {
         return format!("=={version}");
     }
     let text = range.to_string();

@@ -577,7 +577,7 @@ impl DependencyProvider for Provider<'_> {
             Node::Package(n) | Node::Extra(n, _) => n,
         };
         let candidates = self.candidates(name).map_err(ProviderError)?;
-        let pinned = range.as_singleton().is_some();
+        let pinned = ranges::pinned(range).is_some();
         let pick = |allow_pre: bool| {
             candidates
                 .iter()
