@@ -325,42 +325,11 @@ fn choose_recipe(
 /// Splits a command like a POSIX shell would split words: whitespace, single
 /// and double quotes, backslash escapes. No expansion happens.
 pub fn split_command(text: &str) -> Result<Vec<String>> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut chars = text.chars();
-    let mut quote: Option<char> = None;
-    while let Some(c) = chars.next() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some('"'), '\\') => word.extend(chars.next()),
-            (Some(_), c) => word.push(c),
-            (None, '\'' | '"') => {
-                quote = Some(c);
-                in_word = true;
-            }
-            (None, '\\') => {
-                word.extend(chars.next());
-                in_word = true;
-            }
-            (None, c) if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            (None, c) => {
-                word.push(c);
-                in_word = true;
-            }
-        }
-    }
-    if quote.is_some() {
-        bail!("unterminated quote in '{text}'");
-    }
-    if in_word {
-        words.push(word);
-    }
+    // POSIX quoting (shlex): inside double quotes a backslash escapes only
+    // `$`, `` ` ``, `"`, `\` and a newline, and stays before anything else.
+    let Some(words) = shlex::split(text) else {
+        bail!("unterminated quote or trailing backslash in '{text}'");
+    };
     if words.is_empty() {
         bail!("the command is empty");
     }
@@ -852,6 +821,12 @@ mod tests {
             ["a", "b c", "d \" e", "f g"]
         );
         assert!(split_command("a 'b").is_err());
+        // POSIX: a backslash inside double quotes stays unless it escapes
+        // one of $ ` " \ or a newline.
+        assert_eq!(
+            split_command(r#"python -c "print('a\tb')" "c:\\d" "\$HOME""#).unwrap(),
+            ["python", "-c", r"print('a\tb')", r"c:\d", "$HOME"]
+        );
         assert!(split_command("  ").is_err());
     }
 }
