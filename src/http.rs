@@ -78,7 +78,8 @@ impl Credentials {
     }
 
     fn add_netrc(&mut self, text: &str) {
-        let tokens: Vec<&str> = text.split_whitespace().collect();
+        let tokens = netrc_tokens(text);
+        let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
         let mut i = 0;
         while i < tokens.len() {
             let (host, start) = match tokens[i] {
@@ -93,7 +94,7 @@ impl Credentials {
             let mut j = start;
             while j + 1 < tokens.len() && !matches!(tokens[j], "machine" | "default") {
                 match tokens[j] {
-                    "login" => login = tokens[j + 1].to_string(),
+                    "login" | "user" => login = tokens[j + 1].to_string(),
                     "password" => password = tokens[j + 1].to_string(),
                     _ => {}
                 }
@@ -121,6 +122,64 @@ impl Credentials {
             .or_else(|| found(false))
             .or_else(|| self.default.clone())
     }
+}
+
+/// A `.netrc` file's tokens as Python's `netrc` (pip's) and curl read them:
+/// whitespace-separated, `"quoted"` with backslash escapes, a `#` comment
+/// to the end of its line, and `macdef NAME` followed by its macro's lines
+/// up to a blank line, left out.
+fn netrc_tokens(text: &str) -> Vec<String> {
+    let mut tokens = Vec::new();
+    let mut chars = text.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+            continue;
+        }
+        if c == '#' {
+            while chars.next().is_some_and(|c| c != '\n') {}
+            continue;
+        }
+        let mut token = String::new();
+        if c == '"' {
+            chars.next();
+            while let Some(c) = chars.next() {
+                match c {
+                    '"' => break,
+                    '\\' => token.extend(chars.next()),
+                    c => token.push(c),
+                }
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c.is_whitespace() {
+                    break;
+                }
+                chars.next();
+                match c {
+                    '\\' => token.extend(chars.next()),
+                    c => token.push(c),
+                }
+            }
+        }
+        if tokens.last().is_some_and(|t: &String| t == "macdef") {
+            // The macro's name ends its line; its body runs to a blank line.
+            tokens.pop();
+            while chars.next().is_some_and(|c| c != '\n') {}
+            let mut line_empty = true;
+            for c in chars.by_ref() {
+                match c {
+                    '\n' if line_empty => break,
+                    '\n' => line_empty = true,
+                    c if c.is_whitespace() => {}
+                    _ => line_empty = false,
+                }
+            }
+            continue;
+        }
+        tokens.push(token);
+    }
+    tokens
 }
 
 fn decode(text: &str) -> String {
@@ -748,6 +807,30 @@ mod tests {
         assert_eq!(
             redact("https://alice:secret@private.example/simple/"),
             "https://private.example/simple/"
+        );
+    }
+
+    /// As Python's netrc reads it: quoted tokens with escapes, comments,
+    /// `macdef` bodies (whose words are no entries), `user` for `login`.
+    #[test]
+    fn netrc_quoting_comments_and_macros() {
+        let text = "# a comment: machine evil.example login x password y\n\
+            machine quoted.example login \"al ice\" password \"p\\\"w d\"\n\
+            macdef init\n\
+            machine macro.example login m password m\n\
+            \n\
+            machine after.example user bob password b#not-a-comment\n";
+        let creds = Credentials::from_sources(&[], Some(text));
+        let at = |u: &str| creds.for_url(&url::Url::parse(u).unwrap());
+        assert_eq!(
+            at("https://quoted.example/"),
+            Some(("al ice".into(), "p\"w d".into()))
+        );
+        assert_eq!(at("https://macro.example/"), None);
+        assert_eq!(at("https://evil.example/"), None);
+        assert_eq!(
+            at("https://after.example/"),
+            Some(("bob".into(), "b#not-a-comment".into()))
         );
     }
 
