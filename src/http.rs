@@ -12,7 +12,31 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::Duration;
 
-const ATTEMPTS: u32 = 4;
+/// How many times a request is sent before a transient failure is final.
+pub const ATTEMPTS: u32 = 4;
+
+/// The longest `Retry-After` honoured; a server asking for more is asked
+/// again after this.
+const MOST_RETRY_AFTER: Duration = Duration::from_secs(30);
+
+/// Whether an answer is worth asking again for: a server error, or 429
+/// (too many requests).
+pub fn transient(status: reqwest::StatusCode) -> bool {
+    status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS
+}
+
+/// How long to wait before the `attempt`-th retry (1, 2, …): the server's
+/// `Retry-After` in seconds when it gave one (bounded), else a backoff.
+pub fn retry_delay(attempt: u32, retry_after: Option<&reqwest::header::HeaderValue>) -> Duration {
+    let asked = retry_after
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    match asked {
+        Some(asked) => asked.min(MOST_RETRY_AFTER),
+        None => Duration::from_millis(250 << attempt),
+    }
+}
 
 /// How long one read may wait for its next byte, and how long a body has
 /// before its average speed is judged, in seconds (`PYPACK_HTTP_TIMEOUT`
@@ -256,10 +280,10 @@ impl Http {
         let shown = redact(url);
         let (target, auth) = self.authenticate(url)?;
         let mut last_error = None;
+        let mut delay = Duration::ZERO;
         for attempt in 0..ATTEMPTS {
-            if attempt > 0 {
-                std::thread::sleep(Duration::from_millis(250 << attempt));
-            }
+            std::thread::sleep(delay);
+            delay = retry_delay(attempt + 1, None);
             let mut request = self.client.get(target.as_str()).headers(headers.clone());
             if let Some((user, pass)) = &auth {
                 request = request.basic_auth(user, Some(pass));
@@ -274,7 +298,8 @@ impl Http {
                 Ok(resp) if missing_ok && resp.status() == reqwest::StatusCode::NOT_FOUND => {
                     return Ok(None);
                 }
-                Ok(resp) if resp.status().is_server_error() => {
+                Ok(resp) if transient(resp.status()) => {
+                    delay = retry_delay(attempt + 1, resp.headers().get(header::RETRY_AFTER));
                     last_error = Some(format!("HTTP {}", resp.status()))
                 }
                 Ok(resp) if matches!(resp.status().as_u16(), 401 | 403) => bail!(

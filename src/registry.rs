@@ -7,7 +7,7 @@
 
 use crate::cache::Cache;
 use crate::digest::strip_sha256;
-use crate::http::{Bounded, Limit, read_body};
+use crate::http::{ATTEMPTS, Bounded, Limit, read_body};
 use crate::oci::Image;
 use anyhow::{Context, Result, bail};
 use reqwest::StatusCode;
@@ -372,21 +372,40 @@ impl Registry {
         format!("{}/v2/{}/{path}", self.base, self.reference.repository)
     }
 
-    /// Sends `make()`, answering an auth challenge once if the registry asks.
+    /// Sends `make()`, answering an auth challenge once if the registry
+    /// asks, and again after a transient failure (a connection that failed,
+    /// a 5xx, a 429 with its `Retry-After`), as index requests are.
     fn send(&self, make: &dyn Fn() -> RequestBuilder) -> Result<Response> {
-        for attempt in 0..2 {
+        let mut answered = false;
+        let mut retries = 0;
+        loop {
             let mut request = make();
             if let Some(auth) = self.authorization.lock().unwrap().clone() {
                 request = request.header(header::AUTHORIZATION, auth);
             }
-            let response = request.send().map_err(|e| {
-                anyhow::anyhow!(
-                    "{}: {}",
-                    self.reference.registry,
-                    crate::http::redact(&crate::http::error_chain(&e))
-                )
-            })?;
-            if response.status() != StatusCode::UNAUTHORIZED || attempt == 1 {
+            let response = match request.send() {
+                Err(e) if (e.is_connect() || e.is_timeout()) && retries + 1 < ATTEMPTS => {
+                    retries += 1;
+                    std::thread::sleep(crate::http::retry_delay(retries, None));
+                    continue;
+                }
+                other => other.map_err(|e| {
+                    anyhow::anyhow!(
+                        "{}: {}",
+                        self.reference.registry,
+                        crate::http::redact(&crate::http::error_chain(&e))
+                    )
+                })?,
+            };
+            if crate::http::transient(response.status()) && retries + 1 < ATTEMPTS {
+                retries += 1;
+                std::thread::sleep(crate::http::retry_delay(
+                    retries,
+                    response.headers().get(header::RETRY_AFTER),
+                ));
+                continue;
+            }
+            if response.status() != StatusCode::UNAUTHORIZED || answered {
                 if response.status() == StatusCode::UNAUTHORIZED {
                     bail!(
                         "{} refused the credentials ({}): check the user and password in your \
@@ -409,8 +428,8 @@ impl Registry {
                 .to_string();
             let answer = self.answer(&challenge)?;
             *self.authorization.lock().unwrap() = Some(answer);
+            answered = true;
         }
-        unreachable!("the loop returns on its second pass")
     }
 
     /// The `Authorization` value for a `WWW-Authenticate` challenge.

@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::servers::{Rule, ScriptedServer};
 use common::*;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -192,6 +193,67 @@ fn builds_the_same_image_twice_and_warm_builds_download_nothing() {
     ] {
         assert!(paths.contains(&want), "{want} missing from {paths:?}");
     }
+}
+
+/// A registry failing for a moment — `/v2/` answering 429 with
+/// `Retry-After: 1`, the manifest's PUT a 503 — is asked again, as an index
+/// is, and gets the push.
+#[test]
+fn a_push_gets_through_a_registry_failing_once() {
+    let setup = setup(&good_packages());
+    let registry = ScriptedServer::empty();
+    let once = |status: u16, headers: Vec<(String, String)>, then: Rule| Rule::Once {
+        status,
+        headers,
+        then: Box::new(then),
+    };
+    let created = Rule::Respond {
+        status: 201,
+        headers: Vec::new(),
+        body: Vec::new(),
+    };
+    registry.rule(
+        "/v2/",
+        once(
+            429,
+            vec![("Retry-After".into(), "1".into())],
+            Rule::ok("application/json", b"{}".to_vec()),
+        ),
+    );
+    registry.rule(
+        "/v2/fixture/blobs/uploads/",
+        Rule::Respond {
+            status: 202,
+            headers: vec![(
+                "Location".into(),
+                "/v2/fixture/blobs/uploads/session".into(),
+            )],
+            body: Vec::new(),
+        },
+    );
+    registry.rule("/v2/fixture/blobs/uploads/session", created.clone());
+    registry.rule("/v2/fixture/manifests/1", once(503, Vec::new(), created));
+    let reference = format!("127.0.0.1:{}/fixture:1", registry.port);
+    let out = setup.build_with(
+        "cache",
+        "pushed",
+        &["--push", &reference, "--insecure-registry"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let asked = |method: &str, path: &str| {
+        registry
+            .requests()
+            .iter()
+            .filter(|s| s.method == method && s.path == path)
+            .count()
+    };
+    assert_eq!(asked("GET", "/v2/"), 2, "{:?}", registry.requests());
+    assert_eq!(
+        asked("PUT", "/v2/fixture/manifests/1"),
+        2,
+        "{:?}",
+        registry.requests()
+    );
 }
 
 #[test]

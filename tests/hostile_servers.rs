@@ -692,6 +692,46 @@ fn run_registry_case(case: &RegistryCase) -> Result<(), String> {
     Ok(())
 }
 
+/// A registry failing for a moment (a 503 for the manifest) is asked
+/// again, as an index is: the pull gets through. (The push side:
+/// tests/debian_archive.rs.)
+#[test]
+fn a_registry_failing_once_is_asked_again_for_a_pull() {
+    let world = world(false);
+    let image = fake_image();
+    let source = fake_registry(&image);
+    source.rule(
+        MANIFEST,
+        Rule::Once {
+            status: 503,
+            headers: Vec::new(),
+            then: Box::new(manifest_rule(
+                OCI_MANIFEST,
+                &image.manifest,
+                &digest(&image.manifest),
+            )),
+        },
+    );
+    let reference = format!("127.0.0.1:{}/base:1", source.port);
+    let args = pull_args("sbom", &world, &reference, &world.work.join("out"));
+    let run = pypack_within(&world.work.join("cache"), &args, &[], 60);
+    let err = String::from_utf8_lossy(&run.out.stderr);
+    let manifest_gets = source
+        .requests()
+        .iter()
+        .filter(|s| s.method == "GET" && s.path == MANIFEST)
+        .count();
+    assert_eq!(manifest_gets, 2, "{:?}", source.requests());
+    assert!(!err.contains("503"), "{err}");
+    assert!(
+        source
+            .requests()
+            .iter()
+            .any(|s| s.path == blob(&image.config_digest)),
+        "the pull did not go on past the manifest: {err}"
+    );
+}
+
 /// A registry wanting basic auth (the credentials in the auth file
 /// `REGISTRY_AUTH_FILE` names) redirects its blobs to another port, as
 /// registries do to their storage: the storage must not get the credentials.

@@ -45,6 +45,13 @@ pub enum Rule {
     Silent,
     /// `302 Found` to this URL.
     Redirect(String),
+    /// This status and headers (no body) once, then `then` from the next
+    /// request on: a server failing for a moment.
+    Once {
+        status: u16,
+        headers: Vec<(String, String)>,
+        then: Box<Rule>,
+    },
 }
 
 impl Rule {
@@ -255,6 +262,14 @@ fn serve(mut stream: TcpStream, state: &State) {
             }
         }
         Some(Rule::Silent) => wait_for_hangup(&mut stream),
+        Some(Rule::Once {
+            status,
+            headers,
+            then,
+        }) => {
+            state.rules.lock().unwrap().insert(path.clone(), *then);
+            respond(&mut stream, status, &headers, b"", head_only)
+        }
         None => serve_file(&mut stream, state.root.as_deref(), &path, head_only),
     }
 }
