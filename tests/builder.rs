@@ -161,6 +161,26 @@ const BROKEN_FILES: [(&str, &str); 3] = [
     ),
 ];
 
+/// `asker-1.0.tar.gz`: an in-tree backend that, as flit_core does for a
+/// project whose version it must import, answers `get_requires_for_build_wheel`
+/// with every requirement of the project, the extras' and other Pythons' too
+/// (none of which the index has): only setuptools applies.
+const ASKER_FILES: [(&str, &str); 4] = [
+    (
+        "pyproject.toml",
+        "[build-system]\nrequires = []\nbuild-backend = \"backend\"\nbackend-path = [\".\"]\n\n[project]\nname = \"asker\"\nversion = \"1.0\"\n\n[tool.setuptools]\npy-modules = [\"asker\"]\n",
+    ),
+    (
+        "backend.py",
+        "def get_requires_for_build_wheel(config_settings=None):\n    return ['setuptools>=61', 'sphinx-not-here>=7; extra == \"docs\"', 'py2-only-thing; python_version < \"3\"']\n\n\ndef build_wheel(wheel_directory, config_settings=None, metadata_directory=None):\n    from setuptools import build_meta\n\n    return build_meta.build_wheel(wheel_directory, config_settings, metadata_directory)\n",
+    ),
+    ("asker.py", "ANSWER = 'asked only for what applies'\n"),
+    (
+        "PKG-INFO",
+        "Metadata-Version: 2.1\nName: asker\nVersion: 1.0\n",
+    ),
+];
+
 /// An index with the cext sdist and the setuptools wheel it builds with.
 fn sdist_index(root: &Path) -> Option<FileServer> {
     let setuptools = repo().join("sample-apps/wheelhouse").join(SETUPTOOLS);
@@ -190,6 +210,13 @@ fn sdist_index(root: &Path) -> Option<FileServer> {
         "broken",
         "broken-1.0.tar.gz",
         &sdist("broken-1.0", &BROKEN_FILES),
+        None,
+        Listing::default(),
+    );
+    index.add_bytes(
+        "asker",
+        "asker-1.0.tar.gz",
+        &sdist("asker-1.0", &ASKER_FILES),
         None,
         Listing::default(),
     );
@@ -1340,4 +1367,31 @@ fn an_sdist_that_does_not_build_is_explained_first() {
         "{err}"
     );
     assert!(!archive.exists());
+}
+
+#[test]
+fn a_backend_asking_for_its_extras_requirements_gets_only_those_that_apply() {
+    if !podman_available("sdist build requirements with markers") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(server) = sdist_index(&tmp.path().join("index")) else {
+        return;
+    };
+    let app = tmp.path().join("app");
+    fs::create_dir_all(&app).unwrap();
+    fs::write(app.join("requirements.txt"), "asker==1.0\n").unwrap();
+    fs::write(
+        app.join("app.py"),
+        "import http.server\nimport asker\n\n\nclass Handler(http.server.BaseHTTPRequestHandler):\n    def do_GET(self):\n        self.send_response(200)\n        self.end_headers()\n        self.wfile.write(asker.ANSWER.encode())\n\n\nif __name__ == \"__main__\":\n    http.server.HTTPServer((\"0.0.0.0\", 8000), Handler).serve_forever()\n",
+    )
+    .unwrap();
+    let archive = tmp.path().join("image.tar");
+    let tag = "localhost/pypack-asker:x";
+    let out = build_archive(&app, &server, &archive, tag, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        load_and_serve(&archive, tag).as_deref(),
+        Some("asked only for what applies")
+    );
 }

@@ -267,7 +267,10 @@ impl SourceBuilder<'_> {
         let system = build_system(&sdist_path, &sdist.filename)?;
         let builder = self.builder_image(engine, extra)?;
         let mut requires = system.requires.clone();
-        for _attempt in 0..2 {
+        // What the backend asked for whose markers exclude the target (an
+        // extra's dependencies, another Python's): the script does not wait for them.
+        let mut not_for_target: Vec<String> = Vec::new();
+        for _attempt in 0..3 {
             let work = tempfile::tempdir_in(self.cache.root().join("tmp"))?;
             let (env, out) = (work.path().join("env"), work.path().join("out"));
             std::fs::create_dir_all(&out)?;
@@ -291,6 +294,10 @@ impl SourceBuilder<'_> {
                     ("PYTHONHASHSEED".into(), "0".into()),
                     ("HOME".into(), "/tmp".into()),
                     (
+                        "PYPACK_NOT_FOR_TARGET".into(),
+                        serde_json::to_string(&not_for_target)?,
+                    ),
+                    (
                         "PATH".into(),
                         format!("{ENV_DIR}/bin:/usr/local/bin:/usr/bin:/bin"),
                     ),
@@ -311,7 +318,18 @@ impl SourceBuilder<'_> {
             if output.status.code() == Some(NEEDS_MORE) {
                 let more: Vec<String> =
                     serde_json::from_slice(&std::fs::read(out.join("requires.json"))?)?;
-                requires.extend(more);
+                let (applies, excluded) = self.split_by_markers(more, &sdist.filename)?;
+                let new_here = applies.iter().any(|r| !requires.contains(r))
+                    || excluded.iter().any(|r| !not_for_target.contains(r));
+                if !new_here {
+                    bail!(
+                        "the build backend {} still asks for {} after they were installed",
+                        system.backend,
+                        applies.join(", ")
+                    );
+                }
+                requires.extend(applies);
+                not_for_target.extend(excluded);
                 continue;
             }
             if !output.status.success() {
@@ -341,6 +359,31 @@ impl SourceBuilder<'_> {
             "the build backend {} kept asking for more build requirements",
             system.backend
         )
+    }
+
+    /// Splits the requirements a backend asked for (`get_requires_for_build_wheel`)
+    /// into those whose markers hold for the target, with no extra (as pip
+    /// reads them), and the rest. flit_core, for one, answers with every
+    /// `Requires-Dist` of the project, the extras' too.
+    fn split_by_markers(
+        &self,
+        asked: Vec<String>,
+        filename: &str,
+    ) -> Result<(Vec<String>, Vec<String>)> {
+        let env = self.target.marker_environment();
+        let mut applies = Vec::new();
+        let mut excluded = Vec::new();
+        for text in asked {
+            let requirement = crate::python::parse_requirement(&text).map_err(|e| {
+                anyhow!("{filename}: the build backend asked for '{text}', which is not a requirement: {e}")
+            })?;
+            if requirement.marker.evaluate(&env, &[]) {
+                applies.push(text);
+            } else {
+                excluded.push(text);
+            }
+        }
+        Ok((applies, excluded))
     }
 
     /// The line that ends a failed build whose log says it missed a file:

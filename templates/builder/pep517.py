@@ -6,7 +6,8 @@ The build requirements are already installed on PYTHONPATH by pypack (which
 resolved them for this very interpreter). The sdist is unpacked under /tmp,
 the backend's extra requirements for a wheel are asked for first: if one is
 not installed, they are written to OUT/requires.json and the script exits
-with status 3 so pypack can add them and run it again. Otherwise the wheel
+with status 3 so pypack can add them (those whose markers hold) and run it
+again. Otherwise the wheel
 is built into OUT and its file name printed on the last line.
 """
 
@@ -49,8 +50,13 @@ def load_backend(spec, backend_path):
 
 
 def missing(requirements):
+    # pypack evaluated the markers of what was asked before: those that
+    # exclude this interpreter (an extra's, another Python's) are not waited for.
+    not_for_target = set(json.loads(os.environ.get("PYPACK_NOT_FOR_TARGET", "[]")))
     gone = []
     for requirement in requirements:
+        if requirement in not_for_target:
+            continue
         name = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
         try:
             importlib.metadata.version(name.group(1) if name else requirement)
