@@ -44,7 +44,7 @@ fn sdist(top: &str, files: &[(&str, &str)]) -> Vec<u8> {
 /// `cppext-1.0.tar.gz`: one C++ module, `cppext.total`, which links the C++
 /// runtime (libstdc++.so.6): the builder image has it, the runtime base not.
 /// Its setup.py runs `make`, whose recipe (run by /bin/sh) makes a header
-/// with sed, as build tools do.
+/// with sed and awk, and calls cc and c++ by those names, as build tools do.
 const CPPEXT_FILES: [(&str, &str); 6] = [
     (
         "pyproject.toml",
@@ -59,7 +59,9 @@ const CPPEXT_FILES: [(&str, &str); 6] = [
     ),
     (
         "Makefile",
-        "prefix.h: prefix.h.in\n\tsed 's/@PREFIX@/sum=/' prefix.h.in > prefix.h\n",
+        // cc, c++ and awk are names Debian's maintainer scripts give
+        // (update-alternatives): grpcio's setup.py calls c++, configure calls awk.
+        "prefix.h: prefix.h.in\n\tc++ --version >/dev/null && cc --version >/dev/null\n\tsed 's/@PREFIX@/sum=/' prefix.h.in | awk '{ print }' > prefix.h\n",
     ),
     ("prefix.h.in", "#define PREFIX \"@PREFIX@\"\n"),
     (

@@ -174,6 +174,20 @@ fn file_mode() -> u32 {
     0o644
 }
 
+/// The commands a builder package's maintainer script (not run: images are
+/// assembled from the packages' files) would have made with
+/// update-alternatives, and which builds call by these names: `/bin/sh`
+/// (make, ninja, ./configure), `cc` and `c++` (grpcio's setup.py, configure
+/// scripts), `awk` (configure, libtool).
+const MAINTAINER_SCRIPT_LINKS: [(&str, &str, &str); 6] = [
+    ("dash", "usr/bin/sh", "dash"),
+    ("gcc", "usr/bin/cc", "gcc"),
+    ("gcc", "usr/bin/c99", "c99-gcc"),
+    ("g++", "usr/bin/c++", "g++"),
+    ("mawk", "usr/bin/awk", "mawk"),
+    ("mawk", "usr/bin/nawk", "mawk"),
+];
+
 impl Recipe {
     /// A built-in recipe by name, or a recipe file by path.
     pub fn load(name_or_path: &str) -> Result<Recipe> {
@@ -238,15 +252,18 @@ impl Recipe {
         );
         builder.packages.exclude.retain(|p| !added.contains(p));
         builder.packages.include.extend(added.iter().cloned());
-        // dash's maintainer script (not run) would make it /bin/sh, which
-        // build tools run their commands through.
-        if added.iter().any(|p| p == "dash") {
-            builder.rootfs.links.push(LinkSpec {
-                path: "usr/bin/sh".into(),
-                target: "dash".into(),
-            });
+        let mut links = String::new();
+        for (package, path, target) in MAINTAINER_SCRIPT_LINKS {
+            if added.iter().any(|p| p == package) {
+                builder.rootfs.links.push(LinkSpec {
+                    path: path.into(),
+                    target: target.into(),
+                });
+                links.push_str(&format!(" {path}->{target}"));
+            }
         }
-        builder.source_text = format!("{}\n# builder image\n", self.source_text);
+        // The links are part of the image, so of its cache key.
+        builder.source_text = format!("{}\n# builder image\n# links{links}\n", self.source_text);
         if !extra.is_empty() {
             // Part of the cache key: another set of packages, another image.
             builder
