@@ -358,11 +358,16 @@ impl Write for BlobWriter {
 /// Copies a whole reader into a new blob.
 pub fn store_reader(
     cache: &Cache,
-    mut reader: impl Read,
+    reader: impl Read,
     expected_hex: Option<&str>,
+    limit: u64,
 ) -> Result<String> {
     let mut w = cache.blob_writer()?;
-    io::copy(&mut reader, &mut w)?;
+    // Bounded like a download: one byte past the limit is enough to know.
+    let copied = io::copy(&mut reader.take(limit.saturating_add(1)), &mut w)?;
+    if copied > limit {
+        anyhow::bail!("it is longer than the {limit} bytes it was expected to hold");
+    }
     w.commit(expected_hex)
 }
 

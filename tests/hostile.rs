@@ -174,7 +174,27 @@ fn locked() -> Vec<(&'static str, Trial<'static>)> {
                         format!("{}file:///etc/passwd{}", &t[..start], &t[end..])
                     })
                 },
-                &["webframe"],
+                &[
+                    "pylock.toml:",
+                    "/etc/passwd is outside the directories this build reads",
+                    "does not open it",
+                ],
+            ),
+        ),
+        (
+            "pylock wheel URL to a device that never ends",
+            trial(
+                |w| {
+                    lock_then(w, |t| {
+                        let start = t.find("url = \"").unwrap() + "url = \"".len();
+                        let end = start + t[start..].find('"').unwrap();
+                        format!("{}file:///dev/zero{}", &t[..start], &t[end..])
+                    })
+                },
+                &[
+                    "pylock.toml:",
+                    "/dev/zero is outside the directories this build reads",
+                ],
             ),
         ),
         (
@@ -1149,4 +1169,85 @@ fn unreadable_app_files_are_named_with_what_to_do() {
         );
         chmod("u+rwX", &unreadable);
     }
+}
+
+/// A `pylock.toml` whose wheel URL names a FIFO outside the app (named like
+/// the wheel, on an empty cache, so the URL is what would be read): refused
+/// at once, naming the line, and never opened — a probe that opens the FIFO
+/// for writing without blocking succeeds only while someone has it open
+/// for reading (and would then let a blocked reader go on).
+#[test]
+fn a_lock_naming_a_fifo_outside_the_app_is_refused_without_opening_it() {
+    let world = AppWorld::new(|index| {
+        index.add(&WheelSpec::new("webframe", "1.0"), Listing::default());
+    });
+    world.write_app(&[
+        ("requirements.txt", "webframe\n"),
+        ("main.py", "print('hi')\n"),
+    ]);
+    let elsewhere = world.work.join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let fifo_path = elsewhere.join("webframe-1.0-py3-none-any.whl");
+    fifo(&fifo_path);
+    let lock = world.work.join("app/pylock.toml");
+    assert!(world.run("lock", "cache-lock", &[]).status.success());
+    let text = std::fs::read_to_string(&lock).unwrap();
+    let start = text.find("url = \"").unwrap() + "url = \"".len();
+    let end = start + text[start..].find('"').unwrap();
+    let edited = format!(
+        "{}file://{}{}",
+        &text[..start],
+        fifo_path.display(),
+        &text[end..]
+    );
+    std::fs::write(&lock, &edited).unwrap();
+    let line = edited[..start].lines().count();
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let probe = {
+        let (stop, fifo_path) = (stop.clone(), fifo_path.clone());
+        std::thread::spawn(move || {
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut opened = false;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // O_NONBLOCK: a writer's open fails (ENXIO) while no reader has it open.
+                opened |= std::fs::OpenOptions::new()
+                    .write(true)
+                    .custom_flags(libc_o_nonblock())
+                    .open(&fifo_path)
+                    .is_ok();
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            opened
+        })
+    };
+    let started = std::time::Instant::now();
+    let image = world.work.join("out/image");
+    std::fs::create_dir_all(image.parent().unwrap()).unwrap();
+    let out = world.run(
+        "build",
+        "cache-build",
+        &["--locked", "--output", image.to_str().unwrap()],
+    );
+    let took = started.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let opened = probe.join().unwrap();
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{}:{line}: {} is outside the directories this build reads",
+            lock.display(),
+            fifo_path.display()
+        )),
+        "line {line}: {err}"
+    );
+    assert!(!opened, "the FIFO was opened for reading: {err}");
+    assert!(took < std::time::Duration::from_secs(30), "{took:?}");
+    assert!(!image.exists());
+}
+
+/// O_NONBLOCK on Linux (the tests do not depend on the libc crate).
+fn libc_o_nonblock() -> i32 {
+    0o4000
 }

@@ -205,3 +205,47 @@ fn a_lock_records_a_sibling_as_a_directory_source_and_goes_stale_with_it() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("it is stale"), "{}", stderr(&out));
 }
+
+/// A tool's lock that takes a package from a directory the project does not
+/// name (outside the app, its lock and its declared siblings) is refused,
+/// naming the lock's line, before the directory is packed.
+#[test]
+fn a_tool_lock_naming_a_directory_the_project_does_not_is_refused() {
+    if !debian_archive_configured("directory source outside") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("monorepo");
+    copy_tree(&sample("monorepo"), &repo);
+    // A project of someone else's, beside the repository.
+    let secret = tmp.path().join("secret");
+    copy_tree(&repo.join("libs/common"), &secret);
+    let service = repo.join("services/poetry-api");
+    let lock = service.join("poetry.lock");
+    let text = std::fs::read_to_string(&lock).unwrap();
+    let edited = text.replace("url = \"../../libs/common\"", "url = \"../../../secret\"");
+    assert_ne!(edited, text);
+    std::fs::write(&lock, &edited).unwrap();
+    let line = edited
+        .lines()
+        .position(|l| l.contains("../../../secret"))
+        .unwrap()
+        + 1;
+    let image = tmp.path().join("image");
+    let out = build_sample_dir(
+        shared_cache(),
+        &service,
+        &["--output", image.to_str().unwrap()],
+    );
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{}:{line}: {} is outside the directories this build reads",
+            lock.display(),
+            std::fs::canonicalize(&secret).unwrap().display()
+        )),
+        "{err}"
+    );
+    assert!(!image.exists());
+}

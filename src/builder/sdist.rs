@@ -446,8 +446,22 @@ impl SourceBuilder<'_> {
                 sdist.filename
             );
         }
+        // The backend ran someone's code: what it left is opened only when
+        // it is a regular file (a FIFO would block).
+        let meta = std::fs::symlink_metadata(out.join(filename))?;
+        if !meta.is_file() {
+            bail!(
+                "the backend wrote {filename} as {}, not a regular file",
+                crate::walk::kind_of(&meta)
+            );
+        }
         let file = std::fs::File::open(out.join(filename))?;
-        let sha256 = crate::cache::store_reader(self.cache, file, None)?;
+        let sha256 = crate::cache::store_reader(
+            self.cache,
+            file,
+            None,
+            crate::http::MAX_UNDECLARED_DOWNLOAD_BYTES,
+        )?;
         Ok(BuiltWheel {
             filename: filename.clone(),
             sha256,

@@ -348,8 +348,17 @@ impl<'a> Index<'a> {
             }
             return Ok(hex);
         }
+        // Only a regular file is opened (a FIFO would block, a device never
+        // end), and no more is read than it held when it was looked at.
+        let meta = std::fs::metadata(path).with_context(|| format!("cannot read {path}"))?;
+        if !meta.is_file() {
+            bail!(
+                "{path} is not a regular file ({})",
+                crate::walk::kind_of(&meta)
+            );
+        }
         let reader = std::fs::File::open(path).with_context(|| format!("cannot read {path}"))?;
-        crate::cache::store_reader(self.cache, reader, expected)
+        crate::cache::store_reader(self.cache, reader, expected, meta.len())
             .with_context(|| format!("refusing {}", file.filename))
     }
 }

@@ -1,6 +1,7 @@
 //! Locking an app: its requirements, the index settings, and the base's
 //! target in; a `pylock.toml` out.
 
+use super::local_files::LocalRoots;
 use super::{BinaryPolicy, Pin, ResolveInput, lock, resolve};
 use crate::cache::Cache;
 use crate::digest::sha256_hex;
@@ -344,6 +345,16 @@ fn tool_lock_pins(
     let Some(locked) = crate::project::locks::read(&input)? else {
         return Ok(None);
     };
+    let roots = local_roots(request, cache, &locked.file)?;
+    let lock_text = String::from_utf8_lossy(&std::fs::read(&locked.file)?).into_owned();
+    for url in locked
+        .packages
+        .iter()
+        .flat_map(|p| &p.files)
+        .filter_map(|f| f.url.as_deref())
+    {
+        roots.check(&locked.file, &lock_text, url, url)?;
+    }
     let local = locked
         .packages
         .iter()
@@ -409,6 +420,32 @@ fn tool_lock_pins(
     }
     let (pins, _) = lock::from_toml(&text, &request.target, "the lock's pins")?;
     Ok(Some((pins, locked.format)))
+}
+
+/// Where a lock at `lock_file` may point pypack on this machine: the app,
+/// the lock's directory, the local projects and wheels the requirements
+/// name, the configured find-links and `file://` indexes, and the cache.
+fn local_roots(request: &LockRequest, cache: &Cache, lock_file: &Path) -> Result<LocalRoots> {
+    let (set, _) = request.requirements()?;
+    let mut roots = LocalRoots::default();
+    roots.trust(request.app_dir);
+    if let Some(dir) = lock_file.parent() {
+        roots.trust(dir);
+    }
+    roots.trust(cache.root());
+    for project in &set.local {
+        roots.trust(&project.path);
+    }
+    for wheel in &set.direct {
+        roots.trust_location(&wheel.url);
+    }
+    // With no index configured there is none to trust, which is no reason to fail here.
+    if let Ok(config) = index_config_for(request, set) {
+        for location in config.find_links.iter().chain(&config.index_urls) {
+            roots.trust_location(location);
+        }
+    }
+    Ok(roots)
 }
 
 /// `pins` and a package pypack adds (`requirement`, a production server)
@@ -533,7 +570,12 @@ pub fn pins_for_build(
     if let Ok(text) = std::fs::read_to_string(&path) {
         let why = match lock::from_toml(&text, &request.target, &path.display().to_string()) {
             Ok((mut pins, recorded)) if recorded == inputs => {
+                let written: Vec<String> = pins.iter().map(|p| p.file.url.clone()).collect();
                 lock::absolute_directories(&mut pins, request.app_dir);
+                let roots = local_roots(request, cache, &path)?;
+                for (pin, written) in pins.iter().zip(&written) {
+                    roots.check(&path, &text, written, &pin.file.url)?;
+                }
                 return Ok((pins, PinSource::LockFile));
             }
             Ok(_) => "it is stale for the current requirements".to_string(),

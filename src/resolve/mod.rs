@@ -5,6 +5,7 @@
 
 pub mod app;
 mod explain;
+pub mod local_files;
 pub mod lock;
 pub mod locked;
 pub mod prefetch;
