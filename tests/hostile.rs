@@ -1213,7 +1213,7 @@ fn a_lock_naming_a_fifo_outside_the_app_is_refused_without_opening_it() {
                 // O_NONBLOCK: a writer's open fails (ENXIO) while no reader has it open.
                 opened |= std::fs::OpenOptions::new()
                     .write(true)
-                    .custom_flags(libc_o_nonblock())
+                    .custom_flags(libc::O_NONBLOCK)
                     .open(&fifo_path)
                     .is_ok();
                 std::thread::sleep(std::time::Duration::from_millis(5));
@@ -1245,9 +1245,4 @@ fn a_lock_naming_a_fifo_outside_the_app_is_refused_without_opening_it() {
     assert!(!opened, "the FIFO was opened for reading: {err}");
     assert!(took < std::time::Duration::from_secs(30), "{took:?}");
     assert!(!image.exists());
-}
-
-/// O_NONBLOCK on Linux (the tests do not depend on the libc crate).
-fn libc_o_nonblock() -> i32 {
-    0o4000
 }

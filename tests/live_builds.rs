@@ -1,6 +1,7 @@
-//! Source builds too heavy for CI, against a real index
-//! (PYPACK_TEST_INDEX_URL, given as PIP_INDEX_URL as a user's environment
-//! would; skipped with a printed reason when it is unset): a meson-python
+//! Source builds too heavy for CI (`#[ignore]`d: the live suite runs them
+//! with `--include-ignored`), against a real index (PYPACK_TEST_INDEX_URL,
+//! else the one pypack finds on this host; given as PIP_INDEX_URL as a
+//! user's environment would): a meson-python
 //! sdist (contourpy, asked for with --no-binary) compiled in the builder,
 //! whose ninja runs its commands through the builder's /bin/sh, then
 //! imported in the image.
@@ -11,6 +12,7 @@ use common::parity::live_index_url;
 use common::*;
 
 #[test]
+#[ignore = "live suite only (an sdist compiled for a minute): cargo test -- --include-ignored"]
 fn a_meson_python_sdist_builds_in_the_builder() {
     let test = "a_meson_python_sdist_builds_in_the_builder";
     let Some(index) = live_index_url(test) else {

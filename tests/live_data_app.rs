@@ -1,7 +1,6 @@
 //! sample-apps/data-api (Flask, numpy, pandas, scipy) built against a real
-//! index (PYPACK_TEST_INDEX_URL, given as PIP_INDEX_URL as a user's
-//! environment would; skipped with a printed reason when it is unset), with no
-//! flags: the wheels link libstdc++, which the base lacks, so the build adds
+//! index (PYPACK_TEST_INDEX_URL, else the one pypack finds on this host;
+//! given as PIP_INDEX_URL as a user's environment would), with no flags: the wheels link libstdc++, which the base lacks, so the build adds
 //! Debian's package for it and says why; the smoke run imports the app (and
 //! so numpy, pandas and scipy); the container answers HTTP with computed
 //! values, on debian12 and on debian13. On a registry base without

@@ -1,5 +1,6 @@
-//! Against a real package index, named by PYPACK_TEST_INDEX_URL (skipped with
-//! a printed reason when it is unset): pypack's resolution for linux/amd64
+//! Against a real package index (PYPACK_TEST_INDEX_URL, else the one pypack
+//! finds on this host; skipped only when none answers, a failure in CI):
+//! pypack's resolution for linux/amd64
 //! CPython 3.11 equals pip's for the same platform, and the Flask set,
 //! installed by pypack on the debian12 base, imports and runs its console
 //! scripts in podman.
@@ -222,5 +223,42 @@ fn with_nothing_configured_a_build_uses_pips_default_index() {
     assert!(
         packages.contains(&"flask") && packages.contains(&"gunicorn"),
         "{packages:?}"
+    );
+}
+
+/// Runs where the live tests run: the index answers. Also the subject of
+/// the next test, which runs it with an index that does not answer.
+#[test]
+fn the_live_index_answers() {
+    let Some(url) = live_index_url("the_live_index_answers") else {
+        return;
+    };
+    assert!(url.starts_with("http"), "{url}");
+}
+
+/// An index that does not answer is a skip outside CI and a failure in CI:
+/// the test above, run again by this binary with a dead index and `CI` set,
+/// fails saying so.
+#[test]
+fn an_index_that_does_not_answer_fails_the_live_tests_in_ci() {
+    let dead = format!("http://127.0.0.1:{}/simple/", free_port());
+    let why = pick_live_index(Some(dead.clone())).unwrap_err();
+    assert!(why.contains(&format!("{dead} does not answer")), "{why}");
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "the_live_index_answers", "--test-threads", "1"])
+        .env("CI", "1")
+        .env("PYPACK_TEST_INDEX_URL", &dead)
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("the_live_index_answers cannot run: the package index")
+            && said.contains("in CI a test that cannot run is a failure"),
+        "{said}"
     );
 }

@@ -462,15 +462,45 @@ pub fn peak_kb(time_output: &str) -> u64 {
 }
 
 /// Whether a test that needs `what` runs: where it is missing the test is
-/// skipped with a printed reason, except in CI, where that is a failure.
+/// skipped ([`skip`]), except in CI, where that is a failure.
 pub fn required(test: &str, what: &str, found: bool) -> bool {
     if !found {
-        if std::env::var_os("CI").is_some() {
-            panic!("{test}: {what} is required in CI (run tests/setup.sh)");
-        }
-        eprintln!("SKIPPED {test}: {what} is not available (run tests/setup.sh)");
+        skip(
+            test,
+            &format!("{what} is not available (run tests/setup.sh)"),
+        );
     }
     found
+}
+
+/// Every skip goes through here: with `CI` set it is a failure; otherwise
+/// the reason is printed and recorded for the tally the last test binary
+/// (`tests/zz_skip_tally.rs`) prints, so skips never pass for passes.
+pub fn skip(test: &str, reason: &str) {
+    if std::env::var_os("CI").is_some() {
+        panic!("{test} cannot run: {reason}; in CI a test that cannot run is a failure");
+    }
+    eprintln!("SKIPPED {test}: {reason}");
+    let dir = skip_tally_dir();
+    let _ = std::fs::create_dir_all(&dir);
+    let line = format!("{test}: {}\n", reason.replace('\n', " "));
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(skip_tally_file()))
+    {
+        let _ = file.write_all(line.as_bytes());
+    }
+}
+
+/// Where skips are recorded: one file per `cargo test` run, named by the
+/// cargo process that runs every test binary of it (their parent).
+pub fn skip_tally_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("skips")
+}
+
+pub fn skip_tally_file() -> String {
+    format!("run-{}.txt", std::os::unix::process::parent_id())
 }
 
 /// `required` for a program on PATH.

@@ -11,17 +11,61 @@ use pypack::resolve::{BinaryPolicy, ResolveInput, resolve};
 use std::collections::BTreeSet;
 use std::process::Command;
 
-/// The index named by PYPACK_TEST_INDEX_URL, or `None` after saying the test is skipped.
+/// The index the live tests resolve against: PYPACK_TEST_INDEX_URL when it
+/// is set, else the one pypack itself finds on this host (pip's or uv's
+/// settings, else their default index). `None` only when no index answers,
+/// after [`super::skip`] (which fails the test in CI: an unreachable index
+/// there is an error, not a pass). Asked once per test binary.
 pub fn live_index_url(test: &str) -> Option<String> {
-    match std::env::var("PYPACK_TEST_INDEX_URL") {
-        Ok(url) if !url.trim().is_empty() => Some(url.trim().to_string()),
-        _ => {
-            eprintln!(
-                "SKIPPED {test}: set PYPACK_TEST_INDEX_URL to a package index's simple-API URL to run it"
-            );
+    static FOUND: std::sync::OnceLock<Result<String, String>> = std::sync::OnceLock::new();
+    let found = FOUND.get_or_init(|| {
+        let explicit = std::env::var("PYPACK_TEST_INDEX_URL")
+            .ok()
+            .map(|u| u.trim().to_string())
+            .filter(|u| !u.is_empty());
+        pick_live_index(explicit)
+    });
+    match found {
+        Ok(url) => {
+            eprintln!("{test}: resolving against {url}");
+            Some(url.clone())
+        }
+        Err(why) => {
+            super::skip(test, why);
             None
         }
     }
+}
+
+/// The index named, or pypack's own choice on this host, if it answers a
+/// simple-API request (for pip's own project page).
+pub fn pick_live_index(explicit: Option<String>) -> Result<String, String> {
+    let url = match explicit {
+        Some(url) => url,
+        None => {
+            let env = |name: &str| std::env::var(name).ok();
+            let host = pypack::index::config::Host {
+                env: &env,
+                home: std::env::var_os("HOME").map(Into::into),
+                project_dir: None,
+                system_root: "/".into(),
+                ask_tools: true,
+                memo: None,
+            };
+            let config = pypack::index::config::resolve_config(Default::default(), &host)
+                .map_err(|e| format!("no package index is configured on this host ({e:#})"))?;
+            config
+                .index_urls
+                .first()
+                .cloned()
+                .ok_or("no package index is configured on this host (find-links only)")?
+        }
+    };
+    let probe = format!("{}/pip/", url.trim_end_matches('/'));
+    let http = Http::new().map_err(|e| format!("{e:#}"))?;
+    http.get_bytes(&probe, pypack::http::Limit::Cap(64 << 20, "an index page"))
+        .map_err(|e| format!("the package index {url} does not answer ({e:#})"))?;
+    Ok(url)
 }
 
 /// Base options for a real Debian base (the host's apt sources).
