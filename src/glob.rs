@@ -1,4 +1,5 @@
-//! Path globs (recipe drop/keep lists, `.dockerignore`, `[tool.pypack] exclude`): `*` matches within one path part,
+//! Path globs (recipe drop/keep lists, `[tool.pypack] exclude` / `include`;
+//! `.dockerignore` has its own, Docker's, in `project::dockerignore`): `*` matches within one path part,
 //! `**` across parts, `?` one character. `dir/**` also matches `dir` itself,
 //! and `**/name` matches `name` at the top too (zero directories), as in
 //! `.dockerignore` and `.gitignore`.

@@ -2,6 +2,7 @@
 //! (`requirements.txt` in pip's syntax, `pyproject.toml` PEP 621 fields).
 
 pub mod chain;
+pub mod dockerignore;
 pub mod listen;
 pub mod locks;
 pub mod pipfile;

@@ -386,57 +386,30 @@ pub fn app_files(
     exclude: &[String],
     include: &[String],
 ) -> Result<(Vec<String>, Vec<String>, Vec<String>)> {
-    let mut rules: Vec<(String, Rule)> = ALWAYS_EXCLUDED
-        .iter()
-        .map(|p| (p.to_string(), Rule::Fixed))
-        .collect();
-    rules.extend(SECRETS.iter().map(|p| (p.to_string(), Rule::Secret)));
-    let dockerignore = app_dir.join(".dockerignore");
-    if dockerignore.is_file() {
-        for line in super::read_text(&dockerignore)?.lines() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let (pattern, rule) = match line.strip_prefix('!') {
-                Some(p) => (p, Rule::Ship),
-                None => (line, Rule::User),
-            };
-            rules.push((
-                pattern
-                    .trim_start_matches("./")
-                    .trim_matches('/')
-                    .to_string(),
-                rule,
-            ));
-        }
-    }
-    rules.extend(
-        exclude
-            .iter()
-            .map(|p| (p.trim_matches('/').to_string(), Rule::User)),
-    );
-    rules.extend(
-        include
-            .iter()
-            .map(|p| (p.trim_matches('/').to_string(), Rule::Ship)),
-    );
+    let rules = file_rules(app_dir, exclude, include)?;
     let rule_for = |rel: &str| {
         let mut decided = Rule::Ship;
-        for (pattern, rule) in &rules {
-            if glob::matches(pattern, rel) || glob::matches(&format!("{pattern}/**"), rel) {
+        for (matcher, rule) in &rules {
+            if matcher.matches(rel) {
                 decided = *rule;
             }
         }
         decided
+    };
+    // A directory a user's rule leaves out is still walked when a later
+    // re-include could name something in it (`docs` then `!docs/keep.md`,
+    // as Docker does); pypack's own exclusions and secrets are not.
+    let reachable = |dir: &str| {
+        rules
+            .iter()
+            .any(|(matcher, rule)| *rule == Rule::Ship && matcher.could_match_under(dir))
     };
     let mut files = Vec::new();
     let mut secrets = Vec::new();
     let mut special = Vec::new();
     crate::walk::walk_sorted(app_dir, "", &mut |_, meta, rel| {
         match rule_for(rel) {
-            // A directory a rule leaves out: nor anything under it (unless a
-            // later rule names a file in it, which Docker also cannot do).
+            Rule::User if meta.is_dir() && reachable(rel) => return Ok(true),
             Rule::Fixed | Rule::User => return Ok(false),
             Rule::Secret => {
                 if !meta.is_dir() {
@@ -457,6 +430,69 @@ pub fn app_files(
     })?;
     files.sort();
     Ok((files, secrets, special))
+}
+
+/// What decides whether a path ships: pypack's glob, or a `.dockerignore` line.
+enum Matcher {
+    Glob(String),
+    Docker(super::dockerignore::Pattern),
+}
+
+impl Matcher {
+    fn matches(&self, rel: &str) -> bool {
+        match self {
+            // A glob that names a directory takes what it holds.
+            Matcher::Glob(pattern) => {
+                glob::matches(pattern, rel) || glob::matches(&format!("{pattern}/**"), rel)
+            }
+            Matcher::Docker(pattern) => pattern.matches(rel),
+        }
+    }
+
+    fn could_match_under(&self, dir: &str) -> bool {
+        match self {
+            Matcher::Glob(pattern) => {
+                let literal: String = pattern
+                    .chars()
+                    .take_while(|c| !matches!(c, '*' | '?'))
+                    .collect();
+                let dir = format!("{dir}/");
+                literal.starts_with(&dir) || dir.starts_with(&literal)
+            }
+            Matcher::Docker(pattern) => pattern.could_match_under(dir),
+        }
+    }
+}
+
+/// The rules in the order they apply (the last that matches decides): the
+/// fixed exclusions, secrets, `.dockerignore`, `[tool.pypack] exclude`,
+/// then `include`.
+fn file_rules(
+    app_dir: &Path,
+    exclude: &[String],
+    include: &[String],
+) -> Result<Vec<(Matcher, Rule)>> {
+    let glob = |p: &str, rule| (Matcher::Glob(p.trim_matches('/').to_string()), rule);
+    let mut rules: Vec<(Matcher, Rule)> = ALWAYS_EXCLUDED
+        .iter()
+        .map(|p| glob(p, Rule::Fixed))
+        .collect();
+    rules.extend(SECRETS.iter().map(|p| glob(p, Rule::Secret)));
+    let dockerignore = app_dir.join(".dockerignore");
+    if dockerignore.is_file() {
+        let text = super::read_text(&dockerignore)?;
+        for pattern in super::dockerignore::parse(&text, &dockerignore.display().to_string())? {
+            let rule = if pattern.reinclude {
+                Rule::Ship
+            } else {
+                Rule::User
+            };
+            rules.push((Matcher::Docker(pattern), rule));
+        }
+    }
+    rules.extend(exclude.iter().map(|p| glob(p, Rule::User)));
+    rules.extend(include.iter().map(|p| glob(p, Rule::Ship)));
+    Ok(rules)
 }
 
 /// More app files than this earns a warning naming where most of them are.
@@ -738,6 +774,31 @@ mod tests {
         let (files, secrets, _) = app_files(dir.path(), &[], &[]).unwrap();
         assert_eq!(files, ["README.md", "app.py", "pkg/mod.py"]);
         assert!(secrets.is_empty());
+    }
+
+    /// Docker's pattern syntax in full, and a re-include under a directory
+    /// an earlier line leaves out (Docker ships it; pypack did not).
+    #[test]
+    fn dockerignore_classes_escapes_and_reincludes_under_an_excluded_directory() {
+        let dir = app(&[
+            ("app.py", ""),
+            ("docs/guide.md", ""),
+            ("docs/api/keep.md", ""),
+            ("docs/api/other.md", ""),
+            ("log1.txt", ""),
+            ("logx.txt", ""),
+            ("*.cfg", ""),
+            ("real.cfg", ""),
+            (
+                ".dockerignore",
+                "docs\n!docs/api/keep.md\nlog[0-9].txt\n\\*.cfg\n",
+            ),
+        ]);
+        let (files, _, _) = app_files(dir.path(), &[], &[]).unwrap();
+        assert_eq!(
+            files,
+            ["app.py", "docs/api/keep.md", "logx.txt", "real.cfg"]
+        );
     }
 
     #[test]
