@@ -1258,6 +1258,7 @@ fn a_killed_build_leaves_nothing_behind_and_the_cache_stays_sound() {
     let args = flask_hello_to_layout;
     // Killed early and late: while the base is fetched, while the venv and
     // bytecode are made, while layers are written.
+    let mut killed_midway = 0;
     for millis in [300u64, 900, 1600, 2400, 3200] {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pypack"))
             .args(args(&layout))
@@ -1272,16 +1273,28 @@ fn a_killed_build_leaves_nothing_behind_and_the_cache_stays_sound() {
         let _ = child.kill();
         let _ = child.wait();
         if finished {
-            // Faster than the kill: the layout is whole; start again.
+            // Faster than the kill: the layout is whole and nothing else
+            // is beside it; start again.
+            let left = files_under(&out_dir);
+            assert!(
+                layout.join("index.json").is_file() && left.iter().all(|f| f.starts_with("image/")),
+                "finished before {millis} ms, it left {left:?}"
+            );
             fs::remove_dir_all(&layout).unwrap();
             continue;
         }
+        killed_midway += 1;
         assert!(
             files_under(&out_dir).is_empty(),
             "killed after {millis} ms, it left {:?}",
             files_under(&out_dir)
         );
     }
+    // The points are worth something only if builds were cut by them.
+    assert!(
+        killed_midway >= 2,
+        "only {killed_midway} of 5 builds were still running when killed"
+    );
     let out = pypack(
         &cache,
         &args(&layout).iter().map(String::as_str).collect::<Vec<_>>(),

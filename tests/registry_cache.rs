@@ -214,7 +214,21 @@ fn two_runners_writing_the_cache_at_once_both_get_listed() {
         .collect();
     assert!(listed.contains(&pushed(&a)), "{listed:?}");
     assert!(listed.contains(&pushed(&b)), "{listed:?}");
-    // Pruning keeps the newest.
+    // Pruning keeps the newest: the entry with the latest creation time
+    // (the two may share a second; then either is the newest).
+    let created = |e: &serde_json::Value| {
+        e["annotations"]["org.opencontainers.image.created"]
+            .as_str()
+            .expect("an entry says when it was made")
+            .to_string()
+    };
+    let before = fleet.entries("shared");
+    let latest = before.iter().map(created).max().unwrap();
+    let newest: Vec<String> = before
+        .iter()
+        .filter(|e| created(e) == latest)
+        .map(|e| e["digest"].as_str().unwrap().to_string())
+        .collect();
     let out = pypack_env(
         &world.work.join("cache-prune"),
         &[
@@ -234,7 +248,13 @@ fn two_runners_writing_the_cache_at_once_both_get_listed() {
         "{}",
         stderr(&out)
     );
-    assert_eq!(fleet.entries("shared").len(), 1);
+    let after = fleet.entries("shared");
+    assert_eq!(after.len(), 1);
+    let kept = after[0]["digest"].as_str().unwrap().to_string();
+    assert!(
+        newest.contains(&kept),
+        "kept {kept}, the newest: {newest:?}"
+    );
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
