@@ -263,7 +263,7 @@ fn top_packages_and_stacks_resolve_as_pip_does() {
         }
     }
     let verdict = verdict(&results, &explained, scope.min_equal);
-    eprintln!(
+    common::shout(&format!(
         "{} ({} packages and {} stacks, {:.0} s)",
         match &verdict {
             Ok(score) => score.as_str(),
@@ -272,7 +272,7 @@ fn top_packages_and_stacks_resolve_as_pip_does() {
         scope.packages,
         scope.stacks.len(),
         started.elapsed().as_secs_f64()
-    );
+    ));
     if let Err(why) = verdict {
         panic!("{why}");
     }

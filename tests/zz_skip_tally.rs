@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::io::Write;
-
 #[test]
 fn skips_are_counted() {
     let dir = common::skip_tally_dir();
@@ -20,9 +18,7 @@ fn skips_are_counted() {
         0 => "0 skipped".to_string(),
         n => format!("{n} skipped: {}", reasons.join("; ")),
     };
-    // Straight to the process's stderr: libtest shows what a passing test
-    // prints with eprintln! only under --nocapture.
-    let _ = writeln!(std::io::stderr().lock(), "\n{line}\n");
+    common::shout(&format!("\n{line}\n"));
     assert!(
         reasons.is_empty() || std::env::var_os("CI").is_none(),
         "{line}"

@@ -493,6 +493,13 @@ pub fn skip(test: &str, reason: &str) {
     }
 }
 
+/// A line for the suite's output even when the test passes (libtest shows
+/// what `eprintln!` prints only for failures or under --nocapture): written
+/// to the process's stderr itself.
+pub fn shout(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
 /// Where skips are recorded: one file per `cargo test` run, named by the
 /// cargo process that runs every test binary of it (their parent).
 pub fn skip_tally_dir() -> PathBuf {

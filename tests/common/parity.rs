@@ -27,7 +27,7 @@ pub fn live_index_url(test: &str) -> Option<String> {
     });
     match found {
         Ok(url) => {
-            eprintln!("{test}: resolving against {url}");
+            super::shout(&format!("live: {test} resolves against {url}"));
             Some(url.clone())
         }
         Err(why) => {
