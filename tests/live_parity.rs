@@ -170,11 +170,17 @@ fn verdict(
             Outcome::Differ { .. } => unexplained.push(format!("{set}: {}", describe(outcome))),
         }
     }
+    let neither = match both_failed.is_empty() {
+        true => "none with no solution for either".to_string(),
+        false => format!(
+            "{} with no solution for either: {}",
+            both_failed.len(),
+            both_failed.join(", ")
+        ),
+    };
     let score = format!(
-        "parity: {equal} equal + {explained_count} explained of {} sets ({} with no solution for either: {}); {} unexplained; at least {min_equal} must be equal",
+        "parity: {equal} equal + {explained_count} explained of {} sets ({neither}); {} unexplained; at least {min_equal} must be equal",
         results.len(),
-        both_failed.len(),
-        both_failed.join(", "),
         unexplained.len()
     );
     if !unexplained.is_empty() {
