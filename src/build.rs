@@ -1028,7 +1028,7 @@ fn base_for(
     http: &Http,
 ) -> Result<(BuiltBase, String, Option<Recipe>)> {
     if let Some((reference, plain_http)) = &request.base_image {
-        plan.recipe = crate::project::plan::Decided {
+        plan.recipe = crate::project::decided::Decided {
             value: reference.to_string(),
             rule: "--base".into(),
         };
@@ -1553,7 +1553,7 @@ fn app_layer(
 /// alone, not what it holds.
 fn give_writable(
     tree: &mut BTreeMap<String, Entry>,
-    writable: &[crate::project::plan::Decided<String>],
+    writable: &[crate::project::decided::Decided<String>],
 ) {
     for dir in writable {
         let path = match dir.value.as_str() {

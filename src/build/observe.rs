@@ -5,7 +5,7 @@
 //! itself only when it writes right there. Each change is a rule of its own.
 
 use crate::builder::smoke::{Observed, Writes};
-use crate::project::plan::Decided;
+use crate::project::decided::Decided;
 use crate::project::start::{Started, writable_dirs};
 use anyhow::{Result, bail};
 

@@ -2,6 +2,7 @@
 //! (`requirements.txt` in pip's syntax, `pyproject.toml` PEP 621 fields).
 
 pub mod chain;
+pub mod decided;
 pub mod dockerignore;
 pub mod listen;
 pub mod locks;
@@ -16,6 +17,7 @@ pub mod setuptools;
 pub mod sources;
 pub mod start;
 pub mod text;
+pub mod words;
 
 /// An app directory holding `files` (path, text), for the detection tests.
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! which port, and which files to ship. Every choice can be set by flag or by
 //! `[tool.pypack]`, and the plan records which rule decided it.
 
+use super::decided::Decided;
 use super::pyproject::Pyproject;
 use super::python_version::{BaseChoice, Explicit, choose_base};
 use crate::glob;
@@ -16,13 +17,6 @@ pub struct Overrides {
     /// The command as one string, split like a shell would (no expansion).
     pub cmd: Option<String>,
     pub port: Option<String>,
-}
-
-/// A decision and the rule that made it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Decided<T> {
-    pub value: T,
-    pub rule: String,
 }
 
 #[derive(Debug, Clone)]
@@ -320,20 +314,6 @@ fn choose_recipe(
         },
     ];
     choose_base(app_dir, &explicit, pyproject)
-}
-
-/// Splits a command like a POSIX shell would split words: whitespace, single
-/// and double quotes, backslash escapes. No expansion happens.
-pub fn split_command(text: &str) -> Result<Vec<String>> {
-    // POSIX quoting (shlex): inside double quotes a backslash escapes only
-    // `$`, `` ` ``, `"`, `\` and a newline, and stays before anything else.
-    let Some(words) = shlex::split(text) else {
-        bail!("unterminated quote or trailing backslash in '{text}'");
-    };
-    if words.is_empty() {
-        bail!("the command is empty");
-    }
-    Ok(words)
 }
 
 /// Always left out of the image.
@@ -873,21 +853,5 @@ mod tests {
             "{:?}",
             p.warnings
         );
-    }
-
-    #[test]
-    fn command_splitting() {
-        assert_eq!(
-            split_command("a 'b c' \"d \\\" e\" f\\ g").unwrap(),
-            ["a", "b c", "d \" e", "f g"]
-        );
-        assert!(split_command("a 'b").is_err());
-        // POSIX: a backslash inside double quotes stays unless it escapes
-        // one of $ ` " \ or a newline.
-        assert_eq!(
-            split_command(r#"python -c "print('a\tb')" "c:\\d" "\$HOME""#).unwrap(),
-            ["python", "-c", r"print('a\tb')", r"c:\d", "$HOME"]
-        );
-        assert!(split_command("  ").is_err());
     }
 }

@@ -7,7 +7,7 @@
 //! get the exact one. With neither, the oldest base `requires-python`
 //! accepts, else the default.
 
-use super::plan::Decided;
+use super::decided::Decided;
 use super::pyproject::Pyproject;
 use anyhow::{Context, Result, bail};
 use pep440_rs::{Version, VersionSpecifiers};

@@ -4,7 +4,8 @@
 //! from Flask 2.2) and servers that dependencies bring count: flags and
 //! `[tool.pypack]` first, then the first provider that claims the app.
 
-use super::plan::{CmdSpec, Decided, Plan};
+use super::decided::Decided;
+use super::plan::{CmdSpec, Plan};
 use super::providers::{self, AppContext, Installed};
 use anyhow::{Context, Result, bail};
 

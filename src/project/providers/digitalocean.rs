@@ -4,7 +4,7 @@
 
 use super::platform_files::{claim_for, command_of_yaml, yaml};
 use super::{AppContext, Claim};
-use crate::project::plan::Decided;
+use crate::project::decided::Decided;
 use anyhow::Result;
 use yaml_rust2::Yaml;
 

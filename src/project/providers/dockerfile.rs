@@ -4,7 +4,8 @@
 //! file's other steps, and says which lines it used.
 
 use super::{AppContext, Claim, Start, leading_number};
-use crate::project::plan::{Decided, split_command};
+use crate::project::decided::Decided;
+use crate::project::words::split_command;
 use anyhow::Result;
 
 /// Programs a command may start with for pypack to run it as it is.

@@ -3,7 +3,7 @@
 
 use super::platform_files::{claim_for, command_of_toml, toml_of};
 use super::{AppContext, Claim};
-use crate::project::plan::Decided;
+use crate::project::decided::Decided;
 use anyhow::Result;
 
 /// Fly.io: the process group the HTTP service runs (`app` by default),

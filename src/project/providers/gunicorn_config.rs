@@ -3,7 +3,7 @@
 //! command names with `-c` / `--config`. Its `bind` says the port.
 
 use super::{AppContext, leading_number};
-use crate::project::plan::Decided;
+use crate::project::decided::Decided;
 use anyhow::Result;
 
 /// The config files gunicorn will read for this app.

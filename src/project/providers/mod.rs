@@ -30,7 +30,7 @@ mod streamlit;
 pub use asgi_wsgi::{AppObject, Kind, app_objects};
 pub use django::MIGRATIONS_NOTE;
 
-use super::plan::Decided;
+use super::decided::Decided;
 use super::pyproject::Pyproject;
 use anyhow::Result;
 use pep440_rs::Version;

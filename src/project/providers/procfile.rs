@@ -3,7 +3,7 @@
 //! substituted at build time); a port written into its flags is the port.
 
 use super::{AppContext, Claim, leading_number, port_in_flags, start_from_line};
-use crate::project::plan::Decided;
+use crate::project::decided::Decided;
 use anyhow::{Context, Result};
 
 /// The `name:` lines of the app's Procfile, in order.

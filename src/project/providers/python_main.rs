@@ -2,7 +2,7 @@
 //! script passes to its server (`app.run(port=5000)`, `uvicorn.run(…, port=…)`).
 
 use super::{AppContext, Claim, Start, leading_number};
-use crate::project::plan::Decided;
+use crate::project::decided::Decided;
 use anyhow::Result;
 
 const SCRIPTS: &[&str] = &["app.py", "main.py"];

@@ -2,7 +2,7 @@
 //! `.streamlit/config.toml` says otherwise, listening on every address.
 
 use super::{AppContext, Claim, Start, words};
-use crate::project::plan::Decided;
+use crate::project::decided::Decided;
 use anyhow::{Context, Result};
 
 /// Where Streamlit apps usually start, before any other script importing it.
