@@ -225,7 +225,7 @@ pub fn claim(ctx: &AppContext) -> Result<Option<Claim>> {
             match &command {
                 Command::Exec(argv) => Start::argv(
                     argv.iter()
-                        .map(|w| super::procfile::substitute_port(&at_app(w, dir), port))
+                        .map(|w| crate::project::chain::substitute_port(&at_app(w, dir), port))
                         .collect(),
                 ),
                 Command::Shell(script) => {

@@ -9,11 +9,7 @@ use anyhow::Result;
 /// The config files gunicorn will read for this app.
 fn config_files(ctx: &AppContext) -> Vec<String> {
     let mut files = vec!["gunicorn.conf.py".to_string()];
-    let commands = super::procfile::processes(ctx)
-        .into_iter()
-        .map(|(_, c)| c)
-        .chain(super::dockerfile::command_text(ctx));
-    for command in commands {
+    for command in ctx.declared_commands() {
         let words: Vec<&str> = command.split_whitespace().collect();
         for (i, word) in words.iter().enumerate() {
             let named = match *word {

@@ -155,6 +155,18 @@ impl AppContext<'_> {
         self.declares(name) || self.installed.version(name).is_some()
     }
 
+    /// The start commands the app writes down for other tools: its
+    /// Procfile's processes, then its Dockerfile's `CMD` (what a provider
+    /// reading commands, as the gunicorn config's, looks through; read here
+    /// so that providers do not reach into each other).
+    pub fn declared_commands(&self) -> Vec<String> {
+        procfile::processes(self)
+            .into_iter()
+            .map(|(_, command)| command)
+            .chain(dockerfile::command_text(self))
+            .collect()
+    }
+
     /// Whether a requirement of the app names `name`.
     pub fn declares(&self, name: &str) -> bool {
         self.dependencies.iter().any(|d| d == name)
@@ -470,7 +482,7 @@ pub fn start_from_line(line: &str, port: u16) -> Result<Start> {
         let argv = steps[0]
             .argv
             .iter()
-            .map(|a| (a, procfile::substitute_port(a, port)))
+            .map(|a| (a, crate::project::chain::substitute_port(a, port)))
             .filter(|(a, expanded)| !(expanded.is_empty() && a.starts_with('$')))
             .map(|(_, expanded)| expanded)
             .collect();

@@ -32,8 +32,6 @@ fn web(ctx: &AppContext) -> Option<String> {
         .map(|(_, c)| c)
 }
 
-pub use crate::project::chain::substitute_port;
-
 pub fn claim(ctx: &AppContext) -> Result<Option<Claim>> {
     let Some(web) = web(ctx) else {
         return Ok(None);
