@@ -33,7 +33,7 @@ pub(crate) fn test_app(files: &[(&str, &str)]) -> tempfile::TempDir {
 
 pub use requirements::{DirectWheel, LocalProject, RequirementSet, SourcedRequirement};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use std::path::{Path, PathBuf};
 
 /// The app's requirements and the files they came from (whose contents key
@@ -216,49 +216,6 @@ fn present(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok()
 }
 
-/// The text of the file at `path`, which pypack must read (a requirements
-/// file, pyproject.toml, a lock file): an error naming it when it is not a
-/// regular file (a symlink is followed). A FIFO, socket or device is never
-/// opened: reading a FIFO nobody writes to blocks forever.
-pub fn read_text(path: &Path) -> Result<String> {
-    read_text_as(path, text::CodingLine::Ignore)
-}
-
-/// [`read_text`], a PEP 263 coding line honoured (requirements files, as pip).
-pub fn read_requirements_text(path: &Path) -> Result<String> {
-    read_text_as(path, text::CodingLine::Read)
-}
-
-fn read_text_as(path: &Path, coding: text::CodingLine) -> Result<String> {
-    let meta = std::fs::metadata(path).map_err(|e| match std::fs::read_link(path) {
-        Ok(target) => anyhow::anyhow!(
-            "{} is a symlink to '{}', which cannot be followed ({e}); point it at a file or replace it with one",
-            path.display(),
-            target.display()
-        ),
-        Err(_) => anyhow::Error::new(e).context(format!("cannot read {}", path.display())),
-    })?;
-    if !meta.is_file() {
-        bail!(
-            "{} is not a regular file ({}); pypack reads only regular files: replace it with one",
-            path.display(),
-            crate::walk::kind_of(&meta)
-        );
-    }
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    text::decode(&bytes, path, coding)
-}
-
-/// The text of the file at `path` when it is a readable regular file
-/// (what detection looks at: anything else is as if absent).
-pub fn text_if_regular(path: &Path) -> Option<String> {
-    std::fs::metadata(path)
-        .ok()
-        .filter(|m| m.is_file())
-        .and_then(|_| std::fs::read(path).ok())
-        .and_then(|bytes| text::decode(&bytes, path, text::CodingLine::Ignore).ok())
-}
-
 fn set_of(requirements: Vec<SourcedRequirement>) -> RequirementSet {
     RequirementSet {
         requirements,
@@ -324,6 +281,6 @@ mod tests {
         );
         // Detection treats one as absent: it is never opened either.
         mkfifo(&dir.path().join("Procfile"));
-        assert_eq!(text_if_regular(&dir.path().join("Procfile")), None);
+        assert_eq!(text::text_if_regular(&dir.path().join("Procfile")), None);
     }
 }

@@ -165,7 +165,7 @@ fn needs_compiling(app_dir: &Path, project: &Pyproject) -> Option<String> {
     {
         return Some(format!("its build backend {backend} compiles code"));
     }
-    let setup = super::text_if_regular(&app_dir.join("setup.py"))?;
+    let setup = super::text::text_if_regular(&app_dir.join("setup.py"))?;
     setup
         .contains("ext_modules")
         .then(|| "its setup.py declares ext_modules, which compile code".to_string())
@@ -460,7 +460,7 @@ fn file_rules(
     rules.extend(SECRETS.iter().map(|p| glob(p, Rule::Secret)));
     let dockerignore = app_dir.join(".dockerignore");
     if dockerignore.is_file() {
-        let text = super::read_text(&dockerignore)?;
+        let text = super::text::read_text(&dockerignore)?;
         for pattern in super::dockerignore::parse(&text, &dockerignore.display().to_string())? {
             let rule = if pattern.reinclude {
                 Rule::Ship

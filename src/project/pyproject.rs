@@ -36,11 +36,11 @@ pub struct Pyproject {
     /// Dependencies named with a local directory (`common @ file:…`, as
     /// PDM writes `file:///${PROJECT_ROOT}/../common`), by normalized name;
     /// the requirement lists hold them by name.
-    pub local_paths: BTreeMap<String, super::LocalProject>,
+    pub local_paths: BTreeMap<String, super::requirements::LocalProject>,
 }
 
 pub fn read(path: &Path) -> Result<Pyproject> {
-    let text = super::read_text(path)?;
+    let text = super::text::read_text(path)?;
     let doc: toml::Table =
         toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
     let mut out = Pyproject {
@@ -213,7 +213,7 @@ fn local_path(
     spec: &str,
     path: &Path,
     field: &str,
-) -> Result<Option<(SourcedRequirement, super::LocalProject)>> {
+) -> Result<Option<(SourcedRequirement, super::requirements::LocalProject)>> {
     let Some((named, rest)) = spec.split_once(" @ ") else {
         return Ok(None);
     };

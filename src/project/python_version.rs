@@ -371,7 +371,7 @@ fn read_if_present(path: &Path) -> Result<Option<String>> {
     if !path.is_file() {
         return Ok(None);
     }
-    super::read_text(path).map(Some)
+    super::text::read_text(path).map(Some)
 }
 
 /// `.python-version` (pyenv, uv): the first version line; comments (`#`,

@@ -6,7 +6,7 @@
 //! (reads them from a file, builds the list) is marked dynamic, and its
 //! requirements come from the metadata of the project built in the builder.
 
-use super::SourcedRequirement;
+use super::requirements::SourcedRequirement;
 use anyhow::{Context, Result};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -30,8 +30,8 @@ pub struct SetupProject {
 pub fn read(app_dir: &Path) -> Result<Option<SetupProject>> {
     let cfg_path = app_dir.join("setup.cfg");
     let py_path = app_dir.join("setup.py");
-    let cfg = super::text_if_regular(&cfg_path);
-    let py = super::text_if_regular(&py_path);
+    let cfg = super::text::text_if_regular(&cfg_path);
+    let py = super::text::text_if_regular(&py_path);
     if cfg.is_none() && py.is_none() {
         return Ok(None);
     }

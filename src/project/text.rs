@@ -5,7 +5,7 @@
 //! `pip freeze > requirements.txt` in PowerShell (UTF-16 LE with a BOM and
 //! CRLF line ends) read like their UTF-8 twins.
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use std::path::Path;
 
 /// Byte order marks, longest first (UTF-32 LE starts like UTF-16 LE).
@@ -157,6 +157,49 @@ fn cp1252(byte: u8) -> char {
         0x80..=0x9F => HIGH[(byte - 0x80) as usize],
         _ => char::from(byte),
     }
+}
+
+/// The text of the file at `path`, which pypack must read (a requirements
+/// file, pyproject.toml, a lock file): an error naming it when it is not a
+/// regular file (a symlink is followed). A FIFO, socket or device is never
+/// opened: reading a FIFO nobody writes to blocks forever.
+pub fn read_text(path: &Path) -> Result<String> {
+    read_text_as(path, CodingLine::Ignore)
+}
+
+/// [`read_text`], a PEP 263 coding line honoured (requirements files, as pip).
+pub fn read_requirements_text(path: &Path) -> Result<String> {
+    read_text_as(path, CodingLine::Read)
+}
+
+fn read_text_as(path: &Path, coding: CodingLine) -> Result<String> {
+    let meta = std::fs::metadata(path).map_err(|e| match std::fs::read_link(path) {
+        Ok(target) => anyhow::anyhow!(
+            "{} is a symlink to '{}', which cannot be followed ({e}); point it at a file or replace it with one",
+            path.display(),
+            target.display()
+        ),
+        Err(_) => anyhow::Error::new(e).context(format!("cannot read {}", path.display())),
+    })?;
+    if !meta.is_file() {
+        bail!(
+            "{} is not a regular file ({}); pypack reads only regular files: replace it with one",
+            path.display(),
+            crate::walk::kind_of(&meta)
+        );
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    decode(&bytes, path, coding)
+}
+
+/// The text of the file at `path` when it is a readable regular file
+/// (what detection looks at: anything else is as if absent).
+pub fn text_if_regular(path: &Path) -> Option<String> {
+    std::fs::metadata(path)
+        .ok()
+        .filter(|m| m.is_file())
+        .and_then(|_| std::fs::read(path).ok())
+        .and_then(|bytes| decode(&bytes, path, CodingLine::Ignore).ok())
 }
 
 #[cfg(test)]

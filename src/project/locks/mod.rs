@@ -274,7 +274,7 @@ pub fn roots(input: &LockInput, env: &MarkerEnvironment) -> Vec<(String, Vec<Str
 
 /// A TOML lock file, parsed (an error naming it when it is no TOML).
 pub fn read_toml(path: &Path) -> Result<toml::Table> {
-    let text = crate::project::read_text(path)?;
+    let text = crate::project::text::read_text(path)?;
     toml::from_str(&text).map_err(|e| unusable(path, format!("not valid TOML: {e}")))
 }
 

@@ -8,7 +8,7 @@ use anyhow::Result;
 use std::path::Path;
 
 pub fn read(path: &Path, input: &LockInput) -> Result<Vec<LockedPackage>> {
-    let text = crate::project::read_text(path)?;
+    let text = crate::project::text::read_text(path)?;
     let doc: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| unusable(path, format!("not valid JSON: {e}")))?;
     let mut sections = vec!["default"];

@@ -69,7 +69,7 @@ pub fn app_objects(ctx: &AppContext) -> Result<Vec<AppObject>> {
     let made_by = made_by_factory_kind(ctx);
     let mut found = Vec::new();
     for (module, path, in_src) in candidate_modules(ctx)? {
-        let Some(text) = crate::project::text_if_regular(&path) else {
+        let Some(text) = crate::project::text::text_if_regular(&path) else {
             continue;
         };
         found.extend(objects_in(&text, &module, in_src, made_by));
@@ -215,9 +215,9 @@ fn other_top_modules(app_dir: &Path, usual: &[&str]) -> Vec<String> {
         .collect();
     // The one its author runs (`python things.py`) before the others.
     let runs_itself = |name: &String| {
-        crate::project::text_if_regular(&app_dir.join(format!("{name}.py"))).is_some_and(|t| {
-            t.contains("__name__ == '__main__'") || t.contains("__name__ == \"__main__\"")
-        })
+        crate::project::text::text_if_regular(&app_dir.join(format!("{name}.py"))).is_some_and(
+            |t| t.contains("__name__ == '__main__'") || t.contains("__name__ == \"__main__\""),
+        )
     };
     names.sort_by_key(|n| (!runs_itself(n), n.clone()));
     names

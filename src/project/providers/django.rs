@@ -142,7 +142,7 @@ fn settings_text(ctx: &AppContext, settings_module: &str) -> String {
             .iter()
             .filter(|f| f.extension().is_some_and(|e| e == "py"))
         {
-            text.push_str(&crate::project::text_if_regular(file).unwrap_or_default());
+            text.push_str(&crate::project::text::text_if_regular(file).unwrap_or_default());
             text.push('\n');
         }
     }

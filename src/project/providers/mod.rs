@@ -191,7 +191,7 @@ impl AppContext<'_> {
 
     /// The text of `rel` in the app dir, if it is a readable regular file.
     pub fn read(&self, rel: &str) -> Option<String> {
-        crate::project::text_if_regular(&self.dir.join(rel))
+        crate::project::text::text_if_regular(&self.dir.join(rel))
     }
 }
 
