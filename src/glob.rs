@@ -13,6 +13,19 @@ pub fn matches(pattern: &str, path: &str) -> bool {
     match_bytes(pattern.as_bytes(), path.as_bytes())
 }
 
+/// Whether `pattern` might match a path under directory `dir`: its
+/// literal start (up to the first `*`, `?`, `[` or `\`) and `dir/` agree
+/// as far as both go. Never a wrong "no" (for globs, `[` and `\` are plain
+/// characters: stopping there only says "maybe" more often).
+pub fn may_match_under(pattern: &str, dir: &str) -> bool {
+    let literal: String = pattern
+        .chars()
+        .take_while(|c| !matches!(c, '*' | '?' | '[' | '\\'))
+        .collect();
+    let dir = format!("{dir}/");
+    literal.starts_with(&dir) || dir.starts_with(&literal)
+}
+
 fn match_bytes(p: &[u8], s: &[u8]) -> bool {
     match p.first() {
         None => s.is_empty(),

@@ -98,13 +98,7 @@ impl Pattern {
     /// Whether a path under directory `dir` might match (so a re-include
     /// can reach into a directory an earlier line left out).
     pub fn could_match_under(&self, dir: &str) -> bool {
-        let literal: String = self
-            .cleaned
-            .chars()
-            .take_while(|c| !matches!(c, '*' | '?' | '[' | '\\'))
-            .collect();
-        let dir = format!("{dir}/");
-        literal.starts_with(&dir) || dir.starts_with(&literal)
+        crate::glob::may_match_under(&self.cleaned, dir)
     }
 
     fn matches_exactly(&self, path: &str) -> bool {
@@ -276,20 +270,21 @@ fn match_tokens(tokens: &[Token], s: &[char]) -> bool {
     }
 }
 
-/// Whether `rel` is left out by `patterns` alone: the last that matches decides.
-pub fn excluded(patterns: &[Pattern], rel: &str) -> bool {
-    let mut out = false;
-    for pattern in patterns {
-        if pattern.matches(rel) {
-            out = !pattern.reinclude;
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whether `rel` is left out by `patterns` alone: the last that matches
+    /// decides (as plan.rs applies them among pypack's own rules).
+    fn excluded(patterns: &[Pattern], rel: &str) -> bool {
+        let mut out = false;
+        for pattern in patterns {
+            if pattern.matches(rel) {
+                out = !pattern.reinclude;
+            }
+        }
+        out
+    }
 
     fn out(text: &str, rel: &str) -> bool {
         excluded(&parse(text, ".dockerignore").unwrap(), rel)

@@ -431,14 +431,7 @@ impl Matcher {
 
     fn could_match_under(&self, dir: &str) -> bool {
         match self {
-            Matcher::Glob(pattern) => {
-                let literal: String = pattern
-                    .chars()
-                    .take_while(|c| !matches!(c, '*' | '?'))
-                    .collect();
-                let dir = format!("{dir}/");
-                literal.starts_with(&dir) || dir.starts_with(&literal)
-            }
+            Matcher::Glob(pattern) => glob::may_match_under(pattern, dir),
             Matcher::Docker(pattern) => pattern.could_match_under(dir),
         }
     }
