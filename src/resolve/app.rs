@@ -333,11 +333,12 @@ fn tool_lock_pins(
         return Ok(None);
     };
     let (_, sources) = request.requirements()?;
+    let lock_bytes = std::fs::read(&lock_file)?;
     let key = format!(
         "{}\n{} {}\n",
         inputs_digest(sources, request)?,
         lock_file.display(),
-        sha256_hex(&std::fs::read(&lock_file)?)
+        sha256_hex(&lock_bytes)
     );
     // A lock naming local projects is not taken from the cache: their
     // trees may have changed while the lock did not (uv records no hash of
@@ -345,16 +346,19 @@ fn tool_lock_pins(
     let Some(locked) = crate::project::locks::read(&input)? else {
         return Ok(None);
     };
-    let roots = local_roots(request, cache, &locked.file)?;
-    let lock_text = String::from_utf8_lossy(&std::fs::read(&locked.file)?).into_owned();
-    for url in locked
+    let urls: Vec<&str> = locked
         .packages
         .iter()
         .flat_map(|p| &p.files)
         .filter_map(|f| f.url.as_deref())
-    {
-        roots.check(&locked.file, &lock_text, url, url)?;
-    }
+        .collect();
+    check_local_urls(
+        request,
+        cache,
+        &locked.file,
+        &String::from_utf8_lossy(&lock_bytes),
+        urls.iter().map(|url| (*url, *url)),
+    )?;
     let local = locked
         .packages
         .iter()
@@ -420,6 +424,29 @@ fn tool_lock_pins(
     }
     let (pins, _) = lock::from_toml(&text, &request.target, "the lock's pins")?;
     Ok(Some((pins, locked.format)))
+}
+
+/// Refuses a lock's local URLs (each as the lock writes it, and as read)
+/// that name what the build was not given ([`local_roots`]); the roots are
+/// gathered (index settings included) only when some URL is local.
+fn check_local_urls<'u>(
+    request: &LockRequest,
+    cache: &Cache,
+    lock_file: &Path,
+    lock_text: &str,
+    urls: impl Iterator<Item = (&'u str, &'u str)>,
+) -> Result<()> {
+    let local: Vec<(&str, &str)> = urls
+        .filter(|(_, url)| super::local_files::is_local(url))
+        .collect();
+    if local.is_empty() {
+        return Ok(());
+    }
+    let roots = local_roots(request, cache, lock_file)?;
+    for (written, url) in local {
+        roots.check(lock_file, lock_text, written, url)?;
+    }
+    Ok(())
 }
 
 /// Where a lock at `lock_file` may point pypack on this machine: the app,
@@ -572,10 +599,9 @@ pub fn pins_for_build(
             Ok((mut pins, recorded)) if recorded == inputs => {
                 let written: Vec<String> = pins.iter().map(|p| p.file.url.clone()).collect();
                 lock::absolute_directories(&mut pins, request.app_dir);
-                let roots = local_roots(request, cache, &path)?;
-                for (pin, written) in pins.iter().zip(&written) {
-                    roots.check(&path, &text, written, &pin.file.url)?;
-                }
+                let urls = written.iter().zip(&pins);
+                let urls = urls.map(|(written, pin)| (written.as_str(), pin.file.url.as_str()));
+                check_local_urls(request, cache, &path, &text, urls)?;
                 return Ok((pins, PinSource::LockFile));
             }
             Ok(_) => "it is stale for the current requirements".to_string(),

@@ -73,6 +73,12 @@ impl LocalRoots {
     }
 }
 
+/// Whether `url` names something on this machine (what [`LocalRoots::check`]
+/// looks at; a lock of remote URLs alone needs no roots).
+pub fn is_local(url: &str) -> bool {
+    local_path(url).is_some()
+}
+
 /// The local path of a `file://` URL or a plain absolute path; `None` for
 /// a remote URL.
 fn local_path(url: &str) -> Option<&str> {
