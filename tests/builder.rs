@@ -104,11 +104,17 @@ PyMODINIT_FUNC PyInit_cppext(void) { return PyModule_Create(&module); }
 
 /// An HTTP app (standard library only) that answers with `cppext.total(2, 3)`.
 fn write_cppext_app(dir: &Path) {
+    write_module_app(dir, "cppext", "f\"cppext says {cppext.total(2, 3)}\"");
+}
+
+/// An HTTP app (standard library only) requiring `module==1.0` and
+/// answering `GET /` with the Python expression `body` (a str).
+fn write_module_app(dir: &Path, module: &str, body: &str) {
     fs::create_dir_all(dir).unwrap();
-    fs::write(dir.join("requirements.txt"), "cppext==1.0\n").unwrap();
+    fs::write(dir.join("requirements.txt"), format!("{module}==1.0\n")).unwrap();
     fs::write(
         dir.join("app.py"),
-        "import http.server\nimport cppext\n\n\nclass Handler(http.server.BaseHTTPRequestHandler):\n    def do_GET(self):\n        body = f\"cppext says {cppext.total(2, 3)}\".encode()\n        self.send_response(200)\n        self.end_headers()\n        self.wfile.write(body)\n\n\nif __name__ == \"__main__\":\n    http.server.HTTPServer((\"0.0.0.0\", 8000), Handler).serve_forever()\n",
+        format!("import http.server\nimport {module}\n\n\nclass Handler(http.server.BaseHTTPRequestHandler):\n    def do_GET(self):\n        body = {body}.encode()\n        self.send_response(200)\n        self.end_headers()\n        self.wfile.write(body)\n\n\nif __name__ == \"__main__\":\n    http.server.HTTPServer((\"0.0.0.0\", 8000), Handler).serve_forever()\n"),
     )
     .unwrap();
 }
@@ -235,13 +241,7 @@ fn sdist_index(root: &Path) -> Option<FileServer> {
 
 /// An HTTP app (standard library only) that answers with `cext.add(2, 3)`.
 fn write_cext_app(dir: &Path) {
-    fs::create_dir_all(dir).unwrap();
-    fs::write(dir.join("requirements.txt"), "cext==1.0\n").unwrap();
-    fs::write(
-        dir.join("app.py"),
-        "import http.server\nimport cext\n\n\nclass Handler(http.server.BaseHTTPRequestHandler):\n    def do_GET(self):\n        body = f\"cext.add(2, 3) = {cext.add(2, 3)}\".encode()\n        self.send_response(200)\n        self.end_headers()\n        self.wfile.write(body)\n\n\nif __name__ == \"__main__\":\n    http.server.HTTPServer((\"0.0.0.0\", 8000), Handler).serve_forever()\n",
-    )
-    .unwrap();
+    write_module_app(dir, "cext", "f\"cext.add(2, 3) = {cext.add(2, 3)}\"");
 }
 
 struct Container(String);
@@ -1394,13 +1394,7 @@ fn a_backend_asking_for_its_extras_requirements_gets_only_those_that_apply() {
         return;
     };
     let app = tmp.path().join("app");
-    fs::create_dir_all(&app).unwrap();
-    fs::write(app.join("requirements.txt"), "asker==1.0\n").unwrap();
-    fs::write(
-        app.join("app.py"),
-        "import http.server\nimport asker\n\n\nclass Handler(http.server.BaseHTTPRequestHandler):\n    def do_GET(self):\n        self.send_response(200)\n        self.end_headers()\n        self.wfile.write(asker.ANSWER.encode())\n\n\nif __name__ == \"__main__\":\n    http.server.HTTPServer((\"0.0.0.0\", 8000), Handler).serve_forever()\n",
-    )
-    .unwrap();
+    write_module_app(&app, "asker", "asker.ANSWER");
     let archive = tmp.path().join("image.tar");
     let tag = "localhost/pypack-asker:x";
     let out = build_archive(&app, &server, &archive, tag, &[]);

@@ -125,6 +125,13 @@ fn lock_then(world: &AppWorld, edit: fn(String) -> String) -> Vec<u8> {
     Vec::new()
 }
 
+/// A pylock.toml's text with its (first) wheel's `url` replaced by `url`.
+fn with_wheel_url(text: &str, url: &str) -> String {
+    let start = text.find("url = \"").unwrap() + "url = \"".len();
+    let end = start + text[start..].find('"').unwrap();
+    format!("{}{url}{}", &text[..start], &text[end..])
+}
+
 /// A lock file the app's own `pypack lock` wrote, then tampered with, met
 /// by `build --locked`.
 fn locked() -> Vec<(&'static str, Trial<'static>)> {
@@ -167,13 +174,7 @@ fn locked() -> Vec<(&'static str, Trial<'static>)> {
         (
             "pylock wheel URL to a file of the machine",
             trial(
-                |w| {
-                    lock_then(w, |t| {
-                        let start = t.find("url = \"").unwrap() + "url = \"".len();
-                        let end = start + t[start..].find('"').unwrap();
-                        format!("{}file:///etc/passwd{}", &t[..start], &t[end..])
-                    })
-                },
+                |w| lock_then(w, |t| with_wheel_url(&t, "file:///etc/passwd")),
                 &[
                     "pylock.toml:",
                     "/etc/passwd is outside the directories this build reads",
@@ -184,13 +185,7 @@ fn locked() -> Vec<(&'static str, Trial<'static>)> {
         (
             "pylock wheel URL to a device that never ends",
             trial(
-                |w| {
-                    lock_then(w, |t| {
-                        let start = t.find("url = \"").unwrap() + "url = \"".len();
-                        let end = start + t[start..].find('"').unwrap();
-                        format!("{}file:///dev/zero{}", &t[..start], &t[end..])
-                    })
-                },
+                |w| lock_then(w, |t| with_wheel_url(&t, "file:///dev/zero")),
                 &[
                     "pylock.toml:",
                     "/dev/zero is outside the directories this build reads",
@@ -1192,16 +1187,10 @@ fn a_lock_naming_a_fifo_outside_the_app_is_refused_without_opening_it() {
     let lock = world.work.join("app/pylock.toml");
     assert!(world.run("lock", "cache-lock", &[]).status.success());
     let text = std::fs::read_to_string(&lock).unwrap();
-    let start = text.find("url = \"").unwrap() + "url = \"".len();
-    let end = start + text[start..].find('"').unwrap();
-    let edited = format!(
-        "{}file://{}{}",
-        &text[..start],
-        fifo_path.display(),
-        &text[end..]
-    );
+    let url = format!("file://{}", fifo_path.display());
+    let edited = with_wheel_url(&text, &url);
     std::fs::write(&lock, &edited).unwrap();
-    let line = edited[..start].lines().count();
+    let line = edited.lines().position(|l| l.contains(&url)).unwrap() + 1;
 
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let probe = {
