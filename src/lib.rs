@@ -16,6 +16,7 @@ pub mod glob;
 pub mod http;
 pub mod index;
 pub mod inspect;
+pub mod install;
 pub mod limits;
 pub mod oci;
 pub mod parallel;

@@ -113,7 +113,7 @@ fn flask_set_installs_and_runs_on_debian12() {
         python_full_version: target.python_full_version(),
     };
     let entries =
-        pypack::wheel::install_resolution(&index, &resolution.pins, &venv, false).unwrap();
+        pypack::install::install_resolution(&index, &resolution.pins, &venv, false).unwrap();
     let blob =
         pypack::oci::layer::write_layer(&cache, &entries, pypack::oci::DEFAULT_EPOCH).unwrap();
     let layer = pypack::oci::LayerSpec {

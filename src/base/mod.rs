@@ -7,6 +7,7 @@ pub mod pulled;
 pub mod recipe;
 pub mod rootfs;
 pub mod system_libraries;
+pub mod unpacked;
 
 use crate::cache::Cache;
 use crate::debian::closure::closure;
@@ -65,32 +66,40 @@ pub struct BuiltBase {
     pub early: Option<Early>,
 }
 
+/// Work a build starts from the base's interpreter as soon as the base's
+/// files are written, while its layer is still being compressed (the
+/// builder compiles the standard library's bytecode there). What it returns
+/// is kept in [`Early`] until the build takes it; the base does not look
+/// inside.
+pub type HeadStart<'a> =
+    &'a (dyn Fn(&unpacked::UnpackedPython) -> Option<Box<dyn std::any::Any + Send>> + Sync);
+
 /// What a base built here for this machine leaves for the steps after it:
-/// its files, written while its layer was compressed, and maybe its
-/// standard library's bytecode being compiled there. The files move to the
-/// cache's unpacked trees (`builder::unpacked`) when the last copy of the
-/// base goes, once nothing runs from them any more (a move would break a
-/// running interpreter's paths); a compile nobody collected is killed.
+/// its files, written while its layer was compressed, and maybe the work a
+/// [`HeadStart`] started there. The files move to the cache's unpacked
+/// trees ([`unpacked`]) when the last copy of the base goes, once nothing
+/// runs from them any more (a move would break a running interpreter's
+/// paths); work nobody collected is dropped first (a compile is killed).
 #[derive(Clone)]
 pub struct Early(std::sync::Arc<std::sync::Mutex<EarlyParts>>);
 
 struct EarlyParts {
-    // Declared first: dropped (killed) before the tree is moved.
-    stdlib: Option<crate::builder::bytecode::Running>,
-    tree: Option<crate::builder::unpacked::EarlyTree>,
+    // Declared first: dropped (stopped) before the tree is moved.
+    started: Option<Box<dyn std::any::Any + Send>>,
+    tree: Option<unpacked::EarlyTree>,
     cache: Cache,
     image: crate::oci::Image,
 }
 
 impl Early {
     fn new(
-        tree: crate::builder::unpacked::EarlyTree,
-        stdlib: Option<crate::builder::bytecode::Running>,
+        tree: unpacked::EarlyTree,
+        started: Option<Box<dyn std::any::Any + Send>>,
         cache: &Cache,
         image: &crate::oci::Image,
     ) -> Early {
         Early(std::sync::Arc::new(std::sync::Mutex::new(EarlyParts {
-            stdlib,
+            started,
             tree: Some(tree),
             cache: cache.clone(),
             image: image.clone(),
@@ -104,20 +113,21 @@ impl Early {
     }
 
     /// The base's interpreter, run from where its files were written.
-    pub fn python(&self, python: &str) -> Option<crate::builder::unpacked::UnpackedPython> {
+    pub fn python(&self, python: &str) -> Option<unpacked::UnpackedPython> {
         self.parts().tree.as_ref()?.python(python).ok()
     }
 
-    /// The standard library's bytecode, when its compile was started (once).
-    pub fn stdlib_bytecode(&self) -> Option<Result<Vec<crate::oci::Entry>>> {
-        let running = self.parts().stdlib.take()?;
-        Some(running.finish())
+    /// What the head start started, when it started something of type `T`
+    /// (taken once).
+    pub fn take_started<T: 'static>(&self) -> Option<T> {
+        let started = self.parts().started.take()?;
+        started.downcast::<T>().ok().map(|b| *b)
     }
 }
 
 impl Drop for EarlyParts {
     fn drop(&mut self) {
-        self.stdlib.take();
+        self.started.take();
         if let Some(tree) = self.tree.take() {
             // Only a head start for later builds: they unpack the layer otherwise.
             let _ = tree.keep(&self.cache, &self.image);
@@ -201,19 +211,19 @@ pub fn build(
     cache: &Cache,
     http: &Http,
 ) -> Result<BuiltBase> {
-    build_and(recipe, options, cache, http, false)
+    build_and(recipe, options, cache, http, None)
 }
 
-/// [`build`], and with `stdlib_bytecode`, a base built here (not found in
-/// the cache) for this machine starts compiling its standard library's
-/// bytecode with its own interpreter as soon as its files are written,
-/// while its layer is still being compressed (see [`Early`]).
+/// [`build`], and with a `head_start`, a base built here (not found in the
+/// cache) for this machine starts that work with its own interpreter as
+/// soon as its files are written, while its layer is still being
+/// compressed (see [`Early`]).
 pub fn build_and(
     recipe: &Recipe,
     options: &BaseOptions,
     cache: &Cache,
     http: &Http,
-    stdlib_bytecode: bool,
+    head_start: Option<HeadStart>,
 ) -> Result<BuiltBase> {
     let arch = options.platform.debian_arch();
     if !recipe.architectures.iter().any(|a| a == arch) {
@@ -281,19 +291,17 @@ pub fn build_and(
     let entries = rootfs::assemble(recipe, &mut packages)?;
     check_python(recipe, &entries)?;
 
-    // While the layer is compressed, its files are written out for the
-    // bytecode step to run the interpreter from (for this machine only).
+    // While the layer is compressed, its files are written out for later
+    // steps to run the interpreter from (for this machine only).
     let (blob, early_tree) = std::thread::scope(|scope| {
         let tree = (options.platform == crate::platform::Platform::host()).then(|| {
             scope.spawn(|| {
-                let tree = crate::builder::unpacked::EarlyTree::write(cache, &entries)?;
-                let stdlib = stdlib_bytecode
-                    .then(|| {
-                        let python = tree.python(&recipe.python.executable)?;
-                        crate::builder::bytecode::Running::start(cache, &python, &[], true)
-                    })
-                    .and_then(Result::ok);
-                anyhow::Ok((tree, stdlib))
+                let tree = unpacked::EarlyTree::write(cache, &entries)?;
+                let started = head_start.and_then(|start| {
+                    let python = tree.python(&recipe.python.executable).ok()?;
+                    start(&python)
+                });
+                anyhow::Ok((tree, started))
             })
         });
         let _progress =
@@ -329,7 +337,7 @@ pub fn build_and(
 
     crate::audit::BaseLibraries::from_entries(&entries, options.platform)
         .remember(cache, &image)?;
-    let early = early_tree.map(|(tree, stdlib)| Early::new(tree, stdlib, cache, &image));
+    let early = early_tree.map(|(tree, started)| Early::new(tree, started, cache, &image));
     let record = CachedBuild {
         manifest: image.manifest_digest.clone(),
         uncompressed_size,

@@ -9,7 +9,7 @@
 //! a container's start-up); else in the engine.
 
 use super::engine::{Engine, Step, tail};
-use super::unpacked::UnpackedPython;
+use crate::base::unpacked::UnpackedPython;
 use crate::cache::Cache;
 use crate::oci::Image;
 use crate::oci::layer::{Entry, EntryKind, check_entry_path};

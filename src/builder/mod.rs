@@ -14,6 +14,5 @@ pub mod engine;
 pub mod missing;
 pub mod sdist;
 pub mod smoke;
-pub mod unpacked;
 
 pub use engine::{Engine, Step};

@@ -1,0 +1,103 @@
+//! The base stage: the base image pulled from a registry or built from the
+//! plan's recipe (with a head start on work that needs its interpreter),
+//! and, for another platform's image, this machine's base with the same
+//! interpreter.
+
+use crate::base::HeadStart;
+use crate::base::{self, BaseOptions, BuiltBase, Recipe};
+use crate::cache::Cache;
+use crate::http::Http;
+use crate::platform::Platform;
+use crate::project::plan::Plan;
+use crate::registry::Reference;
+use anyhow::Result;
+
+/// The base stage's product: the base image, the name the image's
+/// annotations give it, and its recipe when it was built from one.
+pub(super) struct Based {
+    pub base: BuiltBase,
+    pub name: String,
+    pub recipe: Option<Recipe>,
+}
+
+/// The base image: pulled from a registry (`pulled`, `--base`) or built
+/// from the plan's recipe, with `head_start` started from its interpreter
+/// as soon as a base built here has its files written.
+pub(super) fn ready(
+    pulled: Option<&(Reference, bool)>,
+    options: &BaseOptions,
+    head_start: Option<HeadStart>,
+    plan: &mut Plan,
+    cache: &Cache,
+    http: &Http,
+) -> Result<Based> {
+    if let Some((reference, plain_http)) = pulled {
+        plan.recipe = crate::project::decided::Decided {
+            value: reference.to_string(),
+            rule: "--base".into(),
+        };
+        let base = crate::base::pulled::pull_base(reference, *plain_http, options.platform, cache)?;
+        return Ok(Based {
+            base,
+            name: reference.to_string(),
+            recipe: None,
+        });
+    }
+    let recipe = Recipe::load(&plan.recipe.value)?;
+    let base = base::build_and(&recipe, options, cache, http, head_start)?;
+    Ok(Based {
+        base,
+        name: format!("pypack base {}", recipe.name),
+        recipe: Some(recipe),
+    })
+}
+
+/// The base of this machine's platform with the same interpreter as
+/// `base` (same recipe, or the same registry image's entry for this
+/// platform), whose interpreter compiles `base`'s bytecode; `None`, said
+/// in a warning, when there is none with the very same Python version.
+pub(super) fn host_interpreter(
+    options: &BaseOptions,
+    recipe: Option<&Recipe>,
+    base_image: Option<&(Reference, bool)>,
+    head_start: Option<HeadStart>,
+    base: &BuiltBase,
+    cache: &Cache,
+    http: &Http,
+) -> Option<BuiltBase> {
+    let host = Platform::host();
+    let platform = base.image.platform;
+    let found = match (recipe, base_image) {
+        (Some(recipe), _) => {
+            let options = BaseOptions {
+                platform: host,
+                ..options.clone()
+            };
+            base::build_and(recipe, &options, cache, http, head_start)
+        }
+        (None, Some((reference, plain_http))) => {
+            crate::base::pulled::pull_base(reference, *plain_http, host, cache)
+        }
+        (None, None) => return None,
+    };
+    let why_not = match found {
+        Err(e) => format!("the {host} base it would be compiled with is not available: {e:#}"),
+        Ok(found)
+            if found.python_full_version == base.python_full_version
+                && found.python_executable == base.python_executable =>
+        {
+            return Some(found);
+        }
+        Ok(found) => format!(
+            "the {host} base has Python {} at {} where the {platform} one has {} at {}",
+            found.python_full_version.as_deref().unwrap_or("?"),
+            found.python_executable,
+            base.python_full_version.as_deref().unwrap_or("?"),
+            base.python_executable
+        ),
+    };
+    eprintln!(
+        "warning: the {platform} image gets no bytecode and starts slower: {why_not}; pass --no-compile to silence this"
+    );
+    None
+}
