@@ -6,6 +6,7 @@ pub mod config;
 pub mod default_index;
 pub mod directory;
 pub mod metadata;
+pub mod names;
 pub mod sdist;
 pub mod simple;
 
@@ -14,6 +15,7 @@ use crate::http::{Http, Limit};
 use anyhow::{Context, Result, bail};
 pub use config::{IndexConfig, IndexSettings};
 pub use metadata::CoreMetadata;
+pub use names::normalize_name;
 pub use simple::DistFile;
 use std::collections::HashMap;
 use std::io::Read;
@@ -58,23 +60,6 @@ fn filled<T: Clone>(slot: &Slot<T>, fetch: impl FnOnce() -> Result<T>) -> Result
         Ok(value) => Ok(value.clone()),
         Err(text) => Err(anyhow::anyhow!("{text}")),
     }
-}
-
-pub fn normalize_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut last_sep = false;
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !last_sep {
-                out.push('-');
-            }
-            last_sep = true;
-        } else {
-            out.push(c.to_ascii_lowercase());
-            last_sep = false;
-        }
-    }
-    out
 }
 
 impl<'a> Index<'a> {

@@ -22,7 +22,7 @@ pub fn sdist_version(filename: &str, project: &str) -> Option<Version> {
     // The name may itself hold `-`, `_` or `.`: try each `-` as the split.
     stem.match_indices('-').find_map(|(at, _)| {
         let (name, version) = (&stem[..at], &stem[at + 1..]);
-        if super::normalize_name(name) != project {
+        if super::names::normalize_name(name) != project {
             return None;
         }
         Version::from_str(version).ok()

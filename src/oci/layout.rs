@@ -371,7 +371,7 @@ fn archive_header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
     h.set_entry_type(kind);
     h.set_mode(mode);
     h.set_size(size);
-    h.set_mtime(super::DEFAULT_EPOCH);
+    h.set_mtime(super::epoch::DEFAULT_EPOCH);
     h.set_uid(0);
     h.set_gid(0);
     h
@@ -444,7 +444,7 @@ mod tests {
         assert_eq!(fs::read(&a).unwrap(), fs::read(&b).unwrap());
         let members = crate::oci::layer::read_layer(&fs::read(&a).unwrap()).unwrap();
         let manifest = members.iter().find(|e| e.path == "manifest.json").unwrap();
-        let crate::oci::EntryKind::File(data) = &manifest.kind else {
+        let crate::oci::layer::EntryKind::File(data) = &manifest.kind else {
             panic!()
         };
         let manifest: serde_json::Value = serde_json::from_slice(data).unwrap();
