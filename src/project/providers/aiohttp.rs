@@ -3,8 +3,8 @@
 //! when a package's `__main__.py` starts it. aiohttp listens on 8080 unless
 //! the call says otherwise.
 
+use super::common::{AppContext, Claim, Start, leading_number};
 use super::runners::runner_calling;
-use super::{AppContext, Claim, Start, leading_number};
 use anyhow::Result;
 
 pub fn claim(ctx: &AppContext) -> Result<Option<Claim>> {

@@ -2,8 +2,8 @@
 //! listens on `$PORT`). With none, App Engine runs gunicorn on `main:app`,
 //! which the ASGI/WSGI provider finds by itself.
 
+use super::common::{AppContext, Claim};
 use super::platform_files::{claim_for, command_of_yaml, yaml};
-use super::{AppContext, Claim};
 use anyhow::Result;
 
 /// Google App Engine: `entrypoint` in `app.yaml` (a Python runtime's).

@@ -5,7 +5,7 @@
 //! the production one already in the dependencies; with none, the
 //! framework's own way to serve (its dev server, with a warning).
 
-use super::{AppContext, Claim, Start};
+use super::common::{AppContext, Claim, Start};
 use anyhow::Result;
 use std::path::{Path, PathBuf};
 
@@ -637,7 +637,7 @@ struct OwnedContext {
     dir: PathBuf,
     pyproject: crate::project::pyproject::Pyproject,
     dependencies: Vec<String>,
-    installed: super::Installed,
+    installed: super::common::Installed,
 }
 
 impl OwnedContext {

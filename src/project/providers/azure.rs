@@ -1,8 +1,8 @@
 //! Azure App Service: the startup command file an app keeps beside its
 //! code (`startup.txt`, or a `startup.sh` of plain lines, run in order).
 
+use super::common::{AppContext, Claim};
 use super::platform_files::claim_for;
-use super::{AppContext, Claim};
 use anyhow::Result;
 
 /// Azure App Service: the startup command file an app keeps beside its

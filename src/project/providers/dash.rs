@@ -3,7 +3,7 @@
 //! otherwise the script runs Dash's server, told by `HOST`/`PORT` where to
 //! listen (8050 by default).
 
-use super::{AppContext, Claim, Start, words};
+use super::common::{AppContext, Claim, Start, words};
 use anyhow::Result;
 
 const MODULES: &[&str] = &["app", "main", "index", "dashboard"];

@@ -2,8 +2,8 @@
 //! deploy button's `.do/deploy.template.yaml`): the service's `run_command`,
 //! and `http_port` as the port.
 
+use super::common::{AppContext, Claim};
 use super::platform_files::{claim_for, command_of_yaml, yaml};
-use super::{AppContext, Claim};
 use crate::project::decided::Decided;
 use anyhow::Result;
 use yaml_rust2::Yaml;

@@ -3,7 +3,7 @@
 //! is what a production server loads. With no server in the dependencies,
 //! `manage.py runserver`, with a warning.
 
-use super::{AppContext, Claim, Start, words};
+use super::common::{AppContext, Claim, Start, words};
 use anyhow::Result;
 
 /// What a Django project's files say about it.
@@ -295,7 +295,7 @@ pub const MIGRATIONS_NOTE: &str = "Django migrations are not run at build time (
 
 pub fn with_django_extras(mut claim: Claim, project: &DjangoProject) -> Claim {
     if project.settings_text.contains("STATIC_ROOT") {
-        claim.steps.push(super::BuildStep::Collectstatic {
+        claim.steps.push(super::common::BuildStep::Collectstatic {
             settings_module: project.settings_module.clone(),
         });
     }

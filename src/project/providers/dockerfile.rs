@@ -3,9 +3,9 @@
 //! port, `ENV` what it needs. They are strong hints; pypack runs none of the
 //! file's other steps, and says which lines it used.
 
-use super::{AppContext, Claim, Start, leading_number};
+use super::common::{AppContext, Claim, Start, leading_number};
+use super::declared::{Stage, read_stage};
 use crate::project::decided::Decided;
-use crate::project::words::split_command;
 use anyhow::Result;
 
 /// Programs a command may start with for pypack to run it as it is.
@@ -30,105 +30,6 @@ const RUNNABLE: &[&str] = &[
     "uwsgi",
     "chainlit",
 ];
-
-/// What the final stage says.
-#[derive(Debug, Default, PartialEq, Eq)]
-struct Stage {
-    entrypoint: Vec<String>,
-    cmd: Vec<String>,
-    expose: Option<u16>,
-    env: Vec<(String, String)>,
-    workdir: Option<String>,
-    /// The `ENTRYPOINT`/`CMD` lines as written, for the rule.
-    lines: Vec<String>,
-}
-
-fn read_stage(ctx: &AppContext) -> Option<(&'static str, Stage)> {
-    ["Dockerfile", "Containerfile"]
-        .into_iter()
-        .find_map(|name| Some((name, parse(&ctx.read(name)?))))
-}
-
-/// Instructions with their continuation lines joined; the last stage only.
-fn parse(text: &str) -> Stage {
-    let mut stage = Stage::default();
-    let mut joined = String::new();
-    let mut instructions = Vec::new();
-    for line in text.lines() {
-        let trimmed = line.trim();
-        if joined.is_empty() && (trimmed.is_empty() || trimmed.starts_with('#')) {
-            continue;
-        }
-        match trimmed.strip_suffix('\\') {
-            Some(part) => {
-                joined.push_str(part);
-                joined.push(' ');
-            }
-            None => {
-                joined.push_str(trimmed);
-                instructions.push(std::mem::take(&mut joined));
-            }
-        }
-    }
-    for instruction in instructions {
-        let (word, rest) = instruction
-            .split_once(char::is_whitespace)
-            .unwrap_or((&instruction, ""));
-        let rest = rest.trim();
-        match word.to_ascii_uppercase().as_str() {
-            "FROM" => stage = Stage::default(),
-            "CMD" => {
-                stage.cmd = command_words(rest);
-                stage.lines.push(instruction.clone());
-            }
-            "ENTRYPOINT" => {
-                stage.entrypoint = command_words(rest);
-                stage.lines.push(instruction.clone());
-            }
-            "EXPOSE" => stage.expose = rest.split_whitespace().find_map(leading_number),
-            "WORKDIR" => stage.workdir = Some(rest.trim_end_matches('/').to_string()),
-            "ENV" => stage.env.extend(env_pairs(rest)),
-            _ => {}
-        }
-    }
-    stage
-}
-
-/// Exec form (a JSON array) or shell form (one string, run by `sh -c`).
-fn command_words(text: &str) -> Vec<String> {
-    if text.starts_with('[')
-        && let Ok(words) = serde_json::from_str::<Vec<String>>(text)
-    {
-        return words;
-    }
-    vec!["/bin/sh".into(), "-c".into(), text.to_string()]
-}
-
-/// `ENV A=1 B="two words"` or the old `ENV A 1`.
-fn env_pairs(text: &str) -> Vec<(String, String)> {
-    let Ok(words) = split_command(text) else {
-        return Vec::new();
-    };
-    if !words[0].contains('=') {
-        return match words.split_first() {
-            Some((name, value)) => vec![(name.clone(), value.join(" "))],
-            None => Vec::new(),
-        };
-    }
-    words
-        .iter()
-        .filter_map(|w| w.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-/// The command the image would run, as one line of text (for other
-/// providers to look into, e.g. for a gunicorn config file it names).
-pub fn command_text(ctx: &AppContext) -> Option<String> {
-    let (_, stage) = read_stage(ctx)?;
-    let argv: Vec<String> = stage.entrypoint.iter().chain(&stage.cmd).cloned().collect();
-    (!argv.is_empty()).then(|| argv.join(" "))
-}
 
 /// How the final stage starts the app, as pypack can run it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -229,7 +130,8 @@ pub fn claim(ctx: &AppContext) -> Result<Option<Claim>> {
                         .collect(),
                 ),
                 Command::Shell(script) => {
-                    super::start_from_line(&at_app(script, dir), port).expect("parsed when claimed")
+                    super::common::start_from_line(&at_app(script, dir), port)
+                        .expect("parsed when claimed")
                 }
             }
         }
@@ -270,6 +172,7 @@ pub fn port(ctx: &AppContext) -> Result<Option<Decided<u16>>> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::declared::parse;
     use super::*;
 
     #[test]

@@ -1,8 +1,8 @@
 //! Fly.io: `fly.toml`'s `[processes]` (the group its HTTP service runs)
 //! or `[experimental] cmd`; `internal_port` is the port.
 
+use super::common::{AppContext, Claim};
 use super::platform_files::{claim_for, command_of_toml, toml_of};
-use super::{AppContext, Claim};
 use crate::project::decided::Decided;
 use anyhow::Result;
 

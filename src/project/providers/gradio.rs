@@ -2,7 +2,7 @@
 //! environment to listen on every address and the decided port (7860 by
 //! default), without reaching out for analytics.
 
-use super::{AppContext, Claim, Start};
+use super::common::{AppContext, Claim, Start};
 use anyhow::Result;
 
 /// The script that starts the Gradio app.

@@ -2,14 +2,14 @@
 //! the working directory by itself) or the file a Procfile or Dockerfile
 //! command names with `-c` / `--config`. Its `bind` says the port.
 
-use super::{AppContext, leading_number};
+use super::common::{AppContext, leading_number};
 use crate::project::decided::Decided;
 use anyhow::Result;
 
 /// The config files gunicorn will read for this app.
 fn config_files(ctx: &AppContext) -> Vec<String> {
     let mut files = vec!["gunicorn.conf.py".to_string()];
-    for command in ctx.declared_commands() {
+    for command in super::declared::commands(ctx) {
         let words: Vec<&str> = command.split_whitespace().collect();
         for (i, word) in words.iter().enumerate() {
             let named = match *word {

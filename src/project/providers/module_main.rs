@@ -2,8 +2,8 @@
 //! server itself (`uvicorn.run(…)`, `app.run(…)`, `web.run_app(…)`,
 //! waitress's `serve(…)`).
 
+use super::common::{AppContext, Claim, Start};
 use super::runners::{Runner, runner_calling};
-use super::{AppContext, Claim, Start};
 use anyhow::Result;
 
 /// Calls that start a web server from a `__main__`.

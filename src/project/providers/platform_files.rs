@@ -2,7 +2,7 @@
 //! (run through a shell there, so a chain runs through pypack's launcher
 //! here) as a claim, and reading their YAML and TOML files.
 
-use super::{AppContext, Claim, start_from_line};
+use super::common::{AppContext, Claim, start_from_line};
 use yaml_rust2::{Yaml, YamlLoader};
 
 /// A claim for `line`, a platform's start command, when pypack can run it

@@ -2,28 +2,10 @@
 //! `$PORT` is the port pypack decides (no shell runs in the image, so it is
 //! substituted at build time); a port written into its flags is the port.
 
-use super::{AppContext, Claim, leading_number, port_in_flags, start_from_line};
+use super::common::{AppContext, Claim, leading_number, port_in_flags, start_from_line};
+use super::declared::processes;
 use crate::project::decided::Decided;
 use anyhow::{Context, Result};
-
-/// The `name:` lines of the app's Procfile, in order.
-pub fn processes(ctx: &AppContext) -> Vec<(String, String)> {
-    let Some(text) = ctx.read("Procfile") else {
-        return Vec::new();
-    };
-    text.lines()
-        .filter(|l| !l.trim_start().starts_with('#'))
-        .filter_map(|l| {
-            let (name, command) = l.split_once(':')?;
-            let name = name.trim();
-            (!name.is_empty()
-                && name
-                    .chars()
-                    .all(|c| c.is_alphanumeric() || c == '_' || c == '-'))
-            .then(|| (name.to_string(), command.trim().to_string()))
-        })
-        .collect()
-}
 
 fn web(ctx: &AppContext) -> Option<String> {
     processes(ctx)

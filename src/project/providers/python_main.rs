@@ -1,7 +1,7 @@
 //! A script run with `python`: `app.py` or `main.py`; and the port such a
 //! script passes to its server (`app.run(port=5000)`, `uvicorn.run(…, port=…)`).
 
-use super::{AppContext, Claim, Start, leading_number};
+use super::common::{AppContext, Claim, Start, leading_number};
 use crate::project::decided::Decided;
 use anyhow::Result;
 

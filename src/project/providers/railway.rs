@@ -1,8 +1,8 @@
 //! Railway: `deploy.startCommand` of `railway.json` or `railway.toml`
 //! (Railway sets `PORT`).
 
+use super::common::{AppContext, Claim};
 use super::platform_files::{claim_for, toml_of};
-use super::{AppContext, Claim};
 use anyhow::Result;
 
 /// Railway: `deploy.startCommand` of `railway.json` or `railway.toml`.

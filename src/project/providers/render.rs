@@ -1,8 +1,8 @@
 //! Render Blueprints: `render.yaml`'s web service `startCommand` (Render
 //! sets `PORT`).
 
+use super::common::{AppContext, Claim};
 use super::platform_files::{claim_for, command_of_yaml, yaml};
-use super::{AppContext, Claim};
 use anyhow::Result;
 
 /// Render: the first web service (Python or unsaid runtime, no other

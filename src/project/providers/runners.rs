@@ -4,7 +4,7 @@
 //! the others), then packages' `__main__.py`, then packages' usual modules
 //! run as a script (`if __name__ == "__main__":`), as `python -m PKG.MOD`.
 
-use super::AppContext;
+use super::common::AppContext;
 
 /// How a module that starts the server is run.
 #[derive(Debug, Clone, PartialEq, Eq)]

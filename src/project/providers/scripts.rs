@@ -1,7 +1,7 @@
 //! The single `[project.scripts]` entry of the app's own project: its
 //! console script, installed in the venv's `bin`.
 
-use super::{AppContext, Claim, Start};
+use super::common::{AppContext, Claim, Start};
 use anyhow::Result;
 
 pub fn claim(ctx: &AppContext) -> Result<Option<Claim>> {

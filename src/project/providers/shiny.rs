@@ -1,7 +1,7 @@
 //! Shiny for Python apps: `shiny run FILE` (core apps with `app = App(…)`
 //! and Shiny Express scripts alike), on every address and the decided port.
 
-use super::{AppContext, Claim, Start, words};
+use super::common::{AppContext, Claim, Start, words};
 use anyhow::Result;
 
 /// Where Shiny apps usually start (`shiny run` looks for app.py), before

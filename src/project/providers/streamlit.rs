@@ -1,7 +1,7 @@
 //! Streamlit apps: `streamlit run FILE`, on port 8501 unless
 //! `.streamlit/config.toml` says otherwise, listening on every address.
 
-use super::{AppContext, Claim, Start, words};
+use super::common::{AppContext, Claim, Start, words};
 use crate::project::decided::Decided;
 use anyhow::{Context, Result};
 
