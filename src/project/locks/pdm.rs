@@ -2,7 +2,7 @@
 //! dependencies as PEP 508 strings; a package locked with extras is an
 //! entry of its own (`extras = [...]`) holding what those extras add.
 
-use super::{
+use super::locked::{
     Edge, LockInput, LockedPackage, check_reached, listed_files, name_of, package_tables,
     read_toml, roots, unusable, version_of, walk,
 };
@@ -11,7 +11,7 @@ use anyhow::Result;
 use std::path::Path;
 
 fn entry_extras(p: &toml::Table) -> Vec<String> {
-    super::strings(p.get("extras"))
+    super::locked::strings(p.get("extras"))
 }
 
 fn dependency_edges(p: &toml::Table, path: &Path) -> Result<Vec<Edge>> {
@@ -89,7 +89,7 @@ pub fn read(path: &Path, input: &LockInput) -> Result<Vec<LockedPackage>> {
                 .filter(|u| u.starts_with("file://"))
         });
         let files = match local {
-            Some(rel) => vec![super::local_file(path, rel, name, &version)?],
+            Some(rel) => vec![super::locked::local_file(path, rel, name, &version)?],
             None => listed_files(base),
         };
         out.push(LockedPackage {

@@ -2,7 +2,7 @@
 //! `--group dev`) of `==version` pins with their files' hashes and markers;
 //! the files themselves are found in the index by hash.
 
-use super::{LockInput, LockedFile, LockedPackage, marker_holds, sha256_of, unusable};
+use super::locked::{LockInput, LockedFile, LockedPackage, marker_holds, sha256_of, unusable};
 use crate::index::normalize_name;
 use anyhow::Result;
 use std::path::Path;

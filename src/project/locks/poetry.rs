@@ -3,7 +3,7 @@
 //! or a table with markers, extras, `optional`); an optional dependency is
 //! followed only through the package extras that list it.
 
-use super::{
+use super::locked::{
     Edge, LockInput, LockedPackage, check_reached, listed_files, name_of, package_tables,
     read_toml, roots, unusable, version_of, walk,
 };
@@ -47,7 +47,7 @@ fn edges(package: &toml::Table, base: bool, extras: &[String]) -> Vec<Edge> {
             if !wanted {
                 continue;
             }
-            let extras = super::strings(spec.get("extras"));
+            let extras = super::locked::strings(spec.get("extras"));
             let marker = spec
                 .get("markers")
                 .and_then(|m| m.as_str())
@@ -99,7 +99,7 @@ pub fn read(path: &Path, input: &LockInput) -> Result<Vec<LockedPackage>> {
             source.and_then(|s| s.get("url")).and_then(|u| u.as_str()),
         ) {
             (Some("directory" | "file"), Some(rel)) => {
-                vec![super::local_file(path, rel, name, &version)?]
+                vec![super::locked::local_file(path, rel, name, &version)?]
             }
             _ => listed_files(package),
         };

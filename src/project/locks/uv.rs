@@ -3,7 +3,7 @@
 //! package whose source is `editable`/`virtual` `.`, and its dev groups are
 //! `[package.dev-dependencies]`.
 
-use super::{
+use super::locked::{
     Edge, LockInput, LockedFile, LockedPackage, check_reached, check_version, filename_of,
     marker_holds, name_of, package_tables, read_toml, roots, sha256_of, unusable, version_of, walk,
 };
@@ -18,7 +18,7 @@ fn edges_of(list: Option<&toml::Value>) -> Vec<Edge> {
         .flatten()
         .filter_map(|e| {
             let name = normalize_name(e.get("name")?.as_str()?);
-            let extras = super::strings(e.get("extra"));
+            let extras = super::locked::strings(e.get("extra"));
             let marker = e.get("marker").and_then(|m| m.as_str()).map(str::to_string);
             Some((name, extras, marker))
         })
@@ -151,7 +151,7 @@ pub fn read(path: &Path, input: &LockInput) -> Result<Vec<LockedPackage>> {
             _ => version_of(package, name, path)?,
         };
         let files: Vec<LockedFile> = match local {
-            Some(rel) => vec![super::local_file(path, rel, name, &version)?],
+            Some(rel) => vec![super::locked::local_file(path, rel, name, &version)?],
             None => package
                 .get("wheels")
                 .and_then(|w| w.as_array())
