@@ -4,7 +4,10 @@
 //! were passed over (wheels for other platforms, Python versions), and the
 //! fix when one is plain. Never PubGrub's own prose, nor an empty set `∅`.
 
-use super::{Node, Provider, ResolveInput, VersionRange, normalize_name, requirement_range};
+use super::input::{Node, ResolveInput};
+use super::provider::{Provider, requirement_range};
+use super::ranges::VersionRange;
+use crate::index::normalize_name;
 use crate::project::SourcedRequirement;
 use pep440_rs::Version;
 use pubgrub::{DerivationTree, External, Ranges};
