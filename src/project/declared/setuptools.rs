@@ -30,8 +30,8 @@ pub struct SetupProject {
 pub fn read(app_dir: &Path) -> Result<Option<SetupProject>> {
     let cfg_path = app_dir.join("setup.cfg");
     let py_path = app_dir.join("setup.py");
-    let cfg = super::text::text_if_regular(&cfg_path);
-    let py = super::text::text_if_regular(&py_path);
+    let cfg = crate::project::text::text_if_regular(&cfg_path);
+    let py = crate::project::text::text_if_regular(&py_path);
     if cfg.is_none() && py.is_none() {
         return Ok(None);
     }

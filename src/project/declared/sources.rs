@@ -61,7 +61,7 @@ pub struct Workspace {
 pub fn uv_workspace(app_dir: &Path) -> Option<Workspace> {
     let start = std::fs::canonicalize(app_dir).unwrap_or_else(|_| app_dir.to_path_buf());
     for root in start.ancestors() {
-        let Some(text) = super::text::text_if_regular(&root.join("pyproject.toml")) else {
+        let Some(text) = crate::project::text::text_if_regular(&root.join("pyproject.toml")) else {
             continue;
         };
         let Ok(doc) = toml::from_str::<toml::Table>(&text) else {
@@ -107,7 +107,7 @@ fn workspace_member(app_dir: &Path, name: &str) -> Result<Option<PathBuf>> {
         return Ok(None);
     };
     for dir in workspace.members {
-        let Some(text) = super::text::text_if_regular(&dir.join("pyproject.toml")) else {
+        let Some(text) = crate::project::text::text_if_regular(&dir.join("pyproject.toml")) else {
             continue;
         };
         let member_name = toml::from_str::<toml::Table>(&text)

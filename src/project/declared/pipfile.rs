@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 use std::path::Path;
 
 pub fn dependencies(path: &Path, groups: &[String]) -> Result<Vec<SourcedRequirement>> {
-    let text = super::text::read_text(path)?;
+    let text = crate::project::text::read_text(path)?;
     let doc: toml::Table =
         toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
     let mut sections = vec!["packages".to_string()];

@@ -83,7 +83,7 @@ fn read_into(
             path.display()
         );
     }
-    let text = super::text::read_requirements_text(path)?;
+    let text = crate::project::text::read_requirements_text(path)?;
     let dir = path.parent().unwrap_or(Path::new("."));
     for (number, line) in logical_lines(&text) {
         let origin = format!("{}:{number}", path.display());

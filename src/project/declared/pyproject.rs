@@ -40,7 +40,7 @@ pub struct Pyproject {
 }
 
 pub fn read(path: &Path) -> Result<Pyproject> {
-    let text = super::text::read_text(path)?;
+    let text = crate::project::text::read_text(path)?;
     let doc: toml::Table =
         toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
     let mut out = Pyproject {
