@@ -260,29 +260,7 @@ pub fn build_and(
     }
 
     crate::mark("Debian releases verified");
-    // Fetched and read at once (a security suite's index is small, the main
-    // suite's is not); added in the recipe's order, which decides ties.
-    let lists: Vec<(&crate::debian::SuiteIndex, &String)> = suites
-        .iter()
-        .flat_map(|suite| recipe.components.iter().map(move |c| (suite, c)))
-        .collect();
-    let mut index = PackageIndex::default();
-    for packages in crate::parallel::map_ordered(&lists, lists.len(), |(suite, component)| {
-        archive.packages(suite, component, arch, &stats)
-    })? {
-        index.add(packages);
-    }
-    let selected = closure(&index, &recipe.packages.include, &recipe.packages.exclude)
-        .with_context(|| {
-            format!(
-                "resolving the packages of recipe {} for {arch}",
-                recipe.name
-            )
-        })?;
-    // The chosen few outlive the index of tens of thousands.
-    let selected: Vec<crate::debian::packages::Package> = selected.into_iter().cloned().collect();
-    drop(index);
-    release_freed_memory();
+    let selected = chosen_packages(recipe, &archive, &suites, arch, &stats)?;
     let selected: Vec<&crate::debian::packages::Package> = selected.iter().collect();
     crate::mark("Debian packages chosen");
     let extracted = archive.fetch_debs(&selected, &stats)?;
@@ -291,26 +269,7 @@ pub fn build_and(
     let entries = rootfs::assemble(recipe, &mut packages)?;
     check_python(recipe, &entries)?;
 
-    // While the layer is compressed, its files are written out for later
-    // steps to run the interpreter from (for this machine only).
-    let (blob, early_tree) = std::thread::scope(|scope| {
-        let tree = (options.platform == crate::platform::Platform::host()).then(|| {
-            scope.spawn(|| {
-                let tree = unpacked::EarlyTree::write(cache, &entries)?;
-                let started = head_start.and_then(|start| {
-                    let python = tree.python(&recipe.python.executable).ok()?;
-                    start(&python)
-                });
-                anyhow::Ok((tree, started))
-            })
-        });
-        let _progress =
-            crate::progress::Progress::start("writing the base layer", 0, options.verbose);
-        let blob = write_layer(cache, &entries, options.epoch);
-        // Only a head start: a tree that could not be written is made later.
-        let tree = tree.and_then(|t| t.join().ok()).and_then(Result::ok);
-        (blob, tree)
-    });
+    let (blob, early_tree) = write_layer_and_tree(recipe, options, &entries, head_start, cache);
     let blob = blob?;
     crate::mark("base layer written");
     let uncompressed_size = blob.uncompressed_size;
@@ -355,6 +314,75 @@ pub fn build_and(
         python_full_version,
         libc,
         early,
+    })
+}
+
+/// The recipe's packages and everything they depend on, from the suites'
+/// package indexes.
+fn chosen_packages(
+    recipe: &Recipe,
+    archive: &Archive,
+    suites: &[crate::debian::SuiteIndex],
+    arch: &str,
+    stats: &FetchStats,
+) -> Result<Vec<crate::debian::packages::Package>> {
+    // Fetched and read at once (a security suite's index is small, the main
+    // suite's is not); added in the recipe's order, which decides ties.
+    let lists: Vec<(&crate::debian::SuiteIndex, &String)> = suites
+        .iter()
+        .flat_map(|suite| recipe.components.iter().map(move |c| (suite, c)))
+        .collect();
+    let mut index = PackageIndex::default();
+    for packages in crate::parallel::map_ordered(&lists, lists.len(), |(suite, component)| {
+        archive.packages(suite, component, arch, stats)
+    })? {
+        index.add(packages);
+    }
+    let selected = closure(&index, &recipe.packages.include, &recipe.packages.exclude)
+        .with_context(|| {
+            format!(
+                "resolving the packages of recipe {} for {arch}",
+                recipe.name
+            )
+        })?;
+    // The chosen few outlive the index of tens of thousands.
+    let selected: Vec<crate::debian::packages::Package> = selected.into_iter().cloned().collect();
+    drop(index);
+    release_freed_memory();
+    Ok(selected)
+}
+
+/// What a base built here started from its files: the unpacked tree, and
+/// what the head start returned.
+type EarlyStart = (unpacked::EarlyTree, Option<Box<dyn std::any::Any + Send>>);
+
+/// The base layer, written while (for this machine only) its files are
+/// written out for later steps to run the interpreter from, and the head
+/// start is started there.
+fn write_layer_and_tree(
+    recipe: &Recipe,
+    options: &BaseOptions,
+    entries: &[crate::oci::Entry],
+    head_start: Option<HeadStart>,
+    cache: &Cache,
+) -> (Result<crate::oci::LayerBlob>, Option<EarlyStart>) {
+    std::thread::scope(|scope| {
+        let tree = (options.platform == crate::platform::Platform::host()).then(|| {
+            scope.spawn(|| {
+                let tree = unpacked::EarlyTree::write(cache, entries)?;
+                let started = head_start.and_then(|start| {
+                    let python = tree.python(&recipe.python.executable).ok()?;
+                    start(&python)
+                });
+                anyhow::Ok((tree, started))
+            })
+        });
+        let _progress =
+            crate::progress::Progress::start("writing the base layer", 0, options.verbose);
+        let blob = write_layer(cache, entries, options.epoch);
+        // Only a head start: a tree that could not be written is made later.
+        let tree = tree.and_then(|t| t.join().ok()).and_then(Result::ok);
+        (blob, tree)
     })
 }
 

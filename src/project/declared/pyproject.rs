@@ -70,51 +70,7 @@ pub fn read(path: &Path) -> Result<Pyproject> {
         ..Pyproject::default()
     };
     let Some(project) = doc.get("project").and_then(|p| p.as_table()) else {
-        // A Poetry project says its Python in its dependencies.
-        out.requires_python = out.poetry.as_ref().and_then(super::poetry::requires_python);
-        if let Some(name) = out
-            .poetry
-            .as_ref()
-            .and_then(|p| p.get("name"))
-            .and_then(|n| n.as_str())
-        {
-            out.name = Some(name.to_string());
-        }
-        // `[tool.poetry.scripts]`: console scripts, as [project.scripts].
-        let scripts: Vec<(String, String)> = out
-            .poetry
-            .as_ref()
-            .and_then(|p| p.get("scripts"))
-            .and_then(|s| s.as_table())
-            .map(|t| {
-                t.iter()
-                    .filter_map(|(name, v)| {
-                        let target = match v {
-                            toml::Value::String(s) => s.clone(),
-                            // Poetry 2: `{ reference = "mod:fn", type = "console" }`
-                            toml::Value::Table(t)
-                                if t.get("type").and_then(|t| t.as_str()).unwrap_or("console")
-                                    == "console" =>
-                            {
-                                t.get("reference")?.as_str()?.to_string()
-                            }
-                            _ => return None,
-                        };
-                        Some((name.clone(), target))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        if !scripts.is_empty() {
-            out.scripts = scripts.iter().map(|(n, _)| n.clone()).collect();
-            out.entry_points.insert("console_scripts".into(), scripts);
-        }
-        out.version = out
-            .poetry
-            .as_ref()
-            .and_then(|p| p.get("version"))
-            .and_then(|v| v.as_str())
-            .map(str::to_string);
+        poetry_fields(&mut out);
         return Ok(out);
     };
     out.has_project = true;
@@ -131,29 +87,7 @@ pub fn read(path: &Path) -> Result<Pyproject> {
         .and_then(|v| v.as_table())
         .map(|t| t.keys().cloned().collect())
         .unwrap_or_default();
-    let pairs = |v: Option<&toml::Value>| -> Vec<(String, String)> {
-        v.and_then(|v| v.as_table())
-            .map(|t| {
-                t.iter()
-                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    for (group, key) in [
-        ("console_scripts", "scripts"),
-        ("gui_scripts", "gui-scripts"),
-    ] {
-        let entries = pairs(project.get(key));
-        if !entries.is_empty() {
-            out.entry_points.insert(group.to_string(), entries);
-        }
-    }
-    if let Some(groups) = project.get("entry-points").and_then(|v| v.as_table()) {
-        for (group, table) in groups {
-            out.entry_points.insert(group.clone(), pairs(Some(table)));
-        }
-    }
+    out.entry_points = entry_points(project);
     out.build_backend = doc
         .get("build-system")
         .and_then(|b| b.get("build-backend"))
@@ -204,6 +138,86 @@ pub fn read(path: &Path) -> Result<Pyproject> {
     }
     out.local_paths = local_paths.into_inner();
     Ok(out)
+}
+
+/// A Poetry project's name, Python, version and scripts, from
+/// `[tool.poetry]` (read into `out.poetry`), when there is no `[project]`.
+fn poetry_fields(out: &mut Pyproject) {
+    // A Poetry project says its Python in its dependencies.
+    out.requires_python = out.poetry.as_ref().and_then(super::poetry::requires_python);
+    if let Some(name) = out
+        .poetry
+        .as_ref()
+        .and_then(|p| p.get("name"))
+        .and_then(|n| n.as_str())
+    {
+        out.name = Some(name.to_string());
+    }
+    // `[tool.poetry.scripts]`: console scripts, as [project.scripts].
+    let scripts: Vec<(String, String)> = out
+        .poetry
+        .as_ref()
+        .and_then(|p| p.get("scripts"))
+        .and_then(|s| s.as_table())
+        .map(|t| {
+            t.iter()
+                .filter_map(|(name, v)| {
+                    let target = match v {
+                        toml::Value::String(s) => s.clone(),
+                        // Poetry 2: `{ reference = "mod:fn", type = "console" }`
+                        toml::Value::Table(t)
+                            if t.get("type").and_then(|t| t.as_str()).unwrap_or("console")
+                                == "console" =>
+                        {
+                            t.get("reference")?.as_str()?.to_string()
+                        }
+                        _ => return None,
+                    };
+                    Some((name.clone(), target))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if !scripts.is_empty() {
+        out.scripts = scripts.iter().map(|(n, _)| n.clone()).collect();
+        out.entry_points.insert("console_scripts".into(), scripts);
+    }
+    out.version = out
+        .poetry
+        .as_ref()
+        .and_then(|p| p.get("version"))
+        .and_then(|v| v.as_str())
+        .map(str::to_string);
+}
+
+/// `[project.scripts]`, `[project.gui-scripts]` and `[project.entry-points]`
+/// as entry point groups.
+fn entry_points(project: &toml::Table) -> BTreeMap<String, Vec<(String, String)>> {
+    let mut entry_points = BTreeMap::new();
+    let pairs = |v: Option<&toml::Value>| -> Vec<(String, String)> {
+        v.and_then(|v| v.as_table())
+            .map(|t| {
+                t.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for (group, key) in [
+        ("console_scripts", "scripts"),
+        ("gui_scripts", "gui-scripts"),
+    ] {
+        let entries = pairs(project.get(key));
+        if !entries.is_empty() {
+            entry_points.insert(group.to_string(), entries);
+        }
+    }
+    if let Some(groups) = project.get("entry-points").and_then(|v| v.as_table()) {
+        for (group, table) in groups {
+            entry_points.insert(group.clone(), pairs(Some(table)));
+        }
+    }
+    entry_points
 }
 
 /// `name @ file:…` naming a local project directory: the requirement by

@@ -187,86 +187,14 @@ fn parse_line(
     depth: usize,
 ) -> Result<()> {
     if line.starts_with('-') {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let mut iter = words.iter().peekable();
-        while let Some(&word) = iter.next() {
-            let name = word.split('=').next().unwrap_or(word);
-            match name {
-                "-r" | "--requirement" => {
-                    let file = dir.join(option_value(&mut iter, word)?);
-                    read_into(&file, env, set, as_constraints, depth + 1)?;
-                }
-                "-c" | "--constraint" => {
-                    let file = dir.join(option_value(&mut iter, word)?);
-                    read_into(&file, env, set, true, depth + 1)?;
-                }
-                "-i" | "--index-url" => set.index.index_url = Some(option_value(&mut iter, word)?),
-                "--extra-index-url" => set
-                    .index
-                    .extra_index_urls
-                    .get_or_insert_with(Vec::new)
-                    .push(option_value(&mut iter, word)?),
-                "-f" | "--find-links" => {
-                    let value = option_value(&mut iter, word)?;
-                    let location = if value.contains("://") {
-                        value
-                    } else {
-                        dir.join(value).display().to_string()
-                    };
-                    set.index
-                        .find_links
-                        .get_or_insert_with(Vec::new)
-                        .push(location);
-                }
-                "--no-index" => set.index.no_index = Some(true),
-                "--pre" => set.pre = true,
-                "--require-hashes" => set.require_hashes = true,
-                "--only-binary" | "--no-binary" => {
-                    let value = option_value(&mut iter, word)?;
-                    set.binary.push((value, name == "--only-binary"));
-                }
-                "--trusted-host" | "--prefer-binary" | "--use-feature" => {
-                    if !word.contains('=') && name != "--prefer-binary" {
-                        iter.next();
-                    }
-                }
-                // An editable local project: an image has no place for the
-                // link, so it is installed as built, like `pip install PATH`.
-                "-e" | "--editable" => {
-                    let target = option_value(&mut iter, word)?;
-                    let Some(project) = local_project(&target, dir, origin)? else {
-                        bail!(
-                            "editable requirements (-e) name a local project directory, and '{target}' is none"
-                        );
-                    };
-                    set.local.push(project);
-                }
-                r if r.starts_with(['-', 'r']) && r.len() > 2 && r.starts_with("-r") => {
-                    let file = dir.join(&r[2..]);
-                    read_into(&file, env, set, as_constraints, depth + 1)?;
-                }
-                _ => bail!("unknown option {word}"),
-            }
-        }
-        return Ok(());
+        return option_line(line, dir, origin, env, set, as_constraints, depth);
     }
     // A requirement, possibly followed by per-requirement options.
     let (spec, options) = match line.find(" --") {
         Some(i) => (line[..i].trim(), line[i..].trim()),
         None => (line, ""),
     };
-    let mut hashes = Vec::new();
-    for option in options.split_whitespace() {
-        match option.split_once('=') {
-            Some(("--hash", value)) => {
-                let hex = value
-                    .strip_prefix("sha256:")
-                    .with_context(|| format!("only sha256 hashes are supported, got '{value}'"))?;
-                hashes.push(hex.to_ascii_lowercase());
-            }
-            _ => bail!("unsupported per-requirement option '{option}'"),
-        }
-    }
+    let hashes = hashes_of(options)?;
     if let Some(project) = local_project(spec, dir, origin)? {
         set.local.push(project);
         return Ok(());
@@ -308,6 +236,98 @@ fn parse_line(
         set.requirements.push(sourced);
     }
     Ok(())
+}
+
+/// A line of options (`-r file`, `--index-url URL`, `-e path`…).
+fn option_line(
+    line: &str,
+    dir: &Path,
+    origin: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    set: &mut RequirementSet,
+    as_constraints: bool,
+    depth: usize,
+) -> Result<()> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let mut iter = words.iter().peekable();
+    while let Some(&word) = iter.next() {
+        let name = word.split('=').next().unwrap_or(word);
+        match name {
+            "-r" | "--requirement" => {
+                let file = dir.join(option_value(&mut iter, word)?);
+                read_into(&file, env, set, as_constraints, depth + 1)?;
+            }
+            "-c" | "--constraint" => {
+                let file = dir.join(option_value(&mut iter, word)?);
+                read_into(&file, env, set, true, depth + 1)?;
+            }
+            "-i" | "--index-url" => set.index.index_url = Some(option_value(&mut iter, word)?),
+            "--extra-index-url" => set
+                .index
+                .extra_index_urls
+                .get_or_insert_with(Vec::new)
+                .push(option_value(&mut iter, word)?),
+            "-f" | "--find-links" => {
+                let value = option_value(&mut iter, word)?;
+                let location = if value.contains("://") {
+                    value
+                } else {
+                    dir.join(value).display().to_string()
+                };
+                set.index
+                    .find_links
+                    .get_or_insert_with(Vec::new)
+                    .push(location);
+            }
+            "--no-index" => set.index.no_index = Some(true),
+            "--pre" => set.pre = true,
+            "--require-hashes" => set.require_hashes = true,
+            "--only-binary" | "--no-binary" => {
+                let value = option_value(&mut iter, word)?;
+                set.binary.push((value, name == "--only-binary"));
+            }
+            "--trusted-host" | "--prefer-binary" | "--use-feature" => {
+                if !word.contains('=') && name != "--prefer-binary" {
+                    iter.next();
+                }
+            }
+            // An editable local project: an image has no place for the
+            // link, so it is installed as built, like `pip install PATH`.
+            "-e" | "--editable" => {
+                let target = option_value(&mut iter, word)?;
+                let Some(project) = local_project(&target, dir, origin)? else {
+                    bail!(
+                        "editable requirements (-e) name a local project directory, and '{target}' is none"
+                    );
+                };
+                set.local.push(project);
+            }
+            r if r.starts_with(['-', 'r']) && r.len() > 2 && r.starts_with("-r") => {
+                let file = dir.join(&r[2..]);
+                read_into(&file, env, set, as_constraints, depth + 1)?;
+            }
+            _ => bail!("unknown option {word}"),
+        }
+    }
+    Ok(())
+}
+
+/// The sha256 hashes of a requirement's `--hash=sha256:…` options (the
+/// only per-requirement option there is).
+fn hashes_of(options: &str) -> Result<Vec<String>> {
+    let mut hashes = Vec::new();
+    for option in options.split_whitespace() {
+        match option.split_once('=') {
+            Some(("--hash", value)) => {
+                let hex = value
+                    .strip_prefix("sha256:")
+                    .with_context(|| format!("only sha256 hashes are supported, got '{value}'"))?;
+                hashes.push(hex.to_ascii_lowercase());
+            }
+            _ => bail!("unsupported per-requirement option '{option}'"),
+        }
+    }
+    Ok(hashes)
 }
 
 /// A local project directory as pip names one: a path (`./lib`,

@@ -67,34 +67,7 @@ pub fn read(path: &Path, input: &LockInput) -> Result<Vec<LockedPackage>> {
                 .any(|k| s.get(*k).and_then(|v| v.as_str()) == Some(own.as_str()))
         })
     };
-    // The same name at several versions (split by markers): the one whose
-    // resolution markers hold on the target.
-    let pick = |name: &str| -> Result<Option<&toml::Table>> {
-        let candidates: Vec<&toml::Table> = packages
-            .iter()
-            .copied()
-            .filter(|p| name_of(p).as_deref() == Some(name))
-            .filter(|p| !is_project(p))
-            .collect();
-        if candidates.len() <= 1 {
-            return Ok(candidates.into_iter().next());
-        }
-        for candidate in &candidates {
-            let markers: Vec<&str> = candidate
-                .get("resolution-markers")
-                .and_then(|m| m.as_array())
-                .map(|a| a.iter().filter_map(|m| m.as_str()).collect())
-                .unwrap_or_default();
-            let mut holds = markers.is_empty();
-            for marker in markers {
-                holds |= marker_holds(Some(marker), &env, &[])?;
-            }
-            if holds {
-                return Ok(Some(candidate));
-            }
-        }
-        Ok(candidates.into_iter().next())
-    };
+    let pick = |name: &str| pick_for_target(&packages, name, &is_project, &env);
     let mut missing = None;
     let reached = walk(roots(input, &env), &env, |name, base, extras| {
         let Some(package) = pick(name)? else {
@@ -178,6 +151,41 @@ pub fn read(path: &Path, input: &LockInput) -> Result<Vec<LockedPackage>> {
         });
     }
     Ok(out)
+}
+
+/// The lock's entry for `name` (not the app's own, `is_project`); of the
+/// same name at several versions (split by markers), the one whose
+/// resolution markers hold on the target.
+fn pick_for_target<'a>(
+    packages: &[&'a toml::Table],
+    name: &str,
+    is_project: &dyn Fn(&toml::Table) -> bool,
+    env: &pep508_rs::MarkerEnvironment,
+) -> Result<Option<&'a toml::Table>> {
+    let candidates: Vec<&toml::Table> = packages
+        .iter()
+        .copied()
+        .filter(|p| name_of(p).as_deref() == Some(name))
+        .filter(|p| !is_project(p))
+        .collect();
+    if candidates.len() <= 1 {
+        return Ok(candidates.into_iter().next());
+    }
+    for candidate in &candidates {
+        let markers: Vec<&str> = candidate
+            .get("resolution-markers")
+            .and_then(|m| m.as_array())
+            .map(|a| a.iter().filter_map(|m| m.as_str()).collect())
+            .unwrap_or_default();
+        let mut holds = markers.is_empty();
+        for marker in markers {
+            holds |= marker_holds(Some(marker), env, &[])?;
+        }
+        if holds {
+            return Ok(Some(candidate));
+        }
+    }
+    Ok(candidates.into_iter().next())
 }
 
 /// The app directory's path from the lock's directory, as uv writes it in
