@@ -14,15 +14,21 @@
 # kept for the next run. Runs alternate (pypack, then podman) so both see the
 # same machine state; prints every run, the medians and the ratios, and the
 # peak memory of pypack's cold builds.
-# Usage: bench/vs-dockerfile.sh [runs]   (needs podman; see tests/setup.sh)
+# Usage: [PYPACK_BIN=path] bench/vs-dockerfile.sh [runs]   (needs podman; see tests/setup.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-5}
 suite=${BENCH_SUITE:-bookworm}
 sources=${BENCH_APT_SOURCES:-/etc/apt/sources.list.d/debian.sources}
 
-cargo build --release --quiet
-bin=$PWD/target/release/pypack
+# PYPACK_BIN: another build of pypack to measure (e.g. the previous
+# commit's, to check a change keeps the ratios), else this checkout's.
+if [ -n "${PYPACK_BIN:-}" ]; then
+  bin=$(realpath "$PYPACK_BIN")
+else
+  cargo build --release --quiet
+  bin=$PWD/target/release/pypack
+fi
 work=$(mktemp -d)
 cleanup() {
   podman rmi -f pypack-bench/vs:pypack pypack-bench/vs:dockerfile >/dev/null 2>&1 || true

@@ -9,13 +9,19 @@
 # memory of pypack's cold lock. Both use the host's configured package index
 # (pip's / uv's settings). uv comes from PATH, else is installed with pip
 # into a throwaway venv.
-# Usage: bench/vs-uv.sh [runs]
+# Usage: [PYPACK_BIN=path] bench/vs-uv.sh [runs]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-5}
 
-cargo build --release --quiet
-bin=$PWD/target/release/pypack
+# PYPACK_BIN: another build of pypack to measure (e.g. the previous
+# commit's, to check a change keeps the ratios), else this checkout's.
+if [ -n "${PYPACK_BIN:-}" ]; then
+  bin=$(realpath "$PYPACK_BIN")
+else
+  cargo build --release --quiet
+  bin=$PWD/target/release/pypack
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 . bench/lib.sh

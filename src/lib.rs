@@ -1,8 +1,14 @@
 //! pypack: turn a Python application directory into a container image,
 //! without a Dockerfile or a daemon.
 //!
-//! The library is split by pipeline stage (see `DESIGN.md` in the shared
-//! folder); the `pypack` binary is a thin clap layer over it.
+//! The library is split by pipeline stage; [`build`] runs them in order
+//! (plan → base → tools → resolve → install → app layer → audit → build
+//! steps → config → smoke), [`publish`] puts the result where it is asked;
+//! the `pypack` binary is a thin clap layer over both. A module imports
+//! only modules of its own rank or below (vocabulary, storage, formats,
+//! clients, then the stages in order, then the pipeline), and no two files
+//! import each other: the README's Architecture section has the table, and
+//! `tests/structure.rs` checks it.
 
 pub mod audit;
 pub mod base;

@@ -2,10 +2,8 @@
 //! only to the app's user, the paths it writes made its own) and its own
 //! project installed into the venv, with their bytecode.
 
-use super::bytecode::bytecode_key;
-use super::bytecode::with_bytecode;
-use super::layers::Layering;
-use super::layers::cached_layer;
+use super::bytecode::{bytecode_key, with_bytecode};
+use super::layers::{Layering, cached_layer};
 use super::report::LayerReport;
 use super::request::APP_DIR;
 use crate::builder::sdist::SourceBuilder;

@@ -3,15 +3,13 @@
 //! the base's interpreter, and the bytecode of a layer's `.py` files.
 
 use super::base::host_interpreter;
-use super::layers::cached_layer;
-use super::layers::remember_layer;
+use super::layers::{cached_layer, remember_layer};
 use super::report::LayerReport;
 use crate::base::HeadStart;
 use crate::base::unpacked::UnpackedPython;
 use crate::base::{BaseOptions, BuiltBase, Recipe};
 use crate::builder::Engine;
-use crate::builder::bytecode::Compiler;
-use crate::builder::bytecode::Running;
+use crate::builder::bytecode::{Compiler, Running};
 use crate::cache::Cache;
 use crate::http::Http;
 use crate::oci::layer::{Entry, add_parents, write_layer};

@@ -2,12 +2,10 @@
 //! user, environment, labels) and the manifest's annotations.
 
 use super::base::Based;
-use super::request::APP_DIR;
-use super::request::BASE_LAYERS_ANNOTATION;
-use super::request::BASE_LIBC_ANNOTATION;
-use super::request::BASE_PYTHON_ANNOTATION;
-use super::request::NONROOT;
-use super::request::VENV_DIR;
+use super::request::{
+    APP_DIR, BASE_LAYERS_ANNOTATION, BASE_LIBC_ANNOTATION, BASE_PYTHON_ANNOTATION, NONROOT,
+    VENV_DIR,
+};
 use crate::base::BuiltBase;
 use crate::oci::image::{self, ContainerConfig};
 use crate::project::plan::Plan;

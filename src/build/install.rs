@@ -1,10 +1,8 @@
 //! The install stage: the venv, and its layer of every pinned wheel (reused
 //! when the pins, the interpreter and the timestamp are the same).
 
-use super::bytecode::bytecode_key;
-use super::bytecode::with_bytecode;
-use super::layers::Layering;
-use super::layers::cached_layer;
+use super::bytecode::{bytecode_key, with_bytecode};
+use super::layers::{Layering, cached_layer};
 use super::report::LayerReport;
 use super::request::VENV_DIR;
 use crate::base::BuiltBase;

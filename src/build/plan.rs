@@ -1,8 +1,7 @@
 //! The plan stage: the app's declared requirements (with `--server`'s), the
 //! plan, and the base that keeps what the requirements pin.
 
-use super::request::BuildRequest;
-use super::request::Declared;
+use super::request::{BuildRequest, Declared};
 use crate::project::plan::{Plan, plan};
 use anyhow::{Result, bail};
 

@@ -3,9 +3,7 @@
 
 use super::app_layer::give_writable;
 use super::assembly::Assembly;
-use super::layers::cached_layer;
-use super::layers::remember_layer;
-use super::layers::specs;
+use super::layers::{cached_layer, remember_layer, specs};
 use super::report::LayerReport;
 use crate::builder::Engine;
 use crate::builder::smoke::{self};

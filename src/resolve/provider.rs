@@ -2,7 +2,7 @@
 //! the target's wheels (and sdists' metadata), with the versions a
 //! requirement allows.
 
-use super::input::*;
+use super::input::{Node, ResolveInput};
 use super::ranges::VersionRange;
 use crate::index::{DistFile, Index, normalize_name};
 use crate::python::{TagRanks, Target, WheelFilename};
