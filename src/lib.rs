@@ -22,6 +22,7 @@ pub mod parallel;
 pub mod platform;
 pub mod progress;
 pub mod project;
+pub mod publish;
 pub mod python;
 pub mod rebase;
 pub mod registry;
