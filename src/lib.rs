@@ -29,6 +29,7 @@ pub mod registry;
 pub mod registry_cache;
 pub mod resolve;
 pub mod sbom;
+pub mod serve;
 pub mod walk;
 pub mod wheel;
 
