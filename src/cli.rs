@@ -203,10 +203,12 @@ fn inspect(image: &std::path::Path, json: bool) -> Result<()> {
     }
     println!("cmd:      {}", i.cmd.join(" "));
     println!("ports:    {}", i.exposed_ports.join(", "));
-    i.env.iter().for_each(|e| println!("env:      {e}"));
-    i.labels
-        .iter()
-        .for_each(|(k, v)| println!("label:    {k}={v}"));
+    for e in &i.env {
+        println!("env:      {e}");
+    }
+    for (k, v) in &i.labels {
+        println!("label:    {k}={v}");
+    }
     let total: u64 = i.layers.iter().map(|l| l.uncompressed_size).sum();
     let mb = |bytes: u64| bytes as f64 / 1e6;
     println!(
@@ -223,13 +225,13 @@ fn inspect(image: &std::path::Path, json: bool) -> Result<()> {
         );
     }
     println!("OS packages ({}):", i.os_packages.len());
-    i.os_packages
-        .iter()
-        .for_each(|(n, v)| println!("  {n} {v}"));
+    for (n, v) in &i.os_packages {
+        println!("  {n} {v}");
+    }
     println!("Python packages ({}):", i.python_packages.len());
-    i.python_packages
-        .iter()
-        .for_each(|(n, v)| println!("  {n} {v}"));
+    for (n, v) in &i.python_packages {
+        println!("  {n} {v}");
+    }
     Ok(())
 }
 

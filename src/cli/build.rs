@@ -5,6 +5,7 @@ use super::Cli;
 use super::args::{BaseArgs, CacheSharing, IndexArgs, OutputArgs};
 use anyhow::{Result, bail};
 use clap::Args;
+use pypack::base::BaseOptions;
 use pypack::build::BuildReport;
 use pypack::builder::Engine;
 use pypack::builder::engine::HeldImage;
@@ -105,34 +106,12 @@ pub fn build(cli: &Cli, args: &BuildArgs) -> Result<()> {
     }
 }
 
-/// What every build starts from, checked before any work.
-struct BuildStart {
-    base_options: pypack::base::BaseOptions,
-    /// The image's name: `-t`, else the app directory's.
-    tag: String,
-    push: Option<Reference>,
-    /// `--engine`, else the config file's.
-    engine: Option<String>,
-}
-
-fn build_start(cli: &Cli, args: &BuildArgs) -> Result<BuildStart> {
-    let (_, base_options) = args.base.options_for("debian12", cli.quiet || args.json)?;
-    let tag = (args.output.tag.clone()).unwrap_or_else(|| pypack::publish::name_of_app(&args.app));
-    check_tag(&tag)?;
-    Ok(BuildStart {
-        base_options,
-        tag,
-        push: args.push.as_deref().map(Reference::parse).transpose()?,
-        engine: super::engine_choice(&args.engine)?,
-    })
-}
-
 /// Everything a build checks and opens before the work.
 struct Prepared {
-    base_options: pypack::base::BaseOptions,
+    base_options: BaseOptions,
     /// `--engine`, else the config file's.
     engine: Option<String>,
-    /// The image's name and where it goes.
+    /// The image's name (`-t`, else the app directory's) and where it goes.
     publish: pypack::publish::Request,
     cache: Cache,
     /// The registry cache to push what the build used to.
@@ -143,24 +122,54 @@ struct Prepared {
 /// whatever the flags say; `None`: several platforms' images) and its
 /// cache opened.
 fn prepare(cli: &Cli, args: &BuildArgs, load: Option<bool>) -> Result<Prepared> {
-    let BuildStart {
-        base_options,
+    let (_, base_options) = args.base.options_for("debian12", cli.quiet || args.json)?;
+    let tag = (args.output.tag.clone()).unwrap_or_else(|| pypack::publish::name_of_app(&args.app));
+    check_tag(&tag)?;
+    let push = args.push.as_deref().map(Reference::parse).transpose()?;
+    let engine = super::engine_choice(&args.engine)?;
+    let destination = destination(args, load, &tag, push.is_some(), engine.as_deref())?;
+    let quiet = cli.quiet || args.json;
+    let (cache, cache_to) = args
+        .sharing
+        .share(cli.cache()?, args.insecure_registry, quiet)?;
+    args.index.ask_default_early(&cache);
+    let publish = pypack::publish::Request {
         tag,
+        destination,
         push,
+        plain_http: args.insecure_registry,
+        base_image: args.base_image.clone(),
+        sbom_dir: args.sbom.clone(),
+    };
+    Ok(Prepared {
+        base_options,
         engine,
-    } = build_start(cli, args)?;
-    let (written, pushed, name) = (args.output.written(), push.is_some(), engine.as_deref());
+        publish,
+        cache,
+        cache_to,
+    })
+}
+
+/// Where the image (or, `load` being `None`, the index) goes, checked.
+fn destination(
+    args: &BuildArgs,
+    load: Option<bool>,
+    tag: &str,
+    pushed: bool,
+    engine: Option<&str>,
+) -> Result<Destination> {
+    let written = args.output.written();
     let destination = match (load, args.load) {
-        (Some(true), _) => engine_destination(name, |e| {
+        (Some(true), _) => engine_destination(engine, |e| {
             format!(
                 "{e} is not installed (or not running): `pypack run` starts the image in it; install podman"
             )
         })?,
-        (Some(false), load) => Destination::of_image(written, pushed, load, name, &tag)?,
-        (None, true) => engine_destination(name, |e| {
+        (Some(false), load) => Destination::of_image(written, pushed, load, engine, tag)?,
+        (None, true) => engine_destination(engine, |e| {
             format!("--load needs {e} installed (and running)")
         })?,
-        (None, false) => Destination::of_index(written, pushed, &tag)?,
+        (None, false) => Destination::of_index(written, pushed, tag)?,
     };
     destination.check()?;
     if let (None, Destination::Write(Output::DockerArchive(path))) = (load, &destination) {
@@ -171,19 +180,7 @@ fn prepare(cli: &Cli, args: &BuildArgs, load: Option<bool>) -> Result<Prepared> 
             args.base.platform
         );
     }
-    let quiet = cli.quiet || args.json;
-    let (cache, cache_to) = args
-        .sharing
-        .share(cli.cache()?, args.insecure_registry, quiet)?;
-    args.index.ask_default_early(&cache);
-    let publish = publish_request(args, &tag, push, destination);
-    Ok(Prepared {
-        base_options,
-        engine,
-        publish,
-        cache,
-        cache_to,
-    })
+    Ok(destination)
 }
 
 /// The engine (`engine`, else podman or docker) as the only destination;
@@ -208,43 +205,21 @@ fn built_of(report: &BuildReport, held: Option<HeldImage>) -> Built<'_> {
     }
 }
 
-/// Where the image goes, from the flags.
-fn publish_request(
-    args: &BuildArgs,
-    tag: &str,
-    push: Option<Reference>,
-    destination: Destination,
-) -> pypack::publish::Request {
-    pypack::publish::Request {
-        tag: tag.to_string(),
-        destination,
-        push,
-        plain_http: args.insecure_registry,
-        base_image: args.base_image.clone(),
-        sbom_dir: args.sbom.clone(),
-    }
-}
-
 /// An image built as `build` does, its name, and its destination said;
 /// `load` makes the engine the destination whatever the flags say.
 pub fn build_image(cli: &Cli, args: &BuildArgs, load: bool) -> Result<Image> {
-    let Prepared {
-        base_options,
-        engine,
-        publish,
-        cache,
-        cache_to,
-    } = prepare(cli, args, Some(load))?;
+    let prepared = prepare(cli, args, Some(load))?;
+    let (cache, publish) = (&prepared.cache, &prepared.publish);
     let env = |name: &str| std::env::var(name).ok();
-    let request = build_request(args, base_options, engine, &env)?;
-    let mut report = pypack::build::build(&request, &cache)?;
-    if let Some(to) = &cache_to {
-        share_cache(&cache, to, cli.quiet || args.json);
+    let request = build_request(args, prepared.base_options, prepared.engine, &env)?;
+    let mut report = pypack::build::build(&request, cache)?;
+    if let Some(to) = &prepared.cache_to {
+        share_cache(cache, to, cli.quiet || args.json);
     }
     let held = report.held.take();
     let mut built = built_of(&report, held);
-    let published = pypack::publish::publish_image(&cache, &mut built, &publish)?;
-    let (tag, went) = (publish.tag, published.went());
+    let published = pypack::publish::publish_image(cache, &mut built, publish)?;
+    let (tag, went) = (publish.tag.clone(), published.went());
     match args.json {
         true => println!(
             "{}",
@@ -263,18 +238,13 @@ pub fn build_image(cli: &Cli, args: &BuildArgs, load: bool) -> Result<Image> {
 
 /// `build` for several platforms: one image each, in one index.
 fn build_index(cli: &Cli, args: &BuildArgs, choice: &PlatformChoice) -> Result<()> {
-    let Prepared {
-        base_options,
-        engine,
-        publish,
-        cache,
-        cache_to,
-    } = prepare(cli, args, None)?;
+    let prepared = prepare(cli, args, None)?;
+    let (cache, publish) = (&prepared.cache, &prepared.publish);
     let env = |name: &str| std::env::var(name).ok();
-    let request = build_request(args, base_options, engine, &env)?;
-    let mut reports = pypack::build::build_platforms(&request, choice, &cache)?;
-    if let Some(to) = &cache_to {
-        share_cache(&cache, to, cli.quiet || args.json);
+    let request = build_request(args, prepared.base_options, prepared.engine, &env)?;
+    let mut reports = pypack::build::build_platforms(&request, choice, cache)?;
+    if let Some(to) = &prepared.cache_to {
+        share_cache(cache, to, cli.quiet || args.json);
     }
     let host = Platform::host();
     if let Destination::Load(_) = &publish.destination
@@ -291,7 +261,7 @@ fn build_index(cli: &Cli, args: &BuildArgs, choice: &PlatformChoice) -> Result<(
         .zip(helds)
         .map(|(r, h)| built_of(r, h))
         .collect();
-    let published = pypack::publish::publish_index(&cache, &mut builts, &publish)?;
+    let published = pypack::publish::publish_index(cache, &mut builts, publish)?;
     print_index(cli.quiet, args.json, &reports, &publish.tag, &published)
 }
 
@@ -423,7 +393,7 @@ fn print_contents(report: &BuildReport) {
 /// What `build` asks of the library, from its flags.
 fn build_request<'a>(
     args: &'a BuildArgs,
-    base_options: pypack::base::BaseOptions,
+    base_options: BaseOptions,
     engine: Option<String>,
     env: &'a dyn Fn(&str) -> Option<String>,
 ) -> Result<pypack::build::BuildRequest<'a>> {
