@@ -10,6 +10,7 @@ use crate::oci::{ImageIndex, Output};
 use anyhow::{Result, bail};
 use std::path::PathBuf;
 
+#[derive(Debug)]
 pub enum Destination {
     /// An OCI layout, an oci-archive or a docker-archive.
     Write(Output),

@@ -14,6 +14,7 @@ use crate::platform::Platform;
 use anyhow::{Context, Result};
 
 /// What `publish_index` made, and where it went.
+#[derive(Debug)]
 pub struct PublishedIndex {
     pub index: ImageIndex,
     /// The debug variants' index, when the images have debug variants.

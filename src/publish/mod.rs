@@ -31,6 +31,7 @@ use crate::sbom::Sbom;
 use std::path::PathBuf;
 
 /// One platform's image as a build made it: what publishing needs of it.
+#[derive(Debug)]
 pub struct Built<'a> {
     pub image: &'a Image,
     /// The debug variant (the image plus a busybox), when one was made.
@@ -43,6 +44,7 @@ pub struct Built<'a> {
 }
 
 /// Where a build's images go, and under which names.
+#[derive(Debug)]
 pub struct Request {
     /// The image's name, `NAME[:TAG]` (its debug variant's is `NAME:TAG-debug`).
     pub tag: String,
@@ -59,6 +61,7 @@ pub struct Request {
 }
 
 /// Where the images went.
+#[derive(Debug)]
 pub struct Published {
     /// Each destination as said, in the order they were written: `OCI
     /// layout dist/app`, `loaded into podman as app:latest`, `pushed
