@@ -29,12 +29,14 @@ pub mod parallel;
 pub mod platform;
 pub mod progress;
 pub mod project;
+pub mod publish;
 pub mod python;
 pub mod rebase;
 pub mod registry;
 pub mod registry_cache;
 pub mod resolve;
 pub mod sbom;
+pub mod serve;
 pub mod walk;
 pub mod wheel;
 

@@ -16,6 +16,14 @@ use crate::oci::layer::{EntryKind, read_layer};
 use anyhow::{Context, Result, bail};
 use std::collections::BTreeMap;
 
+mod command;
+mod outdated;
+pub mod source;
+
+pub use command::{PlannedRebase, RebaseReport, RebaseRequest, plan};
+pub use outdated::{OutdatedReport, OutdatedRequest, outdated};
+pub use source::ImageSource;
+
 /// What a rebase made, and of which layers.
 pub struct Rebased {
     pub image: Image,

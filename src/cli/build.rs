@@ -1,0 +1,490 @@
+//! `pypack build`: flags → a build request and a publish request; the
+//! build's report printed (text or JSON).
+
+use super::Cli;
+use super::args::{BaseArgs, CacheSharing, IndexArgs, OutputArgs};
+use anyhow::{Result, bail};
+use clap::Args;
+use pypack::base::BaseOptions;
+use pypack::build::BuildReport;
+use pypack::builder::Engine;
+use pypack::builder::engine::HeldImage;
+use pypack::builder::smoke::Outcome;
+use pypack::cache::Cache;
+use pypack::oci::Output;
+use pypack::oci::layout::full_tag;
+use pypack::platform::{Platform, PlatformChoice};
+use pypack::project::plan::Overrides;
+use pypack::publish::{
+    Built, Destination, Published, PublishedIndex, check_tag, debug_name, share_cache,
+};
+use pypack::registry::{Reference, RegistriesConf};
+use pypack::registry_cache::RegistryCache;
+use pypack::resolve::app::PinSource;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+
+#[derive(Args)]
+#[rustfmt::skip]
+pub struct BuildArgs {
+    /// The app directory.
+    pub app: PathBuf,
+    #[command(flatten)] pub base: BaseArgs,
+    #[command(flatten)] index: IndexArgs,
+    /// The command to run, e.g. "gunicorn app:app" (default: detected).
+    #[arg(long)] cmd: Option<String>,
+    /// The port the app listens on (default: detected, else 8000).
+    #[arg(long)] port: Option<String>,
+    /// Run as root instead of nonroot (65532).
+    #[arg(long)] root: bool,
+    /// Allow pre-releases.
+    #[arg(long)] pre: bool,
+    /// Include this optional-dependencies group of pyproject.toml (repeatable).
+    #[arg(long, value_name = "GROUP")] extra: Vec<String>,
+    /// Include this dependency group: PEP 735 [dependency-groups], a Poetry
+    /// group, or a Pipfile's dev-packages (`dev`) (repeatable).
+    #[arg(long, value_name = "NAME")] group: Vec<String>,
+    /// Install exactly APP/pylock.toml (or a fitting uv.lock, poetry.lock,
+    /// Pipfile.lock, pdm.lock); fail if there is none.
+    #[arg(long)] locked: bool,
+    /// Resolve afresh, ignoring uv.lock, poetry.lock, Pipfile.lock and pdm.lock.
+    #[arg(long)] relock: bool,
+    /// Add this production server to the dependencies and serve the app with it
+    /// (gunicorn, uvicorn, granian, hypercorn, waitress); `none`: add none, even
+    /// when no server is installed (the framework's own server then).
+    #[arg(long, value_name = "NAME")] server: Option<String>,
+    #[command(flatten)] pub output: OutputArgs,
+    /// Load the image into a container engine (podman or docker).
+    #[arg(long, conflicts_with_all = ["output", "archive"])] load: bool,
+    /// Engine for --load and the builder (default: podman if installed, else docker).
+    #[arg(long, value_name = "podman|docker")] engine: Option<String>,
+    /// Do not compile .pyc files (the image starts slower; no engine is needed for it).
+    #[arg(long)] no_compile: bool,
+    /// Run the built image once and fail if its entrypoint does not import or answer
+    /// (default: on when podman or docker is installed).
+    #[arg(long, conflicts_with = "no_smoke")] smoke: bool,
+    /// Do not run the built image once.
+    #[arg(long)] no_smoke: bool,
+    /// A NAME=VALUE setting the app needs to start, for the smoke run only (repeatable;
+    /// not written into the image).
+    #[arg(long, value_name = "NAME=VALUE", conflicts_with = "no_smoke")] smoke_env: Vec<String>,
+    /// Build on this registry image instead of a recipe's base (e.g. localhost:5000/python:3.12-slim).
+    #[arg(long = "base", value_name = "REF", conflicts_with_all = ["recipe", "python"])]
+    base_image: Option<String>,
+    /// With --base: the image to build source distributions in (default: the full
+    /// variant of a -slim base, e.g. python:3.12 for python:3.12-slim).
+    #[arg(long, value_name = "REF", requires = "base_image")] builder_image: Option<String>,
+    /// Push the image to a registry: REGISTRY/REPOSITORY[:TAG] (alone, it is the only destination).
+    #[arg(long, value_name = "REF")] pub push: Option<String>,
+    /// Speak plain HTTP to the --push registry (loopback only).
+    #[arg(long)] insecure_registry: bool,
+    #[command(flatten)] sharing: CacheSharing,
+    /// Treat this shared library as present in the image even though no
+    /// package ships it (for a file of a package that is never loaded; repeatable).
+    #[arg(long, value_name = "NAME")] ignore_missing_library: Vec<String>,
+    /// Print one JSON summary on stdout instead of text.
+    #[arg(long)] pub json: bool,
+    /// Also make the debug variant, NAME:TAG-debug: the same image plus a
+    /// static busybox at /busybox (a shell and the usual tools, on PATH).
+    #[arg(long)] debug: bool,
+    /// Also write the image's bill of materials into DIR, as NAME.spdx.json
+    /// and NAME.cdx.json (NAME-ARCH.… for each of several platforms).
+    #[arg(long, value_name = "DIR")] sbom: Option<PathBuf>,
+}
+
+/// What `build_image` made, its name, and where it went.
+pub struct Image {
+    pub report: BuildReport,
+    pub tag: String,
+    pub published: Published,
+}
+
+pub fn build(cli: &Cli, args: &BuildArgs) -> Result<()> {
+    match args.base.platforms()? {
+        PlatformChoice::List(list) if list.len() == 1 => build_image(cli, args, false).map(|_| ()),
+        choice => build_index(cli, args, &choice),
+    }
+}
+
+/// Everything a build checks and opens before the work.
+struct Prepared {
+    base_options: BaseOptions,
+    /// `--engine`, else the config file's.
+    engine: Option<String>,
+    /// The image's name (`-t`, else the app directory's) and where it goes.
+    publish: pypack::publish::Request,
+    cache: Cache,
+    /// The registry cache to push what the build used to.
+    cache_to: Option<RegistryCache>,
+}
+
+/// A build's start checked, its destination decided (`load`: the engine
+/// whatever the flags say; `None`: several platforms' images) and its
+/// cache opened.
+fn prepare(cli: &Cli, args: &BuildArgs, load: Option<bool>) -> Result<Prepared> {
+    let (_, base_options) = args.base.options_for("debian12", cli.quiet || args.json)?;
+    let tag = (args.output.tag.clone()).unwrap_or_else(|| pypack::publish::name_of_app(&args.app));
+    check_tag(&tag)?;
+    let push = args.push.as_deref().map(Reference::parse).transpose()?;
+    let engine = super::engine_choice(&args.engine)?;
+    let destination = destination(args, load, &tag, push.is_some(), engine.as_deref())?;
+    let quiet = cli.quiet || args.json;
+    let (cache, cache_to) = args
+        .sharing
+        .share(cli.cache()?, args.insecure_registry, quiet)?;
+    args.index.ask_default_early(&cache);
+    let publish = pypack::publish::Request {
+        tag,
+        destination,
+        push,
+        plain_http: args.insecure_registry,
+        base_image: args.base_image.clone(),
+        sbom_dir: args.sbom.clone(),
+    };
+    Ok(Prepared {
+        base_options,
+        engine,
+        publish,
+        cache,
+        cache_to,
+    })
+}
+
+/// Where the image (or, `load` being `None`, the index) goes, checked.
+fn destination(
+    args: &BuildArgs,
+    load: Option<bool>,
+    tag: &str,
+    pushed: bool,
+    engine: Option<&str>,
+) -> Result<Destination> {
+    let written = args.output.written();
+    let destination = match (load, args.load) {
+        (Some(true), _) => engine_destination(engine, |e| {
+            format!(
+                "{e} is not installed (or not running): `pypack run` starts the image in it; install podman"
+            )
+        })?,
+        (Some(false), load) => Destination::of_image(written, pushed, load, engine, tag)?,
+        (None, true) => engine_destination(engine, |e| {
+            format!("--load needs {e} installed (and running)")
+        })?,
+        (None, false) => Destination::of_index(written, pushed, tag)?,
+    };
+    destination.check()?;
+    if let (None, Destination::Write(Output::DockerArchive(path))) = (load, &destination) {
+        bail!(
+            "{}: a docker-archive holds one image and --platform {} makes several; \
+             write an OCI layout (--output DIR) or an oci-archive (--archive-format oci)",
+            path.display(),
+            args.base.platform
+        );
+    }
+    Ok(destination)
+}
+
+/// The engine (`engine`, else podman or docker) as the only destination;
+/// `missing` says, of the engine's name, why it is needed.
+fn engine_destination(
+    engine: Option<&str>,
+    missing: impl Fn(&str) -> String,
+) -> Result<Destination> {
+    match Engine::detect(engine)? {
+        Some(found) => Ok(Destination::Load(found)),
+        None => bail!("{}", missing(engine.unwrap_or("podman or docker"))),
+    }
+}
+
+/// The image as publishing takes it: `held`, the engine's hold on it.
+fn built_of(report: &BuildReport, held: Option<HeldImage>) -> Built<'_> {
+    Built {
+        image: &report.image,
+        debug: report.debug.as_ref(),
+        sbom: &report.sbom,
+        held,
+    }
+}
+
+/// An image built as `build` does, its name, and its destination said;
+/// `load` makes the engine the destination whatever the flags say.
+pub fn build_image(cli: &Cli, args: &BuildArgs, load: bool) -> Result<Image> {
+    let prepared = prepare(cli, args, Some(load))?;
+    let (cache, publish) = (&prepared.cache, &prepared.publish);
+    let env = |name: &str| std::env::var(name).ok();
+    let request = build_request(args, prepared.base_options, prepared.engine, &env)?;
+    let mut report = pypack::build::build(&request, cache)?;
+    if let Some(to) = &prepared.cache_to {
+        share_cache(cache, to, cli.quiet || args.json);
+    }
+    let held = report.held.take();
+    let mut built = built_of(&report, held);
+    let published = pypack::publish::publish_image(cache, &mut built, publish)?;
+    let (tag, went) = (publish.tag.clone(), published.went());
+    match args.json {
+        true => println!(
+            "{}",
+            serde_json::to_string_pretty(&json_summary(&report, &tag, &went))?
+        ),
+        false => print_summary(cli.quiet, &report, &tag, &went),
+    }
+    // An engine's hold on an image it was not loaded into goes after the summary.
+    drop(built);
+    Ok(Image {
+        report,
+        tag,
+        published,
+    })
+}
+
+/// `build` for several platforms: one image each, in one index.
+fn build_index(cli: &Cli, args: &BuildArgs, choice: &PlatformChoice) -> Result<()> {
+    let prepared = prepare(cli, args, None)?;
+    let (cache, publish) = (&prepared.cache, &prepared.publish);
+    let env = |name: &str| std::env::var(name).ok();
+    let request = build_request(args, prepared.base_options, prepared.engine, &env)?;
+    let mut reports = pypack::build::build_platforms(&request, choice, cache)?;
+    if let Some(to) = &prepared.cache_to {
+        share_cache(cache, to, cli.quiet || args.json);
+    }
+    let host = Platform::host();
+    if let Destination::Load(_) = &publish.destination
+        && !reports.iter().any(|r| r.image.platform == host)
+    {
+        bail!(
+            "--load loads this machine's image ({host}), which --platform {} does not build; write them with --output DIR or --push REF",
+            args.base.platform
+        );
+    }
+    let helds: Vec<_> = reports.iter_mut().map(|r| r.held.take()).collect();
+    let mut builts: Vec<_> = reports
+        .iter()
+        .zip(helds)
+        .map(|(r, h)| built_of(r, h))
+        .collect();
+    let published = pypack::publish::publish_index(cache, &mut builts, publish)?;
+    print_index(cli.quiet, args.json, &reports, &publish.tag, &published)
+}
+
+/// An index build's summary: JSON, or a line per platform (unless
+/// `quiet`) and where the index went.
+fn print_index(
+    quiet: bool,
+    json: bool,
+    reports: &[BuildReport],
+    tag: &str,
+    published: &PublishedIndex,
+) -> Result<()> {
+    let went = published.published.went();
+    if json {
+        let platforms: Vec<_> = reports
+            .iter()
+            .map(|r| json_summary(r, tag, &went))
+            .collect();
+        let digest = &published.index.digest;
+        let summary = json!({"image": full_tag(tag), "digest": digest, "destination": went, "platforms": platforms});
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+        return Ok(());
+    }
+    if !quiet {
+        let host = Platform::host();
+        reports
+            .iter()
+            .for_each(|r| eprintln!("{}", platform_line(r, host)));
+    }
+    let (index, platforms) = (&published.index.digest, reports.len());
+    println!("{} {index} ({platforms} platforms) → {went}", full_tag(tag));
+    if let Some(debug_index) = &published.debug_index {
+        println!("{} {} (with busybox)", debug_name(tag), debug_index.digest);
+    }
+    Ok(())
+}
+
+/// One platform's line of an index build.
+fn platform_line(report: &BuildReport, host: Platform) -> String {
+    let smoke = match &report.smoke {
+        Some(_) => "passed",
+        None if report.image.platform == host => "not run",
+        None => "not run (only this machine's platform is run)",
+    };
+    format!(
+        "{}: {} {:.1} MB, {} packages, smoke: {smoke}",
+        report.image.platform,
+        report.image.manifest_digest,
+        mb(report.uncompressed_size()),
+        report.pins.len(),
+    )
+}
+
+/// Bytes as (decimal) megabytes.
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / 1e6
+}
+
+/// The text summary: how the image was decided and what it holds (unless
+/// `quiet`), then where it went.
+fn print_summary(quiet: bool, report: &BuildReport, tag: &str, went: &str) {
+    if !quiet {
+        print_decisions(report);
+        print_contents(report);
+    }
+    let (digest, size) = (
+        &report.image.manifest_digest,
+        mb(report.uncompressed_size()),
+    );
+    println!("{} {digest} {size:.1} MB → {went}", full_tag(tag));
+    if let Some(debug) = &report.debug {
+        println!(
+            "{} {} (with busybox)",
+            debug_name(tag),
+            debug.manifest_digest
+        );
+    }
+}
+
+/// Base, command, port, server, writable paths, each with its rule.
+fn print_decisions(report: &BuildReport) {
+    let (plan, start) = (&report.plan, &report.start);
+    eprintln!("base:     {} ({})", plan.recipe.value, plan.recipe.rule);
+    eprintln!(
+        "command:  {} ({})",
+        start.cmd.value.join(" "),
+        start.cmd.rule
+    );
+    eprintln!("port:     {} ({})", start.port.value, start.port.rule);
+    if let Some(added) = &report.added_server {
+        eprintln!(
+            "server:   {} {} (added: {})",
+            added.name, added.version, added.why
+        );
+    }
+    for dir in &start.writable {
+        let path = writable_path(&dir.value);
+        eprintln!("writable: {path} ({}; owned by 65532)", dir.rule);
+    }
+    if let Some(why) = &plan.app_wheel {
+        eprintln!("project:  built into a wheel in the builder ({why})");
+    }
+}
+
+/// Packages, system packages, the smoke run, the layers.
+fn print_contents(report: &BuildReport) {
+    let source = pin_source(report.pin_source);
+    eprintln!("packages: {} ({source})", report.pins.len());
+    for added in &report.system_packages {
+        eprintln!("system:   {} {} ({})", added.name, added.version, added.why);
+    }
+    match &report.smoke {
+        Some(Outcome::Passed(observed)) => eprintln!("smoke:    passed ({})", observed.what),
+        Some(Outcome::Cached(observed)) => {
+            eprintln!(
+                "smoke:    passed (before, for this same image: {})",
+                observed.what
+            )
+        }
+        None => {}
+    }
+    for layer in &report.layers {
+        let state = if layer.reused { "reused" } else { "built" };
+        let (digest, size) = (&layer.blob.digest[..19], mb(layer.blob.uncompressed_size));
+        eprintln!("layer:    {digest} {size:.1} MB ({state}: {})", layer.what);
+    }
+}
+
+/// What `build` asks of the library, from its flags.
+fn build_request<'a>(
+    args: &'a BuildArgs,
+    base_options: BaseOptions,
+    engine: Option<String>,
+    env: &'a dyn Fn(&str) -> Option<String>,
+) -> Result<pypack::build::BuildRequest<'a>> {
+    let resolve = |r: &str| RegistriesConf::from_host().resolve(r);
+    let smoke = match (args.smoke, args.no_smoke) {
+        (true, _) => Some(true),
+        (_, true) => Some(false),
+        _ => None,
+    };
+    Ok(pypack::build::BuildRequest {
+        host_smoke: None,
+        app_dir: &args.app,
+        overrides: Overrides {
+            python: args.base.python.clone(),
+            recipe: args.base.recipe.clone(),
+            cmd: args.cmd.clone(),
+            port: args.port.clone(),
+        },
+        base: base_options,
+        index: args.index.settings(),
+        pre: args.pre,
+        extras: args.extra.clone(),
+        groups: args.group.clone(),
+        locked: args.locked,
+        relock: args.relock,
+        server: args.server.clone(),
+        as_root: args.root,
+        base_image: (args.base_image.as_deref())
+            .map(|r| resolve(r).map(|r| (r, args.insecure_registry)))
+            .transpose()?,
+        env,
+        home: std::env::var_os("HOME").map(PathBuf::from),
+        steps: pypack::build::BuilderSteps {
+            compile: !args.no_compile,
+            smoke,
+            engine,
+            binary: args.index.binary()?,
+            builder_image: args.builder_image.as_deref().map(resolve).transpose()?,
+            smoke_env: args.smoke_env.clone(),
+        },
+        ignore_missing_libraries: args.ignore_missing_library.clone(),
+        debug: args.debug,
+        plan_warnings: true,
+        host_steps: None,
+    })
+}
+
+/// Where the pins came from, as the output says it.
+pub fn pin_source(source: PinSource) -> &'static str {
+    match source {
+        PinSource::LockFile => "pylock.toml",
+        PinSource::Cached => "cached resolution",
+        PinSource::Resolved => "resolved now",
+        PinSource::ToolLock(file) => file,
+    }
+}
+
+/// A writable path as the image has it (`.` is /app itself).
+fn writable_path(value: &str) -> String {
+    match value {
+        "." => "/app".into(),
+        path => format!("/app/{path}"),
+    }
+}
+
+fn json_summary(report: &BuildReport, tag: &str, went: &str) -> Value {
+    let (plan, start) = (&report.plan, &report.start);
+    json!({
+        "image": full_tag(tag),
+        "digest": report.image.manifest_digest,
+        "platform": report.image.platform.to_string(),
+        "uncompressed_size": report.uncompressed_size(),
+        "compressed_size": report.image.compressed_size(),
+        "destination": went,
+        "base": {"recipe": plan.recipe.value, "rule": plan.recipe.rule, "digest": report.base.image.manifest_digest},
+        "command": {"argv": start.cmd.value, "rule": start.cmd.rule},
+        "port": {"value": start.port.value, "rule": start.port.rule},
+        "server_added": report.added_server.as_ref().map(|a| json!({"name": a.name, "version": a.version, "why": a.why})),
+        "writable": start.writable.iter().map(|d| json!({"path": writable_path(&d.value), "rule": d.rule})).collect::<Vec<_>>(),
+        "layers": report.layers.iter().map(|l| json!({
+            "digest": l.blob.digest, "size": l.blob.size, "uncompressed_size": l.blob.uncompressed_size,
+            "what": l.what, "reused": l.reused,
+        })).collect::<Vec<_>>(),
+        "packages": report.pins.iter().map(|p| json!({"name": p.name, "version": p.version.to_string()})).collect::<Vec<_>>(),
+        "packages_from": pin_source(report.pin_source),
+        "debug": report.debug.as_ref().map(|d| json!({"image": debug_name(tag), "digest": d.manifest_digest})),
+        "system_packages": report.system_packages.iter().map(|p| json!({"name": p.name, "version": p.version, "why": p.why})).collect::<Vec<_>>(),
+        "smoke": match &report.smoke {
+            Some(Outcome::Passed(o)) => json!({"passed": true, "what": o.what, "port": o.port, "writes": o.writes}),
+            Some(Outcome::Cached(o)) => json!({"passed": true, "what": format!("passed before for this image: {}", o.what), "port": o.port, "writes": o.writes}),
+            None => Value::Null,
+        },
+    })
+}

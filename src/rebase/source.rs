@@ -1,0 +1,56 @@
+//! An image named on the command line: a layout or archive on this
+//! machine, or a registry reference (for `pypack rebase`, `pypack base
+//! outdated` and `pypack sbom`).
+
+use crate::cache::Cache;
+use crate::oci::Image;
+use crate::platform::Platform;
+use crate::registry::{CredentialSources, Reference, RegistriesConf, Registry};
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+
+/// Where an image came from.
+pub enum ImageSource {
+    /// An OCI layout directory, an oci-archive or a docker-archive.
+    Local(PathBuf),
+    Registry(Reference),
+}
+
+impl ImageSource {
+    /// A path that exists, else a reference with a registry in it.
+    pub fn parse(text: &str) -> Result<ImageSource> {
+        let path = Path::new(text);
+        if path.exists() {
+            return Ok(ImageSource::Local(path.to_path_buf()));
+        }
+        if text.contains('/') && !text.starts_with(['.', '/']) {
+            return Ok(ImageSource::Registry(
+                RegistriesConf::from_host().resolve(text)?,
+            ));
+        }
+        bail!(
+            "{text} is neither an image layout or archive on this machine nor a registry reference"
+        )
+    }
+
+    /// The image (for `platform`, of an index), its blobs in the cache.
+    pub fn load(&self, cache: &Cache, platform: Platform, plain_http: bool) -> Result<Image> {
+        match self {
+            ImageSource::Local(path) => crate::inspect::load_image(cache, path, platform),
+            ImageSource::Registry(reference) => pull(reference, cache, platform, plain_http),
+        }
+    }
+}
+
+/// `reference`'s image for `platform`, pulled into the cache.
+pub fn pull(
+    reference: &Reference,
+    cache: &Cache,
+    platform: Platform,
+    plain_http: bool,
+) -> Result<Image> {
+    let credentials = CredentialSources::from_host().lookup(&reference.registry)?;
+    Registry::connect(reference, plain_http, credentials)?
+        .pull(cache, platform)
+        .with_context(|| format!("pulling {reference}"))
+}
