@@ -1,7 +1,7 @@
 //! Where a build's images go on this machine: an OCI layout or archive
 //! written, a container engine loaded, or nowhere (only a registry push).
 
-use super::Built;
+use super::built::Built;
 use super::names::{debug_name, short_name};
 use crate::builder::engine::Engine;
 use crate::cache::Cache;

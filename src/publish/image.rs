@@ -2,10 +2,13 @@
 //! materials written as files, then pushed with its referrers and its
 //! debug variant.
 
+use super::built::Built;
+use super::destination::Destination;
 use super::destination::{load_into, write_image};
 use super::names::{debug_reference, short_name};
 use super::push::{mount_source, push_image, push_sbom_of};
-use super::{Built, Destination, Published, Request, said_pushed, write_sbom};
+use super::request::{Published, Request, said_pushed};
+use super::sbom_files::write_sbom;
 use crate::cache::Cache;
 use crate::oci::layout::full_tag;
 use crate::registry::Reference;

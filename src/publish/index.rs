@@ -3,10 +3,13 @@
 //! into an engine (which holds one platform), then pushed with each
 //! image's bill of materials as referrers, then those written as files.
 
+use super::built::Built;
+use super::destination::Destination;
 use super::destination::{load_into, write_index};
 use super::names::{debug_reference, short_name};
 use super::push::{push_index, push_sbom};
-use super::{Built, Destination, Published, Request, said_pushed, write_sbom};
+use super::request::{Published, Request, said_pushed};
+use super::sbom_files::write_sbom;
 use crate::cache::Cache;
 use crate::oci::layout::full_tag;
 use crate::oci::{ImageIndex, assemble_index};
