@@ -17,6 +17,7 @@ mod fallback;
 mod install;
 mod layers;
 pub mod local;
+pub mod lock;
 pub mod observe;
 mod plan;
 mod platforms;
@@ -28,6 +29,7 @@ mod sbom;
 mod smoke;
 pub mod start;
 mod steps;
+pub mod summary;
 mod tools;
 
 pub use crate::sbom::Sbom;

@@ -6,22 +6,16 @@ use super::args::{BaseArgs, CacheSharing, IndexArgs, OutputArgs};
 use anyhow::{Result, bail};
 use clap::Args;
 use pypack::base::BaseOptions;
-use pypack::build::BuildReport;
+use pypack::build::{BuildReport, summary};
 use pypack::builder::Engine;
 use pypack::builder::engine::HeldImage;
-use pypack::builder::smoke::Outcome;
 use pypack::cache::Cache;
 use pypack::oci::Output;
-use pypack::oci::layout::full_tag;
 use pypack::platform::{Platform, PlatformChoice};
 use pypack::project::plan::Overrides;
-use pypack::publish::{
-    Built, Destination, Published, PublishedIndex, check_tag, debug_name, share_cache,
-};
+use pypack::publish::{Built, Destination, Published, PublishedIndex, check_tag, share_cache};
 use pypack::registry::{Reference, RegistriesConf};
 use pypack::registry_cache::RegistryCache;
-use pypack::resolve::app::PinSource;
-use serde_json::{Value, json};
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -223,7 +217,7 @@ pub fn build_image(cli: &Cli, args: &BuildArgs, load: bool) -> Result<Image> {
     match args.json {
         true => println!(
             "{}",
-            serde_json::to_string_pretty(&json_summary(&report, &tag, &went))?
+            serde_json::to_string_pretty(&summary::to_json(&report, &tag, &went))?
         ),
         false => print_summary(cli.quiet, &report, &tag, &went),
     }
@@ -274,14 +268,9 @@ fn print_index(
     tag: &str,
     published: &PublishedIndex,
 ) -> Result<()> {
-    let went = published.published.went();
+    let (went, digest) = (published.published.went(), &published.index.digest);
     if json {
-        let platforms: Vec<_> = reports
-            .iter()
-            .map(|r| json_summary(r, tag, &went))
-            .collect();
-        let digest = &published.index.digest;
-        let summary = json!({"image": full_tag(tag), "digest": digest, "destination": went, "platforms": platforms});
+        let summary = summary::index_json(reports, tag, digest, &went);
         println!("{}", serde_json::to_string_pretty(&summary)?);
         return Ok(());
     }
@@ -289,105 +278,27 @@ fn print_index(
         let host = Platform::host();
         reports
             .iter()
-            .for_each(|r| eprintln!("{}", platform_line(r, host)));
+            .for_each(|r| eprintln!("{}", summary::platform_line(r, host)));
     }
-    let (index, platforms) = (&published.index.digest, reports.len());
-    println!("{} {index} ({platforms} platforms) → {went}", full_tag(tag));
-    if let Some(debug_index) = &published.debug_index {
-        println!("{} {} (with busybox)", debug_name(tag), debug_index.digest);
-    }
+    let debug = published.debug_index.as_ref().map(|d| d.digest.as_str());
+    let index = (digest.as_str(), reports.len());
+    summary::index_result_lines(tag, index, debug, &went)
+        .iter()
+        .for_each(|l| println!("{l}"));
     Ok(())
-}
-
-/// One platform's line of an index build.
-fn platform_line(report: &BuildReport, host: Platform) -> String {
-    let smoke = match &report.smoke {
-        Some(_) => "passed",
-        None if report.image.platform == host => "not run",
-        None => "not run (only this machine's platform is run)",
-    };
-    format!(
-        "{}: {} {:.1} MB, {} packages, smoke: {smoke}",
-        report.image.platform,
-        report.image.manifest_digest,
-        mb(report.uncompressed_size()),
-        report.pins.len(),
-    )
-}
-
-/// Bytes as (decimal) megabytes.
-fn mb(bytes: u64) -> f64 {
-    bytes as f64 / 1e6
 }
 
 /// The text summary: how the image was decided and what it holds (unless
 /// `quiet`), then where it went.
 fn print_summary(quiet: bool, report: &BuildReport, tag: &str, went: &str) {
     if !quiet {
-        print_decisions(report);
-        print_contents(report);
+        summary::detail_lines(report)
+            .iter()
+            .for_each(|l| eprintln!("{l}"));
     }
-    let (digest, size) = (
-        &report.image.manifest_digest,
-        mb(report.uncompressed_size()),
-    );
-    println!("{} {digest} {size:.1} MB → {went}", full_tag(tag));
-    if let Some(debug) = &report.debug {
-        println!(
-            "{} {} (with busybox)",
-            debug_name(tag),
-            debug.manifest_digest
-        );
-    }
-}
-
-/// Base, command, port, server, writable paths, each with its rule.
-fn print_decisions(report: &BuildReport) {
-    let (plan, start) = (&report.plan, &report.start);
-    eprintln!("base:     {} ({})", plan.recipe.value, plan.recipe.rule);
-    eprintln!(
-        "command:  {} ({})",
-        start.cmd.value.join(" "),
-        start.cmd.rule
-    );
-    eprintln!("port:     {} ({})", start.port.value, start.port.rule);
-    if let Some(added) = &report.added_server {
-        eprintln!(
-            "server:   {} {} (added: {})",
-            added.name, added.version, added.why
-        );
-    }
-    for dir in &start.writable {
-        let path = writable_path(&dir.value);
-        eprintln!("writable: {path} ({}; owned by 65532)", dir.rule);
-    }
-    if let Some(why) = &plan.app_wheel {
-        eprintln!("project:  built into a wheel in the builder ({why})");
-    }
-}
-
-/// Packages, system packages, the smoke run, the layers.
-fn print_contents(report: &BuildReport) {
-    let source = pin_source(report.pin_source);
-    eprintln!("packages: {} ({source})", report.pins.len());
-    for added in &report.system_packages {
-        eprintln!("system:   {} {} ({})", added.name, added.version, added.why);
-    }
-    match &report.smoke {
-        Some(Outcome::Passed(observed)) => eprintln!("smoke:    passed ({})", observed.what),
-        Some(Outcome::Cached(observed)) => {
-            eprintln!(
-                "smoke:    passed (before, for this same image: {})",
-                observed.what
-            )
-        }
-        None => {}
-    }
-    for layer in &report.layers {
-        let state = if layer.reused { "reused" } else { "built" };
-        let (digest, size) = (&layer.blob.digest[..19], mb(layer.blob.uncompressed_size));
-        eprintln!("layer:    {digest} {size:.1} MB ({state}: {})", layer.what);
-    }
+    summary::result_lines(report, tag, went)
+        .iter()
+        .for_each(|l| println!("{l}"));
 }
 
 /// What `build` asks of the library, from its flags.
@@ -438,53 +349,5 @@ fn build_request<'a>(
         debug: args.debug,
         plan_warnings: true,
         host_steps: None,
-    })
-}
-
-/// Where the pins came from, as the output says it.
-pub fn pin_source(source: PinSource) -> &'static str {
-    match source {
-        PinSource::LockFile => "pylock.toml",
-        PinSource::Cached => "cached resolution",
-        PinSource::Resolved => "resolved now",
-        PinSource::ToolLock(file) => file,
-    }
-}
-
-/// A writable path as the image has it (`.` is /app itself).
-fn writable_path(value: &str) -> String {
-    match value {
-        "." => "/app".into(),
-        path => format!("/app/{path}"),
-    }
-}
-
-fn json_summary(report: &BuildReport, tag: &str, went: &str) -> Value {
-    let (plan, start) = (&report.plan, &report.start);
-    json!({
-        "image": full_tag(tag),
-        "digest": report.image.manifest_digest,
-        "platform": report.image.platform.to_string(),
-        "uncompressed_size": report.uncompressed_size(),
-        "compressed_size": report.image.compressed_size(),
-        "destination": went,
-        "base": {"recipe": plan.recipe.value, "rule": plan.recipe.rule, "digest": report.base.image.manifest_digest},
-        "command": {"argv": start.cmd.value, "rule": start.cmd.rule},
-        "port": {"value": start.port.value, "rule": start.port.rule},
-        "server_added": report.added_server.as_ref().map(|a| json!({"name": a.name, "version": a.version, "why": a.why})),
-        "writable": start.writable.iter().map(|d| json!({"path": writable_path(&d.value), "rule": d.rule})).collect::<Vec<_>>(),
-        "layers": report.layers.iter().map(|l| json!({
-            "digest": l.blob.digest, "size": l.blob.size, "uncompressed_size": l.blob.uncompressed_size,
-            "what": l.what, "reused": l.reused,
-        })).collect::<Vec<_>>(),
-        "packages": report.pins.iter().map(|p| json!({"name": p.name, "version": p.version.to_string()})).collect::<Vec<_>>(),
-        "packages_from": pin_source(report.pin_source),
-        "debug": report.debug.as_ref().map(|d| json!({"image": debug_name(tag), "digest": d.manifest_digest})),
-        "system_packages": report.system_packages.iter().map(|p| json!({"name": p.name, "version": p.version, "why": p.why})).collect::<Vec<_>>(),
-        "smoke": match &report.smoke {
-            Some(Outcome::Passed(o)) => json!({"passed": true, "what": o.what, "port": o.port, "writes": o.writes}),
-            Some(Outcome::Cached(o)) => json!({"passed": true, "what": format!("passed before for this image: {}", o.what), "port": o.port, "writes": o.writes}),
-            None => Value::Null,
-        },
     })
 }
