@@ -1,7 +1,7 @@
 //! clap commands and flags, turned into library requests, and the
 //! library's reports printed; the work is in the library.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use pypack::cache::Cache;
 use pypack::config::UserConfig;
@@ -154,90 +154,30 @@ pub fn run() -> Result<()> {
 }
 
 fn config(command: &ConfigCommand) -> Result<()> {
-    let mut config = UserConfig::from_host()?;
-    if config.path.as_os_str().is_empty() {
-        bail!("cannot find the config directory: set XDG_CONFIG_HOME or HOME");
-    }
-    let path = config.path.display().to_string();
-    match command {
-        ConfigCommand::Set { key, value } => {
-            config.set(key, value)?;
-            println!("{key} = {value} (in {path})");
-        }
-        ConfigCommand::Get { key } => match config.get(key) {
-            Some(value) => println!("{value}"),
-            None => pypack::config::known(key)?, // known but not set: nothing to print
-        },
-        ConfigCommand::Unset { key } => match config.unset(key)? {
-            true => println!("removed {key} from {path}"),
-            false => println!("{key} was not set in {path}"),
-        },
-        ConfigCommand::List => {
-            println!("# {path}");
-            for (key, about) in pypack::config::KEYS {
-                match config.get(key) {
-                    Some(value) => println!("{key} = {value}"),
-                    None => println!("# {key}: not set ({about})"),
-                }
-            }
-        }
-    }
+    use pypack::config::ConfigAction;
+    let action = match command {
+        ConfigCommand::Set { key, value } => ConfigAction::Set(key, value),
+        ConfigCommand::Get { key } => ConfigAction::Get(key),
+        ConfigCommand::Unset { key } => ConfigAction::Unset(key),
+        ConfigCommand::List => ConfigAction::List,
+    };
+    pypack::config::apply(action)?
+        .iter()
+        .for_each(|l| println!("{l}"));
     Ok(())
 }
 
 fn inspect(image: &std::path::Path, json: bool) -> Result<()> {
     let i = pypack::inspect::inspect(image)?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&i)?);
-        return Ok(());
-    }
-    println!("image:    {}", image.display());
-    if let Some(d) = &i.digest {
-        println!("digest:   {d}");
-    }
-    println!("platform: {}", i.platform);
-    println!("user:     {}", i.user.as_deref().unwrap_or("(root)"));
-    println!("workdir:  {}", i.working_dir.as_deref().unwrap_or("/"));
-    if !i.entrypoint.is_empty() {
-        println!("entrypoint: {}", i.entrypoint.join(" "));
-    }
-    println!("cmd:      {}", i.cmd.join(" "));
-    println!("ports:    {}", i.exposed_ports.join(", "));
-    for e in &i.env {
-        println!("env:      {e}");
-    }
-    for (k, v) in &i.labels {
-        println!("label:    {k}={v}");
-    }
-    let total: u64 = i.layers.iter().map(|l| l.uncompressed_size).sum();
-    let mb = |bytes: u64| bytes as f64 / 1e6;
-    println!(
-        "layers:   {} ({:.1} MB uncompressed)",
-        i.layers.len(),
-        mb(total)
-    );
-    for l in &i.layers {
-        let (digest, size) = (&l.digest[..19], mb(l.uncompressed_size));
-        println!(
-            "  {digest} {size:>7.1} MB ({:.1} MB gzip)  {}",
-            mb(l.size),
-            l.created_by
-        );
-    }
-    println!("OS packages ({}):", i.os_packages.len());
-    for (n, v) in &i.os_packages {
-        println!("  {n} {v}");
-    }
-    println!("Python packages ({}):", i.python_packages.len());
-    for (n, v) in &i.python_packages {
-        println!("  {n} {v}");
+    match json {
+        true => println!("{}", serde_json::to_string_pretty(&i)?),
+        false => i.lines(image).iter().for_each(|l| println!("{l}")),
     }
     Ok(())
 }
 
 /// `pypack sbom IMAGE`: the document pypack put in the image.
 fn sbom(cli: &Cli, args: &SbomArgs) -> Result<()> {
-    use pypack::rebase::ImageSource;
     let platform = match &args.platform {
         Some(p) => Platform::parse(p)?,
         None => Platform::host(),
@@ -246,16 +186,8 @@ fn sbom(cli: &Cli, args: &SbomArgs) -> Result<()> {
         SbomFormat::Spdx => pypack::sbom::SPDX_PATH,
         SbomFormat::Cyclonedx => pypack::sbom::CYCLONEDX_PATH,
     };
-    let data = match ImageSource::parse(&args.image)? {
-        ImageSource::Local(local) => pypack::inspect::image_file(&local, platform, path)?,
-        ImageSource::Registry(reference) => {
-            let registry = pypack::publish::push::connect(&reference, args.insecure_registry)?;
-            let cache = cli.cache()?;
-            let pulled = registry.pull(&cache, platform);
-            let image = pulled.with_context(|| format!("pulling {reference}"))?;
-            pypack::inspect::cached_image_file(&cache, &image, path)?
-        }
-    };
+    let source = pypack::inspect::ImageSource::parse(&args.image)?;
+    let data = source.file(platform, path, args.insecure_registry, &|| cli.cache())?;
     let data = data.with_context(|| {
         format!("{} holds no /{path}: it was not built by pypack, or by a pypack without bills of materials", args.image)
     })?;

@@ -159,6 +159,46 @@ fn check(key: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
+/// A change or question `pypack config` is asked.
+pub enum ConfigAction<'a> {
+    Set(&'a str, &'a str),
+    Get(&'a str),
+    Unset(&'a str),
+    List,
+}
+
+/// `action` done on the user's config file, and the lines that say what
+/// was done or found.
+pub fn apply(action: ConfigAction) -> Result<Vec<String>> {
+    let mut config = UserConfig::from_host()?;
+    if config.path.as_os_str().is_empty() {
+        bail!("cannot find the config directory: set XDG_CONFIG_HOME or HOME");
+    }
+    let path = config.path.display().to_string();
+    Ok(match action {
+        ConfigAction::Set(key, value) => {
+            config.set(key, value)?;
+            vec![format!("{key} = {value} (in {path})")]
+        }
+        ConfigAction::Get(key) => match config.get(key) {
+            Some(value) => vec![value.to_string()],
+            // Known but not set: nothing to print.
+            None => known(key).map(|_| Vec::new())?,
+        },
+        ConfigAction::Unset(key) => match config.unset(key)? {
+            true => vec![format!("removed {key} from {path}")],
+            false => vec![format!("{key} was not set in {path}")],
+        },
+        ConfigAction::List => {
+            let keys = KEYS.iter().map(|(key, about)| match config.get(key) {
+                Some(value) => format!("{key} = {value}"),
+                None => format!("# {key}: not set ({about})"),
+            });
+            std::iter::once(format!("# {path}")).chain(keys).collect()
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,10 @@
 //! oci-archive or a docker-archive — layers and their sizes, the runtime
 //! config, and the OS (dpkg status) and Python (dist-info) packages.
 
+mod source;
+
+pub use source::{ImageSource, pull};
+
 use crate::oci::layer::{EntryKind, read_layer};
 use crate::platform::Platform;
 use anyhow::{Context, Result, bail};
@@ -418,4 +422,56 @@ fn docker_parts(files: &Files) -> Result<Parts> {
         layers.push((digest, get(name)?.clone()));
     }
     Ok((None, config, layers))
+}
+
+impl Inspection {
+    /// What `pypack inspect` prints of the image at `image`: config,
+    /// layers, packages.
+    pub fn lines(&self, image: &Path) -> Vec<String> {
+        let mut lines = vec![format!("image:    {}", image.display())];
+        lines.extend(self.digest.iter().map(|d| format!("digest:   {d}")));
+        lines.push(format!("platform: {}", self.platform));
+        lines.push(format!(
+            "user:     {}",
+            self.user.as_deref().unwrap_or("(root)")
+        ));
+        lines.push(format!(
+            "workdir:  {}",
+            self.working_dir.as_deref().unwrap_or("/")
+        ));
+        if !self.entrypoint.is_empty() {
+            lines.push(format!("entrypoint: {}", self.entrypoint.join(" ")));
+        }
+        lines.push(format!("cmd:      {}", self.cmd.join(" ")));
+        lines.push(format!("ports:    {}", self.exposed_ports.join(", ")));
+        lines.extend(self.env.iter().map(|e| format!("env:      {e}")));
+        lines.extend(
+            self.labels
+                .iter()
+                .map(|(k, v)| format!("label:    {k}={v}")),
+        );
+        let mb = |bytes: u64| bytes as f64 / 1e6;
+        let total: u64 = self.layers.iter().map(|l| l.uncompressed_size).sum();
+        lines.push(format!(
+            "layers:   {} ({:.1} MB uncompressed)",
+            self.layers.len(),
+            mb(total)
+        ));
+        for l in &self.layers {
+            let (digest, size, gzip) = (&l.digest[..19], mb(l.uncompressed_size), mb(l.size));
+            lines.push(format!(
+                "  {digest} {size:>7.1} MB ({gzip:.1} MB gzip)  {}",
+                l.created_by
+            ));
+        }
+        lines.push(format!("OS packages ({}):", self.os_packages.len()));
+        lines.extend(self.os_packages.iter().map(|(n, v)| format!("  {n} {v}")));
+        lines.push(format!("Python packages ({}):", self.python_packages.len()));
+        lines.extend(
+            self.python_packages
+                .iter()
+                .map(|(n, v)| format!("  {n} {v}")),
+        );
+        lines
+    }
 }

@@ -18,11 +18,10 @@ use std::collections::BTreeMap;
 
 mod command;
 mod outdated;
-pub mod source;
 
+pub use crate::inspect::ImageSource;
 pub use command::{PlannedRebase, RebaseReport, RebaseRequest, plan};
 pub use outdated::{OutdatedReport, OutdatedRequest, outdated};
-pub use source::ImageSource;
 
 /// What a rebase made, and of which layers.
 pub struct Rebased {

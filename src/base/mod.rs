@@ -50,6 +50,36 @@ pub struct BaseOptions {
     pub host_root: PathBuf,
 }
 
+impl BaseOptions {
+    /// Options for `platform`: the mirrors from `options` (a flag), else
+    /// the environment (`PYPACK_DEBIAN_MIRROR`, `PYPACK_DEBIAN_SECURITY_MIRROR`),
+    /// else the user's config file, else (left unset) the host's apt sources;
+    /// the timestamp from `SOURCE_DATE_EPOCH`; the host's root.
+    pub fn from_host(options: BaseOptions) -> Result<BaseOptions> {
+        let config = crate::config::UserConfig::from_host()?;
+        let setting = |flag: Option<String>, var: &str, key: &str| {
+            flag.or_else(|| std::env::var(var).ok().filter(|v| !v.trim().is_empty()))
+                .or_else(|| config.get(key).map(str::to_string))
+        };
+        let security = options.debian_security_mirror.clone();
+        Ok(BaseOptions {
+            debian_mirror: setting(
+                options.debian_mirror.clone(),
+                "PYPACK_DEBIAN_MIRROR",
+                "debian-mirror",
+            ),
+            debian_security_mirror: setting(
+                security,
+                "PYPACK_DEBIAN_SECURITY_MIRROR",
+                "debian-security-mirror",
+            ),
+            epoch: crate::oci::source_date_epoch()?,
+            host_root: host_root().to_path_buf(),
+            ..options
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct BuiltBase {
     pub image: Image,

@@ -3,11 +3,10 @@
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use pypack::base::{self, BaseOptions, Recipe};
+use pypack::base::{BaseOptions, Recipe};
 use pypack::cache::Cache;
-use pypack::config::UserConfig;
 use pypack::index::IndexSettings;
-use pypack::oci::{self, Output};
+use pypack::oci::Output;
 use pypack::platform::{Platform, PlatformChoice};
 use pypack::project::plan::{Overrides, recipe_for};
 use std::path::PathBuf;
@@ -152,33 +151,21 @@ impl BaseArgs {
 
     pub fn options_for(&self, recipe: &str, quiet: bool) -> Result<(Recipe, BaseOptions)> {
         let recipe = Recipe::load(recipe)?;
-        let config = UserConfig::from_host()?;
-        // Flag, then environment, then the user's config file; else the host's apt sources.
-        let setting = |flag: &Option<String>, var: &str, key: &str| {
-            flag.clone()
-                .or_else(|| std::env::var(var).ok().filter(|v| !v.trim().is_empty()))
-                .or_else(|| config.get(key).map(str::to_string))
-        };
-        let (mirror, security) = (&self.debian_mirror, &self.debian_security_mirror);
-        let options = BaseOptions {
+        let options = BaseOptions::from_host(BaseOptions {
             platform: match self.platforms()? {
                 PlatformChoice::List(list) => list[0],
                 PlatformChoice::All => Platform::host(),
             },
-            debian_mirror: setting(mirror, "PYPACK_DEBIAN_MIRROR", "debian-mirror"),
-            debian_security_mirror: setting(
-                security,
-                "PYPACK_DEBIAN_SECURITY_MIRROR",
-                "debian-security-mirror",
-            ),
+            debian_mirror: self.debian_mirror.clone(),
+            debian_security_mirror: self.debian_security_mirror.clone(),
             keyrings: self.keyring.clone(),
             insecure: self.insecure,
             allow_expired: self.allow_expired_index,
             refresh: self.refresh,
-            epoch: oci::source_date_epoch()?,
+            epoch: 0,
             verbose: !quiet,
-            host_root: base::host_root().to_path_buf(),
-        };
+            host_root: PathBuf::new(),
+        })?;
         Ok((recipe, options))
     }
 }

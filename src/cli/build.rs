@@ -7,10 +7,8 @@ use anyhow::{Result, bail};
 use clap::Args;
 use pypack::base::BaseOptions;
 use pypack::build::{BuildReport, summary};
-use pypack::builder::Engine;
 use pypack::builder::engine::HeldImage;
 use pypack::cache::Cache;
-use pypack::oci::Output;
 use pypack::platform::{Platform, PlatformChoice};
 use pypack::project::plan::Overrides;
 use pypack::publish::{Built, Destination, Published, PublishedIndex, check_tag, share_cache};
@@ -121,7 +119,16 @@ fn prepare(cli: &Cli, args: &BuildArgs, load: Option<bool>) -> Result<Prepared> 
     check_tag(&tag)?;
     let push = args.push.as_deref().map(Reference::parse).transpose()?;
     let engine = super::engine_choice(&args.engine)?;
-    let destination = destination(args, load, &tag, push.is_some(), engine.as_deref())?;
+    let (written, pushed, platforms) = (args.output.written(), push.is_some(), &args.base.platform);
+    let destination = Destination::of_build(
+        written,
+        load,
+        args.load,
+        pushed,
+        engine.as_deref(),
+        &tag,
+        platforms,
+    )?;
     let quiet = cli.quiet || args.json;
     let (cache, cache_to) = args
         .sharing
@@ -142,51 +149,6 @@ fn prepare(cli: &Cli, args: &BuildArgs, load: Option<bool>) -> Result<Prepared> 
         cache,
         cache_to,
     })
-}
-
-/// Where the image (or, `load` being `None`, the index) goes, checked.
-fn destination(
-    args: &BuildArgs,
-    load: Option<bool>,
-    tag: &str,
-    pushed: bool,
-    engine: Option<&str>,
-) -> Result<Destination> {
-    let written = args.output.written();
-    let destination = match (load, args.load) {
-        (Some(true), _) => engine_destination(engine, |e| {
-            format!(
-                "{e} is not installed (or not running): `pypack run` starts the image in it; install podman"
-            )
-        })?,
-        (Some(false), load) => Destination::of_image(written, pushed, load, engine, tag)?,
-        (None, true) => engine_destination(engine, |e| {
-            format!("--load needs {e} installed (and running)")
-        })?,
-        (None, false) => Destination::of_index(written, pushed, tag)?,
-    };
-    destination.check()?;
-    if let (None, Destination::Write(Output::DockerArchive(path))) = (load, &destination) {
-        bail!(
-            "{}: a docker-archive holds one image and --platform {} makes several; \
-             write an OCI layout (--output DIR) or an oci-archive (--archive-format oci)",
-            path.display(),
-            args.base.platform
-        );
-    }
-    Ok(destination)
-}
-
-/// The engine (`engine`, else podman or docker) as the only destination;
-/// `missing` says, of the engine's name, why it is needed.
-fn engine_destination(
-    engine: Option<&str>,
-    missing: impl Fn(&str) -> String,
-) -> Result<Destination> {
-    match Engine::detect(engine)? {
-        Some(found) => Ok(Destination::Load(found)),
-        None => bail!("{}", missing(engine.unwrap_or("podman or docker"))),
-    }
 }
 
 /// The image as publishing takes it: `held`, the engine's hold on it.

@@ -59,6 +59,51 @@ impl Destination {
         }
     }
 
+    /// Where a build's images go, checked: one image (`run`: the engine,
+    /// whatever the flags say) or, with `run` `None`, several platforms'
+    /// (`platforms` as asked, for the error a docker-archive gets); `load`
+    /// is `--load`.
+    pub fn of_build(
+        written: Option<Output>,
+        run: Option<bool>,
+        load: bool,
+        pushed: bool,
+        engine: Option<&str>,
+        tag: &str,
+        platforms: &str,
+    ) -> Result<Destination> {
+        let destination = match (run, load) {
+            (Some(true), _) => Destination::engine(engine, |e| {
+                format!(
+                    "{e} is not installed (or not running): `pypack run` starts the image in it; install podman"
+                )
+            })?,
+            (Some(false), load) => Destination::of_image(written, pushed, load, engine, tag)?,
+            (None, true) => Destination::engine(engine, |e| {
+                format!("--load needs {e} installed (and running)")
+            })?,
+            (None, false) => Destination::of_index(written, pushed, tag)?,
+        };
+        destination.check()?;
+        if let (None, Destination::Write(Output::DockerArchive(path))) = (run, &destination) {
+            bail!(
+                "{}: a docker-archive holds one image and --platform {platforms} makes several; \
+                 write an OCI layout (--output DIR) or an oci-archive (--archive-format oci)",
+                path.display(),
+            );
+        }
+        Ok(destination)
+    }
+
+    /// The engine (`engine`, else podman or docker) as the only destination;
+    /// `missing` says, of the engine's name, why it is needed.
+    fn engine(engine: Option<&str>, missing: impl Fn(&str) -> String) -> Result<Destination> {
+        match Engine::detect(engine)? {
+            Some(found) => Ok(Destination::Load(found)),
+            None => bail!("{}", missing(engine.unwrap_or("podman or docker"))),
+        }
+    }
+
     /// `./dist/NAME`, an OCI layout (./dist is made).
     fn dist(tag: &str) -> Result<Destination> {
         std::fs::create_dir_all("dist")?;

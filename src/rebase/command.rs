@@ -3,11 +3,11 @@
 //! now) or pulled (a registry image), the image rebased onto it, and the
 //! result written back where it came from, written elsewhere, or pushed.
 
-use super::source::ImageSource;
 use super::{Rebased, Remake};
 use crate::base::{BaseOptions, BuiltBase, Recipe};
 use crate::builder::engine::Engine;
 use crate::cache::Cache;
+use crate::inspect::ImageSource;
 use crate::oci::{Image, Output};
 use crate::platform::Platform;
 use crate::registry::{CredentialSources, Reference, RegistriesConf, Registry};

@@ -1,10 +1,10 @@
 //! `pypack base outdated`: an image's Debian packages that its recipe's
 //! suites have newer versions of now.
 
-use super::source::ImageSource;
 use crate::base::outdated::Update;
 use crate::base::{BaseOptions, Recipe};
 use crate::cache::Cache;
+use crate::inspect::ImageSource;
 use crate::oci::Image;
 use crate::platform::Platform;
 use anyhow::{Context, Result, bail};

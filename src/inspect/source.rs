@@ -36,8 +36,27 @@ impl ImageSource {
     /// The image (for `platform`, of an index), its blobs in the cache.
     pub fn load(&self, cache: &Cache, platform: Platform, plain_http: bool) -> Result<Image> {
         match self {
-            ImageSource::Local(path) => crate::inspect::load_image(cache, path, platform),
+            ImageSource::Local(path) => super::load_image(cache, path, platform),
             ImageSource::Registry(reference) => pull(reference, cache, platform, plain_http),
+        }
+    }
+
+    /// The file at `path` in the image (for `platform`, of an index); `None`
+    /// when it has none. `cache` is opened only for a registry's image.
+    pub fn file(
+        &self,
+        platform: Platform,
+        path: &str,
+        plain_http: bool,
+        cache: &dyn Fn() -> Result<Cache>,
+    ) -> Result<Option<Vec<u8>>> {
+        match self {
+            ImageSource::Local(local) => super::image_file(local, platform, path),
+            ImageSource::Registry(reference) => {
+                let cache = cache()?;
+                let image = pull(reference, &cache, platform, plain_http)?;
+                super::cached_image_file(&cache, &image, path)
+            }
         }
     }
 }
