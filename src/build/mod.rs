@@ -1,7 +1,8 @@
 //! `pypack build`: app directory → image, as a pipeline of named stages.
 //! [`build`] and [`build_on`] read as the table of contents: plan → base →
 //! tools → resolve → install → app layer → audit → build steps → config →
-//! smoke (then `publish` writes or pushes the result). Each stage is a file
+//! smoke; [`publish::image`] and [`publish::index`] add the last stage,
+//! publish (the image written, loaded or pushed). Each stage is a file
 //! with one entry function taking what it needs; what may run at the same
 //! time (the standard library's bytecode while the base compresses and
 //! while the pins are found) is arranged here, not inside a stage.
@@ -22,6 +23,7 @@ pub mod observe;
 mod plan;
 mod platforms;
 pub mod project;
+pub mod publish;
 mod report;
 mod request;
 mod resolve;

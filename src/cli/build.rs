@@ -3,15 +3,15 @@
 
 use super::Cli;
 use super::args::{BaseArgs, CacheSharing, IndexArgs, OutputArgs};
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::Args;
 use pypack::base::BaseOptions;
+use pypack::build::publish::Sharing;
 use pypack::build::{BuildReport, summary};
-use pypack::builder::engine::HeldImage;
 use pypack::cache::Cache;
 use pypack::platform::{Platform, PlatformChoice};
 use pypack::project::plan::Overrides;
-use pypack::publish::{Built, Destination, Published, PublishedIndex, check_tag, share_cache};
+use pypack::publish::{Destination, Published, PublishedIndex, check_tag};
 use pypack::registry::{Reference, RegistriesConf};
 use pypack::registry_cache::RegistryCache;
 use std::path::PathBuf;
@@ -151,16 +151,6 @@ fn prepare(cli: &Cli, args: &BuildArgs, load: Option<bool>) -> Result<Prepared> 
     })
 }
 
-/// The image as publishing takes it: `held`, the engine's hold on it.
-fn built_of(report: &BuildReport, held: Option<HeldImage>) -> Built<'_> {
-    Built {
-        image: &report.image,
-        debug: report.debug.as_ref(),
-        sbom: &report.sbom,
-        held,
-    }
-}
-
 /// An image built as `build` does, its name, and its destination said;
 /// `load` makes the engine the destination whatever the flags say.
 pub fn build_image(cli: &Cli, args: &BuildArgs, load: bool) -> Result<Image> {
@@ -168,14 +158,17 @@ pub fn build_image(cli: &Cli, args: &BuildArgs, load: bool) -> Result<Image> {
     let (cache, publish) = (&prepared.cache, &prepared.publish);
     let env = |name: &str| std::env::var(name).ok();
     let request = build_request(args, prepared.base_options, prepared.engine, &env)?;
-    let mut report = pypack::build::build(&request, cache)?;
-    if let Some(to) = &prepared.cache_to {
-        share_cache(cache, to, cli.quiet || args.json);
-    }
-    let held = report.held.take();
-    let mut built = built_of(&report, held);
-    let published = pypack::publish::publish_image(cache, &mut built, publish)?;
-    let (tag, went) = (publish.tag.clone(), published.went());
+    let to = prepared.cache_to.as_ref();
+    let sharing = Sharing {
+        to,
+        quiet: cli.quiet || args.json,
+    };
+    let delivered = pypack::build::publish::image(&request, publish, sharing, cache)?;
+    let (report, tag, went) = (
+        delivered.report,
+        publish.tag.clone(),
+        delivered.published.went(),
+    );
     match args.json {
         true => println!(
             "{}",
@@ -184,7 +177,8 @@ pub fn build_image(cli: &Cli, args: &BuildArgs, load: bool) -> Result<Image> {
         false => print_summary(cli.quiet, &report, &tag, &went),
     }
     // An engine's hold on an image it was not loaded into goes after the summary.
-    drop(built);
+    drop(delivered.held);
+    let published = delivered.published;
     Ok(Image {
         report,
         tag,
@@ -198,26 +192,14 @@ fn build_index(cli: &Cli, args: &BuildArgs, choice: &PlatformChoice) -> Result<(
     let (cache, publish) = (&prepared.cache, &prepared.publish);
     let env = |name: &str| std::env::var(name).ok();
     let request = build_request(args, prepared.base_options, prepared.engine, &env)?;
-    let mut reports = pypack::build::build_platforms(&request, choice, cache)?;
-    if let Some(to) = &prepared.cache_to {
-        share_cache(cache, to, cli.quiet || args.json);
-    }
-    let host = Platform::host();
-    if let Destination::Load(_) = &publish.destination
-        && !reports.iter().any(|r| r.image.platform == host)
-    {
-        bail!(
-            "--load loads this machine's image ({host}), which --platform {} does not build; write them with --output DIR or --push REF",
-            args.base.platform
-        );
-    }
-    let helds: Vec<_> = reports.iter_mut().map(|r| r.held.take()).collect();
-    let mut builts: Vec<_> = reports
-        .iter()
-        .zip(helds)
-        .map(|(r, h)| built_of(r, h))
-        .collect();
-    let published = pypack::publish::publish_index(cache, &mut builts, publish)?;
+    let to = prepared.cache_to.as_ref();
+    let sharing = Sharing {
+        to,
+        quiet: cli.quiet || args.json,
+    };
+    let asked = (choice, args.base.platform.as_str());
+    let (reports, published, _helds) =
+        pypack::build::publish::index(&request, asked, publish, sharing, cache)?;
     print_index(cli.quiet, args.json, &reports, &publish.tag, &published)
 }
 
