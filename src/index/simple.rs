@@ -146,8 +146,16 @@ fn html_base(body: &str) -> Option<String> {
     attribute(tag, "href")
 }
 
+/// Where the ASCII `needle` (lower case) first occurs in `haystack`, in any
+/// case. Scans without copying: a page is searched from each link onward,
+/// so a whole page costs one pass (lowercasing the rest of the page for
+/// every link made large pages quadratic).
 fn find_ci(haystack: &str, needle: &str) -> Option<usize> {
-    haystack.to_ascii_lowercase().find(needle)
+    let needle = needle.as_bytes();
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .position(|window| window.eq_ignore_ascii_case(needle))
 }
 
 /// The value of `name="…"` (or `'…'`, or bare) in a tag; present-but-empty gives "".
@@ -185,12 +193,10 @@ fn attribute(tag: &str, name: &str) -> Option<String> {
     None
 }
 
+/// Character references decoded as HTML does: named (`&gt;`, `&amp;`…,
+/// the spec's whole table), decimal (`&#62;`) and hexadecimal (`&#x3E;`).
 fn unescape(text: &str) -> String {
-    text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
+    html_escape::decode_html_entities(text).into_owned()
 }
 
 /// Resolves `href` against `base` (absolute URL, path-absolute, or relative).
