@@ -519,28 +519,36 @@ impl Http {
 
     /// A seekable view of a remote file read with HTTP range requests, if the
     /// server supports them (else `None`, and the caller downloads it whole).
+    /// The first request asks for the file's last [`TAIL_BYTES`]: its length
+    /// comes with them, and for a wheel they hold the end of the zip's
+    /// directory and usually all of it.
     pub fn ranged(&self, url: &str) -> Option<RangedFile<'_>> {
         let mut headers = HeaderMap::new();
-        headers.insert(header::RANGE, HeaderValue::from_static("bytes=0-0"));
+        let suffix = HeaderValue::from_str(&format!("bytes=-{TAIL_BYTES}")).ok()?;
+        headers.insert(header::RANGE, suffix);
         let resp = self.send(url, headers, false).ok()??;
         if resp.status() != reqwest::StatusCode::PARTIAL_CONTENT {
             return None;
         }
-        let total = resp
-            .headers()
-            .get(header::CONTENT_RANGE)?
-            .to_str()
-            .ok()?
-            .rsplit('/')
-            .next()?
-            .parse()
+        // `bytes START-END/TOTAL`
+        let content_range = resp.headers().get(header::CONTENT_RANGE)?.to_str().ok()?;
+        let (span, total) = content_range.strip_prefix("bytes ")?.split_once('/')?;
+        let (start, end) = span.split_once('-')?;
+        let (start, end, total): (u64, u64, u64) =
+            (start.parse().ok()?, end.parse().ok()?, total.parse().ok()?);
+        if start > end || end >= total || end - start >= TAIL_BYTES {
+            return None;
+        }
+        let mut tail = Vec::new();
+        Bounded::new(resp, Limit::Declared(end - start + 1))
+            .read_to_end(&mut tail)
             .ok()?;
         Some(RangedFile {
             http: self,
             url: url.to_string(),
             len: total,
             pos: 0,
-            blocks: BTreeMap::new(),
+            segments: BTreeMap::from([(start, tail)]),
         })
     }
 
@@ -596,15 +604,68 @@ fn max_age(cache_control: &str) -> Option<u64> {
         .find_map(|d| d.trim().strip_prefix("max-age=")?.trim().parse().ok())
 }
 
+/// How much of a remote file's end [`Http::ranged`] asks for first.
+pub const TAIL_BYTES: u64 = 64 * 1024;
+/// A read outside what was fetched asks for this much (less when a fetched
+/// part follows sooner).
 const RANGE_BLOCK: u64 = 64 * 1024;
 
-/// Read + Seek over HTTP ranges, fetching 64 KiB blocks on demand.
+/// Read + Seek over HTTP ranges: parts of the file fetched on demand and
+/// kept, so a reader's small reads cost no request once their part is here.
 pub struct RangedFile<'a> {
     http: &'a Http,
     url: String,
     len: u64,
     pos: u64,
-    blocks: BTreeMap<u64, Vec<u8>>,
+    /// Fetched parts by where they start; they never overlap.
+    segments: BTreeMap<u64, Vec<u8>>,
+}
+
+impl RangedFile<'_> {
+    /// The fetched part holding `pos`, if any.
+    fn segment_at(&self, pos: u64) -> Option<(u64, &Vec<u8>)> {
+        let (start, data) = self.segments.range(..=pos).next_back()?;
+        (pos < start + data.len() as u64).then_some((*start, data))
+    }
+
+    /// Fetches one block from `pos` (up to the next fetched part).
+    fn fetch_at(&mut self, pos: u64) -> io::Result<()> {
+        let next = self.segments.range(pos..).next().map(|(s, _)| *s);
+        let end = next
+            .unwrap_or(self.len)
+            .min(pos + RANGE_BLOCK)
+            .min(self.len);
+        self.fetch(pos, end)
+    }
+
+    fn fetch(&mut self, start: u64, end: u64) -> io::Result<()> {
+        let data = self.http.range(&self.url, start, end - 1)?;
+        if data.is_empty() {
+            return Err(io::Error::other("range request: empty answer"));
+        }
+        self.segments.insert(start, data);
+        Ok(())
+    }
+
+    /// The first part fetched: the file's last bytes, and where they start.
+    pub fn tail(&self) -> (u64, &[u8]) {
+        let (start, data) = self
+            .segments
+            .iter()
+            .next_back()
+            .expect("ranged() fetched the tail");
+        (*start, data)
+    }
+
+    /// Fetches `start..` up to the tail in one request, when a reader is
+    /// known to read all of it (a zip's directory).
+    pub fn prefetch_to_tail(&mut self, start: u64) -> io::Result<()> {
+        let (tail_start, _) = self.tail();
+        match start < tail_start && self.segment_at(start).is_none() {
+            true => self.fetch(start, tail_start),
+            false => Ok(()),
+        }
+    }
 }
 
 impl Read for RangedFile<'_> {
@@ -612,15 +673,12 @@ impl Read for RangedFile<'_> {
         if self.pos >= self.len || buf.is_empty() {
             return Ok(0);
         }
-        let block = self.pos / RANGE_BLOCK * RANGE_BLOCK;
-        if !self.blocks.contains_key(&block) {
-            let end = (block + RANGE_BLOCK).min(self.len) - 1;
-            let data = self.http.range(&self.url, block, end)?;
-            self.blocks.insert(block, data);
+        if self.segment_at(self.pos).is_none() {
+            self.fetch_at(self.pos)?;
         }
-        let data = &self.blocks[&block];
-        let offset = (self.pos - block) as usize;
-        let n = buf.len().min(data.len().saturating_sub(offset));
+        let (start, data) = self.segment_at(self.pos).expect("fetched above");
+        let offset = (self.pos - start) as usize;
+        let n = buf.len().min(data.len() - offset);
         buf[..n].copy_from_slice(&data[offset..offset + n]);
         self.pos += n as u64;
         Ok(n)

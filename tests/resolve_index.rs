@@ -536,6 +536,40 @@ fn metadata_is_read_with_range_requests_when_the_index_has_no_metadata_file() {
     w.index().download(&resolution.pins[0].file).unwrap();
 }
 
+/// A wheel with thousands of files has a zip directory larger than the
+/// first request's tail: its METADATA still takes a bounded number of range
+/// requests (the tail, the rest of the directory, METADATA), not one per
+/// block of the directory.
+#[test]
+fn metadata_of_a_wheel_with_a_large_directory_takes_three_range_requests() {
+    let w = world(|idx| {
+        let mut big = WheelSpec::new("manyfiles", "1.0").requires(&["core"]);
+        let names: Vec<String> = (0..6000)
+            .map(|i| format!("manyfiles/a/rather/deep/package/path/module_{i:05}.py"))
+            .collect();
+        big.extra_files = names
+            .into_iter()
+            .map(|n| (&*n.leak(), &b"x = 1\n"[..]))
+            .collect();
+        idx.add(&big, Listing::default());
+        idx.add(&WheelSpec::new("core", "1.0"), Listing::default());
+    });
+    assert_eq!(
+        w.pins("manyfiles\n", &glibc_amd64()),
+        ["core==1.0", "manyfiles==1.0"]
+    );
+    let ranges = w
+        .server
+        .stats
+        .ranges
+        .load(std::sync::atomic::Ordering::Relaxed);
+    // core's own METADATA: its small wheel's tail holds all of it (1 request).
+    assert!(
+        ranges <= 4,
+        "{ranges} range requests for two wheels' METADATA"
+    );
+}
+
 #[test]
 fn index_pages_are_revalidated_and_metadata_is_not_fetched_again() {
     let w = world(|idx| {

@@ -253,7 +253,11 @@ impl<'a> Index<'a> {
         {
             return None;
         }
-        let remote = self.http.ranged(&file.url)?;
+        let mut remote = self.http.ranged(&file.url)?;
+        // The whole directory in one more request at most, not block by block.
+        if let Some(directory) = zip_directory_start(remote.tail()) {
+            remote.prefetch_to_tail(directory).ok()?;
+        }
         let text = read_wheel_metadata(remote, &file.filename).ok()?;
         if let Some(key) = key
             && let Ok(hex) = self.cache.put_bytes(text.as_bytes())
@@ -435,6 +439,28 @@ fn read_wheel_metadata_within(
             )
         })?;
     String::from_utf8(data).with_context(|| format!("{filename}: {name} is not UTF-8 text"))
+}
+
+/// Where a zip's central directory starts, read from its end-of-central-
+/// directory record in `tail` (the file's last bytes, starting at the given
+/// offset); `None` when the record is not there or the zip is zip64 (whose
+/// directory the reader finds itself, block by block).
+fn zip_directory_start((tail_start, tail): (u64, &[u8])) -> Option<u64> {
+    const EOCD: [u8; 4] = [0x50, 0x4b, 0x05, 0x06];
+    // The record is 22 bytes plus a comment of up to 65535.
+    let at = (0..=tail.len().checked_sub(22)?)
+        .rev()
+        .find(|&i| tail[i..i + 4] == EOCD)?;
+    let field = |offset: usize| {
+        let b = &tail[at + offset..at + offset + 4];
+        u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+    };
+    let (size, offset) = (field(12), field(16));
+    if size == u32::MAX || offset == u32::MAX {
+        return None;
+    }
+    // A directory that ends where the record starts (no prefix, no gap).
+    (u64::from(offset) + u64::from(size) == tail_start + at as u64).then_some(u64::from(offset))
 }
 
 #[cfg(test)]

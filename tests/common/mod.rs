@@ -118,8 +118,7 @@ fn serve(stream: TcpStream, root: &Path, stats: &ServerStats) {
         );
     }
     if let Some(range) = headers.get("range").and_then(|r| r.strip_prefix("bytes="))
-        && let Some((start, end)) = range.split_once('-')
-        && let (Ok(start), Ok(end)) = (start.parse::<usize>(), end.parse::<usize>())
+        && let Some((start, end)) = byte_range(range, body.len())
         && start < body.len()
     {
         stats.ranges.fetch_add(1, Ordering::Relaxed);
@@ -133,6 +132,16 @@ fn serve(stream: TcpStream, root: &Path, stats: &ServerStats) {
     let extra =
         format!("Content-Type: {content_type}\r\nETag: {etag}\r\nCache-Control: max-age=0\r\n");
     respond(stream, "200 OK", &extra, &body);
+}
+
+/// `START-END` or a suffix `-N` (the last N bytes) of a body of `len`.
+fn byte_range(range: &str, len: usize) -> Option<(usize, usize)> {
+    let (start, end) = range.split_once('-')?;
+    if start.is_empty() {
+        let n: usize = end.parse().ok()?;
+        return Some((len.saturating_sub(n), len.checked_sub(1)?));
+    }
+    Some((start.parse().ok()?, end.parse().ok()?))
 }
 
 /// The file a test server answers `relative` with, and its content type:
