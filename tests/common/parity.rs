@@ -159,6 +159,23 @@ pub fn pip_pins_of_file(
     pip_pins_of(url, target, &["-r".to_string(), path.display().to_string()])
 }
 
+/// The host's python3 itself, not a version manager's shim: pyenv's shim
+/// runs `pyenv rehash` after `pip install` (even `--dry-run`), and parallel
+/// rehashes fail ("cannot rehash: shims isn't writable"), failing pip.
+fn host_python() -> &'static str {
+    static PYTHON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(|| {
+        Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| "python3".into())
+    })
+}
+
 fn pip_pins_of(
     url: &str,
     target: &Target,
@@ -166,7 +183,7 @@ fn pip_pins_of(
 ) -> Result<BTreeSet<String>, String> {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
-    let out = Command::new("python3")
+    let out = Command::new(host_python())
         .args([
             "-m",
             "pip",
