@@ -9,7 +9,6 @@ use super::request::APP_DIR;
 use crate::builder::sdist::SourceBuilder;
 use crate::cache::Cache;
 use crate::digest::sha256_hex;
-use crate::index::SdistBuilder;
 use crate::oci::layer::{Entry, EntryKind, add_parents};
 use crate::project::plan::Plan;
 use crate::project::start::Started;
@@ -172,18 +171,7 @@ pub(super) fn built_project(
             Ok((rel.clone(), data, *mode))
         })
         .collect::<Result<Vec<_>>>()?;
-    let (filename, bytes) = crate::builder::sdist::pack_tree(name, version, &files)?;
-    let hex = cache.put_bytes(&bytes)?;
-    let sdist = crate::index::DistFile {
-        filename,
-        url: format!("file://{}", cache.blob_path(&hex).display()),
-        sha256: Some(hex.clone()),
-        requires_python: None,
-        yanked: false,
-        metadata: None,
-        size: Some(bytes.len() as u64),
-    };
-    let wheel = sources.build_wheel(&sdist, &hex)?;
+    let wheel = sources.build_tree(name, version, &files)?;
     crate::wheel::install(venv, &cache.blob_path(&wheel.sha256), &wheel.filename)
 }
 

@@ -5,7 +5,6 @@
 
 use crate::builder::sdist::SourceBuilder;
 use crate::cache::Cache;
-use crate::index::SdistBuilder;
 use crate::project::plan::Plan;
 use crate::project::{RequirementSet, SourcedRequirement};
 use anyhow::{Context, Result};
@@ -38,18 +37,7 @@ pub fn with_built_requirements(
             ))
         })
         .collect::<Result<Vec<_>>>()?;
-    let (filename, bytes) = crate::builder::sdist::pack_tree(name, version, &files)?;
-    let hex = cache.put_bytes(&bytes)?;
-    let sdist = crate::index::DistFile {
-        filename,
-        url: format!("file://{}", cache.blob_path(&hex).display()),
-        sha256: Some(hex.clone()),
-        requires_python: None,
-        yanked: false,
-        metadata: None,
-        size: Some(bytes.len() as u64),
-    };
-    let wheel = sources.build_wheel(&sdist, &hex).with_context(|| {
+    let wheel = sources.build_tree(name, version, &files).with_context(|| {
         format!(
             "building the app's own project to learn what {} requires",
             setup_py.display()

@@ -108,6 +108,31 @@ impl<'a> SourceBuilder<'a> {
     }
 }
 
+impl SourceBuilder<'_> {
+    /// A source tree (relative path, bytes, mode) packed as the sdist of
+    /// `name` `version`, kept in the cache, and built into a wheel like any
+    /// sdist (cached by that sdist's hash: the same tree is built once).
+    pub fn build_tree(
+        &self,
+        name: &str,
+        version: &str,
+        files: &[(String, Vec<u8>, u32)],
+    ) -> Result<BuiltWheel> {
+        let (filename, bytes) = pack_tree(name, version, files)?;
+        let hex = self.cache.put_bytes(&bytes)?;
+        let sdist = DistFile {
+            filename,
+            url: format!("file://{}", self.cache.blob_path(&hex).display()),
+            sha256: Some(hex.clone()),
+            requires_python: None,
+            yanked: false,
+            metadata: None,
+            size: Some(bytes.len() as u64),
+        };
+        self.build_wheel(&sdist, &hex)
+    }
+}
+
 impl SdistBuilder for SourceBuilder<'_> {
     fn build_wheel(&self, sdist: &DistFile, sdist_sha256: &str) -> Result<BuiltWheel> {
         let (extra, why) = self.build_packages_for(sdist)?;
