@@ -81,8 +81,7 @@ pub fn stdlib_bytecode_for(
     engine: Option<&Engine>,
 ) -> Result<Option<LayerReport>> {
     let http = Http::new()?;
-    let host_allowed =
-        base_image.is_none() && std::env::var("PYPACK_BYTECODE_IN").as_deref() != Ok("container");
+    let host_allowed = unpacked_allowed(base_image.is_some(), &|name| std::env::var(name).ok());
     let head_start = stdlib_head_start(cache);
     let interpreter_base = match base.image.platform == Platform::host() {
         true => None,
