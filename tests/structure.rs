@@ -248,7 +248,13 @@ fn child_of(parent: &str, module: &str) -> Option<String> {
     (!rest.contains("::") && rest != "lib").then(|| rest.to_string())
 }
 
-fn read_sources() -> Vec<SourceFile> {
+/// Every file of `src/`, read and parsed once for all the tests.
+fn read_sources() -> &'static [SourceFile] {
+    static SOURCES: std::sync::OnceLock<Vec<SourceFile>> = std::sync::OnceLock::new();
+    SOURCES.get_or_init(parse_sources)
+}
+
+fn parse_sources() -> Vec<SourceFile> {
     let mut paths = Vec::new();
     rust_files(&src(), &mut paths);
     let modules: BTreeSet<String> = paths.iter().map(|p| module_of(p)).collect();
@@ -308,7 +314,7 @@ fn library(files: &[SourceFile]) -> Vec<&SourceFile> {
 #[test]
 fn every_top_level_module_has_a_rank() {
     let files = read_sources();
-    let unranked: BTreeSet<&str> = library(&files)
+    let unranked: BTreeSet<&str> = library(files)
         .iter()
         .map(|f| top(&f.module))
         .filter(|m| rank(m).is_none())
@@ -319,11 +325,14 @@ fn every_top_level_module_has_a_rank() {
     );
 }
 
+/// Also prints (with `--nocapture`) the graph between top-level modules:
+/// the picture the README's Architecture section describes.
 #[test]
 fn no_module_imports_one_above_it_in_the_stage_order() {
     let files = read_sources();
+    print_module_graph(files);
     let mut upward = Vec::new();
-    for file in library(&files) {
+    for file in library(files) {
         for import in &file.imports {
             if let (Some(from), Some(to)) = (rank(&file.module), rank(import))
                 && to > from
@@ -401,12 +410,7 @@ fn circles(edges: &BTreeMap<&str, Vec<&str>>) -> Vec<Vec<String>> {
 #[test]
 fn no_import_circle_between_files() {
     let files = read_sources();
-    if let Ok(module) = std::env::var("STRUCTURE_SHOW") {
-        for file in files.iter().filter(|f| f.module == module) {
-            println!("{} imports {:?}", file.module, file.imports);
-        }
-    }
-    let library = library(&files);
+    let library = library(files);
     let edges: BTreeMap<&str, Vec<&str>> = library
         .iter()
         .map(|f| {
@@ -455,7 +459,7 @@ fn circles_are_found() {
 fn no_function_is_longer_than_a_screen_or_two() {
     let files = read_sources();
     let mut long = Vec::new();
-    for file in &files {
+    for file in files {
         let limit = match is_command_layer(file) {
             true => MAX_CLI_FUNCTION_LINES,
             false => MAX_FUNCTION_LINES,
@@ -486,13 +490,9 @@ fn the_command_layer_is_thin() {
     );
 }
 
-/// Prints the graph between top-level modules (with `--nocapture`): the
-/// picture the ARCHITECTURE section describes.
-#[test]
-fn print_module_graph() {
-    let files = read_sources();
+fn print_module_graph(files: &[SourceFile]) {
     let mut graph: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    for file in library(&files) {
+    for file in library(files) {
         let entry = graph.entry(top(&file.module)).or_default();
         for import in &file.imports {
             if top(import) != top(&file.module) {
