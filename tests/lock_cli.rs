@@ -69,6 +69,37 @@ fn lock_writes_pins_for_the_base_target_and_detects_staleness() {
 }
 
 #[test]
+fn lock_on_an_empty_cache_reads_the_debian_indexes_and_fetches_no_package() {
+    let s = setup();
+    fs::write(s.work.join("app/requirements.txt"), "webapp-kit\n").unwrap();
+    let out = run_lock(&s, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lock = fs::read_to_string(s.work.join("app/pylock.toml")).unwrap();
+    assert!(
+        lock.contains("python = \"3.11.2\"") && lock.contains("libc = \"glibc 2.36\""),
+        "the target comes from the fixture archive's package versions: {lock}"
+    );
+    // The .debs a base build would fetch are served; none is in the cache.
+    let pool = s.work.join("mirror/debian/pool/main");
+    let debs = files_under(&pool);
+    assert!(!debs.is_empty(), "the fixture archive has packages");
+    let blobs = s.work.join("cache/blobs/sha256");
+    for deb in &debs {
+        let hex = sha256(&fs::read(pool.join(deb)).unwrap());
+        assert!(
+            !blobs.join(&hex).exists(),
+            "{deb} was fetched, but a lock needs no base image"
+        );
+    }
+    // The same target afterwards, from the base a build makes.
+    fs::write(s.work.join("app/main.py"), "print('hi')\n").unwrap();
+    let image = s.work.join("out/image").display().to_string();
+    let built = s.run("build", "cache", &["--output", &image]);
+    assert!(built.status.success(), "{}", stderr(&built));
+    assert!(run_lock(&s, &["--locked"]).status.success());
+}
+
+#[test]
 fn bad_requirements_name_file_and_line_and_write_nothing() {
     let s = setup();
     // No dependency file: no dependencies, said in a note.

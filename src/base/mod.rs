@@ -7,6 +7,7 @@ pub mod pulled;
 pub mod recipe;
 pub mod rootfs;
 pub mod system_libraries;
+pub mod target;
 pub mod unpacked;
 
 use crate::cache::Cache;
@@ -25,6 +26,7 @@ use anyhow::{Context, Result, bail};
 pub use recipe::Recipe;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use target::{glibc, target_from, versions_of};
 
 /// Bumped whenever the rootfs assembly changes what a recipe produces, so
 /// cached bases made by older code are not reused.
@@ -174,65 +176,64 @@ impl std::fmt::Debug for Early {
 impl BuiltBase {
     /// The platform, interpreter and libc that wheels must fit.
     pub fn target(&self) -> Result<Target> {
-        let python_version = self
-            .python_full_version
-            .as_deref()
-            .context("the base's Python version is unknown: its recipe's packages include no pythonX.Y-minimal")?;
-        let libc = self
-            .libc
-            .context("the base's C library is unknown: no libc6 package, no ld-musl loader")?;
-        let python = Target::parse_python(python_version)?;
-        Ok(Target {
-            platform: self.image.platform,
-            python,
-            libc,
-        })
+        let python = self.python_full_version.as_deref();
+        target_from(self.image.platform, python, self.libc)
     }
 }
 
-/// `2.36` → glibc 2.36.
-fn glibc(version: &str) -> Option<Libc> {
-    major_minor(version).map(|(major, minor)| Libc::Glibc { major, minor })
-}
-
-/// The first two numeric parts of a version: `1.2.5-r0` → (1, 2).
-fn major_minor(version: &str) -> Option<(u32, u32)> {
-    let mut parts = version.split('.');
-    let major = parts.next()?.parse().ok()?;
-    let minor = parts
-        .next()?
-        .split(|c: char| !c.is_ascii_digit())
-        .next()?
-        .parse()
-        .ok()?;
-    Some((major, minor))
-}
-
-/// `1:3.11.2-6+deb12u8` → `3.11.2`; `2.36-9+deb12u14` → `2.36`.
-pub(super) fn upstream_version(debian_version: &str) -> &str {
-    let no_epoch = debian_version
-        .split_once(':')
-        .map(|(_, v)| v)
-        .unwrap_or(debian_version);
-    let upstream = no_epoch
-        .rsplit_once('-')
-        .map(|(u, _)| u)
-        .unwrap_or(no_epoch);
-    upstream.split(['+', '~']).next().unwrap_or(upstream)
-}
-
-/// The interpreter's and libc's upstream versions, from the package list.
-fn versions_of(recipe: &Recipe, packages: &[(String, String)]) -> (Option<String>, Option<String>) {
-    let find = |name: &str| {
-        packages
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| upstream_version(v).to_string())
+/// What resolution needs of the base `recipe` makes with `options`: the
+/// platform, interpreter and C library wheels must fit. From a base already
+/// built with the same inputs, else from the suites' signed package indexes
+/// alone (see [`target`]): no `.deb` is fetched, no layer written.
+pub fn target_of(
+    recipe: &Recipe,
+    options: &BaseOptions,
+    cache: &Cache,
+    http: &Http,
+) -> Result<Target> {
+    let arch = check_architecture(recipe, options)?;
+    let keyring = keyring(recipe, &options.keyrings)?;
+    let archive = Archive {
+        http,
+        cache,
+        keyring: &keyring,
+        config: archive_config(options)?,
     };
-    (
-        find(&format!("python{}-minimal", recipe.python.version)),
-        find("libc6"),
+    let stats = FetchStats::default();
+    let suites = recipe
+        .suites
+        .iter()
+        .map(|s| archive.suite(s, &stats))
+        .collect::<Result<Vec<_>>>()?;
+    let key = build_key(
+        recipe,
+        options,
+        suites.iter().map(|s| s.inrelease_sha256.as_str()),
+    );
+    if let Some(built) = cached_build(cache, &key, options.platform, recipe) {
+        return built.target();
+    }
+    let versions = target::versions_for(recipe, &archive, &suites, arch, &key, &stats)?;
+    let (python, libc) = versions_of(recipe, &versions);
+    target_from(
+        options.platform,
+        python.as_deref(),
+        libc.as_deref().and_then(glibc),
     )
+}
+
+/// The recipe's Debian architecture for the options' platform, if the
+/// recipe is made for it.
+fn check_architecture<'a>(recipe: &Recipe, options: &'a BaseOptions) -> Result<&'a str> {
+    let arch = options.platform.debian_arch();
+    if !recipe.architectures.iter().any(|a| a == arch) {
+        bail!(
+            "recipe {} is not made for {arch} (it supports {})",
+            recipe.name,
+            recipe.architectures.join(", ")
+        );
+    }
+    Ok(arch)
 }
 
 pub fn build(
@@ -255,14 +256,7 @@ pub fn build_and(
     http: &Http,
     head_start: Option<HeadStart>,
 ) -> Result<BuiltBase> {
-    let arch = options.platform.debian_arch();
-    if !recipe.architectures.iter().any(|a| a == arch) {
-        bail!(
-            "recipe {} is not made for {arch} (it supports {})",
-            recipe.name,
-            recipe.architectures.join(", ")
-        );
-    }
+    let arch = check_architecture(recipe, options)?;
     let keyring = keyring(recipe, &options.keyrings)?;
     let archive = Archive {
         http,
@@ -427,8 +421,6 @@ fn release_freed_memory() {
     }
 }
 
-/// What opens the archive a recipe's packages come from: the client, the
-/// keys it trusts (the recipe's, or `--keyring`), and where it is.
 /// The Debian packages of `recipe`'s suites that ship a file `wanted`
 /// accepts (`question` names it, for the cache), with the paths.
 pub fn packages_shipping(
@@ -454,6 +446,8 @@ pub fn packages_shipping(
     Ok(found)
 }
 
+/// What opens the archive a recipe's packages come from: the client, the
+/// keys it trusts (the recipe's, or `--keyring`), and where it is.
 struct RecipeArchive {
     http: Http,
     keyring: Keyring,
@@ -672,9 +666,15 @@ pub fn host_root() -> &'static Path {
 mod tests {
     #[test]
     fn upstream_versions() {
-        assert_eq!(super::upstream_version("3.11.2-6+deb12u8"), "3.11.2");
-        assert_eq!(super::upstream_version("2.36-9+deb12u14"), "2.36");
-        assert_eq!(super::upstream_version("1:1.2.13.dfsg-1"), "1.2.13.dfsg");
-        assert_eq!(super::upstream_version("3.13.5-2"), "3.13.5");
+        assert_eq!(
+            super::target::upstream_version("3.11.2-6+deb12u8"),
+            "3.11.2"
+        );
+        assert_eq!(super::target::upstream_version("2.36-9+deb12u14"), "2.36");
+        assert_eq!(
+            super::target::upstream_version("1:1.2.13.dfsg-1"),
+            "1.2.13.dfsg"
+        );
+        assert_eq!(super::target::upstream_version("3.13.5-2"), "3.13.5");
     }
 }

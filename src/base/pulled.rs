@@ -2,7 +2,8 @@
 //! to learn what the resolver needs — the interpreter's path and version and
 //! the C library (glibc or musl, and its version).
 
-use super::{BuiltBase, major_minor, upstream_version};
+use super::BuiltBase;
+use super::target::{major_minor, upstream_version};
 use crate::cache::Cache;
 use crate::debian::control::field;
 use crate::digest::strip_sha256;

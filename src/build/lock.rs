@@ -80,8 +80,10 @@ pub fn lock(
     locked_only: bool,
     cache: &Cache,
 ) -> Result<Outcome> {
+    // The base's package versions say the target; the base itself is
+    // built only if an sdist must be built in it.
     let http = crate::http::Http::new()?;
-    let target = crate::base::build(&recipe, &options, cache, &http)?.target()?;
+    let target = crate::base::target_of(&recipe, &options, cache, &http)?;
     let lock = lock_request(request, target, planned.declared, cache);
     let engine = engine()?;
     let (epoch, build_packages) = (options.epoch, planned.plan.build_packages().to_vec());

@@ -80,6 +80,11 @@ impl FetchStats {
     }
 }
 
+/// What reads a Packages index: its text, and where the decompressed copy
+/// is kept (package paragraphs are read back from there).
+type IndexReader<'r, T> =
+    dyn Fn(&mut dyn std::io::BufRead, std::sync::Arc<std::path::PathBuf>) -> Result<T> + 'r;
+
 impl Archive<'_> {
     fn uri_for(&self, suite: &str) -> Result<String> {
         if suite.ends_with("-security") {
@@ -184,6 +189,44 @@ impl Archive<'_> {
         arch: &str,
         stats: &FetchStats,
     ) -> Result<Vec<Package>> {
+        let mut packages =
+            self.read_packages_index(index, component, arch, stats, &|reader, plain| {
+                packages::read_packages(reader, arch, Some(plain))
+            })?;
+        let uri: std::sync::Arc<str> = std::sync::Arc::from(index.uri.as_str());
+        for p in &mut packages {
+            p.archive_uri = uri.clone();
+        }
+        Ok(packages)
+    }
+
+    /// The versions of the packages named `names` in one component of a
+    /// suite for `arch` (see [`packages::versions_named`]), hash-checked
+    /// against the suite's Release.
+    pub fn versions_named(
+        &self,
+        index: &SuiteIndex,
+        component: &str,
+        arch: &str,
+        names: &[&str],
+        stats: &FetchStats,
+    ) -> Result<Vec<(String, String)>> {
+        self.read_packages_index(index, component, arch, stats, &|reader, _| {
+            packages::versions_named(reader, arch, names)
+        })
+    }
+
+    /// `read` given one component's Packages index for `arch`: the
+    /// decompressed copy in the cache, else the signed file as it downloads
+    /// (the copy written meanwhile), with the copy's path.
+    fn read_packages_index<T>(
+        &self,
+        index: &SuiteIndex,
+        component: &str,
+        arch: &str,
+        stats: &FetchStats,
+        read: &IndexReader<'_, T>,
+    ) -> Result<T> {
         let base = format!("{component}/binary-{arch}/Packages");
         let file = signed_path(index, &base)
             .with_context(|| format!("suite {} has no {base} index for {arch}", index.suite))?;
@@ -194,40 +237,30 @@ impl Archive<'_> {
         std::fs::create_dir_all(&dir)?;
         let plain = std::sync::Arc::new(dir.join(format!("{}.txt", file.sha256)));
         let read = |reader: &mut dyn Read| {
-            packages::read_packages(
-                std::io::BufReader::with_capacity(1 << 16, reader),
-                arch,
-                Some(plain.clone()),
-            )
-            .with_context(|| format!("reading {}", file.url))
+            let mut reader = std::io::BufReader::with_capacity(1 << 16, reader);
+            read(&mut reader, plain.clone()).with_context(|| format!("reading {}", file.url))
         };
         // Kept while used; an index not used for a week goes.
         let tidy = || self.cache.tidy(&dir, plain.as_path(), KEEP_UNUSED);
-        let mut packages = if plain.is_file() {
+        if plain.is_file() {
             tidy();
-            read(&mut std::fs::File::open(plain.as_path())?)?
-        } else {
-            let copy = tempfile::NamedTempFile::new_in(self.cache.root().join("tmp"))?;
-            let packages = self.read_signed_file(&file, stats, |reader| {
-                read(&mut Tee {
-                    inner: reader,
-                    copy: std::io::BufWriter::new(copy.as_file()),
-                })
-            })?;
-            // Another build may have put the same file there meanwhile.
-            if let Err(e) = copy.persist(plain.as_path())
-                && !plain.is_file()
-            {
-                return Err(e.error).context("keeping the decompressed index");
-            }
-            tidy();
-            packages
-        };
-        let uri: std::sync::Arc<str> = std::sync::Arc::from(index.uri.as_str());
-        for p in &mut packages {
-            p.archive_uri = uri.clone();
+            return read(&mut std::fs::File::open(plain.as_path())?);
         }
-        Ok(packages)
+        let copy = tempfile::NamedTempFile::new_in(self.cache.root().join("tmp"))?;
+        let value = self.read_signed_file(&file, stats, |reader| {
+            read(&mut Tee {
+                inner: reader,
+                copy: std::io::BufWriter::new(copy.as_file()),
+            })
+        })?;
+        // Another build may have put the same file there meanwhile.
+        if let Err(e) = copy.persist(plain.as_path())
+            && !plain.is_file()
+        {
+            return Err(e.error).context("keeping the decompressed index");
+        }
+        tidy();
+        Ok(value)
     }
 
     /// `read` given the content of a file the suite's Release lists,

@@ -218,6 +218,47 @@ pub fn read_packages(
     }
 }
 
+/// The versions of the packages named `names` (for `arch` or `all`) in a
+/// Packages index, without reading the other paragraphs: a base's
+/// interpreter and C library versions need two of some sixty thousand.
+pub fn versions_named(
+    mut reader: impl std::io::BufRead,
+    arch: &str,
+    names: &[&str],
+) -> Result<Vec<(String, String)>> {
+    let mut found = Vec::new();
+    // The paragraph being read, and whether its Package field is wanted.
+    let (mut paragraph, mut wanted) = (Vec::new(), false);
+    loop {
+        let start = paragraph.len();
+        let read = reader.read_until(b'\n', &mut paragraph)?;
+        let line = &paragraph[start..];
+        if !line.iter().all(u8::is_ascii_whitespace) {
+            if let Some(name) = line.strip_prefix(b"Package:") {
+                let name = std::str::from_utf8(name).unwrap_or_default().trim();
+                wanted = names.contains(&name);
+            }
+            continue;
+        }
+        if wanted {
+            let text = String::from_utf8_lossy(&paragraph);
+            let field = |name: &str| field(&text, name);
+            let architecture = field("Architecture").unwrap_or_default();
+            if architecture == arch || architecture == "all" {
+                let name = field("Package").unwrap_or_default();
+                let version = field("Version")
+                    .with_context(|| format!("package {name} has no Version field"))?;
+                found.push((name, version));
+            }
+        }
+        paragraph.clear();
+        wanted = false;
+        if read == 0 {
+            return Ok(found);
+        }
+    }
+}
+
 fn parse_paragraph(paragraph: &str, arch: &str, at: Paragraph) -> Result<Option<Package>> {
     let field = |name: &str| field(paragraph, name);
     let architecture = field("Architecture").unwrap_or_default();
@@ -390,6 +431,29 @@ mod tests {
         assert_eq!(
             parse_relations("0ad-data (<= 0.0.26-3) [amd64]").unwrap()[0][0].to_string(),
             "0ad-data (<= 0.0.26-3)"
+        );
+    }
+
+    #[test]
+    fn versions_named_reads_only_the_named_packages_of_the_architecture() {
+        let index = "Package: libc6\nVersion: 2.36-9\nArchitecture: arm64\n\n\
+Package: libc6-dev\nVersion: 2.36-9\nArchitecture: amd64\n\n\
+Package: python3.11-minimal\nVersion: 3.11.2-6+deb12u6\nArchitecture: amd64\n\n\
+Package: tzdata\nVersion: 2025b-0\nArchitecture: all\n\n\
+Package: libc6\nVersion: 2.36-9+deb12u13\nArchitecture: amd64";
+        let names = ["python3.11-minimal", "libc6", "tzdata"];
+        let found = versions_named(index.as_bytes(), "amd64", &names).unwrap();
+        let expected = [
+            ("python3.11-minimal", "3.11.2-6+deb12u6"),
+            ("tzdata", "2025b-0"),
+            ("libc6", "2.36-9+deb12u13"),
+        ];
+        assert_eq!(found, expected.map(|(n, v)| (n.to_string(), v.to_string())));
+        let broken = "Package: libc6\nArchitecture: amd64\n";
+        let error = versions_named(broken.as_bytes(), "amd64", &names).unwrap_err();
+        assert!(
+            error.to_string().contains("libc6 has no Version"),
+            "{error}"
         );
     }
 }

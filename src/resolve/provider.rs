@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::rc::Rc;
 use std::str::FromStr;
+use std::sync::Arc;
 
 #[derive(Debug)]
 pub struct ProviderError(pub(super) anyhow::Error);
@@ -148,9 +149,9 @@ impl<'a> Provider<'a> {
         if let Some(c) = self.candidates.borrow().get(name) {
             return Ok(c.clone());
         }
-        let files: Vec<DistFile> = match self.direct.get(name) {
-            Some(file) => vec![file.clone()],
-            None => self.index.files(name)?.to_vec(),
+        let files: Arc<Vec<DistFile>> = match self.direct.get(name) {
+            Some(file) => Arc::new(vec![file.clone()]),
+            None => self.index.files(name)?,
         };
         if files.is_empty() {
             self.note(
@@ -163,9 +164,11 @@ impl<'a> Provider<'a> {
             self.target.python.1 as u64,
             self.target.python.2 as u64,
         ]);
-        let mut best: BTreeMap<Version, (usize, DistFile)> = BTreeMap::new();
+        let mut best: BTreeMap<Version, (usize, &DistFile)> = BTreeMap::new();
         let policy = &self.input.binary;
-        for file in files {
+        // A project's files share a few Requires-Python texts: each parsed once.
+        let mut python_fits: HashMap<&str, bool> = HashMap::new();
+        for file in files.iter() {
             let sdist = crate::index::sdist::is_sdist(&file.filename);
             if sdist && !policy.sdists_allowed(name) {
                 self.note(
@@ -185,14 +188,16 @@ impl<'a> Provider<'a> {
                     None => continue,
                 }
             } else {
-                match self.wheel_rank(name, &file) {
+                match self.wheel_rank(name, file) {
                     Some(found) => found,
                     None => continue,
                 }
             };
             if let Some(rp) = &file.requires_python
-                && let Ok(spec) = VersionSpecifiers::from_str(rp)
-                && !spec.contains(&python)
+                && !*python_fits.entry(rp).or_insert_with(|| {
+                    let spec = VersionSpecifiers::from_str(rp).ok();
+                    spec.is_none_or(|spec| spec.contains(&python))
+                })
             {
                 self.note(name, format!("{version} requires Python {rp}"));
                 continue;
@@ -200,7 +205,7 @@ impl<'a> Provider<'a> {
             if let Some(allowed) = self.hashes.get(name) {
                 let sha = match &file.sha256 {
                     Some(s) => s.clone(),
-                    None => self.index.download(&file)?,
+                    None => self.index.download(file)?,
                 };
                 if !allowed.contains(&sha) {
                     self.note(
@@ -219,7 +224,11 @@ impl<'a> Provider<'a> {
                 best.insert(version, (rank, file));
             }
         }
-        let list: Candidates = Rc::new(best.into_iter().rev().map(|(v, (_, f))| (v, f)).collect());
+        let list: Candidates = Rc::new(
+            (best.into_iter().rev())
+                .map(|(v, (_, f))| (v, f.clone()))
+                .collect(),
+        );
         self.candidates
             .borrow_mut()
             .insert(name.to_string(), list.clone());
