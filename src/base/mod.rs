@@ -200,11 +200,7 @@ pub fn target_of(
         config: archive_config(options)?,
     };
     let stats = FetchStats::default();
-    let suites = recipe
-        .suites
-        .iter()
-        .map(|s| archive.suite(s, &stats))
-        .collect::<Result<Vec<_>>>()?;
+    let suites = archive.suites(&recipe.suites, &stats)?;
     let key = build_key(
         recipe,
         options,
@@ -266,11 +262,7 @@ pub fn build_and(
     };
     let stats = FetchStats::default();
 
-    let suites = recipe
-        .suites
-        .iter()
-        .map(|s| archive.suite(s, &stats))
-        .collect::<Result<Vec<_>>>()?;
+    let suites = archive.suites(&recipe.suites, &stats)?;
     let key = build_key(
         recipe,
         options,

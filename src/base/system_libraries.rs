@@ -86,11 +86,7 @@ fn make(
     let stats = FetchStats::default();
     let arch = options.platform.debian_arch();
     let multiarch = options.platform.multiarch();
-    let suites = recipe
-        .suites
-        .iter()
-        .map(|s| archive.suite(s, &stats))
-        .collect::<Result<Vec<_>>>()?;
+    let suites = archive.suites(&recipe.suites, &stats)?;
     let mut index = PackageIndex::default();
     let mut owners = LibraryOwners::new();
     let mut contents_missing = false;

@@ -180,6 +180,12 @@ impl Archive<'_> {
         })
     }
 
+    /// The suites' verified indexes, in the order named; fetched at once
+    /// (each is a round trip, and a base has three).
+    pub fn suites(&self, names: &[String], stats: &FetchStats) -> Result<Vec<SuiteIndex>> {
+        crate::parallel::map_ordered(names, names.len(), |name| self.suite(name, stats))
+    }
+
     /// The packages of one component of a suite for `arch`, hash-checked
     /// against the suite's Release.
     pub fn packages(
