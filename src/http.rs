@@ -518,15 +518,20 @@ impl Http {
     }
 
     /// A seekable view of a remote file read with HTTP range requests, if the
-    /// server supports them (else `None`, and the caller downloads it whole).
+    /// server supports them; else the whole file as the server sends it
+    /// (`None` on any other answer, and the caller downloads it whole).
     /// The first request asks for the file's last [`TAIL_BYTES`]: its length
     /// comes with them, and for a wheel they hold the end of the zip's
     /// directory and usually all of it.
-    pub fn ranged(&self, url: &str) -> Option<RangedFile<'_>> {
+    pub fn ranged(&self, url: &str) -> Option<Ranged<'_>> {
         let mut headers = HeaderMap::new();
         let suffix = HeaderValue::from_str(&format!("bytes=-{TAIL_BYTES}")).ok()?;
         headers.insert(header::RANGE, suffix);
+        let started = std::time::Instant::now();
         let resp = self.send(url, headers, false).ok()??;
+        if resp.status() == reqwest::StatusCode::OK {
+            return Some(Ranged::Whole(resp));
+        }
         if resp.status() != reqwest::StatusCode::PARTIAL_CONTENT {
             return None;
         }
@@ -543,13 +548,37 @@ impl Http {
         Bounded::new(resp, Limit::Declared(end - start + 1))
             .read_to_end(&mut tail)
             .ok()?;
-        Some(RangedFile {
+        Some(Ranged::Parts(RangedFile {
             http: self,
             url: url.to_string(),
             len: total,
             pos: 0,
             segments: BTreeMap::from([(start, tail)]),
-        })
+            requests: 0,
+            started,
+        }))
+    }
+
+    /// The body of `resp` (from `url`, at most `size` bytes, else the
+    /// download cap) kept in the cache if its sha256 is `expected`: a
+    /// download already under way, not started again.
+    pub fn keep_body(
+        &self,
+        cache: &Cache,
+        url: &str,
+        resp: reqwest::blocking::Response,
+        size: Option<u64>,
+        expected: &str,
+    ) -> Result<()> {
+        let limit = Limit::download(size);
+        let mut body = Bounded::new(resp, limit);
+        let mut writer = cache.blob_writer()?;
+        std::io::copy(&mut body, &mut writer)
+            .with_context(|| format!("GET {}: reading the body", redact(url)))?;
+        writer
+            .commit(Some(expected))
+            .with_context(|| format!("refusing {}", redact(url)))?;
+        Ok(())
     }
 
     fn range(&self, url: &str, start: u64, end: u64) -> io::Result<Vec<u8>> {
@@ -610,6 +639,13 @@ pub const TAIL_BYTES: u64 = 64 * 1024;
 /// part follows sooner).
 const RANGE_BLOCK: u64 = 64 * 1024;
 
+/// What a first range request got: the parts asked for, or (from a server
+/// that does not do ranges) the whole file, coming.
+pub enum Ranged<'a> {
+    Parts(RangedFile<'a>),
+    Whole(reqwest::blocking::Response),
+}
+
 /// Read + Seek over HTTP ranges: parts of the file fetched on demand and
 /// kept, so a reader's small reads cost no request once their part is here.
 pub struct RangedFile<'a> {
@@ -619,7 +655,16 @@ pub struct RangedFile<'a> {
     pos: u64,
     /// Fetched parts by where they start; they never overlap.
     segments: BTreeMap<u64, Vec<u8>>,
+    /// Range requests made after the first, and when the first was sent.
+    requests: usize,
+    started: std::time::Instant,
 }
+
+/// Range requests a [`RangedFile`] makes after the first (a wheel's
+/// METADATA needs two at most: the rest of the directory, the member).
+const MAX_RANGE_REQUESTS: usize = 6;
+/// How long a [`RangedFile`] keeps asking for parts.
+const RANGED_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
 
 impl RangedFile<'_> {
     /// The fetched part holding `pos`, if any.
@@ -639,6 +684,17 @@ impl RangedFile<'_> {
     }
 
     fn fetch(&mut self, start: u64, end: u64) -> io::Result<()> {
+        // A reader that keeps missing what was fetched, or a slow server,
+        // gets the whole file downloaded instead: the cost stays bounded.
+        if self.requests >= MAX_RANGE_REQUESTS || self.started.elapsed() > RANGED_DEADLINE {
+            return Err(io::Error::other(format!(
+                "{}: not read within {} range requests and {} s",
+                redact(&self.url),
+                MAX_RANGE_REQUESTS,
+                RANGED_DEADLINE.as_secs()
+            )));
+        }
+        self.requests += 1;
         let data = self.http.range(&self.url, start, end - 1)?;
         if data.is_empty() {
             return Err(io::Error::other("range request: empty answer"));

@@ -570,6 +570,52 @@ fn metadata_of_a_wheel_with_a_large_directory_takes_three_range_requests() {
     );
 }
 
+/// A server that answers a range request with the whole file: each wheel
+/// is downloaded once, and that download is the one the build installs.
+#[test]
+fn a_server_that_ignores_ranges_costs_one_download_per_wheel() {
+    let w = world(|idx| {
+        idx.add(
+            &WheelSpec::new("web", "1.0").requires(&["core"]),
+            Listing::default(),
+        );
+        idx.add(&WheelSpec::new("core", "1.0"), Listing::default());
+    });
+    w.server
+        .stats
+        .ignore_ranges
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(w.pins("web\n", &glibc_amd64()), ["core==1.0", "web==1.0"]);
+    assert_eq!(
+        w.server.request_count(),
+        4,
+        "two project pages and one whole download per wheel"
+    );
+}
+
+/// A server that answers range requests a few bytes at a time: reading a
+/// wheel's METADATA stops after a bounded number of requests (and the
+/// wheel is downloaded whole), never one request per small read.
+#[test]
+fn a_server_sending_short_ranges_costs_a_bounded_number_of_requests() {
+    let w = world(|idx| {
+        let mut web = WheelSpec::new("web", "1.0").requires(&["core"]);
+        web.extra_files = vec![("web/data.py", &[b'x'; 4000][..])];
+        idx.add(&web, Listing::default());
+        idx.add(&WheelSpec::new("core", "1.0"), Listing::default());
+    });
+    let stats = &w.server.stats;
+    stats
+        .max_range_bytes
+        .store(16, std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(w.pins("web\n", &glibc_amd64()), ["core==1.0", "web==1.0"]);
+    let ranges = stats.ranges.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        ranges <= 2 * 7,
+        "{ranges} range requests for two wheels' METADATA"
+    );
+}
+
 #[test]
 fn index_pages_are_revalidated_and_metadata_is_not_fetched_again() {
     let w = world(|idx| {

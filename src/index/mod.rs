@@ -11,7 +11,7 @@ pub mod sdist;
 pub mod simple;
 
 use crate::cache::Cache;
-use crate::http::{Http, Limit};
+use crate::http::{Http, Limit, Ranged};
 use anyhow::{Context, Result, bail};
 pub use config::{IndexConfig, IndexSettings};
 pub use metadata::CoreMetadata;
@@ -240,7 +240,7 @@ impl<'a> Index<'a> {
     /// METADATA read from a remote wheel with range requests (the zip's
     /// directory and one member), sparing the whole download; cached under
     /// the wheel's hash. `None` when the file is cached already, local, or the
-    /// server does not do ranges.
+    /// server does not do ranges (the whole file it sent is then cached).
     fn peek_metadata(&self, file: &DistFile) -> Option<String> {
         let key = file.sha256.as_ref().map(|h| format!("{h}.metadata"));
         if let Some(hex) = key.as_ref().and_then(|k| self.cache.get_ref("metadata", k))
@@ -253,12 +253,32 @@ impl<'a> Index<'a> {
         {
             return None;
         }
-        let mut remote = self.http.ranged(&file.url)?;
+        let mut remote = match self.http.ranged(&file.url)? {
+            Ranged::Parts(remote) => remote,
+            // A server that ignores ranges sends the whole file: kept, so the
+            // download the caller falls back to finds it (one request, not
+            // two). A failure is met again, and said, by that download; a
+            // file without a known hash is fetched again to be hashed.
+            Ranged::Whole(resp) => {
+                if let Some(expected) = &file.sha256 {
+                    let size = file.size;
+                    let _ = (self.http).keep_body(self.cache, &file.url, resp, size, expected);
+                }
+                return None;
+            }
+        };
         // The whole directory in one more request at most, not block by block.
         if let Some(directory) = zip_directory_start(remote.tail()) {
             remote.prefetch_to_tail(directory).ok()?;
         }
-        let text = read_wheel_metadata(remote, &file.filename).ok()?;
+        let text = match read_wheel_metadata(remote, &file.filename) {
+            Ok(text) => text,
+            Err(e) => {
+                // Said, since it costs the whole file; which file, and why.
+                eprintln!("note: {}: {e:#}; downloading it whole", file.filename);
+                return None;
+            }
+        };
         if let Some(key) = key
             && let Ok(hex) = self.cache.put_bytes(text.as_bytes())
         {

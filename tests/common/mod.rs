@@ -29,6 +29,10 @@ pub struct ServerStats {
     pub body_bytes: AtomicUsize,
     /// `Authorization` header value every request must carry, if set.
     pub required_auth: std::sync::Mutex<Option<String>>,
+    /// Answer range requests with the whole file, as some servers do.
+    pub ignore_ranges: std::sync::atomic::AtomicBool,
+    /// Answer a range request with at most this many bytes (0: all asked).
+    pub max_range_bytes: AtomicUsize,
 }
 
 impl FileServer {
@@ -118,11 +122,16 @@ fn serve(stream: TcpStream, root: &Path, stats: &ServerStats) {
         );
     }
     if let Some(range) = headers.get("range").and_then(|r| r.strip_prefix("bytes="))
+        && !stats.ignore_ranges.load(Ordering::Relaxed)
         && let Some((start, end)) = byte_range(range, body.len())
         && start < body.len()
     {
         stats.ranges.fetch_add(1, Ordering::Relaxed);
-        let end = end.min(body.len() - 1);
+        let mut end = end.min(body.len() - 1);
+        let cap = stats.max_range_bytes.load(Ordering::Relaxed);
+        if cap > 0 {
+            end = end.min(start + cap - 1);
+        }
         let extra = format!(
             "Content-Range: bytes {start}-{end}/{}\r\nAccept-Ranges: bytes\r\n",
             body.len()
