@@ -192,20 +192,10 @@ pub fn target_of(
     http: &Http,
 ) -> Result<Target> {
     let arch = check_architecture(recipe, options)?;
-    let keyring = keyring(recipe, &options.keyrings)?;
-    let archive = Archive {
-        http,
-        cache,
-        keyring: &keyring,
-        config: archive_config(options)?,
-    };
+    let opened = RecipeArchive::with_client(recipe, options, http)?;
+    let archive = opened.archive(cache);
     let stats = FetchStats::default();
-    let suites = archive.suites(&recipe.suites, &stats)?;
-    let key = build_key(
-        recipe,
-        options,
-        suites.iter().map(|s| s.inrelease_sha256.as_str()),
-    );
+    let (suites, key) = signed_suites(recipe, options, &archive, &stats)?;
     if let Some(built) = cached_build(cache, &key, options.platform, recipe) {
         return built.target();
     }
@@ -232,6 +222,23 @@ fn check_architecture<'a>(recipe: &Recipe, options: &'a BaseOptions) -> Result<&
     Ok(arch)
 }
 
+/// The recipe's suites as the archive signs them now, and the key under
+/// which a base built from them with `options` is cached.
+fn signed_suites(
+    recipe: &Recipe,
+    options: &BaseOptions,
+    archive: &Archive,
+    stats: &FetchStats,
+) -> Result<(Vec<crate::debian::SuiteIndex>, String)> {
+    let suites = archive.suites(&recipe.suites, stats)?;
+    let key = build_key(
+        recipe,
+        options,
+        suites.iter().map(|s| s.inrelease_sha256.as_str()),
+    );
+    Ok((suites, key))
+}
+
 pub fn build(
     recipe: &Recipe,
     options: &BaseOptions,
@@ -253,21 +260,10 @@ pub fn build_and(
     head_start: Option<HeadStart>,
 ) -> Result<BuiltBase> {
     let arch = check_architecture(recipe, options)?;
-    let keyring = keyring(recipe, &options.keyrings)?;
-    let archive = Archive {
-        http,
-        cache,
-        keyring: &keyring,
-        config: archive_config(options)?,
-    };
+    let opened = RecipeArchive::with_client(recipe, options, http)?;
+    let archive = opened.archive(cache);
     let stats = FetchStats::default();
-
-    let suites = archive.suites(&recipe.suites, &stats)?;
-    let key = build_key(
-        recipe,
-        options,
-        suites.iter().map(|s| s.inrelease_sha256.as_str()),
-    );
+    let (suites, key) = signed_suites(recipe, options, &archive, &stats)?;
     if let Some(built) = cached_build(cache, &key, options.platform, recipe) {
         return Ok(BuiltBase {
             downloads: stats.downloads(),
@@ -427,8 +423,7 @@ pub fn packages_shipping(
     let stats = crate::debian::FetchStats::default();
     let arch = options.platform.debian_arch();
     let mut found = Vec::new();
-    for suite in &recipe.suites {
-        let index = archive.suite(suite, &stats)?;
+    for index in archive.suites(&recipe.suites, &stats)? {
         for component in &recipe.components {
             found.extend(archive.file_owners(&index, component, arch, question, wanted, &stats)?);
         }
@@ -448,8 +443,13 @@ struct RecipeArchive {
 
 impl RecipeArchive {
     fn open(recipe: &Recipe, options: &BaseOptions) -> Result<RecipeArchive> {
+        RecipeArchive::with_client(recipe, options, &Http::new()?)
+    }
+
+    /// Like `open`, speaking through `http` (a client the caller already has).
+    fn with_client(recipe: &Recipe, options: &BaseOptions, http: &Http) -> Result<RecipeArchive> {
         Ok(RecipeArchive {
-            http: Http::new()?,
+            http: http.clone(),
             keyring: keyring(recipe, &options.keyrings)?,
             config: archive_config(options)?,
         })
@@ -473,11 +473,7 @@ fn suite_packages(
     arch: &str,
     stats: &FetchStats,
 ) -> Result<(Vec<crate::debian::SuiteIndex>, PackageIndex)> {
-    let suites = recipe
-        .suites
-        .iter()
-        .map(|s| archive.suite(s, stats))
-        .collect::<Result<Vec<_>>>()?;
+    let suites = archive.suites(&recipe.suites, stats)?;
     let mut index = PackageIndex::default();
     for suite in &suites {
         for component in &recipe.components {
