@@ -77,7 +77,7 @@ impl<'a> Assembly<'a> {
             venv,
             layering,
             sources,
-            engine: tools.engine.as_ref(),
+            engine: tools.engine,
             runs_here: tools.runs_here,
             smoke: request.steps.smoke,
             smoke_env: &request.steps.smoke_env,

@@ -44,6 +44,18 @@ pub(super) fn ready(
         });
     }
     let recipe = Recipe::load(&plan.recipe.value)?;
+    from_recipe(recipe, options, head_start, cache, http)
+}
+
+/// The base `recipe` makes, built (or found in the cache), with
+/// `head_start` as in [`ready`].
+pub(super) fn from_recipe(
+    recipe: Recipe,
+    options: &BaseOptions,
+    head_start: Option<HeadStart>,
+    cache: &Cache,
+    http: &Http,
+) -> Result<Based> {
     let base = base::build_and(&recipe, options, cache, http, head_start)?;
     Ok(Based {
         base,
@@ -100,4 +112,29 @@ pub(super) fn host_interpreter(
         "warning: the {platform} image gets no bytecode and starts slower: {why_not}; pass --no-compile to silence this"
     );
     None
+}
+
+/// The base of the build: the pulled one, else the one `building` made
+/// (its failure first). A recipe's base built for another target than its
+/// package indexes said (`target`, which the pins were found for) is an
+/// error, not an image with the wrong wheels.
+pub(super) fn joined(
+    pulled: Option<Based>,
+    building: Option<std::thread::ScopedJoinHandle<'_, Result<Based>>>,
+    target: &crate::python::Target,
+) -> Result<Based> {
+    let based = match (pulled, building) {
+        (Some(based), _) => based,
+        (None, Some(building)) => building
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?,
+        (None, None) => anyhow::bail!("internal: a build with neither a pulled nor a built base"),
+    };
+    let built_for = based.base.target()?;
+    if &built_for != target {
+        anyhow::bail!(
+            "internal: the base was built for {built_for}, but its package indexes said {target} (please report it); building again uses the built base's target"
+        );
+    }
+    Ok(based)
 }

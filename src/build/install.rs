@@ -7,6 +7,7 @@ use super::report::LayerReport;
 use super::request::VENV_DIR;
 use crate::base::BuiltBase;
 use crate::builder::sdist::SourceBuilder;
+use crate::cache::Cache;
 use crate::http::Http;
 use crate::index::{Index, IndexConfig};
 use crate::install::install_resolution;
@@ -57,6 +58,17 @@ pub(super) fn deps_layer(
     let entries = install_resolution(index, pins, venv, l.verbose)?;
     let entries = with_bytecode(entries, compiler)?;
     l.write(&key, what, "venv", &entries)
+}
+
+/// Every pinned wheel downloaded (and every pinned sdist built) into the
+/// cache by a build still waiting for its base: the install then finds
+/// them there. Failures are left for the install to meet, and say.
+pub(super) fn fetch_ahead(downloads: &Http, sources: &SourceBuilder, pins: &[Pin], cache: &Cache) {
+    let index = Index::new(downloads, cache, IndexConfig::default());
+    let index = index.with_sdist_builder(sources);
+    let _ = crate::parallel::map_ordered(pins, crate::parallel::WORKERS, |pin| {
+        index.wheel_of(&pin.file).map(|_| ())
+    });
 }
 
 /// The venv the image gets: at [`VENV_DIR`], for the base's interpreter.

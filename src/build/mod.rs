@@ -4,8 +4,9 @@
 //! smoke; [`publish::image`] and [`publish::index`] add the last stage,
 //! publish (the image written, loaded or pushed). Each stage is a file
 //! with one entry function taking what it needs; what may run at the same
-//! time (the standard library's bytecode while the base compresses and
-//! while the pins are found) is arranged here, not inside a stage.
+//! time (a recipe's base built while the pins are found and their wheels
+//! fetched, the standard library's bytecode while the base compresses and
+//! while the venv is installed) is arranged here, not inside a stage.
 
 mod app_layer;
 mod assembly;
@@ -45,7 +46,7 @@ pub use request::{
 pub use start::AddedServer;
 pub use tools::full_image_of;
 
-use crate::base::HeadStart;
+use crate::base::{HeadStart, Recipe};
 use crate::cache::Cache;
 use crate::http::Http;
 use crate::platform::PlatformChoice;
@@ -87,36 +88,101 @@ fn build_on(
     let unpacked = bytecode::unpacked_allowed(pulled.is_some(), request.env);
     let compile_early = bytecode::stdlib_head_start(cache);
     let head_start = (steps.compile && unpacked).then_some(&compile_early as HeadStart);
-    let based = base::ready(pulled, options, head_start, &mut plan, cache, &http)?;
-    crate::mark("base ready");
-    let target = based.base.target()?;
-    // Tools: the engine, the sdist builder, the bytecode compiler.
-    let head_start = unpacked.then_some(&compile_early as HeadStart);
-    let tools = tools::ready(steps, &based, options, pulled, head_start, cache, &http)?;
-    let lock = request.lock_request(target.clone(), declared, cache);
-    let sources = tools.sources(&based, pulled, steps, &lock, &plan, options, cache)?;
-    let (lock, asked) = resolve::with_app_project(lock, &sources, &plan, cache)?;
+    let engine = tools::engine_for(steps)?;
+    // A pulled base comes first; a recipe's base is built on a thread of
+    // its own while the pins are found (its package indexes say its target).
+    let pulled_base = match pulled {
+        Some(_) => Some(base::ready(
+            pulled, options, head_start, &mut plan, cache, &http,
+        )?),
+        None => None,
+    };
+    let recipe = match pulled_base {
+        Some(_) => None,
+        None => Some(Recipe::load(&plan.recipe.value)?),
+    };
+    // The target first: the base then reads the package indexes it kept.
+    let target = match (&pulled_base, &recipe) {
+        (Some(based), _) => based.base.target()?,
+        (None, Some(recipe)) => crate::base::target_of(recipe, options, cache, &http)?,
+        (None, None) => unreachable!("a build has a pulled base or a recipe"),
+    };
+    let http = &http;
+    std::thread::scope(|scope| {
+        let building = (recipe.clone())
+            .map(|r| scope.spawn(move || base::from_recipe(r, options, head_start, cache, http)));
+        // Resolve: the sdist builder, the app's own project, the pins.
+        let lock = request.lock_request(target.clone(), declared, cache);
+        let (engine, recipe) = (engine.as_ref(), recipe.clone());
+        let sources = tools::sources(engine, recipe, pulled, steps, &lock, &plan, options, cache)?;
+        let (lock, asked) = resolve::with_app_project(lock, &sources, &plan, cache)?;
+        let rules = resolve::PinRules::of(request, format!("{} ({target})", plan.recipe.value));
+        let resolved = resolve::pins_and_start(&lock, &rules, &plan, &asked, cache);
+        // Pins carry their URLs and hashes; no index is consulted to fetch
+        // them. Fetched now if the base is still being built.
+        let downloads = crate::resolve::app::download_client(&lock)?;
+        if let (Ok((decision, _)), Some(building)) = (&resolved, &building)
+            && !building.is_finished()
+        {
+            install::fetch_ahead(&downloads, &sources, &decision.pins, cache);
+        }
+        // The base's failure comes before the pins': only pins not found
+        // send the build on to another base.
+        let based = base::joined(pulled_base, building, &target)?;
+        crate::mark("base ready");
+        let head_start = unpacked.then_some(&compile_early as HeadStart);
+        let tools = tools::ready(
+            engine, steps, &based, options, pulled, head_start, cache, http,
+        )?;
+        let found = Found {
+            downloads: &downloads,
+            sources: &sources,
+            target: &target,
+            resolved: resolved?,
+            direct: asked.direct,
+        };
+        on_base(request, plan, based, &tools, found, unpacked, cache)
+    })
+}
+
+/// What resolution found for the image, and with what.
+struct Found<'a> {
+    /// The client the pinned files are fetched with.
+    downloads: &'a Http,
+    sources: &'a crate::builder::sdist::SourceBuilder<'a>,
+    target: &'a crate::python::Target,
+    resolved: Resolved,
+    /// The app's direct dependencies' names.
+    direct: Vec<String>,
+}
+
+/// The image on `based` with what was `found`: install, app layer (the
+/// standard library's bytecode meanwhile), audit, build steps, config,
+/// bill of materials and smoke run.
+fn on_base(
+    request: &BuildRequest,
+    plan: Plan,
+    based: base::Based,
+    tools: &tools::Tools,
+    found: Found,
+    unpacked: bool,
+    cache: &Cache,
+) -> Result<BuildReport> {
+    let (steps, options, target) = (&request.steps, &request.base, found.target);
     let compiler = tools.compiler(steps.compile, &based, unpacked, cache);
     let (epoch, verbose) = (options.epoch, options.verbose);
-    let layering = layers::Layering::new(cache, compiler.as_ref(), epoch, verbose, &target);
-    // Resolve, install, app layer; the standard library's bytecode meanwhile.
-    let on = format!("{} ({target})", plan.recipe.value);
-    let venv = install::venv_for(&based.base, &target);
-    // Pins carry their URLs and hashes; no index is consulted to fetch them.
-    let downloads = crate::resolve::app::download_client(&lock)?;
+    let layering = layers::Layering::new(cache, compiler.as_ref(), epoch, verbose, target);
+    let venv = install::venv_for(&based.base, target);
+    let ((decision, pin_source), mut direct) = (found.resolved, found.direct);
     let stages = Stages {
-        lock: &lock,
-        rules: resolve::PinRules::of(request, on),
-        asked: &asked,
         plan: &plan,
         venv: &venv,
         layering: &layering,
-        sources: &sources,
-        downloads: &downloads,
+        sources: found.sources,
+        downloads: found.downloads,
     };
-    let (resolved, stdlib, deps, app) =
-        stages.made_with_stdlib_meanwhile(&based, compiler.as_ref())?;
-    let ((decision, pin_source), mut direct) = (resolved, asked.direct);
+    let (stdlib, deps, app) =
+        stages.made_with_stdlib_meanwhile(&based, compiler.as_ref(), &decision)?;
     let start::Decision {
         pins,
         started,
@@ -131,9 +197,16 @@ fn build_on(
     let system = audit::system_layer(&layering, &based, options, ignored, timings, &[&deps, &app])?;
     crate::mark("native library audit done");
     // Build steps, config, bill of materials, smoke run: until the image settles.
-    let assembly =
-        assembly::Assembly::new(request, &based, &plan, &venv, &layering, &sources, &tools)
-            .with_layers(system.as_ref(), stdlib, deps, &resolved.0, direct, &target);
+    let assembly = assembly::Assembly::new(
+        request,
+        &based,
+        &plan,
+        &venv,
+        &layering,
+        found.sources,
+        tools,
+    )
+    .with_layers(system.as_ref(), stdlib, deps, &resolved.0, direct, target);
     // Another platform's image follows what this machine's image showed.
     let (started, app) = match &request.host_smoke {
         Some(observed) => assembly.follow_host(started, app, observed)?,
@@ -144,11 +217,8 @@ fn build_on(
     Ok(report(settled, plan, based, resolved, system, debug))
 }
 
-/// What the resolve, install and app-layer stages read.
+/// What the install and app-layer stages read.
 struct Stages<'a> {
-    lock: &'a crate::resolve::app::LockRequest<'a>,
-    rules: resolve::PinRules<'a>,
-    asked: &'a resolve::Asked,
     plan: &'a Plan,
     venv: &'a crate::wheel::Venv,
     layering: &'a layers::Layering<'a>,
@@ -160,43 +230,40 @@ struct Stages<'a> {
 type Resolved = (start::Decision, crate::resolve::app::PinSource);
 
 impl Stages<'_> {
-    /// The pins, the start, the venv and app layers; meanwhile the
-    /// standard library's bytecode (it depends on the base alone) and the
-    /// base's dpkg records for the bill of materials (remembered per layer:
-    /// the real reading is once).
+    /// The venv and app layers for `decision`'s pins and start; meanwhile
+    /// the standard library's bytecode (it depends on the base alone) and
+    /// the base's dpkg records for the bill of materials (remembered per
+    /// layer: the real reading is once).
     fn made_with_stdlib_meanwhile(
         &self,
         based: &base::Based,
         compiler: Option<&crate::builder::bytecode::Compiler>,
-    ) -> Result<(Resolved, Option<LayerReport>, LayerReport, LayerReport)> {
+        decision: &start::Decision,
+    ) -> Result<(Option<LayerReport>, LayerReport, LayerReport)> {
         let cache = self.layering.cache;
         std::thread::scope(|scope| {
             let epoch = self.layering.epoch;
             let stdlib = compiler
                 .map(|c| scope.spawn(move || bytecode::stdlib_layer_marked(c, &based.base, epoch)));
             let records = scope.spawn(|| crate::sbom::os_packages(cache, &based.base.image.layers));
-            let made = self.made();
+            let made = self.made(decision);
             // Only a head start: a failure is met again, and said, when the
             // bill of materials is made.
             let _ = records.join();
             let stdlib = stdlib.map(bytecode::joined).transpose();
-            // A resolution failure comes first: the build may go on on another base.
-            let (resolved, deps, app) = made?;
-            Ok((resolved, stdlib?, deps, app))
+            let (deps, app) = made?;
+            Ok((stdlib?, deps, app))
         })
     }
 
-    /// Resolve (pins and start) → install (the venv's layer) → the app's layer.
-    fn made(&self) -> Result<(Resolved, LayerReport, LayerReport)> {
-        let (cache, l) = (self.layering.cache, self.layering);
-        let resolved =
-            resolve::pins_and_start(self.lock, &self.rules, self.plan, self.asked, cache)?;
-        let deps =
-            install::deps_layer(l, self.downloads, self.sources, &resolved.0.pins, self.venv)?;
+    /// Install (the venv's layer) → the app's layer.
+    fn made(&self, decision: &start::Decision) -> Result<(LayerReport, LayerReport)> {
+        let l = self.layering;
+        let deps = install::deps_layer(l, self.downloads, self.sources, &decision.pins, self.venv)?;
         crate::mark("venv layer written");
-        let app = app_layer::app_layer(l, self.plan, &resolved.0.started, self.venv, self.sources)?;
+        let app = app_layer::app_layer(l, self.plan, &decision.started, self.venv, self.sources)?;
         crate::mark("app layer written");
-        Ok((resolved, deps, app))
+        Ok((deps, app))
     }
 }
 

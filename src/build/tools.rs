@@ -117,15 +117,18 @@ pub fn full_image_of(base: &Reference) -> Option<Reference> {
 /// The tools the later stages run: the engine (when a step may need one),
 /// whether it can run this image, and for another platform's image this
 /// machine's base, whose interpreter compiles its bytecode.
-pub(super) struct Tools {
-    pub(super) engine: Option<Engine>,
+pub(super) struct Tools<'e> {
+    pub(super) engine: Option<&'e Engine>,
     pub(super) runs_here: bool,
     pub(super) interpreter: Option<BuiltBase>,
 }
 
-/// The tools for an image on `based`; `head_start` is given to this
-/// machine's base when it is built for another platform's image.
-pub(super) fn ready(
+/// The tools for an image on `based` with `engine` (see [`engine_for`]);
+/// `head_start` is given to this machine's base when it is built for
+/// another platform's image.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn ready<'e>(
+    engine: Option<&'e Engine>,
     steps: &BuilderSteps,
     based: &Based,
     options: &BaseOptions,
@@ -133,8 +136,7 @@ pub(super) fn ready(
     head_start: Option<HeadStart>,
     cache: &Cache,
     http: &Http,
-) -> Result<Tools> {
-    let engine = engine_for(steps)?;
+) -> Result<Tools<'e>> {
     let runs_here = engine.is_some() && runs_here(&based.base, steps)?;
     // Bytecode depends on the Python version, not the CPU: for another
     // platform this machine's build of the same interpreter compiles it.
@@ -153,34 +155,36 @@ pub(super) fn ready(
     })
 }
 
-impl Tools {
-    /// Where the sdists resolution picks are built (and the app's own project).
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn sources<'a>(
-        &'a self,
-        based: &Based,
-        pulled: Option<&(Reference, bool)>,
-        steps: &BuilderSteps,
-        lock: &LockRequest,
-        plan: &Plan,
-        options: &BaseOptions,
-        cache: &'a Cache,
-    ) -> Result<SourceBuilder<'a>> {
-        let builder = steps.builder_image.as_ref();
-        let image = builder_image_for(based.recipe.clone(), options, pulled, builder)?;
-        let sources = SourceBuilder::with_build_packages(
-            self.engine.as_ref(),
-            cache,
-            lock,
-            image,
-            options.epoch,
-            options.verbose,
-            plan.build_packages().to_vec(),
-        )?;
-        crate::mark("sdist builder ready");
-        Ok(sources)
-    }
+/// Where the sdists resolution picks are built (and the app's own
+/// project), in `engine`: the builder image of the base's `recipe`, or of
+/// the `pulled` base.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn sources<'a>(
+    engine: Option<&'a Engine>,
+    recipe: Option<Recipe>,
+    pulled: Option<&(Reference, bool)>,
+    steps: &BuilderSteps,
+    lock: &LockRequest,
+    plan: &Plan,
+    options: &BaseOptions,
+    cache: &'a Cache,
+) -> Result<SourceBuilder<'a>> {
+    let builder = steps.builder_image.as_ref();
+    let image = builder_image_for(recipe, options, pulled, builder)?;
+    let sources = SourceBuilder::with_build_packages(
+        engine,
+        cache,
+        lock,
+        image,
+        options.epoch,
+        options.verbose,
+        plan.build_packages().to_vec(),
+    )?;
+    crate::mark("sdist builder ready");
+    Ok(sources)
+}
 
+impl Tools<'_> {
     /// The bytecode compiler (when compiling): `based`'s interpreter, or
     /// for another platform's image this machine's; unpacked here when
     /// `unpacked` allows, else in the engine.
@@ -193,7 +197,7 @@ impl Tools {
     ) -> Option<Compiler<'a>> {
         let compiles_with = self.interpreter.as_ref().unwrap_or(&based.base);
         let compiler = match compile {
-            true => compiler_on(cache, compiles_with, unpacked, self.engine.as_ref()),
+            true => compiler_on(cache, compiles_with, unpacked, self.engine),
             false => None,
         };
         crate::mark("interpreter unpacked");

@@ -248,17 +248,27 @@ impl Archive<'_> {
         };
         // Kept while used; an index not used for a week goes.
         let tidy = || self.cache.tidy(&dir, plain.as_path(), KEEP_UNUSED);
+        // An index a reader refuses leaves the cache, signed or not: one
+        // reader (a lock's, which reads two packages) may have kept what
+        // another (a build's, which reads them all) refuses.
+        let refused = |e: anyhow::Error| {
+            let _ = std::fs::remove_file(plain.as_path());
+            self.cache.evict(&file.sha256);
+            e
+        };
         if plain.is_file() {
             tidy();
-            return read(&mut std::fs::File::open(plain.as_path())?);
+            return read(&mut std::fs::File::open(plain.as_path())?).map_err(refused);
         }
         let copy = tempfile::NamedTempFile::new_in(self.cache.root().join("tmp"))?;
-        let value = self.read_signed_file(&file, stats, |reader| {
-            read(&mut Tee {
-                inner: reader,
-                copy: std::io::BufWriter::new(copy.as_file()),
+        let value = self
+            .read_signed_file(&file, stats, |reader| {
+                read(&mut Tee {
+                    inner: reader,
+                    copy: std::io::BufWriter::new(copy.as_file()),
+                })
             })
-        })?;
+            .map_err(refused)?;
         // Another build may have put the same file there meanwhile.
         if let Err(e) = copy.persist(plain.as_path())
             && !plain.is_file()
