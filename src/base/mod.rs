@@ -191,21 +191,42 @@ pub fn target_of(
     cache: &Cache,
     http: &Http,
 ) -> Result<Target> {
+    match built_or_target(recipe, options, cache, http)? {
+        BuiltOrTarget::Built(built) => built.target(),
+        BuiltOrTarget::Target(target) => Ok(target),
+    }
+}
+
+/// The base `recipe` makes with `options` when one built with the same
+/// inputs is in the cache, else only its target (as [`target_of`]).
+pub enum BuiltOrTarget {
+    Built(Box<BuiltBase>),
+    Target(Target),
+}
+
+pub fn built_or_target(
+    recipe: &Recipe,
+    options: &BaseOptions,
+    cache: &Cache,
+    http: &Http,
+) -> Result<BuiltOrTarget> {
     let arch = check_architecture(recipe, options)?;
     let opened = RecipeArchive::with_client(recipe, options, http)?;
     let archive = opened.archive(cache);
     let stats = FetchStats::default();
     let (suites, key) = signed_suites(recipe, options, &archive, &stats)?;
     if let Some(built) = cached_build(cache, &key, options.platform, recipe) {
-        return built.target();
+        let downloads = stats.downloads();
+        return Ok(BuiltOrTarget::Built(Box::new(BuiltBase {
+            downloads,
+            ..built
+        })));
     }
     let versions = target::versions_for(recipe, &archive, &suites, arch, &key, &stats)?;
     let (python, libc) = versions_of(recipe, &versions);
-    target_from(
-        options.platform,
-        python.as_deref(),
-        libc.as_deref().and_then(glibc),
-    )
+    let libc = libc.as_deref().and_then(glibc);
+    let target = target_from(options.platform, python.as_deref(), libc)?;
+    Ok(BuiltOrTarget::Target(target))
 }
 
 /// The recipe's Debian architecture for the options' platform, if the

@@ -114,16 +114,42 @@ pub(super) fn host_interpreter(
     None
 }
 
-/// The base of the build: the pulled one, else the one `building` made
-/// (its failure first). A recipe's base built for another target than its
-/// package indexes said (`target`, which the pins were found for) is an
-/// error, not an image with the wrong wheels.
+/// A recipe's base found built in the cache, with its target; else only
+/// the target its package indexes say (the base is yet to be built). The
+/// recipe is kept either way (the sdist builder's image comes from it).
+pub(super) fn cached_or_target(
+    recipe: Recipe,
+    options: &BaseOptions,
+    cache: &Cache,
+    http: &Http,
+) -> Result<(Option<Based>, crate::python::Target, Option<Recipe>)> {
+    Ok(
+        match base::built_or_target(&recipe, options, cache, http)? {
+            base::BuiltOrTarget::Built(built) => {
+                let target = built.target()?;
+                let based = Based {
+                    base: *built,
+                    name: format!("pypack base {}", recipe.name),
+                    recipe: Some(recipe.clone()),
+                };
+                (Some(based), target, Some(recipe))
+            }
+            base::BuiltOrTarget::Target(target) => (None, target, Some(recipe)),
+        },
+    )
+}
+
+/// The base of the build: the one already `ready` (pulled, or found
+/// built), else the one `building` made (its failure first). A recipe's
+/// base built for another target than its package indexes said (`target`,
+/// which the pins were found for) is an error, not an image with the wrong
+/// wheels.
 pub(super) fn joined(
-    pulled: Option<Based>,
+    ready: Option<Based>,
     building: Option<std::thread::ScopedJoinHandle<'_, Result<Based>>>,
     target: &crate::python::Target,
 ) -> Result<Based> {
-    let based = match (pulled, building) {
+    let based = match (ready, building) {
         (Some(based), _) => based,
         (None, Some(building)) => building
             .join()

@@ -89,27 +89,21 @@ fn build_on(
     let compile_early = bytecode::stdlib_head_start(cache);
     let head_start = (steps.compile && unpacked).then_some(&compile_early as HeadStart);
     let engine = tools::engine_for(steps)?;
-    // A pulled base comes first; a recipe's base is built on a thread of
-    // its own while the pins are found (its package indexes say its target).
-    let pulled_base = match pulled {
-        Some(_) => Some(base::ready(
-            pulled, options, head_start, &mut plan, cache, &http,
-        )?),
-        None => None,
-    };
-    let recipe = match pulled_base {
-        Some(_) => None,
-        None => Some(Recipe::load(&plan.recipe.value)?),
-    };
-    // The target first: the base then reads the package indexes it kept.
-    let target = match (&pulled_base, &recipe) {
-        (Some(based), _) => based.base.target()?,
-        (None, Some(recipe)) => crate::base::target_of(recipe, options, cache, &http)?,
-        (None, None) => unreachable!("a build has a pulled base or a recipe"),
+    // A pulled base comes first, and a recipe's base already built; else
+    // the target (from the recipe's package indexes, which the base then
+    // reads) and the base built on a thread of its own while the pins are
+    // found.
+    let (ready, target, recipe) = match pulled {
+        Some(_) => {
+            let based = base::ready(pulled, options, head_start, &mut plan, cache, &http)?;
+            let target = based.base.target()?;
+            (Some(based), target, None)
+        }
+        None => base::cached_or_target(Recipe::load(&plan.recipe.value)?, options, cache, &http)?,
     };
     let http = &http;
     std::thread::scope(|scope| {
-        let building = (recipe.clone())
+        let building = (recipe.clone().filter(|_| ready.is_none()))
             .map(|r| scope.spawn(move || base::from_recipe(r, options, head_start, cache, http)));
         // Resolve: the sdist builder, the app's own project, the pins.
         let lock = request.lock_request(target.clone(), declared, cache);
@@ -128,7 +122,7 @@ fn build_on(
         }
         // The base's failure comes before the pins': only pins not found
         // send the build on to another base.
-        let based = base::joined(pulled_base, building, &target)?;
+        let based = base::joined(ready, building, &target)?;
         crate::mark("base ready");
         let head_start = unpacked.then_some(&compile_early as HeadStart);
         let tools = tools::ready(
