@@ -38,8 +38,9 @@ pub fn busybox_layer(
     let arch = options.platform.debian_arch();
     let (suites, index) = suite_packages(&archive, recipe, arch, &stats)?;
     let mut key = format!(
-        "pypack {} busybox layer format {FORMAT}\narch {arch}\nepoch {}\n",
+        "pypack {} busybox layer format {FORMAT}\nlayer bytes {}\narch {arch}\nepoch {}\n",
         env!("CARGO_PKG_VERSION"),
+        crate::oci::layer::BYTES_FORMAT,
         options.epoch
     );
     for suite in &suites {

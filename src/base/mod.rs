@@ -576,8 +576,9 @@ fn build_key<'a>(
     indexes: impl Iterator<Item = &'a str>,
 ) -> String {
     let mut key = format!(
-        "pypack {} base format {BASE_FORMAT}\nplatform {}\nepoch {}\n",
+        "pypack {} base format {BASE_FORMAT}\nlayer bytes {}\nplatform {}\nepoch {}\n",
         env!("CARGO_PKG_VERSION"),
+        crate::oci::layer::BYTES_FORMAT,
         options.platform,
         options.epoch
     );

@@ -50,8 +50,9 @@ pub fn for_needs(
     needs: &[Need],
 ) -> Result<SystemLibraries> {
     let mut key = format!(
-        "pypack {} system libraries format {FORMAT}\nbase {}\nepoch {}\n",
+        "pypack {} system libraries format {FORMAT}\nlayer bytes {}\nbase {}\nepoch {}\n",
         env!("CARGO_PKG_VERSION"),
+        crate::oci::layer::BYTES_FORMAT,
         base.image.manifest_digest,
         options.epoch
     );

@@ -68,8 +68,14 @@ impl<'a> Layering<'a> {
     }
 }
 
+/// The key a layer is remembered under: what went into it, and how its
+/// bytes are made.
+fn layer_key(key: &str) -> String {
+    format!("layer bytes {}\n{key}", crate::oci::layer::BYTES_FORMAT)
+}
+
 pub(super) fn cached_layer(cache: &Cache, key: &str) -> Option<LayerBlob> {
-    let text = cache.get_ref("layer", key)?;
+    let text = cache.get_ref("layer", &layer_key(key))?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
     let digest = v["digest"].as_str()?.to_string();
     let hex = crate::digest::strip_sha256(&digest).ok()?;
@@ -86,7 +92,7 @@ pub(super) fn remember_layer(cache: &Cache, key: &str, blob: &LayerBlob) -> Resu
     let record = serde_json::json!({
         "digest": blob.digest, "diff_id": blob.diff_id, "size": blob.size, "uncompressed_size": blob.uncompressed_size,
     });
-    cache.set_ref("layer", key, &record.to_string())
+    cache.set_ref("layer", &layer_key(key), &record.to_string())
 }
 
 /// The layers as the image's manifest and history list them.

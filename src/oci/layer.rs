@@ -6,7 +6,6 @@
 use crate::cache::Cache;
 use crate::digest::HashingWriter;
 use anyhow::{Context, Result, bail};
-use flate2::{Compression, GzBuilder};
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
 use std::os::unix::fs::MetadataExt;
@@ -103,6 +102,11 @@ pub struct LayerBlob {
     pub uncompressed_size: u64,
 }
 
+/// Bumped when the same entries give other layer bytes (the compression):
+/// every cache key of a layer pypack made names it, so a layer made by older
+/// code is not reused beside new ones.
+pub const BYTES_FORMAT: u32 = 2;
+
 pub const LAYER_MEDIA_TYPE: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 
 /// Writes `entries` as a gzip layer into the cache.
@@ -116,7 +120,7 @@ pub fn write_layer(cache: &Cache, entries: &[Entry], mtime: u64) -> Result<Layer
     }
 
     let blob = cache.blob_writer()?;
-    let gzip = GzBuilder::new().mtime(0).write(blob, Compression::new(6));
+    let gzip = super::gzip::ChunkedGzip::new(blob);
     let mut tar = tar::Builder::new(HashingWriter::new(gzip));
     tar.mode(tar::HeaderMode::Deterministic);
     for entry in sorted {

@@ -2,6 +2,7 @@
 //! and the writers for an OCI layout, an oci-archive and a docker-archive.
 
 pub mod epoch;
+pub mod gzip;
 pub mod image;
 pub mod index;
 pub mod layer;
