@@ -22,8 +22,7 @@ pub fn install_resolution(
         let result = index
             .wheel_of(&pin.file)
             .and_then(|w| {
-                let installed =
-                    crate::wheel::install(venv, &index.cache().blob_path(&w.sha256), &w.filename);
+                let installed = crate::wheel::install(index.cache(), venv, &w.sha256, &w.filename);
                 if installed.is_err() {
                     index.cache().evict(&w.sha256);
                 }

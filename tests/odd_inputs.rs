@@ -237,3 +237,85 @@ fn an_app_with_100k_files_and_a_512mb_file_builds_in_bounded_memory() {
             .contains("Hello from pypack!")
     );
 }
+
+/// Lines of text as large data files hold them: `len` bytes, compressible.
+fn text_like(len: usize, seed: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 64);
+    let mut n = seed;
+    while out.len() < len {
+        n = n.wrapping_mul(6364136223846793005).wrapping_add(1);
+        out.extend_from_slice(format!("{seed},{},{}\n", n >> 54, out.len()).as_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// A venv of 256 MB (one wheel with two 128 MB members) goes into its layer
+/// in bounded memory: the wheel is unpacked to disk once and the layer
+/// streamed from there, compressed on every core; the layer holds every
+/// byte. Hermetic: the fixture base and a test index on loopback.
+#[test]
+fn a_256mb_venv_builds_in_bounded_memory() {
+    let test = "a_256mb_venv_builds_in_bounded_memory";
+    let time = std::path::Path::new("/usr/bin/time");
+    if !required(test, "GNU time", time.is_file()) {
+        return;
+    }
+    let first: &'static [u8] = Box::leak(text_like(128 << 20, 1).into_boxed_slice());
+    let second: &'static [u8] = Box::leak(text_like(128 << 20, 2).into_boxed_slice());
+    let world = AppWorld::new(|index| {
+        let mut spec = wheels::WheelSpec::new("bigdata", "1.0");
+        spec.extra_files = vec![("bigdata/first.csv", first), ("bigdata/second.csv", second)];
+        index.add(&spec, wheels::Listing::default());
+    });
+    world.write_app(&[
+        ("requirements.txt", "bigdata\n"),
+        ("main.py", "print('hi')\n"),
+    ]);
+    let layout = world.work.join("layout");
+    let mut command = Command::new(time);
+    command
+        .arg("-v")
+        .arg(env!("CARGO_BIN_EXE_pypack"))
+        .args(["build", world.work.join("app").to_str().unwrap()])
+        .args(world.base.args())
+        .args([
+            "--index-url",
+            &world.index_url(),
+            "--no-compile",
+            "--no-smoke",
+        ])
+        .args(["--output", layout.to_str().unwrap()])
+        .env("PYPACK_CACHE_DIR", world.work.join("cache"));
+    let (out, killed) = output_within(command, 300);
+    let err = stderr(&out);
+    assert!(!killed && out.status.success(), "{err}");
+    let peak = peak_kb(&err);
+    eprintln!("a 256 MB venv: peak memory {} MB", peak / 1024);
+    assert!(peak < 128 * 1024, "peak memory {peak} KB\n{err}");
+
+    // The largest blob is the venv's layer: both files in it, byte for byte.
+    let blobs = layout.join("blobs/sha256");
+    let venv_layer = std::fs::read_dir(&blobs)
+        .unwrap()
+        .flatten()
+        .max_by_key(|e| e.metadata().unwrap().len())
+        .unwrap()
+        .path();
+    let layer = std::fs::File::open(&venv_layer).unwrap();
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(layer));
+    let mut found = Vec::new();
+    for member in archive.entries().unwrap() {
+        let mut member = member.unwrap();
+        let path = member.path().unwrap().to_string_lossy().into_owned();
+        for (name, data) in [("first.csv", first), ("second.csv", second)] {
+            if path.ends_with(&format!("site-packages/bigdata/{name}")) {
+                let mut content = Vec::new();
+                std::io::Read::read_to_end(&mut member, &mut content).unwrap();
+                assert!(content == data, "{path} differs in the layer");
+                found.push(name);
+            }
+        }
+    }
+    assert_eq!(found, ["first.csv", "second.csv"]);
+}

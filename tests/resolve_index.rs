@@ -461,7 +461,7 @@ fn malicious_wheel_is_refused_at_install() {
     };
     let err = format!(
         "{:#}",
-        pypack::wheel::install(&venv, &w.cache.blob_path(&hex), &pin.file.filename).unwrap_err()
+        pypack::wheel::install(&w.cache, &venv, &hex, &pin.file.filename).unwrap_err()
     );
     assert!(err.contains("outside the environment"), "{err}");
 }

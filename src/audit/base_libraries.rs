@@ -89,9 +89,10 @@ fn node(entry: &Entry) -> Node {
         EntryKind::File(data) if entry.path.starts_with("etc/ld.so.conf") => {
             Node::File(data.clone())
         }
-        EntryKind::File(_) | EntryKind::OnDisk { .. } | EntryKind::Hardlink(_) => {
-            Node::File(Vec::new())
-        }
+        EntryKind::File(_)
+        | EntryKind::OnDisk { .. }
+        | EntryKind::Part(_)
+        | EntryKind::Hardlink(_) => Node::File(Vec::new()),
     }
 }
 

@@ -54,21 +54,16 @@ pub fn scan(entries: &[Entry], machine: u16) -> Result<LayerLibraries> {
         if name.contains(".so") && !matches!(entry.kind, EntryKind::Dir) {
             out.libraries.push(entry.path.clone());
         }
-        let data = match &entry.kind {
-            EntryKind::File(data) => std::borrow::Cow::Borrowed(data.as_slice()),
-            // A large file of the app's, read whole only when it is an ELF file.
-            EntryKind::OnDisk { path, .. } => match starts_as_elf(path) {
-                true => std::borrow::Cow::Owned(
-                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
-                ),
-                false => continue,
-            },
+        let read = match &entry.kind {
+            EntryKind::File(data) if elf::is_elf(data) => elf::read(data),
+            // A file on disk (a wheel's, a large one of the app's): only the
+            // parts that name libraries are read.
+            EntryKind::OnDisk { path, .. } if starts_as_elf(path) => {
+                elf::read_file(path).with_context(|| format!("reading {}", path.display()))
+            }
             _ => continue,
         };
-        if !elf::is_elf(&data) {
-            continue;
-        }
-        let facts = match elf::read(&data) {
+        let facts = match read {
             Ok(Some(facts)) if facts.machine == machine => facts,
             Ok(_) => continue,
             Err(e) => {

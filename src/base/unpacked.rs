@@ -263,6 +263,11 @@ fn place(root: &Path, entry: &Entry) -> Result<()> {
             std::fs::copy(path, &target)?;
             set_mode(&target, mode | 0o600)?;
         }
+        EntryKind::Part(_) => {
+            remove_existing(&target);
+            std::fs::write(&target, entry.content()?.unwrap_or_default())?;
+            set_mode(&target, mode | 0o600)?;
+        }
     }
     Ok(())
 }

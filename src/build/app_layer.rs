@@ -172,7 +172,7 @@ pub(super) fn built_project(
         })
         .collect::<Result<Vec<_>>>()?;
     let wheel = sources.build_tree(name, version, &files)?;
-    crate::wheel::install(venv, &cache.blob_path(&wheel.sha256), &wheel.filename)
+    crate::wheel::install(cache, venv, &wheel.sha256, &wheel.filename)
 }
 
 /// Entries installing the app's own `[project]` into the venv, editable-style.

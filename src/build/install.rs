@@ -56,18 +56,22 @@ pub(super) fn deps_layer(
         });
     }
     let entries = install_resolution(index, pins, venv, l.verbose)?;
+    crate::mark("venv installed");
     let entries = with_bytecode(entries, compiler)?;
+    crate::mark("venv bytecode compiled");
     l.write(&key, what, "venv", &entries)
 }
 
 /// Every pinned wheel downloaded (and every pinned sdist built) into the
-/// cache by a build still waiting for its base: the install then finds
-/// them there. Failures are left for the install to meet, and say.
+/// cache, and unpacked there, by a build still waiting for its base: the
+/// install then finds them there. Failures are left for the install to
+/// meet, and say.
 pub(super) fn fetch_ahead(downloads: &Http, sources: &SourceBuilder, pins: &[Pin], cache: &Cache) {
     let index = Index::new(downloads, cache, IndexConfig::default());
     let index = index.with_sdist_builder(sources);
     let _ = crate::parallel::map_ordered(pins, crate::parallel::WORKERS, |pin| {
-        index.wheel_of(&pin.file).map(|_| ())
+        let wheel = index.wheel_of(&pin.file)?;
+        crate::wheel::unpacked::unpacked(cache, &wheel.sha256, &wheel.filename).map(|_| ())
     });
 }
 

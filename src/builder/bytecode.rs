@@ -12,8 +12,9 @@ use super::engine::{Engine, Step, tail};
 use crate::base::unpacked::UnpackedPython;
 use crate::cache::Cache;
 use crate::oci::Image;
-use crate::oci::layer::{Entry, EntryKind, check_entry_path};
+use crate::oci::layer::{Entry, EntryKind, FilePart, KeptFile, check_entry_path};
 use anyhow::{Context, Result, bail};
+use std::io::Write;
 use std::path::Path;
 
 const SCRIPT: &str = include_str!("../../templates/builder/compile.py");
@@ -91,7 +92,7 @@ fn compile(compiler: &Compiler, files: &[Entry], stdlib: bool) -> Result<Vec<Ent
         .context("internal: a compiler with no way to run the interpreter")?;
     let (work, has_sources) = work_dir(compiler.cache, files)?;
     in_engine(compiler, engine, work.path(), has_sources, stdlib)?;
-    compiled_entries(&work.path().join("out"))
+    compiled_entries(work)
 }
 
 /// A directory for one run of the compile script: the script, the sources
@@ -100,11 +101,7 @@ fn work_dir(cache: &Cache, files: &[Entry]) -> Result<(tempfile::TempDir, bool)>
     let work = tempfile::tempdir_in(cache.root().join("tmp"))?;
     std::fs::create_dir(work.path().join("out"))?;
     std::fs::write(work.path().join("compile.py"), SCRIPT)?;
-    let sources = source_records(files);
-    let has_sources = !sources.is_empty();
-    if has_sources {
-        std::fs::write(work.path().join("sources"), sources)?;
-    }
+    let has_sources = write_source_records(files, &work.path().join("sources"))?;
     Ok((work, has_sources))
 }
 
@@ -114,7 +111,8 @@ fn work_dir(cache: &Cache, files: &[Entry]) -> Result<(tempfile::TempDir, bool)>
 /// the process is killed.
 pub struct Running {
     child: Option<std::process::Child>,
-    work: tempfile::TempDir,
+    /// Taken by `finish`: the `.pyc` entries keep it.
+    work: Option<tempfile::TempDir>,
 }
 
 impl Running {
@@ -150,7 +148,7 @@ impl Running {
             .context("running the image's interpreter")?;
         Ok(Running {
             child: Some(child),
-            work,
+            work: Some(work),
         })
     }
 
@@ -161,15 +159,19 @@ impl Running {
             .take()
             .expect("a running compile has its process")
             .wait()?;
+        let work = self
+            .work
+            .take()
+            .expect("a running compile has its directory");
         if !status.success() {
-            let log = std::fs::read_to_string(self.work.path().join("log")).unwrap_or_default();
+            let log = std::fs::read_to_string(work.path().join("log")).unwrap_or_default();
             let lines: Vec<&str> = log.lines().collect();
             bail!(
                 "compiling bytecode with the image's interpreter failed:\n{}",
                 lines[lines.len().saturating_sub(20)..].join("\n")
             );
         }
-        compiled_entries(&self.work.path().join("out"))
+        compiled_entries(work)
     }
 }
 
@@ -182,26 +184,40 @@ impl Drop for Running {
     }
 }
 
-/// The `.py` files among `files` as the compile script reads them: for
-/// each, its path in the image, a newline, its length, a newline, its bytes.
-fn source_records(files: &[Entry]) -> Vec<u8> {
-    let mut records = Vec::new();
-    for entry in files {
-        if let EntryKind::File(data) = &entry.kind
-            && entry.path.ends_with(".py")
-        {
-            records.extend_from_slice(format!("/{}\n{}\n", entry.path, data.len()).as_bytes());
-            records.extend_from_slice(data);
-        }
+/// Writes the `.py` files among `files` to `dest` as the compile script
+/// reads them: for each, its path in the image, a newline, its length, a
+/// newline, its bytes (read from disk for a file that is there, one at a
+/// time). Whether there was any; with none, `dest` is not made.
+fn write_source_records(files: &[Entry], dest: &Path) -> Result<bool> {
+    let mut sources = files
+        .iter()
+        .filter(|e| e.path.ends_with(".py"))
+        .filter(|e| matches!(e.kind, EntryKind::File(_) | EntryKind::OnDisk { .. }))
+        .peekable();
+    if sources.peek().is_none() {
+        return Ok(false);
     }
-    records
+    let mut out = std::io::BufWriter::new(std::fs::File::create(dest)?);
+    for entry in sources {
+        let data = entry.content()?.unwrap_or_default();
+        out.write_all(format!("/{}\n{}\n", entry.path, data.len()).as_bytes())?;
+        out.write_all(&data)?;
+    }
+    out.flush()?;
+    Ok(true)
 }
 
-/// The `.pyc` entries the compile script wrote into `out` (records in files
-/// named 0, 1, ...), each at its image path, mode 0644, owned by root.
-fn compiled_entries(out: &Path) -> Result<Vec<Entry>> {
+/// The `.pyc` entries the compile script wrote into `work`'s `out` (records
+/// in files named 0, 1, ...), each at its image path, mode 0644, owned by
+/// root. Their bytes stay in those files, which stay until the last entry
+/// is dropped: a large venv's bytecode is not held in memory.
+fn compiled_entries(work: tempfile::TempDir) -> Result<Vec<Entry>> {
+    // The sources are done with; only the records are kept.
+    let _ = std::fs::remove_file(work.path().join("sources"));
+    let out = work.path().join("out");
+    let work = std::sync::Arc::new(work);
     let mut parts: Vec<(u32, std::path::PathBuf)> = Vec::new();
-    for dirent in std::fs::read_dir(out)? {
+    for dirent in std::fs::read_dir(&out)? {
         let path = dirent?.path();
         let number = path
             .file_name()
@@ -215,33 +231,46 @@ fn compiled_entries(out: &Path) -> Result<Vec<Entry>> {
     parts.sort();
     let mut entries = Vec::new();
     for (_, path) in parts {
-        let data = std::fs::read(&path)?;
-        parse_records(&data, &mut entries)
-            .with_context(|| format!("reading the compile script's {}", path.display()))?;
+        let file = std::sync::Arc::new(KeptFile::new(path, work.clone()));
+        parse_records(&file, &mut entries)
+            .with_context(|| format!("reading the compile script's {}", file.path.display()))?;
     }
     Ok(entries)
 }
 
-fn parse_records(mut data: &[u8], entries: &mut Vec<Entry>) -> Result<()> {
-    let line = |data: &mut &[u8]| -> Result<String> {
-        let end = data
-            .iter()
-            .position(|&b| b == b'\n')
-            .context("a record ends early")?;
-        let text = std::str::from_utf8(&data[..end])?.to_string();
-        *data = &data[end + 1..];
-        Ok(text)
+/// The records of `file` as entries naming their bytes in it.
+fn parse_records(file: &std::sync::Arc<KeptFile>, entries: &mut Vec<Entry>) -> Result<()> {
+    use std::io::BufRead;
+    let mut reader = std::io::BufReader::new(std::fs::File::open(&file.path)?);
+    let len = std::fs::metadata(&file.path)?.len();
+    let mut at = 0u64;
+    let line = |reader: &mut std::io::BufReader<std::fs::File>, at: &mut u64| -> Result<String> {
+        let mut text = Vec::new();
+        reader.read_until(b'\n', &mut text)?;
+        *at += text.len() as u64;
+        if text.pop() != Some(b'\n') {
+            bail!("a record ends early");
+        }
+        Ok(String::from_utf8(text)?)
     };
-    while !data.is_empty() {
-        let path = line(&mut data)?;
-        let size: usize = line(&mut data)?.parse().context("a record's length")?;
-        if size > data.len() {
+    while at < len {
+        let path = line(&mut reader, &mut at)?;
+        let size: u64 = line(&mut reader, &mut at)?
+            .parse()
+            .context("a record's length")?;
+        if size > len - at {
             bail!("the record of {path} runs past the end");
         }
         let path = path.trim_start_matches('/');
         check_entry_path(path)?;
-        entries.push(Entry::file(path, &data[..size], 0o644));
-        data = &data[size..];
+        let part = FilePart {
+            file: file.clone(),
+            offset: at,
+            size,
+        };
+        entries.push(Entry::new(path, EntryKind::Part(part), 0o644));
+        reader.seek_relative(size as i64)?;
+        at += size;
     }
     Ok(())
 }
@@ -496,30 +525,50 @@ mod tests {
 
     #[test]
     fn sources_go_out_and_compiled_records_come_back_as_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let on_disk = dir.path().join("big.py");
+        std::fs::write(&on_disk, "x = 1\n").unwrap();
         let files = [
             Entry::file("app/app.py", "print('a')\n", 0o644),
             Entry::file("app/data.txt", "not python", 0o644),
+            Entry::new(
+                "app/big.py",
+                EntryKind::OnDisk {
+                    path: on_disk,
+                    size: 6,
+                },
+                0o644,
+            ),
             Entry::file("app/pkg/mod.py", "", 0o644),
         ];
+        let records = dir.path().join("sources");
+        assert!(write_source_records(&files, &records).unwrap());
         assert_eq!(
-            source_records(&files),
-            b"/app/app.py\n11\nprint('a')\n/app/pkg/mod.py\n0\n".to_vec()
+            std::fs::read(&records).unwrap(),
+            b"/app/app.py\n11\nprint('a')\n/app/big.py\n6\nx = 1\n/app/pkg/mod.py\n0\n".to_vec()
         );
-        let mut entries = Vec::new();
-        parse_records(
-            b"/app/__pycache__/app.cpython-311.pyc\n3\n\x01\n\x02/app/pkg/__pycache__/mod.cpython-311.pyc\n0\n",
-            &mut entries,
-        )
-        .unwrap();
+        let none = dir.path().join("none");
+        assert!(!write_source_records(&files[1..2], &none).unwrap());
+        assert!(!none.exists());
+        let records = |data: &[u8]| -> Result<Vec<(String, Vec<u8>)>> {
+            let work = std::sync::Arc::new(tempfile::tempdir().unwrap());
+            let path = work.path().join("0");
+            std::fs::write(&path, data).unwrap();
+            let mut entries = Vec::new();
+            parse_records(
+                &std::sync::Arc::new(KeptFile::new(path, work)),
+                &mut entries,
+            )?;
+            Ok(entries
+                .into_iter()
+                .map(|e| (e.path.clone(), e.content().unwrap().unwrap().into_owned()))
+                .collect())
+        };
         assert_eq!(
-            entries,
+            records(b"/app/__pycache__/app.cpython-311.pyc\n3\n\x01\n\x02/app/pkg/__pycache__/mod.cpython-311.pyc\n0\n").unwrap(),
             [
-                Entry::file(
-                    "app/__pycache__/app.cpython-311.pyc",
-                    b"\x01\n\x02".to_vec(),
-                    0o644
-                ),
-                Entry::file("app/pkg/__pycache__/mod.cpython-311.pyc", Vec::new(), 0o644),
+                ("app/__pycache__/app.cpython-311.pyc".to_string(), b"\x01\n\x02".to_vec()),
+                ("app/pkg/__pycache__/mod.cpython-311.pyc".to_string(), Vec::new()),
             ]
         );
         for bad in [
@@ -528,7 +577,7 @@ mod tests {
             b"/app/x.pyc",
             b"/../etc/passwd\n1\nx",
         ] {
-            assert!(parse_records(bad, &mut Vec::new()).is_err(), "{bad:?}");
+            assert!(records(bad).is_err(), "{bad:?}");
         }
     }
 }

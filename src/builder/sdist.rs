@@ -591,7 +591,7 @@ fn write_entry(path: &Path, entry: &Entry) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     match &entry.kind {
         EntryKind::Dir => std::fs::create_dir_all(path)?,
-        EntryKind::File(_) | EntryKind::OnDisk { .. } => {
+        EntryKind::File(_) | EntryKind::OnDisk { .. } | EntryKind::Part(_) => {
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent)?;
             }

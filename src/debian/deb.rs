@@ -147,7 +147,9 @@ pub mod tests {
                     h.set_cksum();
                     tar.append(&h, std::io::empty()).unwrap();
                 }
-                EntryKind::OnDisk { .. } => unreachable!("test debs are made in memory"),
+                EntryKind::OnDisk { .. } | EntryKind::Part(_) => {
+                    unreachable!("test debs are made in memory")
+                }
                 EntryKind::Symlink(t) | EntryKind::Hardlink(t) => {
                     let ty = if matches!(kind, EntryKind::Symlink(_)) {
                         tar::EntryType::Symlink

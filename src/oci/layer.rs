@@ -20,10 +20,67 @@ pub enum EntryKind {
         path: std::path::PathBuf,
         size: u64,
     },
+    /// Part of a file pypack wrote for this build (the compile script's
+    /// `.pyc` records): many small files kept in one on disk, not in memory.
+    Part(FilePart),
     Dir,
     Symlink(String),
     /// A hard link to another path in the same layer (relative, like `path`).
     Hardlink(String),
+}
+
+/// Bytes `offset..offset + size` of `file`.
+#[derive(Clone)]
+pub struct FilePart {
+    pub file: std::sync::Arc<KeptFile>,
+    pub offset: u64,
+    pub size: u64,
+}
+
+/// A file that stays until the last part naming it is dropped, and the
+/// temporary directory it lives in with it.
+pub struct KeptFile {
+    pub path: std::path::PathBuf,
+    _dir: std::sync::Arc<tempfile::TempDir>,
+}
+
+impl KeptFile {
+    pub fn new(path: std::path::PathBuf, dir: std::sync::Arc<tempfile::TempDir>) -> KeptFile {
+        KeptFile { path, _dir: dir }
+    }
+}
+
+impl FilePart {
+    fn read(&self) -> Result<Vec<u8>> {
+        use std::os::unix::fs::FileExt;
+        let path = &self.file.path;
+        let file =
+            std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut data = vec![0u8; self.size as usize];
+        file.read_exact_at(&mut data, self.offset)
+            .with_context(|| format!("reading {}", path.display()))?;
+        Ok(data)
+    }
+}
+
+impl PartialEq for FilePart {
+    fn eq(&self, other: &FilePart) -> bool {
+        (&self.file.path, self.offset, self.size) == (&other.file.path, other.offset, other.size)
+    }
+}
+
+impl Eq for FilePart {}
+
+impl std::fmt::Debug for FilePart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}[{}+{}]",
+            self.file.path.display(),
+            self.offset,
+            self.size
+        )
+    }
 }
 
 impl EntryKind {
@@ -35,6 +92,7 @@ impl EntryKind {
             EntryKind::OnDisk { path, .. } => Some(std::borrow::Cow::Owned(
                 std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
             )),
+            EntryKind::Part(part) => Some(std::borrow::Cow::Owned(part.read()?)),
             _ => None,
         })
     }
@@ -79,6 +137,7 @@ impl Entry {
         match &self.kind {
             EntryKind::File(data) => data.len() as u64,
             EntryKind::OnDisk { size, .. } => *size,
+            EntryKind::Part(part) => part.size,
             _ => 0,
         }
     }
@@ -162,6 +221,21 @@ fn append_entry<W: Write>(tar: &mut tar::Builder<W>, entry: &Entry, mtime: u64) 
             let mut exact = Exact {
                 inner: file.take(*size),
                 left: *size,
+                path,
+            };
+            tar.append_data(&mut header, &entry.path, &mut exact)?;
+        }
+        EntryKind::Part(part) => {
+            use std::io::{Seek, SeekFrom};
+            header.set_entry_type(tar::EntryType::Regular);
+            header.set_size(part.size);
+            let path = &part.file.path;
+            let mut file =
+                std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+            file.seek(SeekFrom::Start(part.offset))?;
+            let mut exact = Exact {
+                inner: file.take(part.size),
+                left: part.size,
                 path,
             };
             tar.append_data(&mut header, &entry.path, &mut exact)?;

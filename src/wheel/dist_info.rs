@@ -168,6 +168,50 @@ pub fn hash_matches(algorithm: &str, digest: &str, data: &[u8]) -> Result<bool> 
     Ok(actual == digest.trim_end_matches('='))
 }
 
+/// A RECORD hash computed as the file is read, in the algorithm its row names.
+pub enum RecordHasher {
+    Sha256(sha2::Sha256),
+    Sha384(sha2::Sha384),
+    Sha512(sha2::Sha512),
+}
+
+impl RecordHasher {
+    pub fn new(algorithm: &str) -> Result<RecordHasher> {
+        Ok(match algorithm {
+            "sha256" => RecordHasher::sha256(),
+            "sha384" => RecordHasher::Sha384(sha2::Sha384::new()),
+            "sha512" => RecordHasher::Sha512(sha2::Sha512::new()),
+            other => bail!("hash algorithm '{other}' is not accepted (sha256 or stronger)"),
+        })
+    }
+
+    pub fn sha256() -> RecordHasher {
+        RecordHasher::Sha256(sha2::Sha256::new())
+    }
+
+    pub fn update(&mut self, data: &[u8]) {
+        match self {
+            RecordHasher::Sha256(h) => h.update(data),
+            RecordHasher::Sha384(h) => h.update(data),
+            RecordHasher::Sha512(h) => h.update(data),
+        }
+    }
+
+    /// The digest as RECORD writes it.
+    pub fn finish(self) -> String {
+        match self {
+            RecordHasher::Sha256(h) => b64(&h.finalize()),
+            RecordHasher::Sha384(h) => b64(&h.finalize()),
+            RecordHasher::Sha512(h) => b64(&h.finalize()),
+        }
+    }
+
+    /// Whether the data read matches `digest` (padding ignored).
+    pub fn matches(self, digest: &str) -> bool {
+        self.finish() == digest.trim_end_matches('=')
+    }
+}
+
 /// A RECORD digest: urlsafe base64 without padding.
 pub fn b64(digest: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)

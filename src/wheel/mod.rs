@@ -4,14 +4,16 @@
 //! image's interpreter path, and RECORD rewritten for what was installed.
 
 pub mod dist_info;
+pub mod unpacked;
 
+use crate::cache::Cache;
 use crate::oci::layer::{Entry, EntryKind, check_entry_path};
 use anyhow::{Context, Result, bail};
-use dist_info::{RecordRow, hash_matches, parse_entry_points, parse_record, parse_wheel_file};
+use dist_info::parse_entry_points;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
-use std::io::Read;
 use std::path::Path;
+use unpacked::Unpacked;
 
 /// A venv inside the image, e.g. at `/app/.venv` for CPython 3.11.
 #[derive(Debug, Clone)]
@@ -156,7 +158,7 @@ pub fn install_local_project(venv: &Venv, project: &LocalProject) -> Result<Vec<
         }
     }
     let record_path = format!("{dist_info}/RECORD");
-    let record = new_record(&out, &site, &record_path);
+    let record = new_record(&out, &KnownHashes::new(), &site, &record_path)?;
     out.insert(
         record_path.clone(),
         Entry::file(&record_path, record, 0o644),
@@ -164,55 +166,40 @@ pub fn install_local_project(venv: &Venv, project: &LocalProject) -> Result<Vec<
     Ok(out.into_values().collect())
 }
 
-/// Installs the wheel at `wheel_path` (named `filename`) into `venv`; returns
-/// the files it adds to the image.
-pub fn install(venv: &Venv, wheel_path: &Path, filename: &str) -> Result<Vec<Entry>> {
-    let file =
-        std::fs::File::open(wheel_path).with_context(|| format!("cannot open {filename}"))?;
-    let mut zip = zip::ZipArchive::new(file)
-        .with_context(|| format!("{filename} is not a valid wheel (zip)"))?;
-    let wheel = crate::python::WheelFilename::parse(filename)?;
-    let size = std::fs::metadata(wheel_path).map(|m| m.len()).unwrap_or(0);
-    let budget = MAX_UNPACKED_BYTES.min(crate::limits::unpack_limit(size));
-    if let Some(entries) = central_directory_entries(wheel_path)
-        && entries > zip.len() as u64
-    {
-        // The zip reader keeps one member per name; which copy an
-        // installer keeps is not defined, and RECORD may vouch for the other.
-        bail!(
-            "{filename} holds {entries} members under only {} names: a member appears twice; refusing the wheel",
-            zip.len()
-        );
-    }
-    let members = read_members(&mut zip, filename, budget)?;
-    let dist_info = find_dist_info(&members, &wheel, filename)?;
-    let data_dir = format!("{}.data", dist_info.trim_end_matches(".dist-info"));
-    parse_wheel_file(&text(&members, &format!("{dist_info}/WHEEL"), filename)?)
-        .with_context(|| format!("{filename}: {dist_info}/WHEEL"))?;
-    let record: HashMap<String, RecordRow> =
-        parse_record(text(&members, &format!("{dist_info}/RECORD"), filename)?.as_str())
-            .with_context(|| format!("{filename}: unreadable RECORD"))?
-            .into_iter()
-            .map(|row| (row.path.clone(), row))
-            .collect();
-    check_against_record(&members, &record, &dist_info, filename)?;
+/// Installs the wheel stored in `cache` as blob `sha256` (named `filename`)
+/// into `venv`; returns the files it adds to the image. Their content stays
+/// in the wheel's unpacked copy in the cache until the layer is written.
+pub fn install(cache: &Cache, venv: &Venv, sha256: &str, filename: &str) -> Result<Vec<Entry>> {
+    let wheel = unpacked::unpacked(cache, sha256, filename)?;
+    install_unpacked(venv, &wheel, filename)
+}
 
+fn install_unpacked(venv: &Venv, wheel: &Unpacked, filename: &str) -> Result<Vec<Entry>> {
+    let dist_info = &wheel.dist_info;
+    let data_dir = format!("{}.data", dist_info.trim_end_matches(".dist-info"));
     let site = venv.site_packages();
     let mut out: BTreeMap<String, Entry> = BTreeMap::new();
-    for (name, member) in &members {
-        if name.starts_with(&format!("{dist_info}/RECORD")) {
-            continue; // rewritten below; signatures no longer apply
-        }
+    // RECORD rows of the files installed as they are: hashed when unpacked.
+    let mut known = KnownHashes::new();
+    for (name, member) in &wheel.members {
         let (dest, is_script) = destination(venv, &site, &data_dir, name, filename)?;
-        let (data, mode) = if is_script {
-            (rewrite_shebang(&member.data, &venv.python()), 0o755)
+        let entry = if is_script {
+            let data = std::fs::read(wheel.path_of(name))
+                .with_context(|| format!("{filename}: reading the unpacked {name}"))?;
+            Entry::file(&dest, rewrite_shebang(&data, &venv.python()), 0o755)
         } else {
-            (member.data.clone(), member.mode)
+            known.insert(dest.clone(), (member.sha256.clone(), member.size));
+            let kind = EntryKind::OnDisk {
+                path: wheel.path_of(name),
+                size: member.size,
+            };
+            Entry::new(&dest, kind, if member.executable { 0o755 } else { 0o644 })
         };
-        out.insert(dest.clone(), Entry::file(&dest, data, mode));
+        out.insert(dest, entry);
     }
-    if let Some(points) = members.get(&format!("{dist_info}/entry_points.txt")) {
-        let groups = parse_entry_points(&String::from_utf8_lossy(&points.data))
+    let points = format!("{dist_info}/entry_points.txt");
+    if let Some(points) = wheel.text(&points)? {
+        let groups = parse_entry_points(&points)
             .with_context(|| format!("{filename}: {dist_info}/entry_points.txt"))?;
         let scripts = ["console_scripts", "gui_scripts"]
             .iter()
@@ -233,157 +220,12 @@ pub fn install(venv: &Venv, wheel_path: &Path, filename: &str) -> Result<Vec<Ent
         Entry::file(&installer, b"pypack\n".to_vec(), 0o644),
     );
     let record_path = format!("{site}/{dist_info}/RECORD");
-    let record_text = new_record(&out, &site, &record_path);
+    let record_text = new_record(&out, &known, &site, &record_path)?;
     out.insert(
         record_path.clone(),
         Entry::file(&record_path, record_text, 0o644),
     );
     Ok(out.into_values().collect())
-}
-
-/// How many members the zip's end-of-central-directory record counts
-/// (`None` for a zip64 count or no record found).
-fn central_directory_entries(path: &Path) -> Option<u64> {
-    use std::io::{Seek, SeekFrom};
-    let mut file = std::fs::File::open(path).ok()?;
-    let len = file.metadata().ok()?.len();
-    // The record is 22 bytes plus a comment of at most 64 KiB.
-    let tail_len = len.min(22 + 0xffff);
-    file.seek(SeekFrom::Start(len - tail_len)).ok()?;
-    let mut tail = Vec::new();
-    file.read_to_end(&mut tail).ok()?;
-    // The record is the one whose comment runs exactly to the end (a
-    // comment may itself hold the signature).
-    let at = (0..tail.len().saturating_sub(21)).rev().find(|&at| {
-        tail[at..].starts_with(b"PK\x05\x06")
-            && u16::from_le_bytes([tail[at + 20], tail[at + 21]]) as usize + 22 == tail.len() - at
-    })?;
-    let count = u16::from_le_bytes([tail[at + 10], tail[at + 11]]);
-    (count != 0xffff).then_some(count as u64)
-}
-
-struct Member {
-    data: Vec<u8>,
-    mode: u32,
-}
-
-/// The most a wheel may unpack to (its members' declared sizes together),
-/// whatever its size (`limits::unpack_limit` bounds it by that too): the
-/// largest real wheels (CUDA builds of torch) unpack to a few GB; a zip
-/// bomb is refused before anything is read.
-const MAX_UNPACKED_BYTES: u64 = 8 << 30;
-
-fn read_members(
-    zip: &mut zip::ZipArchive<impl Read + std::io::Seek>,
-    filename: &str,
-    budget: u64,
-) -> Result<BTreeMap<String, Member>> {
-    let declared: u64 = (0..zip.len())
-        .filter_map(|i| zip.by_index_raw(i).ok().map(|e| e.size()))
-        .fold(0u64, u64::saturating_add);
-    if declared > budget {
-        bail!(
-            "{filename} would unpack to {:.1} GB, more than pypack accepts of a wheel ({:.1} GB): refusing it (a zip bomb?)",
-            declared as f64 / 1e9,
-            budget as f64 / 1e9
-        );
-    }
-    let mut members = BTreeMap::new();
-    for i in 0..zip.len() {
-        let mut entry = zip.by_index(i)?;
-        if entry.is_dir() {
-            continue;
-        }
-        let name = entry
-            .name()
-            .with_context(|| format!("{filename}: a member name is not UTF-8"))?
-            .to_string();
-        if name.starts_with('/')
-            || name.contains('\\')
-            || name.split('/').any(|p| p == ".." || p.is_empty())
-        {
-            bail!(
-                "{filename}: member '{name}' would be written outside the environment; refusing the wheel"
-            );
-        }
-        if entry.is_symlink() {
-            bail!("{filename}: member '{name}' is a symlink, which wheels may not contain");
-        }
-        let executable = entry.unix_mode().is_some_and(|m| m & 0o111 != 0);
-        // Never more than the size it declares: a member that inflates
-        // past it is refused after one byte more, not read to the end.
-        let size = entry.size();
-        let data = crate::limits::read_within(&mut entry, size, size)
-            .with_context(|| format!("{filename}: cannot read {name}"))?
-            .with_context(|| {
-                format!(
-                    "{filename}: member '{name}' unpacks to more than the {size} bytes it declares; refusing the wheel"
-                )
-            })?;
-        let member = Member {
-            data,
-            mode: if executable { 0o755 } else { 0o644 },
-        };
-        // Which copy an installer keeps is not defined: RECORD's hash may
-        // vouch for one and the other be installed.
-        if members.insert(name.clone(), member).is_some() {
-            bail!("{filename}: member '{name}' appears twice; refusing the wheel");
-        }
-    }
-    Ok(members)
-}
-
-fn find_dist_info(
-    members: &BTreeMap<String, Member>,
-    wheel: &crate::python::WheelFilename,
-    filename: &str,
-) -> Result<String> {
-    let wanted = crate::index::normalize_name(&wheel.name);
-    members
-        .keys()
-        .filter_map(|n| n.split_once('/').map(|(top, _)| top))
-        .filter(|top| top.ends_with(".dist-info"))
-        .find(|top| {
-            let stem = top.trim_end_matches(".dist-info");
-            stem.rsplit_once('-')
-                .is_some_and(|(name, _)| crate::index::normalize_name(name) == wanted)
-        })
-        .map(str::to_string)
-        .with_context(|| format!("{filename} has no {}-*.dist-info directory", wheel.name))
-}
-
-fn text(members: &BTreeMap<String, Member>, name: &str, filename: &str) -> Result<String> {
-    let m = members
-        .get(name)
-        .with_context(|| format!("{filename} has no {name}"))?;
-    Ok(String::from_utf8_lossy(&m.data).into_owned())
-}
-
-/// Every file must be listed in RECORD with a matching sha256 (RECORD itself
-/// and its signatures excepted).
-fn check_against_record(
-    members: &BTreeMap<String, Member>,
-    record: &HashMap<String, RecordRow>,
-    dist_info: &str,
-    filename: &str,
-) -> Result<()> {
-    for (name, member) in members {
-        if name.starts_with(&format!("{dist_info}/RECORD")) {
-            continue;
-        }
-        let Some(row) = record.get(name) else {
-            bail!("{filename}: {name} is not listed in RECORD; refusing the wheel");
-        };
-        let Some((algorithm, digest)) = &row.hash else {
-            bail!("{filename}: RECORD has no hash for {name}; refusing the wheel");
-        };
-        let matches = hash_matches(algorithm, digest, &member.data)
-            .with_context(|| format!("{filename}: RECORD entry for {name}"))?;
-        if !matches {
-            bail!("{filename}: {name} does not match its RECORD hash; refusing the wheel");
-        }
-    }
-    Ok(())
 }
 
 fn record_hash(data: &[u8]) -> String {
@@ -461,23 +303,34 @@ fn script_text(python: &str, target: &str) -> Result<String> {
     ))
 }
 
+/// Image path → (RECORD hash, size) of files whose hash is already known.
+type KnownHashes = HashMap<String, (String, u64)>;
+
 /// RECORD for the installed files, paths relative to site-packages.
-fn new_record(files: &BTreeMap<String, Entry>, site: &str, record_path: &str) -> String {
+fn new_record(
+    files: &BTreeMap<String, Entry>,
+    known: &KnownHashes,
+    site: &str,
+    record_path: &str,
+) -> Result<String> {
     let mut rows = Vec::new();
     for (path, entry) in files {
-        let EntryKind::File(data) = &entry.kind else {
-            continue;
+        let (hash, size) = match (&entry.kind, known.get(path)) {
+            (EntryKind::OnDisk { .. }, Some(known)) => known.clone(),
+            (EntryKind::File(_) | EntryKind::OnDisk { .. }, _) => {
+                let data = entry.content()?.unwrap_or_default();
+                (record_hash(&data), data.len() as u64)
+            }
+            _ => continue,
         };
         rows.push(format!(
-            "{},sha256={},{}",
+            "{},sha256={hash},{size}",
             csv_quote(&relative_to(path, site)),
-            record_hash(data),
-            data.len()
         ));
     }
     rows.push(format!("{},,", csv_quote(&relative_to(record_path, site))));
     rows.sort();
-    rows.join("\n") + "\n"
+    Ok(rows.join("\n") + "\n")
 }
 
 fn csv_quote(field: &str) -> String {
@@ -515,7 +368,7 @@ pub mod tests {
         }
         zip.set_comment("PK\u{5}\u{6} not a record").unwrap();
         zip.finish().unwrap();
-        assert_eq!(central_directory_entries(&path), Some(3));
+        assert_eq!(unpacked::central_directory_entries(&path), Some(3));
     }
 
     /// A zip of one deflated member, `name`, holding `data`.
@@ -532,7 +385,7 @@ pub mod tests {
     fn a_wheel_that_unpacks_too_far_is_refused_unread() {
         let bytes = one_member_zip("pkg/zeros.py", &vec![0u8; 2 << 20]);
         let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.clone())).unwrap();
-        let err = read_members(&mut zip, "bomb-1.0-py3-none-any.whl", 1 << 20)
+        let err = unpacked::check_declared_size(&mut zip, "bomb-1.0-py3-none-any.whl", 1 << 20)
             .err()
             .unwrap()
             .to_string();
@@ -541,7 +394,9 @@ pub mod tests {
             "{err}"
         );
         let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
-        assert!(read_members(&mut zip, "ok-1.0-py3-none-any.whl", 4 << 20).is_ok());
+        assert!(
+            unpacked::check_declared_size(&mut zip, "ok-1.0-py3-none-any.whl", 4 << 20).is_ok()
+        );
     }
 
     #[test]
@@ -555,9 +410,17 @@ pub mod tests {
         patch(&mut bytes, [0x50, 0x4b, 0x03, 0x04], 22);
         patch(&mut bytes, [0x50, 0x4b, 0x01, 0x02], 24);
         let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+        let mut member = zip.by_index(0).unwrap();
+        let row = dist_info::RecordRow {
+            path: "pkg/liar.py".into(),
+            hash: Some(("sha256".into(), record_hash(&vec![b'a'; 100_000]))),
+            size: None,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("liar.py");
         let err = format!(
             "{:#}",
-            read_members(&mut zip, "liar-1.0-py3-none-any.whl", 1 << 30)
+            unpacked::write_checked(&mut member, 10, &row, &dest, "liar-1.0-py3-none-any.whl")
                 .err()
                 .unwrap()
         );
@@ -604,9 +467,22 @@ pub mod tests {
 
     fn install_bytes(bytes: &[u8]) -> Result<Vec<Entry>> {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("demo-1.0-py3-none-any.whl");
-        std::fs::write(&path, bytes).unwrap();
-        install(&venv(), &path, "demo-1.0-py3-none-any.whl")
+        let cache = Cache::open(Some(dir.path())).unwrap();
+        let hex = cache.put_bytes(bytes).unwrap();
+        let entries = install(&cache, &venv(), &hex, "demo-1.0-py3-none-any.whl");
+        // The unpacked files go with the cache: what the test reads, it
+        // reads now.
+        entries.map(|entries| {
+            entries
+                .into_iter()
+                .map(|mut e| {
+                    if let EntryKind::OnDisk { .. } = e.kind {
+                        e.kind = EntryKind::File(e.content().unwrap().unwrap().into_owned());
+                    }
+                    e
+                })
+                .collect()
+        })
     }
 
     fn good_files() -> Vec<(&'static str, &'static [u8])> {
@@ -677,6 +553,39 @@ pub mod tests {
         );
         assert!(record.contains("demo-1.0.dist-info/RECORD,,"), "{record}");
         assert!(!entries.iter().any(|e| e.path.contains(".data/")));
+    }
+
+    #[test]
+    fn wheels_are_unpacked_once_and_installed_from_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(Some(dir.path())).unwrap();
+        let name = "demo-1.0-py3-none-any.whl";
+        let hex = cache.put_bytes(&make_wheel(&good_files(), &[])).unwrap();
+        let first = install(&cache, &venv(), &hex, name).unwrap();
+        let init = first
+            .iter()
+            .find(|e| e.path.ends_with("site-packages/demo/__init__.py"))
+            .unwrap();
+        assert!(matches!(init.kind, EntryKind::OnDisk { .. }), "{init:?}");
+        assert_eq!(
+            init.content().unwrap().unwrap().as_ref(),
+            b"def main():\n    return 0\n"
+        );
+        // With the wheel itself gone, its unpacked copy installs the same.
+        std::fs::remove_file(cache.blob_path(&hex)).unwrap();
+        assert_eq!(install(&cache, &venv(), &hex, name).unwrap(), first);
+
+        // A wheel refused leaves no unpacked copy behind.
+        let tampered = make_wheel(&good_files(), &[("demo/__init__.py", b"evil")]);
+        let bad = cache.put_bytes(&tampered).unwrap();
+        assert!(install(&cache, &venv(), &bad, name).is_err());
+        let copies = std::fs::read_dir(dir.path().join("unpacked-wheels/1")).unwrap();
+        let names: Vec<_> = copies.map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, [std::ffi::OsString::from(&hex)]);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
     }
 
     #[test]
