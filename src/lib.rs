@@ -38,6 +38,7 @@ pub mod resolve;
 pub mod sbom;
 pub mod serve;
 pub mod walk;
+pub mod watch;
 pub mod wheel;
 
 /// Seconds since 1970 by the system clock (0 if the clock is before 1970);

@@ -4,14 +4,15 @@
 //! rebuild (into the engine, under the same name), and a changed image is
 //! restarted on the same port.
 
+mod front;
+
 use crate::builder::engine::Engine;
 use anyhow::{Result, bail};
-use std::collections::BTreeMap;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 /// What to serve, and how.
 pub struct Serve<'a> {
@@ -50,20 +51,6 @@ fn stopped() -> bool {
     STOP.load(Ordering::SeqCst)
 }
 
-/// Directories whose changes never change the image (or are the tools' own).
-const UNWATCHED: &[&str] = &[
-    ".git",
-    "__pycache__",
-    ".venv",
-    "venv",
-    "node_modules",
-    "dist",
-    ".mypy_cache",
-    ".pytest_cache",
-    ".ruff_cache",
-    ".tox",
-];
-
 /// Serves `first` until Ctrl-C (or, when not watching, until the app
 /// exits: an error when it failed); `rebuild` builds the app again into the
 /// engine under `serve.tag` (its failure is said, and the previous image
@@ -79,69 +66,171 @@ pub fn serve(
         None => free_port(serve.port)?,
     };
     let name = format!("pypack-run-{}", std::process::id());
-    let start = || Serving::start(&serve.engine, &name, &serve.tag, host_port, serve.port);
-    let mut serving = start()?;
-    let mut current = first;
-    let mut seen = snapshot(serve.app_dir);
-    let mut exit_said = false;
-    loop {
+    if serve.watch {
+        return Watching::start(serve, host_port, &name, first)?.run(rebuild);
+    }
+    let mut serving = Serving::start(&serve.engine, &name, &serve.tag, host_port, serve.port)?;
+    say_serving(&serve.tag, host_port);
+    while !stopped() {
         std::thread::sleep(Duration::from_millis(200));
-        if stopped() {
-            break;
-        }
         if let Some(status) = serving.exited() {
-            if !serve.watch {
-                drop(serving);
-                if !status.success() {
-                    bail!("the app exited with {status}");
-                }
-                return Ok(());
+            drop(serving);
+            if !status.success() {
+                bail!("the app exited with {status}");
             }
-            if !exit_said {
-                eprintln!("pypack run: the app exited ({status}); waiting for a change to rebuild");
-                exit_said = true;
-            }
-        }
-        if !serve.watch {
-            continue;
-        }
-        let now = snapshot(serve.app_dir);
-        if now == seen {
-            continue;
-        }
-        // Editors save in several writes: wait for the tree to settle.
-        seen = settle(serve.app_dir, now);
-        eprintln!(
-            "pypack run: a change in {}; rebuilding",
-            serve.app_dir.display()
-        );
-        let rebuilt = rebuild();
-        if stopped() {
-            break;
-        }
-        match rebuilt {
-            Ok(rebuilt)
-                if rebuilt.manifest_digest == current.manifest_digest && serving.running() =>
-            {
-                eprintln!("pypack run: the image is unchanged; still serving it");
-            }
-            Ok(rebuilt) => {
-                drop(serving);
-                // The image it replaces has lost its name to the new one: it
-                // goes, unless something else still names or uses it.
-                if rebuilt.config_digest != current.config_digest {
-                    serve.engine.remove_if_unnamed(&current.config_digest);
-                }
-                current = rebuilt;
-                serving = start()?;
-                exit_said = false;
-            }
-            Err(e) => eprintln!("error: {e:#}\npypack run: still serving the previous image"),
+            return Ok(());
         }
     }
     eprintln!("pypack run: stopping");
-    drop(serving);
     Ok(())
+}
+
+fn say_serving(tag: &str, host_port: u16) {
+    eprintln!("pypack run: serving {tag} at http://127.0.0.1:{host_port}/ (Ctrl-C stops)");
+}
+
+/// How long a new version gets to answer before the port moves to it anyway.
+const START_DEADLINE: Duration = Duration::from_secs(30);
+
+/// `run --watch`: the port held by pypack ([`front::Front`]), each version
+/// in a container of its own on a port of its own.
+struct Watching<'a> {
+    serve: &'a Serve<'a>,
+    front: front::Front,
+    name: &'a str,
+    serving: Serving,
+    current: Served,
+    versions: u32,
+    /// Containers (and images) of replaced versions, going in the background.
+    retiring: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl<'a> Watching<'a> {
+    fn start(
+        serve: &'a Serve<'a>,
+        host_port: u16,
+        name: &'a str,
+        first: Served,
+    ) -> Result<Watching<'a>> {
+        let front = front::Front::listen(host_port)?;
+        let (serving, port) = start_version(serve, name, 0)?;
+        front.switch(port);
+        say_serving(&serve.tag, host_port);
+        Ok(Watching {
+            serve,
+            front,
+            name,
+            serving,
+            current: first,
+            versions: 0,
+            retiring: Vec::new(),
+        })
+    }
+
+    fn run(mut self, rebuild: &mut dyn FnMut() -> Result<Served>) -> Result<()> {
+        let mut changes = crate::watch::Changes::watch(self.serve.app_dir);
+        let mut exit_said = false;
+        loop {
+            // Woken by a change at once; every 200 ms otherwise, to see a
+            // Ctrl-C or the app exiting.
+            let changed = changes.wait(Duration::from_millis(200));
+            if stopped() {
+                break;
+            }
+            if let Some(status) = self.serving.exited()
+                && !exit_said
+            {
+                eprintln!("pypack run: the app exited ({status}); waiting for a change to rebuild");
+                exit_said = true;
+            }
+            if !changed {
+                continue;
+            }
+            crate::mark("a change seen");
+            eprintln!(
+                "pypack run: a change in {}; rebuilding",
+                self.serve.app_dir.display()
+            );
+            let rebuilt = rebuild();
+            if stopped() {
+                break;
+            }
+            match rebuilt {
+                Ok(rebuilt)
+                    if rebuilt.manifest_digest == self.current.manifest_digest
+                        && self.serving.running() =>
+                {
+                    eprintln!("pypack run: the image is unchanged; still serving it");
+                }
+                Ok(rebuilt) => {
+                    self.replace(rebuilt)?;
+                    exit_said = false;
+                }
+                Err(e) => eprintln!("error: {e:#}\npypack run: still serving the previous image"),
+            }
+        }
+        eprintln!("pypack run: stopping");
+        let Watching {
+            serving, retiring, ..
+        } = self;
+        drop(serving);
+        for going in retiring {
+            let _ = going.join();
+        }
+        Ok(())
+    }
+
+    /// Starts `rebuilt` beside the version served now, moves the port to
+    /// it once it answers, and retires the old one in the background. A
+    /// version that exits before it answers leaves the old one serving.
+    fn replace(&mut self, rebuilt: Served) -> Result<()> {
+        self.versions += 1;
+        let (mut next, port) = start_version(self.serve, self.name, self.versions)?;
+        let deadline = Instant::now() + START_DEADLINE;
+        if !front::answers(port, deadline, &mut || next.running() && !stopped()) {
+            if let Some(status) = next.exited() {
+                eprintln!(
+                    "pypack run: the new version exited ({status}) before it answered; still serving the previous one"
+                );
+                return Ok(());
+            }
+            eprintln!("pypack run: the new version does not answer yet; serving it anyway");
+        }
+        crate::mark("the new version answers");
+        eprintln!("pypack run: serving the new version");
+        self.front.switch(port);
+        let old = std::mem::replace(&mut self.serving, next);
+        let old_image = std::mem::replace(&mut self.current, rebuilt).config_digest;
+        let (engine, same_image) = (
+            self.serve.engine.clone(),
+            old_image == self.current.config_digest,
+        );
+        self.retiring.push(std::thread::spawn(move || {
+            drop(old);
+            // The image it served has lost its name to the new one: it goes,
+            // unless something else still names or uses it.
+            if !same_image {
+                engine.remove_if_unnamed(&old_image);
+            }
+        }));
+        Ok(())
+    }
+}
+
+/// Version `n` of the app, in a container of its own published on a free
+/// localhost port, which is returned.
+fn start_version(serve: &Serve, name: &str, n: u32) -> Result<(Serving, u16)> {
+    let port = std::net::TcpListener::bind(("127.0.0.1", 0))?
+        .local_addr()?
+        .port();
+    let serving = Serving::start(
+        &serve.engine,
+        &format!("{name}-{n}"),
+        &serve.tag,
+        port,
+        serve.port,
+    )?;
+    Ok((serving, port))
 }
 
 /// From here Ctrl-C is caught, not fatal: the app is stopped and removed
@@ -174,7 +263,6 @@ impl Serving {
             // Its own process group: Ctrl-C reaches pypack, which stops it.
             .process_group(0)
             .spawn()?;
-        eprintln!("pypack run: serving {tag} at http://127.0.0.1:{host_port}/ (Ctrl-C stops)");
         Ok(Serving {
             engine: engine.clone(),
             name: name.to_string(),
@@ -220,32 +308,4 @@ pub fn free_port(preferred: u16) -> Result<u16> {
     Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?
         .local_addr()?
         .port())
-}
-
-type Snapshot = BTreeMap<String, (u64, Option<SystemTime>)>;
-
-/// Every file's size and modification time under `dir` (unreadable parts skipped).
-fn snapshot(dir: &Path) -> Snapshot {
-    let mut files = Snapshot::new();
-    let _ = crate::walk::walk_sorted(dir, "", &mut |_, meta, rel| {
-        let name = rel.rsplit('/').next().unwrap_or(rel);
-        if meta.is_dir() {
-            return Ok(!UNWATCHED.contains(&name));
-        }
-        files.insert(rel.to_string(), (meta.len(), meta.modified().ok()));
-        Ok(false)
-    });
-    files
-}
-
-/// The snapshot once two in a row, 150 ms apart, agree.
-fn settle(dir: &Path, mut last: Snapshot) -> Snapshot {
-    loop {
-        std::thread::sleep(Duration::from_millis(150));
-        let now = snapshot(dir);
-        if now == last {
-            return now;
-        }
-        last = now;
-    }
 }

@@ -1132,8 +1132,9 @@ fn no_name_is_given_while_a_released_name_goes() {
 }
 
 /// `pypack run --watch`: the app served on the given localhost port; an
-/// edit of app.py rebuilt and served; Ctrl-C (SIGINT) stops and removes the
-/// container, and pypack exits 0.
+/// edit of app.py rebuilt and served (the new version beside the old until
+/// it answers, the old one then removed with its image); Ctrl-C (SIGINT)
+/// stops and removes the containers, and pypack exits 0.
 #[test]
 fn pypack_run_serves_the_app_and_serves_an_edit_with_watch() {
     if !podman_available("pypack run") {
@@ -1199,8 +1200,16 @@ fn pypack_run_serves_the_app_and_serves_an_edit_with_watch() {
     .to_string();
     fs::write(app.join("app.py"), page("second version")).unwrap();
     let second = poll_http(port, "/", 120, |r| r.contains("second version"));
-    // The replaced version, named by nothing now, is not left behind.
-    let first_left = podman(&["image", "exists", &first_id]).status.success();
+    // The replaced version, named by nothing now, is not left behind: it is
+    // retired in the background once the new one answers.
+    let retired_by = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let first_left = loop {
+        let left = podman(&["image", "exists", &first_id]).status.success();
+        if !left || std::time::Instant::now() > retired_by {
+            break left;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
     // SIGINT, as Ctrl-C sends it.
     interrupt(child.id());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);

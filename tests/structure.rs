@@ -15,6 +15,7 @@ const RANKS: &[&[&str]] = &[
     // Vocabulary and small tools.
     &[
         "lib", "digest", "glob", "limits", "walk", "platform", "progress", "parallel", "config",
+        "watch",
     ],
     &["cache", "http"],
     &["oci", "python"],

@@ -66,8 +66,22 @@ pub struct BuildRequest<'a> {
     pub host_steps: Option<(Platform, Vec<LayerReport>)>,
     /// What the smoke run of this machine's image of the same app saw
     /// (its port, its writes), for an image of another platform, which
-    /// cannot run here. Set by [`build_platforms`].
+    /// cannot run here (set by [`build_platforms`]), or of an earlier build
+    /// of the app (see [`BuildRequest::following`]).
     pub host_smoke: Option<Observed>,
+}
+
+impl BuildRequest<'_> {
+    /// With `seen` (what an earlier smoke run of the same app saw), the
+    /// image follows it and is not run: `pypack run --watch` rebuilds so,
+    /// as the container it serves next is the check.
+    pub fn following(mut self, seen: Option<&Observed>) -> Self {
+        if let Some(seen) = seen {
+            self.host_smoke = Some(seen.clone());
+            self.steps.smoke = Some(false);
+        }
+        self
+    }
 }
 
 /// What the builder does for this build.

@@ -91,9 +91,11 @@ pub struct Image {
     pub published: Published,
 }
 
+pub type Seen<'a> = Option<&'a pypack::builder::smoke::Observed>;
+
 pub fn build(cli: &Cli, args: &BuildArgs) -> Result<()> {
     match args.base.platforms()? {
-        PlatformChoice::List(list) if list.len() == 1 => build_image(cli, args, false).map(|_| ()),
+        PlatformChoice::List(l) if l.len() == 1 => build_image(cli, args, false, None).map(drop),
         choice => build_index(cli, args, &choice),
     }
 }
@@ -153,11 +155,13 @@ fn prepare(cli: &Cli, args: &BuildArgs, load: Option<bool>) -> Result<Prepared> 
 
 /// An image built as `build` does, its name, and its destination said;
 /// `load` makes the engine the destination whatever the flags say.
-pub fn build_image(cli: &Cli, args: &BuildArgs, load: bool) -> Result<Image> {
+/// `seen`: what an earlier smoke run saw, followed without one (`run --watch`).
+pub fn build_image(cli: &Cli, args: &BuildArgs, load: bool, seen: Seen) -> Result<Image> {
     let prepared = prepare(cli, args, Some(load))?;
     let (cache, publish) = (&prepared.cache, &prepared.publish);
     let env = |name: &str| std::env::var(name).ok();
-    let request = build_request(args, prepared.base_options, prepared.engine, &env)?;
+    let request =
+        build_request(args, prepared.base_options, prepared.engine, &env)?.following(seen);
     let to = prepared.cache_to.as_ref();
     let sharing = Sharing {
         to,

@@ -32,7 +32,7 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<()> {
         .base
         .platforms()?
         .single("`pypack run` (it serves this machine's image)")?;
-    let built = build_image(cli, build, true)?;
+    let built = build_image(cli, build, true, None)?;
     let engine = built.published.loaded_into.clone();
     let serve = Serve {
         engine: engine
@@ -47,6 +47,9 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<()> {
         manifest_digest: built.report.image.manifest_digest.clone(),
         config_digest: built.report.image.config_digest.clone(),
     };
-    let mut rebuild = || build_image(cli, build, true).map(|b| served(&b));
+    // Rebuilds follow what the first smoke run saw (port, writes) without one
+    // of their own: the container served next is the check.
+    let observed = built.report.smoke.as_ref().map(|s| s.observed().clone());
+    let mut rebuild = || build_image(cli, build, true, observed.as_ref()).map(|b| served(&b));
     pypack::serve::serve(&serve, served(&built), &mut rebuild)
 }
