@@ -571,6 +571,10 @@ pub mod tests {
             init.content().unwrap().unwrap().as_ref(),
             b"def main():\n    return 0\n"
         );
+        // A copy whose listing is damaged is made again.
+        let copy = dir.path().join("unpacked-wheels/1").join(&hex);
+        std::fs::write(copy.join("listing.json"), "{").unwrap();
+        assert_eq!(install(&cache, &venv(), &hex, name).unwrap(), first);
         // With the wheel itself gone, its unpacked copy installs the same.
         std::fs::remove_file(cache.blob_path(&hex)).unwrap();
         assert_eq!(install(&cache, &venv(), &hex, name).unwrap(), first);

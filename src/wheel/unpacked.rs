@@ -80,6 +80,11 @@ pub fn unpacked(cache: &Cache, sha256: &str, filename: &str) -> Result<Unpacked>
         work.path().join("listing.json"),
         serde_json::to_vec(&listing)?,
     )?;
+    // A copy whose listing is unreadable (a disk that filled, a hand that
+    // edited it) is replaced, not kept forever.
+    if dir.exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     // Moved into place whole: a reader sees all of it or none. Another
     // build that got there first has put the same content.
     let work = work.keep();
