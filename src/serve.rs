@@ -7,7 +7,7 @@
 mod front;
 
 use crate::builder::engine::Engine;
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -112,7 +112,9 @@ impl<'a> Watching<'a> {
         name: &'a str,
         first: Served,
     ) -> Result<Watching<'a>> {
-        let front = front::Front::listen(host_port)?;
+        let front = front::Front::listen(host_port).with_context(|| {
+            format!("cannot listen on 127.0.0.1:{host_port} (pass another port with --publish)")
+        })?;
         let (serving, port) = start_version(serve, name, 0)?;
         front.switch(port);
         say_serving(&serve.tag, host_port);

@@ -81,8 +81,12 @@ pub fn unpacked(cache: &Cache, sha256: &str, filename: &str) -> Result<Unpacked>
         serde_json::to_vec(&listing)?,
     )?;
     // A copy whose listing is unreadable (a disk that filled, a hand that
-    // edited it) is replaced, not kept forever.
+    // edited it) is replaced, not kept forever; one another build has just
+    // put in place (whole, so with its listing) is used, not removed.
     if dir.exists() {
+        if let Some(found) = read_listing(&dir) {
+            return Ok(found);
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
     // Moved into place whole: a reader sees all of it or none. Another
