@@ -32,21 +32,14 @@ app=${3:-flask-hello}
 suite=${BENCH_SUITE:-bookworm}
 sources=${BENCH_APT_SOURCES:-/etc/apt/sources.list.d/debian.sources}
 
-# PYPACK_BIN: another build of pypack to measure (e.g. the previous
-# commit's, to check a change keeps the ratios), else this checkout's.
-if [ -n "${PYPACK_BIN:-}" ]; then
-  bin=$(realpath "$PYPACK_BIN")
-else
-  cargo build --release --quiet
-  bin=$PWD/target/release/pypack
-fi
+. bench/lib.sh
+bin=$(pypack_bin)
 work=$(mktemp -d)
 cleanup() {
   podman rmi -f pypack-bench/vs:pypack pypack-bench/vs:dockerfile >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
-. bench/lib.sh
 
 # The peer's bases: minbase + python3 (runtime), + venv and pip (builder).
 peer_base() { # name packages

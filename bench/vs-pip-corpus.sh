@@ -39,12 +39,8 @@ mkdir -p "$out"
 [ -r "$list" ] || { echo "package list $list is missing: set PYPACK_CORPUS_LIST to a TSV of name<TAB>version<TAB>month<TAB>rank" >&2; exit 1; }
 head -1 "$list" | cut -f4 | grep -q rank || { echo "$list: column 4 is not a download rank" >&2; exit 1; }
 
-if [ -n "${PYPACK_BIN:-}" ]; then
-  bin=$(realpath "$PYPACK_BIN")
-else
-  cargo build --release --quiet
-  bin=$PWD/target/release/pypack
-fi
+. bench/lib.sh
+bin=$(pypack_bin)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

@@ -20,17 +20,10 @@ cd "$(dirname "$0")/.."
 runs=${1:-5}
 mode=${2:-base}
 
-# PYPACK_BIN: another build of pypack to measure (e.g. the previous
-# commit's, to check a change keeps the ratios), else this checkout's.
-if [ -n "${PYPACK_BIN:-}" ]; then
-  bin=$(realpath "$PYPACK_BIN")
-else
-  cargo build --release --quiet
-  bin=$PWD/target/release/pypack
-fi
+. bench/lib.sh
+bin=$(pypack_bin)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-. bench/lib.sh
 
 uv=$(command -v uv || true)
 if [ -z "$uv" ]; then

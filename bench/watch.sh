@@ -8,14 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 edits=${1:-5}
-if [ -n "${PYPACK_BIN:-}" ]; then
-  bin=$(realpath "$PYPACK_BIN")
-else
-  cargo build --release --quiet
-  bin=$PWD/target/release/pypack
-fi
-work=$(mktemp -d)
 . bench/lib.sh
+bin=$(pypack_bin)
+work=$(mktemp -d)
 port=$(free_port)
 cp -r sample-apps/flask-hello "$work/app"
 page() { # text

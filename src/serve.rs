@@ -222,9 +222,7 @@ impl<'a> Watching<'a> {
 /// Version `n` of the app, in a container of its own published on a free
 /// localhost port, which is returned.
 fn start_version(serve: &Serve, name: &str, n: u32) -> Result<(Serving, u16)> {
-    let port = std::net::TcpListener::bind(("127.0.0.1", 0))?
-        .local_addr()?
-        .port();
+    let port = any_free_port()?;
     let serving = Serving::start(
         &serve.engine,
         &format!("{name}-{n}"),
@@ -307,6 +305,11 @@ pub fn free_port(preferred: u16) -> Result<u16> {
     if std::net::TcpListener::bind(("127.0.0.1", preferred)).is_ok() {
         return Ok(preferred);
     }
+    any_free_port()
+}
+
+/// A port nothing listens on at localhost now.
+fn any_free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?
         .local_addr()?
         .port())

@@ -32,15 +32,7 @@ pub fn read(data: &[u8]) -> Result<Option<ElfFacts>> {
     if !matches!(elf.header.e_type, ET_DYN | ET_EXEC) {
         return Ok(None);
     }
-    // A colon-separated list in one entry is several directories.
-    let split = |paths: &[&str]| -> Vec<String> {
-        paths
-            .iter()
-            .flat_map(|p| p.split(':'))
-            .filter(|p| !p.is_empty())
-            .map(str::to_string)
-            .collect()
-    };
+    let split = |entries: &[&str]| entries.iter().flat_map(|e| directories(e)).collect();
     Ok(Some(ElfFacts {
         machine: elf.header.e_machine,
         is_64: elf.is_64,
@@ -107,12 +99,6 @@ pub fn read_file(path: &std::path::Path) -> Result<Option<ElfFacts>> {
     fill(&file, &mut bytes, dynamic.info.strtab, dynamic.info.strsz)?;
     let strtab = goblin::strtab::Strtab::parse(&bytes, dynamic.info.strtab, dynamic.info.strsz, 0)
         .map_err(goblin_err)?;
-    let split = |path: &str| -> Vec<String> {
-        path.split(':')
-            .filter(|p| !p.is_empty())
-            .map(str::to_string)
-            .collect()
-    };
     facts.needed = dynamic
         .get_libraries(&strtab)
         .into_iter()
@@ -130,11 +116,20 @@ pub fn read_file(path: &std::path::Path) -> Result<Option<ElfFacts>> {
         list.extend(
             strtab
                 .get_at(entry.d_val as usize)
-                .map(split)
-                .unwrap_or_default(),
+                .into_iter()
+                .flat_map(directories),
         );
     }
     Ok(Some(facts))
+}
+
+/// The directories of one `DT_RPATH` / `DT_RUNPATH` entry: a
+/// colon-separated list in one entry is several directories.
+fn directories(entry: &str) -> impl Iterator<Item = String> + '_ {
+    entry
+        .split(':')
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
 }
 
 /// Reads `size` bytes at `offset` of `file` into the same place of `bytes`

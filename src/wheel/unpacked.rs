@@ -44,6 +44,15 @@ struct Listing {
 }
 
 impl Unpacked {
+    /// The copy in `dir` that `listing` lists.
+    fn at(dir: &Path, listing: Listing) -> Unpacked {
+        Unpacked {
+            root: dir.join("files"),
+            dist_info: listing.dist_info,
+            members: listing.members,
+        }
+    }
+
     pub fn path_of(&self, name: &str) -> PathBuf {
         self.root.join(name)
     }
@@ -92,20 +101,16 @@ pub fn unpacked(cache: &Cache, sha256: &str, filename: &str) -> Result<Unpacked>
     // Moved into place whole: a reader sees all of it or none. Another
     // build that got there first has put the same content.
     let work = work.keep();
-    if std::fs::rename(&work, &dir).is_err() {
-        let _ = std::fs::remove_dir_all(&work);
+    if std::fs::rename(&work, &dir).is_ok() {
+        return Ok(Unpacked::at(&dir, listing));
     }
+    let _ = std::fs::remove_dir_all(&work);
     read_listing(&dir).with_context(|| format!("{filename}: its unpacked copy is unreadable"))
 }
 
 fn read_listing(dir: &Path) -> Option<Unpacked> {
     let text = std::fs::read(dir.join("listing.json")).ok()?;
-    let listing: Listing = serde_json::from_slice(&text).ok()?;
-    Some(Unpacked {
-        root: dir.join("files"),
-        dist_info: listing.dist_info,
-        members: listing.members,
-    })
+    Some(Unpacked::at(dir, serde_json::from_slice(&text).ok()?))
 }
 
 /// Writes every member of the wheel at `path` under `out`, each checked
