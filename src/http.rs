@@ -67,7 +67,10 @@ pub fn stall_secs() -> u64 {
 
 #[derive(Clone)]
 pub struct Http {
-    client: reqwest::blocking::Client,
+    /// Made at the first request: a build that asks nothing of the network
+    /// (an edit, all in the cache) is spared the TLS roots' reading and the
+    /// client's runtime thread.
+    client: std::sync::OnceLock<reqwest::blocking::Client>,
     credentials: Credentials,
 }
 
@@ -255,6 +258,17 @@ impl Http {
     }
 
     pub fn with_credentials(credentials: Credentials) -> Result<Http> {
+        Ok(Http {
+            client: std::sync::OnceLock::new(),
+            credentials,
+        })
+    }
+
+    /// The client, made on first use.
+    fn client(&self) -> Result<&reqwest::blocking::Client> {
+        if let Some(client) = self.client.get() {
+            return Ok(client);
+        }
         let client = reqwest::blocking::Client::builder()
             .user_agent(concat!("pypack/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(15))
@@ -263,10 +277,8 @@ impl Http {
             .timeout(Duration::from_secs(stall_secs()))
             .build()
             .context("cannot set up the HTTP client")?;
-        Ok(Http {
-            client,
-            credentials,
-        })
+        // Two threads may both have made one: the first kept is used.
+        Ok(self.client.get_or_init(|| client))
     }
 
     /// GETs `url` with `headers`, retrying transient failures. A 404 gives
@@ -279,12 +291,13 @@ impl Http {
     ) -> Result<Option<reqwest::blocking::Response>> {
         let shown = redact(url);
         let (target, auth) = self.authenticate(url)?;
+        let client = self.client()?;
         let mut last_error = None;
         let mut delay = Duration::ZERO;
         for attempt in 0..ATTEMPTS {
             std::thread::sleep(delay);
             delay = retry_delay(attempt + 1, None);
-            let mut request = self.client.get(target.as_str()).headers(headers.clone());
+            let mut request = client.get(target.as_str()).headers(headers.clone());
             if let Some((user, pass)) = &auth {
                 request = request.basic_auth(user, Some(pass));
             }
