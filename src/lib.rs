@@ -35,6 +35,7 @@ pub mod rebase;
 pub mod registry;
 pub mod registry_cache;
 pub mod resolve;
+pub mod sandbox;
 pub mod sbom;
 pub mod serve;
 pub mod walk;

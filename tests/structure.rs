@@ -25,6 +25,8 @@ const RANKS: &[&[&str]] = &[
     &["registry_cache", "inspect", "wheel"],
     // What the native library audit knows of ELF files and base trees.
     &["audit"],
+    // An image run on this machine without an engine.
+    &["sandbox"],
     // The stages, in the order a build needs them: the base (which the
     // plan's choice of recipe reads), the app's plan, the resolution, the
     // venv's installation, the steps run in the builder, publishing.
@@ -47,7 +49,7 @@ const MAX_CLI_FUNCTION_LINES: usize = 60;
 /// flags with their help text are about 300 of today's 1,042, and this
 /// bound holds what has been reached while the rest moves out (lower it as
 /// code leaves the CLI, never raise it).
-const MAX_CLI_LINES: usize = 1_050;
+const MAX_CLI_LINES: usize = 1_048;
 
 /// One source file: its module path (`build::start`) and what it imports.
 struct SourceFile {

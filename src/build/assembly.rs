@@ -38,6 +38,11 @@ pub(super) struct Assembly<'a> {
     /// `--smoke` / `--no-smoke`, and the smoke run's own settings.
     pub(super) smoke: Option<bool>,
     pub(super) smoke_env: &'a [String],
+    /// The image goes into the engine once built.
+    pub(super) loads: bool,
+    /// The smoke run may run the image without the engine
+    /// (`PYPACK_SMOKE_IN=engine` says no).
+    pub(super) sandbox_allowed: bool,
     /// For another platform's image: this machine's build steps' layers.
     pub(super) host_steps: Option<&'a (Platform, Vec<LayerReport>)>,
     pub(super) as_root: bool,
@@ -81,6 +86,8 @@ impl<'a> Assembly<'a> {
             runs_here: tools.runs_here,
             smoke: request.steps.smoke,
             smoke_env: &request.steps.smoke_env,
+            loads: request.steps.loads,
+            sandbox_allowed: (request.env)("PYPACK_SMOKE_IN").as_deref() != Some("engine"),
             host_steps: request.host_steps.as_ref(),
             as_root: request.as_root,
             epoch: request.base.epoch,

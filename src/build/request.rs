@@ -100,6 +100,9 @@ pub struct BuilderSteps {
     pub builder_image: Option<Reference>,
     /// `NAME=VALUE` settings for the smoke run only.
     pub smoke_env: Vec<String>,
+    /// The image goes into the engine once built: a smoke run that does
+    /// not need the engine loads it meanwhile.
+    pub loads: bool,
 }
 
 impl Default for BuilderSteps {
@@ -111,6 +114,7 @@ impl Default for BuilderSteps {
             binary: BinaryPolicy::default(),
             builder_image: None,
             smoke_env: Vec::new(),
+            loads: false,
         }
     }
 }

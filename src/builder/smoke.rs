@@ -12,6 +12,7 @@
 use super::engine::{Engine, HeldImage, Step};
 use crate::cache::Cache;
 use crate::oci::Image;
+use crate::sandbox::Sandbox;
 use anyhow::{Context, Result, bail};
 use std::time::{Duration, Instant};
 
@@ -115,6 +116,14 @@ fn app_target(cmd: &[String]) -> Option<(String, String)> {
 
 pub struct SmokeRun<'a> {
     pub engine: &'a Engine,
+    /// Readies the image to run on this machine without the engine, when
+    /// it can (else, or when that cannot start it, the engine runs it).
+    pub sandbox: Option<&'a dyn Fn() -> Result<Sandbox>>,
+    /// The image goes into the engine afterwards: a run without the engine
+    /// loads it meanwhile (and returns it held there).
+    pub load_meanwhile: bool,
+    /// Work done on a thread of its own while the engine runs the image.
+    pub engine_meanwhile: Option<&'a (dyn Fn() + Sync)>,
     pub cache: &'a Cache,
     pub image: &'a Image,
     /// The interpreter of the image's venv, for the import probe.
@@ -187,28 +196,168 @@ pub fn run(smoke: &SmokeRun) -> Result<(Outcome, Option<HeldImage>)> {
     {
         return Ok((Outcome::Cached(observed), None));
     }
+    let sandbox = smoke
+        .sandbox
+        .map(|ready| ready())
+        .and_then(|ready| ready.inspect_err(|e| note_engine_runs(smoke, e)).ok());
+    if let Some(sandbox) = &sandbox {
+        crate::mark("sandbox ready");
+        match in_sandbox(smoke, sandbox) {
+            Err(e) if e.downcast_ref::<NotStarted>().is_some() => note_engine_runs(smoke, &e),
+            result => {
+                let (passed, held) = result?;
+                return passed_now(smoke, &key, passed, held);
+            }
+        }
+    }
     // A name of this run's own holds the image while it runs: a concurrent
     // build of the same image removing its name cannot pull it away. On a
     // failure it goes (and the image with it, unless it has other names).
-    let (passed, mut held) = smoke
-        .engine
-        .hold_running(smoke.cache, smoke.image, |image| match &smoke.probe {
-            Probe::Import { module, object } => import(smoke, image, module, object).map(|what| {
-                let observed = Observed {
-                    what,
-                    ..Observed::default()
-                };
-                (observed, None)
-            }),
-            Probe::Http(probe) => http(smoke, image, probe),
-        })?;
+    let (passed, mut held) = std::thread::scope(|scope| {
+        if let Some(work) = smoke.engine_meanwhile {
+            scope.spawn(work);
+        }
+        smoke
+            .engine
+            .hold_running(smoke.cache, smoke.image, |image| {
+                probe(smoke, &Runner::Engine(smoke.engine, image))
+            })
+    })?;
     let (passed, ending) = passed?;
     held.ending = ending;
+    passed_now(smoke, &key, passed, Some(held))
+}
+
+/// The probe run in `sandbox`, the image loaded into the engine meanwhile
+/// when it goes there: what passed, and the image held in the engine.
+fn in_sandbox(smoke: &SmokeRun, sandbox: &Sandbox) -> Result<(Observed, Option<HeldImage>)> {
+    std::thread::scope(|scope| {
+        let loading = (smoke.load_meanwhile)
+            .then(|| scope.spawn(|| smoke.engine.hold(smoke.cache, smoke.image)));
+        let (passed, ending) = probe(smoke, &Runner::Sandbox(sandbox))?;
+        crate::mark("smoke run answered");
+        // What it started goes with it: no engine waits out a stop.
+        if let Some(mut run) = ending {
+            let _ = run.kill();
+            let _ = run.wait();
+        }
+        crate::mark("smoke run stopped");
+        let held = match loading.map(|l| l.join()) {
+            Some(Ok(held)) => Some(held?),
+            Some(Err(_)) => bail!("loading the image into {} panicked", smoke.engine.program),
+            None => None,
+        };
+        Ok((passed, held))
+    })
+}
+
+/// Says (when timings are asked for) why the engine runs the image.
+fn note_engine_runs(smoke: &SmokeRun, why: &anyhow::Error) {
+    if std::env::var_os("PYPACK_TIMINGS").is_some() {
+        eprintln!("note: smoke run in {}: {why:#}", smoke.engine.program);
+    }
+}
+
+/// A pass run now, remembered under `key`.
+fn passed_now(
+    smoke: &SmokeRun,
+    key: &str,
+    passed: Observed,
+    held: Option<HeldImage>,
+) -> Result<(Outcome, Option<HeldImage>)> {
     crate::mark("smoke run passed");
     smoke
         .cache
-        .set_ref("smoke", &key, &serde_json::to_string(&passed)?)?;
-    Ok((Outcome::Passed(passed), Some(held)))
+        .set_ref("smoke", key, &serde_json::to_string(&passed)?)?;
+    Ok((Outcome::Passed(passed), held))
+}
+
+/// Where a probe runs the image: in the engine (by the image's reference
+/// there), or in the sandbox.
+enum Runner<'a> {
+    Engine(&'a Engine, &'a str),
+    Sandbox(&'a Sandbox),
+}
+
+/// The sandbox could not start the command (the engine then runs it).
+#[derive(Debug)]
+struct NotStarted(String);
+
+impl std::fmt::Display for NotStarted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the image did not start without the engine: {}", self.0)
+    }
+}
+
+impl std::error::Error for NotStarted {}
+
+impl Runner<'_> {
+    /// A command running `argv` in the image (named `name` in the engine)
+    /// with the settings `env`, as root when `as_root`.
+    fn command(
+        &self,
+        name: &str,
+        argv: &[String],
+        env: &[String],
+        as_root: bool,
+    ) -> Result<std::process::Command> {
+        match self {
+            Runner::Engine(engine, image) => {
+                let mut command = engine.command();
+                command
+                    .args([
+                        "run",
+                        "--rm",
+                        "--pull=never",
+                        "--network=none",
+                        "--name",
+                        name,
+                    ])
+                    .args(env.iter().flat_map(|e| ["-e", e.as_str()]))
+                    .args(as_root.then_some(["--user", "0:0"]).into_iter().flatten())
+                    .arg(image)
+                    .args(argv);
+                Ok(command)
+            }
+            Runner::Sandbox(sandbox) => sandbox
+                .command(argv, &settings(env)?, as_root)
+                .map_err(|e| NotStarted(format!("{e:#}")).into()),
+        }
+    }
+
+    /// Spawns `command`, made by [`Runner::command`].
+    fn spawn(&self, command: &mut std::process::Command) -> Result<std::process::Child> {
+        match self {
+            Runner::Engine(engine, _) => {
+                (command.spawn()).with_context(|| format!("running {}", engine.program))
+            }
+            Runner::Sandbox(_) => command
+                .spawn()
+                .map_err(|e| NotStarted(e.to_string()).into()),
+        }
+    }
+
+    /// Ends the run named `name` at once (its process is killed too).
+    fn stop(&self, name: &str) {
+        if let Runner::Engine(engine, _) = self {
+            engine.remove_container(name);
+        }
+    }
+}
+
+/// The probe `smoke` asks for, run by `runner`: what passed and, when
+/// the app answered, the run still ending.
+fn probe(smoke: &SmokeRun, runner: &Runner) -> Result<(Observed, Option<std::process::Child>)> {
+    match &smoke.probe {
+        Probe::Import { module, object } => import(smoke, runner, module, object).map(|what| {
+            let observed = Observed {
+                what,
+                ..Observed::default()
+            };
+            (observed, None)
+        }),
+        Probe::Http(probe) => http(smoke, runner, probe),
+    }
 }
 
 /// Python run in the image: import, look up, and give up with a traceback
@@ -220,21 +369,30 @@ for part in sys.argv[2].split('.'):
     obj = getattr(obj, part)
 ";
 
-fn import(smoke: &SmokeRun, image: &str, module: &str, object: &str) -> Result<String> {
-    let step = Step {
-        image: image.to_string(),
-        argv: vec![
-            smoke.python.to_string(),
-            "-c".into(),
-            IMPORT_CODE.into(),
-            module.into(),
-            object.into(),
-            DEADLINE.as_secs().to_string(),
-        ],
-        env: settings(smoke.env)?,
-        ..Step::default()
+fn import(smoke: &SmokeRun, runner: &Runner, module: &str, object: &str) -> Result<String> {
+    let argv = vec![
+        smoke.python.to_string(),
+        "-c".into(),
+        IMPORT_CODE.into(),
+        module.into(),
+        object.into(),
+        DEADLINE.as_secs().to_string(),
+    ];
+    let output = match runner {
+        Runner::Engine(engine, image) => engine.run(&Step {
+            image: image.to_string(),
+            argv,
+            env: settings(smoke.env)?,
+            ..Step::default()
+        })?,
+        Runner::Sandbox(_) => {
+            let mut command = runner.command("", &argv, smoke.env, false)?;
+            command.stdin(std::process::Stdio::null());
+            command
+                .output()
+                .map_err(|e| anyhow::Error::new(NotStarted(e.to_string())))?
+        }
     };
-    let output = smoke.engine.run(&step)?;
     if !output.status.success() {
         bail!(
             "smoke run: `{module}:{object}` does not import in the image:\n{}\nfix the app or its requirements, give it the settings it needs with --smoke-env NAME=VALUE, or build with --no-smoke",
@@ -257,7 +415,7 @@ const GRACE: Duration = Duration::from_secs(30);
 /// (its stop and removal overlap what the build does next).
 fn http(
     smoke: &SmokeRun,
-    image: &str,
+    runner: &Runner,
     probe: &HttpProbe,
 ) -> Result<(Observed, Option<std::process::Child>)> {
     let port = probe.port;
@@ -282,22 +440,9 @@ fn http(
     }
     argv.push("--".into());
     argv.extend(probe.argv.iter().cloned());
-    let mut command = smoke.engine.command();
-    command
-        .args([
-            "run",
-            "--rm",
-            "--pull=never",
-            "--network=none",
-            "--name",
-            &name,
-        ])
-        .args(smoke.env.iter().flat_map(|e| ["-e", e.as_str()]))
-        // Watching writes: the probe runs as root, the app as the image's user.
-        .args(probe.observe_as.iter().flat_map(|_| ["--user", "0:0"]))
-        .arg(image)
-        .args(&argv);
-    let (verdict, printed, ending) = run_probe(smoke, command, &name)?;
+    // Watching writes: the probe runs as root, the app as the image's user.
+    let command = runner.command(&name, &argv, smoke.env, probe.observe_as.is_some())?;
+    let (verdict, printed, ending) = run_probe(smoke, runner, command, &name)?;
     let printed = printed.trim_end().to_string();
     let verdict: serde_json::Value = match verdict {
         Some(v) => v,
@@ -352,7 +497,7 @@ fn http(
         }
         // Why it stopped: an app that does not import says so best by its traceback.
         if let Some((module, object)) = &probe.precheck {
-            import(smoke, image, module, object)?;
+            import(smoke, runner, module, object)?;
         }
         bail!(
             "smoke run: the app exited with status {code} before answering HTTP on port {port} (a web app must keep serving); it printed:\n{printed}\n{}{WAYS_OUT}",
@@ -380,6 +525,7 @@ fn http(
 /// the caller to wait on while it goes on.
 fn run_probe(
     smoke: &SmokeRun,
+    runner: &Runner,
     mut command: std::process::Command,
     name: &str,
 ) -> Result<(
@@ -389,12 +535,11 @@ fn run_probe(
 )> {
     let work = tempfile::tempdir_in(smoke.cache.root().join("tmp"))?;
     let (out_path, err_path) = (work.path().join("stdout"), work.path().join("stderr"));
-    let mut child = command
+    command
         .stdin(std::process::Stdio::null())
         .stdout(std::fs::File::create(&out_path)?)
-        .stderr(std::fs::File::create(&err_path)?)
-        .spawn()
-        .with_context(|| format!("running {}", smoke.engine.program))?;
+        .stderr(std::fs::File::create(&err_path)?);
+    let mut child = runner.spawn(&mut command)?;
     let start = Instant::now();
     loop {
         if child.try_wait()?.is_some() {
@@ -405,7 +550,7 @@ fn run_probe(
             return Ok((Some(verdict), String::new(), Some(child)));
         }
         if start.elapsed() > DEADLINE + GRACE {
-            smoke.engine.remove_container(name);
+            runner.stop(name);
             let _ = child.kill();
             let _ = child.wait();
             break;

@@ -257,11 +257,8 @@ fn build_request<'a>(
     env: &'a dyn Fn(&str) -> Option<String>,
 ) -> Result<pypack::build::BuildRequest<'a>> {
     let resolve = |r: &str| RegistriesConf::from_host().resolve(r);
-    let smoke = match (args.smoke, args.no_smoke) {
-        (true, _) => Some(true),
-        (_, true) => Some(false),
-        _ => None,
-    };
+    // The flags conflict: at most one is given.
+    let smoke = (args.smoke || args.no_smoke).then_some(args.smoke);
     Ok(pypack::build::BuildRequest {
         host_smoke: None,
         app_dir: &args.app,
@@ -292,6 +289,7 @@ fn build_request<'a>(
             binary: args.index.binary()?,
             builder_image: args.builder_image.as_deref().map(resolve).transpose()?,
             smoke_env: args.smoke_env.clone(),
+            ..Default::default()
         },
         ignore_missing_libraries: args.ignore_missing_library.clone(),
         debug: args.debug,

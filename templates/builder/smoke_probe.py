@@ -207,7 +207,7 @@ def main():
             verdict({"exited": code, "listening": sorted(sockets)}, pid, before)
         if time.monotonic() - start > deadline:
             verdict({"timeout": True, "listening": sorted(sockets)}, pid, before)
-        time.sleep(0.02)
+        time.sleep(0.01)
 
 
 main()
