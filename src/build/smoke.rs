@@ -15,7 +15,7 @@ use crate::builder::engine::HeldImage;
 use crate::builder::smoke::{self, Outcome, SmokeRun};
 use crate::oci::image::{self, ContainerConfig, Image};
 use crate::project::start::Started;
-use crate::sandbox::{self, Sandbox};
+use crate::sandbox::Sandbox;
 use crate::sbom::Sbom;
 use anyhow::Result;
 
@@ -141,26 +141,15 @@ fn run(
         _ => return Ok((None, None)),
     };
     // The layers below the build steps' stay from build to build: their
-    // trees, kept in the cache, let the next smoke runs start the image
-    // without the engine. A build that made its base (a cold one) does not
-    // stop to unpack them; the next build does, while the engine runs it.
+    // trees are kept in the cache for the next builds' smoke runs.
     let kept = a.based.base.image.layers.len() + a.lower.len();
-    let in_sandbox = a.sandbox_allowed && sandbox::trees_kept(a.cache, image, kept);
-    let keep_trees = a.sandbox_allowed && !in_sandbox && a.based.base.early.is_none();
     let ready = || Sandbox::prepare(a.cache, image, container, kept);
-    let unpack = || {
-        // The trees are only a help for the next build.
-        if let Err(e) = sandbox::keep_trees(a.cache, image, kept)
-            && std::env::var_os("PYPACK_TIMINGS").is_some()
-        {
-            eprintln!("note: no trees kept for the sandbox: {e:#}");
-        }
-    };
     let (outcome, held) = smoke::run(&SmokeRun {
         engine,
-        sandbox: in_sandbox.then_some(&ready as &dyn Fn() -> Result<Sandbox>),
+        sandbox: a
+            .sandbox_allowed
+            .then_some(&ready as &dyn Fn() -> Result<Sandbox>),
         load_meanwhile: a.loads,
-        engine_meanwhile: keep_trees.then_some(&unpack as &(dyn Fn() + Sync)),
         cache: a.cache,
         image,
         python: &a.venv.python(),

@@ -122,8 +122,6 @@ pub struct SmokeRun<'a> {
     /// The image goes into the engine afterwards: a run without the engine
     /// loads it meanwhile (and returns it held there).
     pub load_meanwhile: bool,
-    /// Work done on a thread of its own while the engine runs the image.
-    pub engine_meanwhile: Option<&'a (dyn Fn() + Sync)>,
     pub cache: &'a Cache,
     pub image: &'a Image,
     /// The interpreter of the image's venv, for the import probe.
@@ -213,16 +211,11 @@ pub fn run(smoke: &SmokeRun) -> Result<(Outcome, Option<HeldImage>)> {
     // A name of this run's own holds the image while it runs: a concurrent
     // build of the same image removing its name cannot pull it away. On a
     // failure it goes (and the image with it, unless it has other names).
-    let (passed, mut held) = std::thread::scope(|scope| {
-        if let Some(work) = smoke.engine_meanwhile {
-            scope.spawn(work);
-        }
-        smoke
-            .engine
-            .hold_running(smoke.cache, smoke.image, |image| {
-                probe(smoke, &Runner::Engine(smoke.engine, image))
-            })
-    })?;
+    let (passed, mut held) = smoke
+        .engine
+        .hold_running(smoke.cache, smoke.image, |image| {
+            probe(smoke, &Runner::Engine(smoke.engine, image))
+        })?;
     let (passed, ending) = passed?;
     held.ending = ending;
     passed_now(smoke, &key, passed, Some(held))

@@ -37,10 +37,11 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// `image` (with its configuration `config`) ready to run here: the
-    /// trees of its first `kept` layers must be kept in the cache already
-    /// (see [`keep_trees`]); the others are unpacked for this sandbox only.
-    /// An error says why it cannot run here (the engine then runs it).
+    /// `image` (with its configuration `config`) ready to run here. The
+    /// trees of its first `kept` layers are kept in the cache for the next
+    /// build (unpacked now where they are not there yet); the others are
+    /// unpacked for this sandbox only. An error says why it cannot run
+    /// here (the engine then runs it).
     pub fn prepare(
         cache: &Cache,
         image: &Image,
@@ -49,15 +50,9 @@ impl Sandbox {
     ) -> Result<Sandbox> {
         check_machine(image)?;
         let user = numeric_user(config.user.as_deref())?;
-        if !image.layers[..kept]
-            .iter()
-            .all(|l| trees::is_kept(cache, l))
-        {
-            bail!("the layers' trees are not unpacked yet");
-        }
-        let to_unpack: u64 = image.layers[kept..]
-            .iter()
-            .map(|l| l.uncompressed_size)
+        let to_unpack: u64 = (image.layers.iter().enumerate())
+            .filter(|(i, layer)| *i >= kept || !trees::is_kept(cache, layer))
+            .map(|(_, layer)| layer.uncompressed_size)
             .sum();
         if to_unpack > MOST_TO_UNPACK {
             bail!("{} MB of layers to unpack", to_unpack / 1_000_000);
@@ -127,37 +122,6 @@ const HOSTNAME: &str = "pypack-smoke";
 const HOSTS: &str =
     "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\tpypack-smoke\n";
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-/// Whether the trees of `image`'s first `kept` layers are all kept.
-pub fn trees_kept(cache: &Cache, image: &Image, kept: usize) -> bool {
-    image.layers[..kept]
-        .iter()
-        .all(|l| trees::is_kept(cache, l))
-}
-
-/// Unpacks the trees of `image`'s first `kept` layers that are not kept
-/// yet, for the next build's sandbox, when this machine can run the image
-/// and they are not too large to be worth it.
-pub fn keep_trees(cache: &Cache, image: &Image, kept: usize) -> Result<()> {
-    check_machine(image)?;
-    let missing: Vec<_> = (image.layers[..kept].iter())
-        .filter(|l| !trees::is_kept(cache, l))
-        .collect();
-    let size: u64 = missing.iter().map(|l| l.uncompressed_size).sum();
-    if size > MOST_TO_UNPACK {
-        bail!("{} MB of layers to unpack", size / 1_000_000);
-    }
-    std::thread::scope(|scope| {
-        let unpacking: Vec<_> = (missing.iter())
-            .map(|layer| scope.spawn(move || trees::kept(cache, layer)))
-            .collect();
-        for tree in unpacking {
-            tree.join()
-                .unwrap_or_else(|_| bail!("unpacking a layer panicked"))?;
-        }
-        Ok(())
-    })
-}
 
 /// Why this machine cannot run `image` itself, if it cannot.
 fn check_machine(image: &Image) -> Result<()> {

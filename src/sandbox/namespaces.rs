@@ -45,6 +45,9 @@ pub struct Setup {
     links: Vec<(CString, CString)>,
     /// Files of the run bound over the image's (`/etc/hosts`…).
     binds: Vec<(CString, CString)>,
+    /// Parts of /proc made read-only, and hidden, as an engine does.
+    proc_read_only: Vec<CString>,
+    proc_masked: Vec<CString>,
     hostname: CString,
     workdir: CString,
     user: (u32, u32),
@@ -96,7 +99,12 @@ impl Setup {
             .iter()
             .map(|f| Ok((c(&paths.run.join(f))?, under(&format!("etc/{f}"))?)))
             .collect::<Result<Vec<_>>>()?;
+        let in_proc = |names: &[&str]| -> Result<Vec<CString>> {
+            names.iter().map(|n| under(&format!("proc/{n}"))).collect()
+        };
         Ok(Setup {
+            proc_read_only: in_proc(&["sys", "sysrq-trigger", "irq", "bus", "fs"])?,
+            proc_masked: in_proc(&["kcore", "keys", "timer_list"])?,
             root: c(paths.root)?,
             overlay_options: CString::new(options)?,
             dirs: ["proc", "sys", "dev", "etc", "tmp"]
@@ -179,6 +187,30 @@ impl Setup {
                 quiet,
                 none.cast(),
             ))?;
+            // Kernel settings stay read-only, kernel memory and keys hidden
+            // (what is not there on this kernel is passed over).
+            for path in &self.proc_read_only {
+                if libc::mount(
+                    path.as_ptr(),
+                    path.as_ptr(),
+                    none,
+                    libc::MS_BIND | libc::MS_REC,
+                    none.cast(),
+                ) == 0
+                {
+                    let again = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY;
+                    check(libc::mount(none, path.as_ptr(), none, again, none.cast()))?;
+                }
+            }
+            for path in &self.proc_masked {
+                libc::mount(
+                    c"/dev/null".as_ptr(),
+                    path.as_ptr(),
+                    none,
+                    libc::MS_BIND,
+                    none.cast(),
+                );
+            }
             let dev_options = c"mode=755,size=65536k";
             check(libc::mount(
                 c"tmpfs".as_ptr(),
