@@ -934,13 +934,11 @@ impl Registry {
         created: &str,
     ) -> Result<()> {
         let tag = subject.manifest_digest.replace(':', "-");
-        let mut manifests: Vec<serde_json::Value> = match self.find_manifest(&tag)? {
-            Some(bytes) => serde_json::from_slice::<serde_json::Value>(&bytes)
-                .ok()
-                .and_then(|v| v["manifests"].as_array().cloned())
-                .unwrap_or_default(),
-            None => Vec::new(),
-        };
+        let existing = self.find_manifest(&tag)?;
+        let mut manifests: Vec<serde_json::Value> = (existing.as_deref())
+            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(bytes).ok())
+            .and_then(|v| v["manifests"].as_array().cloned())
+            .unwrap_or_default();
         manifests.retain(|m| m["digest"] != digest);
         manifests.push(serde_json::json!({
             "mediaType": crate::oci::index::MANIFEST_MEDIA_TYPE,
@@ -949,11 +947,18 @@ impl Registry {
             "artifactType": artifact_type,
             "annotations": {"org.opencontainers.image.created": created},
         }));
+        // In a canonical order, whatever order the artifacts come in: the
+        // same referrers make the same index, and an unchanged one is not
+        // put again (a re-push uploads nothing).
+        manifests.sort_by_key(|m| (m["artifactType"].to_string(), m["digest"].to_string()));
         let index = crate::oci::image::canonical_json(&serde_json::json!({
             "schemaVersion": 2,
             "mediaType": crate::oci::index::INDEX_MEDIA_TYPE,
             "manifests": manifests,
         }))?;
+        if existing.as_deref() == Some(&index[..]) {
+            return Ok(());
+        }
         self.put_manifest_at(&tag, crate::oci::index::INDEX_MEDIA_TYPE, &index)
     }
 

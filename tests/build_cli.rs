@@ -298,6 +298,36 @@ fn bad_input_is_refused_clearly_and_writes_nothing() {
 }
 
 #[test]
+fn outputs_go_where_asked_with_missing_directories_made() {
+    let s = setup();
+    s.write_app(&[
+        ("requirements.txt", "webframe\n"),
+        ("main.py", "print('ok')\n"),
+    ]);
+    // A file where a directory would be made is refused before any work.
+    let file = s.work.join("out/taken");
+    fs::create_dir_all(file.parent().unwrap()).unwrap();
+    fs::write(&file, b"keep me").unwrap();
+    let under_file = s.out("taken/deeper/image");
+    let out = s.build(&["--output", &under_file]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("is a file"), "{}", stderr(&out));
+    assert_eq!(files_under(&s.work.join("out")), ["taken"]);
+    fs::remove_file(&file).unwrap();
+
+    let layout = s.out("builds/2026/layout");
+    let out = s.build(&["--output", &layout]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(Path::new(&layout).join("index.json").is_file());
+    for format in ["docker", "oci"] {
+        let archive = s.out(&format!("archives/{format}/nested/image.tar"));
+        let out = s.build(&["--archive", &archive, "--archive-format", format]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(fs::metadata(&archive).unwrap().len() > 0);
+    }
+}
+
+#[test]
 fn a_lock_file_is_used_without_asking_the_index() {
     let s = setup();
     s.write_app(&[

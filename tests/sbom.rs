@@ -297,4 +297,31 @@ fn pushed_sboms_are_found_as_referrers() {
         printed.stdout, document,
         "the pushed document is the one in the image"
     );
+
+    // The same image pushed again, to another tag and to the same one:
+    // the registry stores nothing new (the referrers list comes in one order).
+    let stored = || -> Vec<String> {
+        let blobs = tmp.path().join("data/docker/registry/v2/blobs/sha256");
+        let mut all: Vec<String> = std::fs::read_dir(&blobs)
+            .unwrap()
+            .flatten()
+            .flat_map(|d| std::fs::read_dir(d.path()).unwrap().flatten())
+            .map(|b| b.file_name().to_string_lossy().into_owned())
+            .collect();
+        all.sort();
+        all
+    };
+    let before = stored();
+    assert!(before.len() > 5, "{before:?}");
+    for tag in ["2", "1"] {
+        let again = format!("127.0.0.1:{}/team/flask-hello:{tag}", registry.port);
+        let out = build_flask(shared_cache(), &["--push", &again, "--insecure-registry"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("(0 blobs uploaded"),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert_eq!(stored(), before, "pushing {again} stored something new");
+    }
 }

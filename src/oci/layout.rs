@@ -66,11 +66,17 @@ impl Output {
                 }
             }
         }
+        // Missing parents are made when the output is written (as `docker
+        // buildx --output` and `ko --tarball` make them); a file in the way
+        // is refused now.
         let parent = parent_dir(path);
-        if !parent.is_dir() {
+        if let Some(existing) = parent.ancestors().find(|a| a.exists())
+            && !existing.is_dir()
+        {
             bail!(
-                "the directory {} for the output does not exist",
-                parent.display()
+                "{} is a file, so the output {} cannot be written under it; choose another path",
+                existing.display(),
+                path.display()
             );
         }
         Ok(())
@@ -118,6 +124,9 @@ pub fn write_named(cache: &Cache, items: &[(Named, Option<&str>)], output: &Outp
         );
     }
     output.check_destination()?;
+    let parent = parent_dir(output.path());
+    std::fs::create_dir_all(&parent)
+        .with_context(|| format!("making the directory {} for the output", parent.display()))?;
     let mut files = BTreeMap::new();
     let mut named = Vec::new();
     let mut docker = Vec::new();
