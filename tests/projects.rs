@@ -141,20 +141,6 @@ fn a_uv_workspace_member_requiring_another_member() {
     assert_eq!(summary["packages_from"], "uv.lock", "{summary}");
 }
 
-/// A copy of sample-apps/`app` (a tree) in `into`.
-fn copy_tree(from: &std::path::Path, into: &std::path::Path) {
-    std::fs::create_dir_all(into).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = into.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 #[test]
 fn a_lock_records_a_sibling_as_a_directory_source_and_goes_stale_with_it() {
     if !debian_archive_configured("directory source") {

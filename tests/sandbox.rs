@@ -14,30 +14,34 @@ use pypack::cache::Cache;
 use pypack::platform::Platform;
 use pypack::sandbox::{self, Sandbox};
 use std::path::{Path, PathBuf};
+use std::process::Output;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// flask-hello built offline into `cache`; its manifest digest.
-fn flask_hello(cache: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
-    let app = repo().join("sample-apps/flask-hello");
-    let wheelhouse = repo().join("sample-apps/wheelhouse");
-    let mut args = vec![
-        "build",
-        app.to_str().unwrap(),
-        "--no-index",
-        "--find-links",
-        wheelhouse.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-        "--json",
-    ];
+/// An app built offline from the wheelhouse into the layout `out`, with
+/// the build's timings printed (they say where the smoke run ran).
+fn build(cache: &Path, app: &Path, out: &Path, extra: &[&str], vars: &[(&str, &str)]) -> Output {
+    let mut args = vec!["--output", out.to_str().unwrap()];
     args.extend(extra);
-    pypack_env(cache, &args, &[("PYPACK_TIMINGS", "1")])
+    let mut all = vec![("PYPACK_TIMINGS", "1")];
+    all.extend(vars);
+    build_sample_dir_env(cache, app, &args, &all)
 }
 
-fn digest_of(out: &std::process::Output) -> String {
+/// Whether the sandbox can be tried here (podman for the builds, root to mount).
+fn sandbox_possible(test: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    podman_available(test)
+        && required(
+            test,
+            "root (to mount the layers)",
+            unsafe { libc::geteuid() } == 0,
+        )
+}
+
+fn digest_of(out: &Output) -> String {
     assert!(out.status.success(), "{}", stderr(out));
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     summary["digest"].as_str().unwrap().to_string()
@@ -119,19 +123,19 @@ fn look_around(sandbox: &Sandbox, as_root: bool) -> serde_json::Value {
 
 #[test]
 fn the_sandbox_runs_the_image_as_a_container_would() {
-    if !podman_available("sandbox") {
-        return;
-    }
-    // SAFETY: geteuid has no preconditions.
-    if !required(
-        "sandbox",
-        "root (to mount the layers)",
-        unsafe { libc::geteuid() } == 0,
-    ) {
+    if !sandbox_possible("sandbox") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let out = flask_hello(shared_cache(), &tmp.path().join("out"), &["--no-smoke"]);
+    let flask_hello = repo().join("sample-apps/flask-hello");
+    let out = tmp.path().join("out");
+    let out = build(
+        shared_cache(),
+        &flask_hello,
+        &out,
+        &["--json", "--no-smoke"],
+        &[],
+    );
     let digest = digest_of(&out);
     let cache = Cache::open(Some(shared_cache())).unwrap();
     let image = pypack::oci::image::load(&cache, &digest, Platform::host()).unwrap();
@@ -207,51 +211,31 @@ fn the_sandbox_runs_the_image_as_a_container_would() {
 
 #[test]
 fn edits_run_their_smoke_run_without_the_engine() {
-    if !podman_available("sandbox edits") {
-        return;
-    }
-    // SAFETY: geteuid has no preconditions.
-    if !required(
-        "sandbox edits",
-        "root (to mount the layers)",
-        unsafe { libc::geteuid() } == 0,
-    ) {
+    if !sandbox_possible("sandbox edits") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
     let app = tmp.path().join("app");
-    copy_dir(&repo().join("sample-apps/flask-hello"), &app);
+    copy_tree(&repo().join("sample-apps/flask-hello"), &app);
     let cache = tmp.path().join("cache");
-    let wheelhouse = repo().join("sample-apps/wheelhouse");
-    let build = |round: usize, vars: &[(&str, &str)]| {
+    let round = |round: usize, vars: &[(&str, &str)]| {
         let text = format!(
             "from flask import Flask\n\napp = Flask(__name__)\n\n\n@app.route(\"/\")\ndef hello():\n    return \"round {round}\"\n"
         );
         std::fs::write(app.join("app.py"), text).unwrap();
         let out = tmp.path().join(format!("out-{round}"));
-        let mut all = vec![("PYPACK_TIMINGS", "1")];
-        all.extend(vars);
-        let args = [
-            "build",
-            app.to_str().unwrap(),
-            "--no-index",
-            "--find-links",
-            wheelhouse.to_str().unwrap(),
-            "--output",
-            out.to_str().unwrap(),
-        ];
-        let done = pypack_env(&cache, &args, &all);
+        let done = build(&cache, &app, &out, &[], vars);
         assert!(done.status.success(), "{}", stderr(&done));
         let err = stderr(&done);
         assert!(err.contains("smoke run passed"), "{err}");
         err.contains("sandbox ready")
     };
     assert!(
-        build(1, &[]),
+        round(1, &[]),
         "the sandbox runs the first build's smoke run"
     );
-    assert!(build(2, &[]), "and the next's, on the kept trees");
-    assert!(!build(3, &[("PYPACK_SMOKE_IN", "engine")]));
+    assert!(round(2, &[]), "and the next's, on the kept trees");
+    assert!(!round(3, &[("PYPACK_SMOKE_IN", "engine")]));
     // The sandbox's smoke run watched the app as the engine's does: a
     // failure is still a failure, with what the app printed.
     std::fs::write(
@@ -261,35 +245,11 @@ fn edits_run_their_smoke_run_without_the_engine() {
     .unwrap();
     std::fs::write(app.join("Procfile"), "web: python app.py\n").unwrap();
     let out = tmp.path().join("out-failed");
-    let failed = pypack_env(
-        &cache,
-        &[
-            "build",
-            app.to_str().unwrap(),
-            "--no-index",
-            "--find-links",
-            wheelhouse.to_str().unwrap(),
-            "--output",
-            out.to_str().unwrap(),
-        ],
-        &[("PYPACK_TIMINGS", "1")],
-    );
+    let failed = build(&cache, &app, &out, &[], &[]);
     assert!(!failed.status.success());
     let err = stderr(&failed);
     assert!(err.contains("sandbox ready"), "{err}");
     assert!(err.contains("the app exited with status 3"), "{err}");
     assert!(err.contains("cannot start: no settings"), "{err}");
     assert!(!out.exists(), "a failed smoke run writes no image");
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            copy_dir(&path, &to.join(entry.file_name()));
-        } else {
-            std::fs::copy(&path, to.join(entry.file_name())).unwrap();
-        }
-    }
 }

@@ -8,7 +8,9 @@
 
 use crate::cache::Cache;
 use crate::oci::Image;
-use crate::oci::layer::{Entry, EntryKind, check_entry_path};
+use crate::oci::layer::{
+    Entry, EntryKind, check_entry_path, member_path, tar_stream, through_symlink,
+};
 use anyhow::{Context, Result, bail};
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
@@ -283,28 +285,12 @@ fn needed_to_run(path: &str) -> bool {
 /// links; whiteouts remove. Nothing is written through a symlink, and
 /// device files are not made.
 fn unpack_layer(root: &Path, file: std::fs::File) -> Result<()> {
-    let mut reader = std::io::BufReader::new(file);
-    let mut magic = [0u8; 2];
-    let gzip = reader.read(&mut magic)? == 2 && magic == [0x1f, 0x8b];
-    let stream = std::io::Read::chain(std::io::Cursor::new(magic), reader);
-    let stream: Box<dyn Read> = if gzip {
-        Box::new(flate2::read::GzDecoder::new(stream))
-    } else {
-        Box::new(stream)
-    };
-    let mut archive = tar::Archive::new(stream);
+    let mut archive = tar::Archive::new(tar_stream(file)?);
     for member in archive.entries()? {
         let mut member = member?;
-        let rel = member
-            .path()?
-            .to_string_lossy()
-            .trim_start_matches("./")
-            .trim_matches('/')
-            .to_string();
-        if rel.is_empty() {
+        let Some(rel) = member_path(&member)? else {
             continue;
-        }
-        check_entry_path(&rel)?;
+        };
         if through_symlink(root, &rel) {
             continue;
         }
@@ -391,20 +377,6 @@ fn remove_existing(path: &Path) {
             let _ = std::fs::remove_file(path);
         }
     }
-}
-
-/// Whether a parent of `rel` under `root` is a symlink on disk (writing
-/// there could land outside `root`).
-fn through_symlink(root: &Path, rel: &str) -> bool {
-    let mut at = root.to_path_buf();
-    let parts: Vec<&str> = rel.split('/').collect();
-    for part in &parts[..parts.len().saturating_sub(1)] {
-        at.push(part);
-        if std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
-            return true;
-        }
-    }
-    false
 }
 
 /// Where the image path `path` is under `root`, following the image's

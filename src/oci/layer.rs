@@ -357,6 +357,46 @@ pub fn add_parents(tree: &mut BTreeMap<String, Entry>) -> Result<()> {
     Ok(())
 }
 
+/// A layer file's tar stream, gunzipped when it starts as gzip does.
+pub fn tar_stream(file: std::fs::File) -> Result<Box<dyn Read>> {
+    let mut reader = std::io::BufReader::with_capacity(256 * 1024, file);
+    let mut magic = [0u8; 2];
+    let gzip = reader.read(&mut magic)? == 2 && magic == [0x1f, 0x8b];
+    let stream = std::io::Read::chain(std::io::Cursor::new(magic), reader);
+    Ok(match gzip {
+        true => Box::new(flate2::read::GzDecoder::new(stream)),
+        false => Box::new(stream),
+    })
+}
+
+/// A layer member's path relative to the image's root (`./` and slashes
+/// trimmed), checked; `None` for the root itself.
+pub fn member_path<R: Read>(member: &tar::Entry<R>) -> Result<Option<String>> {
+    let rel = member
+        .path()?
+        .to_string_lossy()
+        .trim_start_matches("./")
+        .trim_matches('/')
+        .to_string();
+    if rel.is_empty() {
+        return Ok(None);
+    }
+    check_entry_path(&rel)?;
+    Ok(Some(rel))
+}
+
+/// Whether a parent of `rel` under `root` is a symlink on disk: writing
+/// there while unpacking would land where the link points, maybe outside
+/// `root`.
+pub fn through_symlink(root: &Path, rel: &str) -> bool {
+    let mut at = root.to_path_buf();
+    let parts: Vec<&str> = rel.split('/').collect();
+    parts[..parts.len().saturating_sub(1)].iter().any(|part| {
+        at.push(part);
+        std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink())
+    })
+}
+
 /// Reads the entries of a gzip or plain tar layer (used by tests and `inspect`).
 pub fn read_layer(data: &[u8]) -> Result<Vec<Entry>> {
     let reader: Box<dyn Read> = if data.starts_with(&[0x1f, 0x8b]) {

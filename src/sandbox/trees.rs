@@ -6,7 +6,7 @@
 //! unpacked for one run.
 
 use crate::cache::Cache;
-use crate::oci::layer::{LayerBlob, check_entry_path};
+use crate::oci::layer::{LayerBlob, check_entry_path, member_path, tar_stream, through_symlink};
 use anyhow::{Context, Result, bail};
 use std::ffi::CString;
 use std::io::Read;
@@ -62,16 +62,8 @@ pub fn unpack(cache: &Cache, layer: &LayerBlob, root: &Path) -> Result<()> {
     let file = std::fs::File::open(cache.blob_path(hex))
         .with_context(|| format!("layer {} is not in the cache", layer.digest))?;
     std::fs::create_dir(root)?;
-    let mut reader = std::io::BufReader::with_capacity(256 * 1024, file);
-    let mut magic = [0u8; 2];
-    reader.read_exact(&mut magic)?;
-    let stream = std::io::Read::chain(std::io::Cursor::new(magic), reader);
-    let stream: Box<dyn Read> = match magic == [0x1f, 0x8b] {
-        true => Box::new(flate2::read::GzDecoder::new(stream)),
-        false => Box::new(stream),
-    };
     let mut directories = Vec::new();
-    let mut archive = tar::Archive::new(stream);
+    let mut archive = tar::Archive::new(tar_stream(file)?);
     for member in archive.entries()? {
         let member = member?;
         if let Some(dir) = place(root, member).with_context(|| format!("layer {}", layer.digest))? {
@@ -88,16 +80,9 @@ pub fn unpack(cache: &Cache, layer: &LayerBlob, root: &Path) -> Result<()> {
 /// Writes one tar member under `root`; a directory is returned with its
 /// time, to be set once its files are in it.
 fn place<R: Read>(root: &Path, mut member: tar::Entry<R>) -> Result<Option<(PathBuf, u64)>> {
-    let rel = member
-        .path()?
-        .to_string_lossy()
-        .trim_start_matches("./")
-        .trim_matches('/')
-        .to_string();
-    if rel.is_empty() {
+    let Some(rel) = member_path(&member)? else {
         return Ok(None);
-    }
-    check_entry_path(&rel)?;
+    };
     let name = rel.rsplit('/').next().unwrap_or(&rel);
     if name.starts_with(".wh.") {
         bail!("{rel}: the layer removes files of the layers below it");
@@ -192,15 +177,4 @@ fn set_time(path: &Path, mtime: u64) -> Result<()> {
         return Err(std::io::Error::last_os_error()).context("setting a file's time");
     }
     Ok(())
-}
-
-/// Whether a parent of `rel` under `root` is a symlink on disk (writing
-/// there would land where the link points, maybe outside `root`).
-fn through_symlink(root: &Path, rel: &str) -> bool {
-    let mut at = root.to_path_buf();
-    let parts: Vec<&str> = rel.split('/').collect();
-    parts[..parts.len().saturating_sub(1)].iter().any(|part| {
-        at.push(part);
-        std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink())
-    })
 }

@@ -810,6 +810,30 @@ pub fn build_sample(cache: &Path, app: &str, extra: &[&str]) -> Output {
 /// `pypack build DIR --no-index --find-links sample-apps/wheelhouse EXTRA…`:
 /// an app anywhere, from the pinned wheels, no index.
 pub fn build_sample_dir(cache: &Path, app: &Path, extra: &[&str]) -> Output {
+    build_sample_dir_env(cache, app, extra, &[])
+}
+
+/// A copy of the tree `from` (directories and files) in `into`.
+pub fn copy_tree(from: &Path, into: &Path) {
+    std::fs::create_dir_all(into).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = into.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// [`build_sample_dir`] with environment variables `vars` set.
+pub fn build_sample_dir_env(
+    cache: &Path,
+    app: &Path,
+    extra: &[&str],
+    vars: &[(&str, &str)],
+) -> Output {
     let wheelhouse = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-apps/wheelhouse");
     let mut args = vec![
         "build",
@@ -819,7 +843,7 @@ pub fn build_sample_dir(cache: &Path, app: &Path, extra: &[&str]) -> Output {
         wheelhouse.to_str().unwrap(),
     ];
     args.extend(extra);
-    pypack(cache, &args)
+    pypack_env(cache, &args, vars)
 }
 
 /// Copies the image `source` names (skopeo syntax, e.g. `oci:DIR:TAG`; of
