@@ -437,7 +437,10 @@ impl Http {
         let body = read_body(resp, Limit::Cap(MAX_PAGE_BYTES, "an index page"))
             .with_context(|| format!("GET {}: reading the body", redact(url)))?;
         let (content_type, etag, last_modified, final_url) = page_meta;
-        if !cache_control.contains("no-store") {
+        // A page that is never fresh and cannot be asked for conditionally
+        // (no ETag, no Last-Modified) would never be read back: not stored.
+        let reusable = max_age.unwrap_or(0) > 0 || etag.is_some() || last_modified.is_some();
+        if reusable && !cache_control.contains("no-store") {
             let record = CachedPage {
                 body: cache.put_bytes(&body)?,
                 content_type: content_type.clone(),

@@ -154,22 +154,34 @@ impl Target {
 
     /// A lookup from tag to rank (0 = best).
     pub fn tag_ranks(&self, allow_linux_tag: bool) -> TagRanks {
-        TagRanks(
-            self.tags(allow_linux_tag)
-                .into_iter()
-                .enumerate()
-                .map(|(i, t)| (t, i))
-                .collect(),
-        )
+        let mut ranks = TagRanks::default();
+        for (rank, (python, abi, platform)) in self.tags(allow_linux_tag).into_iter().enumerate() {
+            let by_python = ranks.0.entry(platform).or_default();
+            by_python.entry(python).or_default().insert(abi, rank);
+        }
+        ranks
     }
 }
 
-pub struct TagRanks(HashMap<Tag, usize>);
+/// Tag ranks by platform, then Python tag, then ABI: a wheel's tags are
+/// looked up by its own strings, without making a tag per combination
+/// (an index page has thousands of files, most for other platforms).
+#[derive(Default)]
+pub struct TagRanks(HashMap<String, HashMap<String, HashMap<String, usize>>>);
 
 impl TagRanks {
     /// The best rank among a wheel's tags, or None if the target accepts none.
     pub fn rank(&self, wheel: &WheelFilename) -> Option<usize> {
-        wheel.tags().filter_map(|t| self.0.get(&t).copied()).min()
+        let pythons = wheel.platform.iter().filter_map(|p| self.0.get(p.as_str()));
+        let abis = pythons.flat_map(|by_python| {
+            wheel
+                .python
+                .iter()
+                .filter_map(|p| by_python.get(p.as_str()))
+        });
+        abis.flat_map(|by_abi| wheel.abi.iter().filter_map(|a| by_abi.get(a.as_str())))
+            .copied()
+            .min()
     }
 }
 
@@ -187,16 +199,27 @@ pub struct WheelFilename {
 
 impl WheelFilename {
     pub fn parse(filename: &str) -> Result<WheelFilename> {
-        let stem = filename
-            .strip_suffix(".whl")
-            .with_context(|| format!("'{filename}' is not a wheel file name"))?;
+        if !filename.ends_with(".whl") {
+            bail!("'{filename}' is not a wheel file name");
+        }
+        WheelFilename::read(filename).with_context(|| {
+            format!(
+                "'{filename}' is not a valid wheel file name (name-version-python-abi-platform.whl)"
+            )
+        })
+    }
+
+    /// `filename` read as a wheel's, `None` when it is not one: for loops
+    /// over an index's files, most of which may be sdists, where making an
+    /// error (with a backtrace, when RUST_BACKTRACE is set) for each costs
+    /// more than reading the name.
+    pub fn read(filename: &str) -> Option<WheelFilename> {
+        let stem = filename.strip_suffix(".whl")?;
         let parts: Vec<&str> = stem.split('-').collect();
         let (name, version, build, tags) = match parts.as_slice() {
             [n, v, p, a, pl] => (n, v, None, [p, a, pl]),
             [n, v, b, p, a, pl] => (n, v, Some(b.to_string()), [p, a, pl]),
-            _ => bail!(
-                "'{filename}' is not a valid wheel file name (name-version-python-abi-platform.whl)"
-            ),
+            _ => return None,
         };
         // Names and versions of letters, digits, `.` and `_` (`+`/`!` in
         // versions): a name is also a path, and a hostile one (`../x`) must
@@ -212,12 +235,10 @@ impl WheelFilename {
             || name.starts_with('.')
             || filename.contains(['/', '\\'])
         {
-            bail!(
-                "'{filename}' is not a valid wheel file name (name-version-python-abi-platform.whl)"
-            );
+            return None;
         }
         let split = |s: &str| s.split('.').map(str::to_string).collect::<Vec<_>>();
-        Ok(WheelFilename {
+        Some(WheelFilename {
             name: name.to_string(),
             version: version.to_string(),
             build,

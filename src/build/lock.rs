@@ -84,6 +84,7 @@ pub fn lock(
     // built only if an sdist must be built in it.
     let http = crate::http::Http::new()?;
     let target = crate::base::target_of(&recipe, &options, cache, &http)?;
+    crate::mark("target known");
     let lock = lock_request(request, target, planned.declared, cache);
     let engine = engine()?;
     let (epoch, build_packages) = (options.epoch, planned.plan.build_packages().to_vec());
@@ -119,6 +120,7 @@ pub fn lock(
         ))
     };
     let locked = app::lock_app(&lock, cache, &server)?;
+    crate::mark("pins found");
     Ok(Outcome::Written(locked, lock.target.clone()))
 }
 

@@ -32,7 +32,7 @@ pub fn pins(
         let wheel = files
             .iter()
             .filter(|_| binary.wheels_allowed(&package.name))
-            .filter_map(|f| Some((ranks.rank(&WheelFilename::parse(&f.filename).ok()?)?, f)))
+            .filter_map(|f| Some((ranks.rank(&WheelFilename::read(&f.filename)?)?, f)))
             .min_by_key(|(rank, _)| *rank)
             .map(|(_, f)| f.clone());
         let sdist = || {

@@ -114,7 +114,7 @@ impl<'a> Prefetcher<'a> {
     fn likely_pick(&self, files: &[DistFile]) -> Option<DistFile> {
         let mut best: Option<(Version, usize, &DistFile)> = None;
         for file in files.iter().filter(|f| !f.yanked) {
-            let Ok(wheel) = WheelFilename::parse(&file.filename) else {
+            let Some(wheel) = WheelFilename::read(&file.filename) else {
                 continue;
             };
             let Ok(version) = Version::from_str(&wheel.version) else {

@@ -238,7 +238,7 @@ impl<'a> Provider<'a> {
     /// A wheel's version and tag rank for the target (lower is better);
     /// `None`, with a note saying why, when the target cannot install it.
     pub(super) fn wheel_rank(&self, name: &str, file: &DistFile) -> Option<(Version, usize)> {
-        let wheel = WheelFilename::parse(&file.filename).ok()?;
+        let wheel = WheelFilename::read(&file.filename)?;
         let version = Version::from_str(&wheel.version).ok()?;
         let Some(rank) = self.tags.rank(&wheel) else {
             self.foreign_platforms
