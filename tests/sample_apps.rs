@@ -377,3 +377,94 @@ fn a_fastapi_src_project_installs_its_uv_lock() {
         &|port| assert!(get(port, "/tasks/3").contains("\"title\":\"ship it\"")),
     );
 }
+
+/// Process types: web-worker's Procfile `worker:` line, and `[tool.pypack]
+/// processes` added to a copy, run from the one image by name (arguments
+/// after the name go to the process); no name still serves `web`. A process
+/// named after the program it runs (`flask: flask --version`) runs that
+/// program, not itself again.
+#[test]
+fn process_types_run_from_the_one_image_by_name() {
+    if !podman_available("process_types_run_from_the_one_image_by_name") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let app = tmp.path().join("web-worker");
+    copy_tree(&repo().join("sample-apps/web-worker"), &app);
+    std::fs::write(
+        app.join("pyproject.toml"),
+        "[tool.pypack]\nprocesses = { report = \"python worker.py --once --report\", flask = \"flask --version\" }\n",
+    )
+    .unwrap();
+    let tag = format!("localhost/pypack-processes:{}", std::process::id());
+    let out = build_sample_dir_env(shared_cache(), &app, &["--load", "-t", &tag, "--json"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = summary["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["flask", "report", "worker"], "{summary}");
+    assert_eq!(summary["processes"][2]["rule"], "Procfile worker: line");
+
+    let run = |args: &[&str]| {
+        let mut all = vec!["run", "--rm", "--network=none", tag.as_str()];
+        all.extend(args);
+        let out = podman(&all);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let worker = run(&["worker", "--once"]);
+    assert!(
+        worker.contains("worker: started (args: --once)"),
+        "{worker}"
+    );
+    assert!(worker.contains("worker: round 1 handled"), "{worker}");
+    let report = run(&["report"]);
+    assert!(report.contains("(args: --once --report)"), "{report}");
+    let flask = run(&["flask"]);
+    assert!(flask.contains("Flask 3."), "{flask}");
+    // Any other command still runs as given.
+    let python = run(&["python", "-c", "print('plain command')"]);
+    assert_eq!(python.trim(), "plain command");
+
+    let (container, port) = run_published(&tag, 8000);
+    let running = Running(container);
+    let answer = poll_http(port, "/", 30, |r| r.contains(" 200 "));
+    drop(running);
+    let _ = podman(&["rmi", &tag]);
+    let answer = answer.expect("the web process answers");
+    assert!(answer.contains("web process"), "{answer}");
+}
+
+/// A Procfile process line that needs a shell is left out of the image's
+/// process types with a warning naming it; the web app builds as before.
+#[test]
+fn a_procfile_line_needing_a_shell_is_left_out_with_a_warning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = tmp.path().join("web-worker");
+    copy_tree(&repo().join("sample-apps/web-worker"), &app);
+    std::fs::write(
+        app.join("Procfile"),
+        "web: gunicorn app:app\nworker: python worker.py | tee log\n",
+    )
+    .unwrap();
+    let out_dir = tmp.path().join("out");
+    let args = [
+        "--output",
+        out_dir.to_str().unwrap(),
+        "--no-smoke",
+        "--json",
+    ];
+    let out = build_sample_dir_env(shared_cache(), &app, &args, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("Procfile worker: left out") && err.contains("needs a shell"),
+        "{err}"
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["processes"], serde_json::json!([]));
+}

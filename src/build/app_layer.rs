@@ -89,6 +89,20 @@ pub(super) fn app_layer(
         let path = crate::project::chain::LAUNCHER.trim_start_matches('/');
         tree.insert(path.to_string(), Entry::file(path, script, 0o644));
     }
+    if !started.processes.is_empty() {
+        let dir = crate::project::start::PROCESS_DIR.trim_start_matches('/');
+        tree.insert(dir.to_string(), Entry::dir(dir, 0o755));
+        for process in &started.processes {
+            let name = &process.value.name;
+            let program = crate::project::chain::process_program(&process.value.steps);
+            key.push_str(&format!(
+                "process {name} {}\n",
+                sha256_hex(program.as_bytes())
+            ));
+            let path = format!("{dir}/{name}");
+            tree.insert(path.clone(), Entry::file(&path, program, 0o755));
+        }
+    }
     let what = format!("pypack: {} app files into {APP_DIR}", plan.files.len());
     if let Some(blob) = cached_layer(cache, &key) {
         return Ok(LayerReport {

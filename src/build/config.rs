@@ -47,8 +47,14 @@ pub(super) fn container_config(
     config
         .env
         .extend(started.env.iter().map(|(k, v)| format!("{k}={v}")));
+    // Process types are programs, found before the venv's (a process may
+    // have its program's name; the launcher takes its directory off PATH).
+    let processes = match started.processes.is_empty() {
+        true => String::new(),
+        false => format!("{}:", crate::project::start::PROCESS_DIR),
+    };
     config.env.extend([
-        format!("PATH={VENV_DIR}/bin:{base_path}"),
+        format!("PATH={processes}{VENV_DIR}/bin:{base_path}"),
         format!("VIRTUAL_ENV={VENV_DIR}"),
         "PYTHONUNBUFFERED=1".to_string(),
         "PYTHONDONTWRITEBYTECODE=1".to_string(),
@@ -67,6 +73,15 @@ pub(super) fn container_config(
     config
         .labels
         .insert("org.opencontainers.image.title".into(), plan.name.clone());
+    if !started.processes.is_empty() {
+        let names: Vec<&str> = started
+            .processes
+            .iter()
+            .map(|p| p.value.name.as_str())
+            .collect();
+        let names = format!("web {}", names.join(" "));
+        config.labels.insert("io.pypack.processes".into(), names);
+    }
     match &plan.pyproject.version {
         Some(v) => config
             .labels

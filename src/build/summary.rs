@@ -7,6 +7,7 @@ use super::report::BuildReport;
 use crate::builder::smoke::Outcome;
 use crate::oci::layout::full_tag;
 use crate::platform::Platform;
+use crate::project::start::Process;
 use crate::publish::debug_name;
 use crate::resolve::app::PinSource;
 use serde_json::{Value, json};
@@ -92,6 +93,13 @@ fn decisions(report: &BuildReport) -> Vec<String> {
         ),
         format!("port:     {} ({})", start.port.value, start.port.rule),
     ];
+    for process in &start.processes {
+        let Process { name, line, .. } = &process.value;
+        lines.push(format!(
+            "process:  {name}: {line} ({}; run it with the process name as the image's command)",
+            process.rule
+        ));
+    }
     if let Some(added) = &report.added_server {
         lines.push(format!(
             "server:   {} {} (added: {})",
@@ -171,6 +179,7 @@ pub fn to_json(report: &BuildReport, tag: &str, went: &str) -> Value {
         "base": {"recipe": plan.recipe.value, "rule": plan.recipe.rule, "digest": report.base.image.manifest_digest},
         "command": {"argv": start.cmd.value, "rule": start.cmd.rule},
         "port": {"value": start.port.value, "rule": start.port.rule},
+        "processes": start.processes.iter().map(|p| json!({"name": p.value.name, "command": p.value.line, "rule": p.rule})).collect::<Vec<_>>(),
         "server_added": report.added_server.as_ref().map(|a| json!({"name": a.name, "version": a.version, "why": a.why})),
         "writable": start.writable.iter().map(|d| json!({"path": writable_path(&d.value), "rule": d.rule})).collect::<Vec<_>>(),
         "layers": report.layers.iter().map(|l| json!({

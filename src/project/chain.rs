@@ -328,6 +328,14 @@ pub fn launcher_command(steps: &[Step]) -> Vec<String> {
     ]
 }
 
+/// The program that runs a process type: a script whose `#!` line has
+/// the launcher read the steps that follow it (arguments given to the
+/// process go after the last step's own).
+pub fn process_program(steps: &[Step]) -> String {
+    let steps = serde_json::to_string(steps).expect("steps serialize");
+    format!("#!/app/.venv/bin/python {LAUNCHER}\n{steps}\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

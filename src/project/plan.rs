@@ -7,6 +7,7 @@ use super::pyproject::Pyproject;
 use super::python_version::{BaseChoice, Explicit, choose_base};
 use crate::glob;
 use anyhow::{Context, Result, bail};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Choices given on the command line; they win over everything.
@@ -204,6 +205,9 @@ pub(crate) struct Tool {
     pub(crate) read_only: bool,
     /// Debian packages the builder gets for every sdist build.
     build_packages: Vec<String>,
+    /// Process types besides `web` (`processes = { worker = "..." }`),
+    /// each checked as a command line.
+    pub(crate) processes: BTreeMap<String, String>,
 }
 
 impl Tool {
@@ -232,6 +236,7 @@ impl Tool {
             "writable",
             "read-only",
             "build-packages",
+            "processes",
         ];
         if let Some(unknown) = table.keys().find(|k| !known.contains(&k.as_str())) {
             bail!(
@@ -279,6 +284,26 @@ impl Tool {
                     .with_context(|| format!("{} must be a list of glob strings", at(key))),
             }
         };
+        let processes = match table.get("processes") {
+            None => BTreeMap::new(),
+            Some(toml::Value::Table(t)) => {
+                let mut processes = BTreeMap::new();
+                for (name, command) in t {
+                    let at = at(&format!("processes.{name}"));
+                    let command = command
+                        .as_str()
+                        .with_context(|| format!("{at} must be a command line (a string)"))?;
+                    check_process_name(name).with_context(|| at.clone())?;
+                    crate::project::chain::parse(command).with_context(|| at.clone())?;
+                    processes.insert(name.clone(), command.to_string());
+                }
+                processes
+            }
+            Some(_) => bail!(
+                "{} must be a table of process names and command lines, e.g. {{ worker = \"celery -A app worker\" }}",
+                at("processes")
+            ),
+        };
         Ok(Tool {
             python: string("python")?,
             recipe: string("recipe")?,
@@ -293,8 +318,22 @@ impl Tool {
                 Some(toml::Value::Boolean(b)) => *b,
                 Some(_) => bail!("{} must be true or false", at("read-only")),
             },
+            processes,
         })
     }
+}
+
+/// A process type's name is a program name in the image (`podman run
+/// IMAGE worker`): letters, digits, `-` and `_`; `web` is the command itself.
+pub(crate) fn check_process_name(name: &str) -> Result<()> {
+    if name == "web" {
+        bail!("`web` is the image's own command: set it with cmd (or a Procfile web: line)");
+    }
+    let plain = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    if name.is_empty() || name.starts_with('-') || !name.chars().all(plain) {
+        bail!("'{name}' is not a process name (letters, digits, '-' and '_')");
+    }
+    Ok(())
 }
 
 fn choose_recipe(
@@ -843,6 +882,95 @@ mod tests {
             p.warnings
                 .iter()
                 .any(|w| w.starts_with("left out of the image as secrets or local data: .env, ")),
+            "{:?}",
+            p.warnings
+        );
+    }
+
+    #[test]
+    fn process_types_come_from_the_procfile_and_tool_pypack() {
+        let procfile = "web: gunicorn app:app\nworker: celery -A app worker\nrelease: python manage.py migrate\nbeat: celery -A app beat\n";
+        let pyproject = "[tool.pypack]\nprocesses = { beat = \"python beat.py\", report = \"cd tools && python report.py\" }\n";
+        let dir = app(&[
+            ("app.py", ""),
+            ("Procfile", procfile),
+            ("pyproject.toml", pyproject),
+        ]);
+        let p = planned(dir.path(), &Overrides::default(), &["gunicorn"]).unwrap();
+        let found: Vec<(&str, &str, &str)> = p
+            .start
+            .processes
+            .iter()
+            .map(|d| {
+                (
+                    d.value.name.as_str(),
+                    d.value.line.as_str(),
+                    d.rule.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("beat", "python beat.py", "[tool.pypack] processes.beat"),
+                (
+                    "report",
+                    "cd tools && python report.py",
+                    "[tool.pypack] processes.report"
+                ),
+                ("worker", "celery -A app worker", "Procfile worker: line"),
+            ]
+        );
+        assert!(p.start.launcher, "process types run through the launcher");
+        assert_eq!(p.start.processes[1].value.steps.len(), 2);
+    }
+
+    #[test]
+    fn bad_process_declarations_are_refused_naming_them() {
+        let cases = [
+            ("processes = \"celery worker\"", "must be a table"),
+            (
+                "processes = { worker = 3 }",
+                "processes.worker must be a command line",
+            ),
+            (
+                "processes = { web = \"gunicorn app:app\" }",
+                "`web` is the image's own command",
+            ),
+            (
+                "processes = { \"a/b\" = \"python x.py\" }",
+                "is not a process name",
+            ),
+            (
+                "processes = { worker = \"python x.py > log\" }",
+                "needs a shell",
+            ),
+        ];
+        for (line, expected) in cases {
+            let dir = app(&[
+                ("app.py", ""),
+                ("pyproject.toml", &format!("[tool.pypack]\n{line}\n")),
+            ]);
+            let err = format!("{:#}", plan(dir.path(), &Overrides::default()).unwrap_err());
+            assert!(
+                err.contains(expected) && err.contains("pyproject.toml"),
+                "{line}: {err}"
+            );
+        }
+        // A Procfile line pypack cannot run is left out with a warning: an
+        // app that only needs `web` builds as it did.
+        let procfile = "web: gunicorn app:app\n-x: python x.py\nlog: python x.py | tee log\n";
+        let dir = app(&[("app.py", ""), ("Procfile", procfile)]);
+        let p = planned(dir.path(), &Overrides::default(), &["gunicorn"]).unwrap();
+        assert!(p.start.processes.is_empty());
+        let said = |what: &str| p.warnings.iter().any(|w| w.contains(what));
+        assert!(
+            said("Procfile -x: left out") && said("not a process name"),
+            "{:?}",
+            p.warnings
+        );
+        assert!(
+            said("Procfile log: left out") && said("needs a shell"),
             "{:?}",
             p.warnings
         );

@@ -37,6 +37,57 @@ pub struct Started {
     /// A production server the chosen rule wants and resolution did not
     /// install (`gunicorn`, `uvicorn`): the build may add it and decide again.
     pub missing_server: Option<&'static str>,
+    /// Process types besides `web`, run by name (`podman run IMAGE worker`).
+    pub processes: Vec<Decided<Process>>,
+}
+
+/// A process type the image runs by its name: the name is a program on
+/// the image's PATH that runs the steps through pypack's launcher.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Process {
+    pub name: String,
+    /// The command line as written.
+    pub line: String,
+    pub steps: Vec<super::chain::Step>,
+}
+
+/// Where the process types' programs are, first on the image's PATH (and
+/// taken off it for what they run, so a process named after its own
+/// program, `celery: celery -A app worker`, runs the program).
+pub const PROCESS_DIR: &str = "/app/.venv/pypack-processes";
+
+/// The Procfile's process types besides `web`, and `[tool.pypack]
+/// processes` (which wins for a name both give), in name order.
+fn other_processes(
+    ctx: &AppContext,
+    plan: &Plan,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Decided<Process>>> {
+    let mut found = std::collections::BTreeMap::new();
+    let (procfile, left_out) = providers::other_processes(ctx);
+    warnings.extend(left_out);
+    for (name, command) in procfile {
+        let rule = format!("Procfile {name}: line");
+        found.insert(name, (command, rule));
+    }
+    for (name, command) in &plan.start_settings.tool.processes {
+        let rule = format!("[tool.pypack] processes.{name}");
+        found.insert(name.clone(), (command.clone(), rule));
+    }
+    found
+        .into_iter()
+        .map(|(name, (command, rule))| {
+            let steps = super::chain::parse(&command).with_context(|| rule.clone())?;
+            Ok(Decided {
+                value: Process {
+                    name,
+                    line: command,
+                    steps,
+                },
+                rule,
+            })
+        })
+        .collect()
 }
 
 /// What the start is decided from, besides the plan.
@@ -133,6 +184,7 @@ pub fn start(plan: &Plan, inputs: &StartInputs) -> Result<Started> {
     let known = chooser.known();
     let claimed = matches!(chooser, Chooser::Claimed(_));
     let mut warnings = Vec::new();
+    let processes = other_processes(&ctx, plan, &mut warnings)?;
     let port = choose_port(&ctx, plan, claimed.then_some(known))?;
     let (port, start) = unprivileged(port, inputs.as_root, &|p| chooser.launch(p), &mut warnings)?;
     // A server whose default address is loopback, started by a command the
@@ -161,7 +213,8 @@ pub fn start(plan: &Plan, inputs: &StartInputs) -> Result<Started> {
         port,
         env: start.env,
         web,
-        launcher: start.launcher,
+        // Process types run their steps through the launcher too.
+        launcher: start.launcher || !processes.is_empty(),
         smoke_host: known
             .smoke_host
             .clone()
@@ -171,6 +224,7 @@ pub fn start(plan: &Plan, inputs: &StartInputs) -> Result<Started> {
         read_only: plan.start_settings.tool.read_only,
         warnings,
         missing_server: missing_server.filter(|_| inputs.may_add_server),
+        processes,
     })
 }
 

@@ -2,7 +2,9 @@
 `python manage.py migrate && gunicorn site.wsgi` asks of a shell) in an
 image that has no shell.
 
-Its one argument is a JSON list of steps, each
+Its one argument is a JSON list of steps (or the path of a process
+type's program: a `#!` line naming this launcher, then that list; the
+arguments after it go after the last step's own), each
   {"argv": [...], "env": {...}, "cd": "dir", "export": {...}, "after": "&&" | ";" | "||"}
 where "after" says when the step runs given the previous step's status
 (`&&`: only if it succeeded, `||`: only if it failed, `;`: always). The
@@ -118,9 +120,27 @@ def arguments(argv, env):
     return out
 
 
+def process_steps(program, extra, env):
+    """The steps of a process type's program, `extra` after the last
+    step's arguments; its directory comes off PATH, so that a process
+    named after the program it runs runs that program, not itself."""
+    with open(program) as text:
+        text.readline()
+        steps = json.loads(text.read())
+    if extra and steps and steps[-1].get("argv"):
+        steps[-1]["argv"] = steps[-1]["argv"] + extra
+    own = os.path.dirname(program)
+    path = [p for p in env.get("PATH", "").split(":") if p and os.path.normpath(p) != own]
+    env["PATH"] = ":".join(path)
+    return steps
+
+
 def main():
-    steps = json.loads(sys.argv[1])
     env = dict(os.environ)
+    if sys.argv[1].startswith("/"):
+        steps = process_steps(sys.argv[1], sys.argv[2:], env)
+    else:
+        steps = json.loads(sys.argv[1])
     status = 0
     for index, step in enumerate(steps):
         after = step.get("after", ";")

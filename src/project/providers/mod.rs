@@ -35,6 +35,7 @@ pub use common::{
     server_package, serves_http, start_from_line,
 };
 pub use django::MIGRATIONS_NOTE;
+pub use procfile::other_processes;
 
 use super::decided::Decided;
 use anyhow::Result;

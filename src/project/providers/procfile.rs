@@ -49,3 +49,26 @@ pub fn port(ctx: &AppContext) -> Result<Option<Decided<u16>>> {
         rule: "Procfile web: line".into(),
     }))
 }
+
+/// The Procfile's process types besides `web` and `release` (which is not
+/// run at all), each as (name, command line); and a warning for each line
+/// pypack cannot run (a shell's syntax, an odd name): those are left out,
+/// not an error, since an app that only needs `web` built before they
+/// were run at all.
+pub fn other_processes(ctx: &AppContext) -> (Vec<(String, String)>, Vec<String>) {
+    let (mut others, mut warnings) = (Vec::new(), Vec::new());
+    for (name, command) in processes(ctx) {
+        if name == "web" || name == "release" {
+            continue;
+        }
+        let checked = crate::project::plan::check_process_name(&name)
+            .and_then(|()| crate::project::chain::parse(&command).map(|_| ()));
+        match checked {
+            Ok(()) => others.push((name, command)),
+            Err(e) => warnings.push(format!(
+                "Procfile {name}: left out of the image's process types: {e:#}"
+            )),
+        }
+    }
+    (others, warnings)
+}
