@@ -1,11 +1,10 @@
 //! clap commands and flags, turned into library requests, and the
 //! library's reports printed; the work is in the library.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use pypack::cache::Cache;
 use pypack::config::UserConfig;
-use pypack::platform::Platform;
 use std::path::PathBuf;
 
 mod args;
@@ -51,6 +50,14 @@ enum Command {
     Rebase(Box<rebase::RebaseArgs>),
     /// The build cache shared through a registry (--cache-to / --cache-from).
     #[command(subcommand)] Cache(CacheCommand),
+    /// Remove pypack's leftovers: replaced builds and helper images in the
+    /// engine, cache entries and builder images unused for --days.
+    Prune {
+        /// Days unused before a builder image or an unpacked copy goes.
+        #[arg(long, value_name = "N", default_value_t = 30)] days: u64,
+        /// Say what would go; remove nothing.
+        #[arg(long)] dry_run: bool,
+    },
     /// Show the layers, config and packages of an image layout or archive.
     Inspect {
         /// An OCI layout directory, an oci-archive or a docker-archive.
@@ -95,6 +102,8 @@ enum ConfigCommand {
 #[derive(Subcommand)]
 #[rustfmt::skip]
 enum CacheCommand {
+    /// The local cache's size, by kind of entry.
+    Info,
     /// Keep only the newest entries of a registry cache's index; the
     /// registry's garbage collection then reclaims what only the others held.
     Prune {
@@ -148,6 +157,8 @@ pub fn run() -> Result<()> {
             eprintln!("{registry}: kept {kept} entries, removed {removed}");
             Ok(())
         }
+        Command::Prune { days, dry_run } => prune(&cli, (*days, *dry_run)),
+        Command::Cache(CacheCommand::Info) => print(pypack::tidy::cache_info(&cli.cache()?)),
         Command::Sbom(args) => sbom(&cli, args),
         Command::Rebase(args) => rebase::rebase(&cli, args),
     }
@@ -161,37 +172,38 @@ fn config(command: &ConfigCommand) -> Result<()> {
         ConfigCommand::Unset { key } => ConfigAction::Unset(key),
         ConfigCommand::List => ConfigAction::List,
     };
-    pypack::config::apply(action)?
-        .iter()
-        .for_each(|l| println!("{l}"));
+    print(pypack::config::apply(action)?)
+}
+
+fn print(lines: Vec<String>) -> Result<()> {
+    lines.iter().for_each(|l| println!("{l}"));
     Ok(())
 }
 
 fn inspect(image: &std::path::Path, json: bool) -> Result<()> {
     let i = pypack::inspect::inspect(image)?;
-    match json {
-        true => println!("{}", serde_json::to_string_pretty(&i)?),
-        false => i.lines(image).iter().for_each(|l| println!("{l}")),
-    }
-    Ok(())
+    print(match json {
+        true => vec![serde_json::to_string_pretty(&i)?],
+        false => i.lines(image),
+    })
+}
+
+/// `pypack prune`: what pypack left in the engine and the cache.
+fn prune(cli: &Cli, (days, dry_run): (u64, bool)) -> Result<()> {
+    let (engine, cache) = (engine_choice(&None)?, cli.cache()?);
+    let done = pypack::tidy::prune(&cache, engine.as_deref(), days, dry_run)?;
+    print(done)
 }
 
 /// `pypack sbom IMAGE`: the document pypack put in the image.
 fn sbom(cli: &Cli, args: &SbomArgs) -> Result<()> {
-    let platform = match &args.platform {
-        Some(p) => Platform::parse(p)?,
-        None => Platform::host(),
-    };
     let path = match args.format {
         SbomFormat::Spdx => pypack::sbom::SPDX_PATH,
         SbomFormat::Cyclonedx => pypack::sbom::CYCLONEDX_PATH,
     };
-    let source = pypack::inspect::ImageSource::parse(&args.image)?;
-    let data = source.file(platform, path, args.insecure_registry, &|| cli.cache())?;
-    let data = data.with_context(|| {
-        format!("{} holds no /{path}: it was not built by pypack, or by a pypack without bills of materials", args.image)
-    })?;
-    use std::io::Write;
-    std::io::stdout().write_all(&data)?;
+    let (platform, insecure) = (args.platform.as_deref(), args.insecure_registry);
+    let data =
+        pypack::inspect::sbom_document(&args.image, path, platform, insecure, &|| cli.cache())?;
+    std::io::Write::write_all(&mut std::io::stdout(), &data)?;
     Ok(())
 }

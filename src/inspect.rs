@@ -4,7 +4,7 @@
 
 mod source;
 
-pub use source::{ImageSource, pull};
+pub use source::{ImageSource, pull, sbom_document};
 
 use crate::oci::layer::{EntryKind, read_layer};
 use crate::platform::Platform;

@@ -38,6 +38,7 @@ pub mod resolve;
 pub mod sandbox;
 pub mod sbom;
 pub mod serve;
+pub mod tidy;
 pub mod walk;
 pub mod watch;
 pub mod wheel;

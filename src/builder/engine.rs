@@ -9,6 +9,9 @@ use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output as ProcessOutput, Stdio};
 
+/// Where helper images' last use is written (name → seconds since epoch).
+pub const USED_REF: &str = "engine-image-used";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Engine {
     /// `podman` or `docker`.
@@ -66,6 +69,54 @@ impl Engine {
         }
     }
 
+    /// The IDs of the images the `filters` (`dangling=true`, `label=K`) select.
+    pub fn image_ids(&self, filters: &[&str]) -> Vec<String> {
+        let mut command = self.command();
+        command.args(["images", "--quiet", "--no-trunc"]);
+        for filter in filters {
+            command.args(["--filter", filter]);
+        }
+        let ids = self.lines_of(&mut command);
+        ids.into_iter()
+            .map(|id| id.trim_start_matches("sha256:").to_string())
+            .collect()
+    }
+
+    /// Every `repository:tag` name in the engine's store.
+    pub fn image_names(&self) -> Vec<String> {
+        let mut command = self.command();
+        command.args(["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+        let names = self.lines_of(&mut command);
+        names
+            .into_iter()
+            .filter(|n| !n.contains("<none>"))
+            .collect()
+    }
+
+    fn lines_of(&self, command: &mut Command) -> Vec<String> {
+        let out = command.stderr(Stdio::null()).output();
+        let text = out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+        let mut lines: Vec<String> = text
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        lines.dedup();
+        lines
+    }
+
+    /// Removes a name (or, by ID, an unnamed image); an image a container
+    /// uses stays. Whether it went.
+    pub fn remove_image(&self, name_or_id: &str) -> bool {
+        let _names = names_lock();
+        self.command()
+            .args(["rmi", name_or_id])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
     /// Whether an image with this config digest is in the engine's store.
     pub fn has_image(&self, config_digest: &str) -> bool {
         self.command()
@@ -81,10 +132,13 @@ impl Engine {
     /// is; returns the reference to run it by.
     pub fn ensure_image(&self, cache: &Cache, image: &Image, repository: &str) -> Result<String> {
         let id = image.config_digest.clone();
+        let hex = crate::digest::strip_sha256(&id)?;
+        let name = format!("{repository}:{}", &hex[..12]);
         if !self.has_image(&id) {
-            let hex = crate::digest::strip_sha256(&id)?;
-            self.load(cache, image, &format!("{repository}:{}", &hex[..12]))?;
+            self.load(cache, image, &name)?;
         }
+        // For `pypack prune`, which removes helpers unused for long.
+        let _ = cache.set_ref(USED_REF, &name, &crate::unix_now().to_string());
         Ok(id)
     }
 

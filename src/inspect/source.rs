@@ -73,3 +73,20 @@ pub fn pull(
         .pull(cache, platform)
         .with_context(|| format!("pulling {reference}"))
 }
+
+/// The bill of materials (`path`: SPDX_PATH or CYCLONEDX_PATH) pypack put
+/// in `image` (as [`ImageSource::parse`] reads it), for `platform` (default:
+/// this machine's); an error says when the image has none.
+pub fn sbom_document(
+    image: &str,
+    path: &str,
+    platform: Option<&str>,
+    insecure_registry: bool,
+    cache: &dyn Fn() -> Result<Cache>,
+) -> Result<Vec<u8>> {
+    let platform = platform.map_or_else(|| Ok(Platform::host()), Platform::parse)?;
+    let source = ImageSource::parse(image)?;
+    source.file(platform, path, insecure_registry, cache)?.with_context(|| {
+        format!("{image} holds no /{path}: it was not built by pypack, or by a pypack without bills of materials")
+    })
+}
