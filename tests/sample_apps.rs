@@ -424,6 +424,9 @@ fn process_types_run_from_the_one_image_by_name() {
     assert!(worker.contains("worker: round 1 handled"), "{worker}");
     let report = run(&["report"]);
     assert!(report.contains("(args: --once --report)"), "{report}");
+    // Arguments given after the name are passed as they are, not expanded.
+    let literal = run(&["worker", "--once", "$HOME"]);
+    assert!(literal.contains("(args: --once $HOME)"), "{literal}");
     let flask = run(&["flask"]);
     assert!(flask.contains("Flask 3."), "{flask}");
     // Any other command still runs as given.

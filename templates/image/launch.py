@@ -122,13 +122,14 @@ def arguments(argv, env):
 
 def process_steps(program, extra, env):
     """The steps of a process type's program, `extra` after the last
-    step's arguments; its directory comes off PATH, so that a process
-    named after the program it runs runs that program, not itself."""
+    step's arguments (as given: not expanded); its directory comes off
+    PATH, so that a process named after the program it runs runs that
+    program, not itself."""
     with open(program) as text:
         text.readline()
         steps = json.loads(text.read())
     if extra and steps and steps[-1].get("argv"):
-        steps[-1]["argv"] = steps[-1]["argv"] + extra
+        steps[-1]["extra"] = extra
     own = os.path.dirname(program)
     path = [p for p in env.get("PATH", "").split(":") if p and os.path.normpath(p) != own]
     env["PATH"] = ":".join(path)
@@ -156,7 +157,7 @@ def main():
         step_env = dict(env)
         for name, value in step.get("env", {}).items():
             step_env[name] = expand(value, env)
-        argv = arguments(step["argv"], env)
+        argv = arguments(step["argv"], env) + step.get("extra", [])
         later = steps[index + 1:]
         last = not later
         sys.stdout.flush()
