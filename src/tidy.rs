@@ -5,11 +5,12 @@
 //! image by and did not release (its process is gone), and the builder and
 //! runtime images not used for the given days. In the cache: the copies
 //! pypack derives and marks when used (unpacked layers and interpreters,
-//! decompressed Debian indexes) not used for the given days, and temporary
-//! files older than a day.
+//! decompressed Debian indexes) not used for the given days.
 
 use crate::builder::Engine;
-use crate::builder::engine::USED_REF;
+use crate::builder::engine::{
+    BUILDER_IMAGES, COLLECTSTATIC_IMAGES, HOLD_NAME, RUNTIME_IMAGES, USED_REF,
+};
 use crate::cache::Cache;
 use anyhow::Result;
 use std::path::Path;
@@ -37,12 +38,9 @@ const KINDS: &[(&str, &str, bool)] = &[
 
 /// Engine image names of pypack's helpers: (repository, used for what).
 const HELPERS: &[(&str, &str)] = &[
-    ("localhost/pypack-builder", "builder image"),
-    ("localhost/pypack-runtime", "runtime image for bytecode"),
+    (BUILDER_IMAGES, "builder image"),
+    (RUNTIME_IMAGES, "runtime image for bytecode"),
 ];
-
-/// The label every image pypack builds carries.
-const BUILT_LABEL: &str = "io.pypack.python.version";
 
 /// `pypack cache info`: each part's size and entry count, and the total.
 pub fn cache_info(cache: &Cache) -> Vec<String> {
@@ -97,12 +95,15 @@ pub fn prune(cache: &Cache, engine: Option<&str>, days: u64, dry_run: bool) -> R
 /// The engine images (by name or ID) prune removes, each with why.
 fn engine_leftovers(engine: &Engine, cache: &Cache, unused_for: Duration) -> Vec<(String, String)> {
     let mut found = Vec::new();
-    for id in engine.image_ids(&["dangling=true", &format!("label={BUILT_LABEL}")]) {
+    for id in engine.image_ids(&[
+        "dangling=true",
+        &format!("label={}", crate::base::PYTHON_VERSION_LABEL),
+    ]) {
         found.push((id, "a pypack build a newer build replaced".to_string()));
     }
     for name in engine.image_names() {
         let repository = name.rsplit_once(':').map_or(name.as_str(), |(r, _)| r);
-        if repository == "localhost/pypack-collectstatic" {
+        if repository == COLLECTSTATIC_IMAGES {
             found.push((name, "collectstatic helper".into()));
         } else if let Some(pid) =
             hold_pid(&name).filter(|pid| !Path::new(&format!("/proc/{pid}")).exists())
@@ -127,7 +128,7 @@ fn engine_leftovers(engine: &Engine, cache: &Cache, unused_for: Duration) -> Vec
 /// The process that holds an image by `name`, if it is a hold's name
 /// (`…pypack-hold…<hex>-<pid>-<n>`).
 fn hold_pid(name: &str) -> Option<u32> {
-    let (_, rest) = name.split_once("pypack-hold")?;
+    let (_, rest) = name.split_once(HOLD_NAME)?;
     let tag = rest
         .rsplit([':', '/'])
         .find(|p| p.contains('-'))

@@ -181,6 +181,10 @@ impl BuiltBase {
     }
 }
 
+/// The label of the Python version every base (and so every image built
+/// on one) carries.
+pub const PYTHON_VERSION_LABEL: &str = "io.pypack.python.version";
+
 /// What resolution needs of the base `recipe` makes with `options`: the
 /// platform, interpreter and C library wheels must fit. From a base already
 /// built with the same inputs, else from the suites' signed package indexes
@@ -643,7 +647,7 @@ fn container_config(recipe: &Recipe) -> ContainerConfig {
         recipe.description.clone(),
     );
     labels.insert(
-        "io.pypack.python.version".to_string(),
+        PYTHON_VERSION_LABEL.to_string(),
         recipe.python.version.clone(),
     );
     labels.insert(

@@ -421,7 +421,11 @@ fn in_engine(
         argv.push("--stdlib".into());
     }
     let mut step = Step {
-        image: engine.ensure_image(compiler.cache, compiler.image, "localhost/pypack-runtime")?,
+        image: engine.ensure_image(
+            compiler.cache,
+            compiler.image,
+            super::engine::RUNTIME_IMAGES,
+        )?,
         argv,
         // Set and frozenset constants are marshalled in hash order; the
         // script's own imports must not leave .pyc files in the stdlib

@@ -28,7 +28,7 @@ pub fn collect(
     let mut env = vec![("PYTHONHASHSEED".to_string(), "0".to_string())];
     env.extend(settings_env.iter().cloned());
     let step = Step {
-        image: engine.ensure_image(cache, image, "localhost/pypack-collectstatic")?,
+        image: engine.ensure_image(cache, image, super::engine::COLLECTSTATIC_IMAGES)?,
         argv: vec![
             python.to_string(),
             "/pypack/collectstatic.py".into(),

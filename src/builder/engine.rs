@@ -11,6 +11,12 @@ use std::process::{Command, Output as ProcessOutput, Stdio};
 
 /// Where helper images' last use is written (name → seconds since epoch).
 pub const USED_REF: &str = "engine-image-used";
+/// The repositories pypack's helper images are named in (`:<config digest prefix>`).
+pub const BUILDER_IMAGES: &str = "localhost/pypack-builder";
+pub const RUNTIME_IMAGES: &str = "localhost/pypack-runtime";
+pub const COLLECTSTATIC_IMAGES: &str = "localhost/pypack-collectstatic";
+/// In the names a build holds an image by: `…pypack-hold…<hex>-<pid>-<n>`.
+pub const HOLD_NAME: &str = "pypack-hold";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Engine {
@@ -45,13 +51,7 @@ impl Engine {
     /// Takes the name `tag` off its image (errors ignored); the image itself
     /// goes only when that was its last name.
     pub fn remove_name(&self, tag: &str) {
-        let _names = names_lock();
-        let _ = self
-            .command()
-            .args(["rmi", tag])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        let _ = self.remove_image(tag);
     }
 
     /// Removes the image `id` if nothing names it any more (a build's
@@ -166,11 +166,11 @@ impl Engine {
             match self.load_layout(cache, image, &unique) {
                 Ok(name) => name,
                 Err(_) => {
-                    self.load_archive(cache, image, &format!("localhost/pypack-hold:{unique}"))?
+                    self.load_archive(cache, image, &format!("localhost/{HOLD_NAME}:{unique}"))?
                 }
             }
         } else {
-            self.load_archive(cache, image, &format!("localhost/pypack-hold:{unique}"))?
+            self.load_archive(cache, image, &format!("localhost/{HOLD_NAME}:{unique}"))?
         };
         Ok(HeldImage {
             engine: self.clone(),
@@ -230,7 +230,7 @@ impl Engine {
         Ok(text
             .lines()
             .find_map(|l| l.split_once(": ").map(|(_, n)| n.trim().to_string()))
-            .filter(|n| n.contains(&format!("pypack-hold-{unique}")))
+            .filter(|n| n.contains(&format!("{HOLD_NAME}-{unique}")))
             .unwrap_or_else(|| staged.name.clone()))
     }
 
@@ -361,7 +361,7 @@ impl StagedLayout {
         let dir = tempfile::tempdir_in(cache.root().join("tmp"))?;
         let layout = dir.path().join("image");
         write_output(cache, image, &Output::Layout(layout.clone()), None)?;
-        let link = std::env::temp_dir().join(format!("pypack-hold-{unique}"));
+        let link = std::env::temp_dir().join(format!("{HOLD_NAME}-{unique}"));
         let link_text = link.to_str().context("temp dir is not UTF-8")?.to_string();
         let valid = link_text.split('/').skip(1).all(|part| {
             part.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())

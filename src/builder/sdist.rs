@@ -530,7 +530,7 @@ impl SourceBuilder<'_> {
                 self.target.python_version()
             );
         }
-        engine.ensure_image(self.cache, &built.image, "localhost/pypack-builder")?;
+        engine.ensure_image(self.cache, &built.image, super::engine::BUILDER_IMAGES)?;
         ready.insert(extra.to_vec(), built.clone());
         Ok(built)
     }
